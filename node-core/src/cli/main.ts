@@ -1,0 +1,62 @@
+import { CocoonError, errorMessage } from '../errors.ts';
+import type { CliCommand } from './command.ts';
+
+/**
+ * Command table. Each command lives in its own module, loaded only when used so that
+ * `cocoon attest ...` does not pay for loading the TON sandbox or React.
+ * `app` and `start` load the desktop app's launcher: the CLI is the composition root, the one
+ * place allowed to know both node-core and app/main.
+ */
+const commands: Record<string, () => Promise<CliCommand>> = {
+  up: async () => (await import('./commands/up.ts')).command,
+  attest: async () => (await import('./commands/attest.ts')).command,
+  chain: async () => (await import('./commands/chain.ts')).command,
+  root: async () => (await import('./commands/root.ts')).command,
+  contracts: async () => (await import('./commands/contracts.ts')).command,
+  engine: async () => (await import('./commands/engine.ts')).command,
+  app: async () => (await import('../../../app/main/cli/app-command.ts')).command,
+  start: async () => (await import('../../../app/main/cli/start-command.ts')).command,
+};
+
+async function printHelp(): Promise<void> {
+  const lines = ['usage: cocoon <command> [flags]', '', 'commands:'];
+  for (const [name, load] of Object.entries(commands)) {
+    try {
+      const cmd = await load();
+      lines.push(`  ${name.padEnd(10)} ${cmd.summary}`);
+    } catch {
+      lines.push(`  ${name.padEnd(10)} (not available in this build)`);
+    }
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    await printHelp();
+    return name === undefined ? 2 : 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`cocoon: unknown command "${name}". Run "cocoon help" for the list.\n`);
+    return 2;
+  }
+  try {
+    const cmd = await load();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(`${cmd.summary}\nusage: ${cmd.usage}\n`);
+      return 0;
+    }
+    return await cmd.run(rest);
+  } catch (err) {
+    // Errors reach the person as one or two readable lines; stacks only with COCOON_DEBUG=1.
+    if (err instanceof CocoonError) {
+      process.stderr.write(`cocoon ${name}: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
+    } else {
+      process.stderr.write(`cocoon ${name}: ${errorMessage(err)}\n`);
+    }
+    if (process.env.COCOON_DEBUG === '1') console.error(err);
+    return err instanceof CocoonError && err.code === 'bad_flag' ? 2 : 1;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Per-token pricing, shared by the proxy (what it charges and pays), the client API (the cost
+ * breakdown it returns), the app (the cost viewer) and the contract wrappers (what the chain
+ * settles). One formula, in one place.
+ *
+ * Token kinds follow OpenAI usage semantics, split so that no token is billed twice:
+ *   prompt     = prompt_tokens - cached_tokens
+ *   cached     = prompt_tokens_details.cached_tokens
+ *   completion = completion_tokens - reasoning_tokens
+ *   reasoning  = completion_tokens_details.reasoning_tokens
+ * Multipliers are integers in basis points (10000 = 1x), as the root contract stores them.
+ *   weightedTokens = Σ tokens[kind] × multiplier[kind]
+ *   cost           = floor(weightedTokens × pricePerToken / 10000)        nanoTON
+ *   workerShare    = floor(weightedTokens × workerFeePerToken / 10000)    nanoTON
+ *   proxyShare     = cost - workerShare
+ * The chain settles cumulative weighted tokens, so rounding happens once per settlement, never
+ * per request in the proxy's favour.
+ */
+
+export const TOKEN_KINDS = ['prompt', 'cached', 'completion', 'reasoning'] as const;
+export type TokenKind = (typeof TOKEN_KINDS)[number];
+export type TokenCounts = Record<TokenKind, number>;
+
+export const MULTIPLIER_ONE = 10_000;
+
+export interface PricingParams {
+  /** nanoTON per weighted token paid by the client (network default 20). */
+  pricePerToken: number;
+  /** nanoTON per weighted token paid to the worker (network default 19, i.e. 95%). */
+  workerFeePerToken: number;
+  /** Basis points per token kind (10000 = 1x). */
+  multipliers: TokenCounts;
+}
+
+export const DEFAULT_PRICING: PricingParams = {
+  pricePerToken: 20,
+  workerFeePerToken: 19,
+  multipliers: { prompt: 10_000, cached: 1_000, completion: 10_000, reasoning: 10_000 },
+};
+
+/** OpenAI-style usage as engines report it. */
+export interface EngineUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number } | null;
+  completion_tokens_details?: { reasoning_tokens?: number } | null;
+}
+
+export interface CostBreakdown {
+  currency: 'nanoTON';
+  tokens: TokenCounts;
+  multipliers: TokenCounts;
+  pricePerToken: number;
+  workerFeePerToken: number;
+  weightedTokens: number;
+  /** Cost of each kind alone, nanoTON (floored; may sum to less than `totalNanoTon` by < 1 each). */
+  nanoTonByKind: TokenCounts;
+  totalNanoTon: number;
+  workerNanoTon: number;
+  proxyNanoTon: number;
+  /** Decimal string, e.g. "0.00000432". */
+  totalTon: string;
+}
+
+export function tokenCountsFromUsage(usage: EngineUsage): TokenCounts {
+  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens ?? 0;
+  return {
+    prompt: Math.max(0, usage.prompt_tokens - cached),
+    cached,
+    completion: Math.max(0, usage.completion_tokens - reasoning),
+    reasoning,
+  };
+}
+
+export function weightedTokens(tokens: TokenCounts, multipliers: TokenCounts): number {
+  let sum = 0;
+  for (const kind of TOKEN_KINDS) sum += tokens[kind] * multipliers[kind];
+  return sum;
+}
+
+export function computeCost(tokens: TokenCounts, pricing: PricingParams = DEFAULT_PRICING): CostBreakdown {
+  const weighted = weightedTokens(tokens, pricing.multipliers);
+  const total = Math.floor((weighted * pricing.pricePerToken) / MULTIPLIER_ONE);
+  const worker = Math.floor((weighted * pricing.workerFeePerToken) / MULTIPLIER_ONE);
+  const byKind = {} as TokenCounts;
+  for (const kind of TOKEN_KINDS) {
+    byKind[kind] = Math.floor((tokens[kind] * pricing.multipliers[kind] * pricing.pricePerToken) / MULTIPLIER_ONE);
+  }
+  return {
+    currency: 'nanoTON',
+    tokens: { ...tokens },
+    multipliers: { ...pricing.multipliers },
+    pricePerToken: pricing.pricePerToken,
+    workerFeePerToken: pricing.workerFeePerToken,
+    weightedTokens: weighted,
+    nanoTonByKind: byKind,
+    totalNanoTon: total,
+    workerNanoTon: worker,
+    proxyNanoTon: total - worker,
+    totalTon: nanoToTon(total),
+  };
+}
+
+/** Formats nanoTON as a decimal TON string without floating-point error. */
+export function nanoToTon(nano: number | bigint): string {
+  const n = BigInt(nano);
+  const sign = n < 0n ? '-' : '';
+  const abs = n < 0n ? -n : n;
+  const whole = abs / 1_000_000_000n;
+  const frac = (abs % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${sign}${whole}${frac ? '.' + frac : ''}`;
+}
