@@ -9,6 +9,9 @@ import type { CliCommand } from './command.ts';
  */
 const commands: Record<string, () => Promise<CliCommand>> = {
   up: async () => (await import('./commands/up.ts')).command,
+  proxy: async () => (await import('./commands/proxy.ts')).command,
+  worker: async () => (await import('./commands/worker.ts')).command,
+  client: async () => (await import('./commands/client.ts')).command,
   attest: async () => (await import('./commands/attest.ts')).command,
   chain: async () => (await import('./commands/chain.ts')).command,
   root: async () => (await import('./commands/root.ts')).command,
