@@ -1,0 +1,120 @@
+import { CocoonError, errorMessage } from '../errors.ts';
+import type { ChatCompletionChunk, ChatCompletionRequest } from './openai-types.ts';
+
+/**
+ * What a worker talks to: any OpenAI-compatible engine (vLLM, SGLang, llama.cpp's llama-server,
+ * Ollama's /v1, node-llama-cpp's server, or the built-in test engine). Streaming is always used
+ * towards the engine, so the worker can relay the first token at once and stop the engine when
+ * the client goes away.
+ */
+export interface InferenceBackend {
+  readonly baseUrl: string;
+  listModels(signal?: AbortSignal): Promise<string[]>;
+  /** Yields the engine's chunks; the last one carries usage (include_usage is forced on). */
+  streamChat(request: ChatCompletionRequest, signal?: AbortSignal): AsyncIterable<ChatCompletionChunk>;
+}
+
+export interface OpenAiBackendOptions {
+  /** Engine root, with or without a trailing /v1 (Ollama: http://127.0.0.1:11434). */
+  baseUrl: string;
+  apiKey?: string;
+  /** Time to the response headers; generation itself may take longer. */
+  timeoutMs?: number;
+}
+
+export function createOpenAiCompatibleBackend(opts: OpenAiBackendOptions): InferenceBackend {
+  let root: URL;
+  try {
+    root = new URL(opts.baseUrl);
+  } catch {
+    throw new CocoonError('bad_backend_url', `backend URL "${opts.baseUrl}" is not a valid URL`, { hint: 'pass e.g. --backend http://127.0.0.1:8000 (vLLM) or http://127.0.0.1:11434 (Ollama)' });
+  }
+  if (root.protocol !== 'http:' && root.protocol !== 'https:') {
+    throw new CocoonError('bad_backend_url', `backend URL must be http(s), got ${root.protocol}`);
+  }
+  const base = root.href.replace(/\/+$/, '').replace(/\/v1$/, '');
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+
+  async function call(path: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, { ...init, headers, signal: combined });
+    } catch (err) {
+      if (signal?.aborted) throw new CocoonError('cancelled', 'request cancelled', { cause: err });
+      if (timeout.aborted) throw new CocoonError('engine_timeout', `inference engine at ${base} did not answer within ${timeoutMs} ms`, { cause: err });
+      throw new CocoonError('engine_unreachable', `inference engine at ${base} is unreachable: ${errorMessage((err as Error).cause ?? err)}`, {
+        hint: 'start the engine (vLLM, SGLang, llama-server, Ollama) or check the --backend URL',
+        cause: err,
+      });
+    }
+    if (!res.ok) {
+      const text = await res.text().catch(() => '');
+      let message = text.slice(0, 500);
+      try {
+        message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
+      } catch {
+        // not JSON: keep the raw text
+      }
+      throw new CocoonError(res.status === 404 ? 'engine_not_found' : 'engine_error', `inference engine answered ${res.status}: ${message}`);
+    }
+    return res;
+  }
+
+  return {
+    baseUrl: base,
+    async listModels(signal) {
+      const res = await call('/v1/models', { method: 'GET' }, signal);
+      const body = (await res.json()) as { data?: Array<{ id?: unknown }> };
+      if (!Array.isArray(body.data)) throw new CocoonError('engine_error', `inference engine at ${base} returned no model list`);
+      return body.data.map((m) => String(m.id));
+    },
+    async *streamChat(request, signal) {
+      const body = JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } });
+      const res = await call('/v1/chat/completions', { method: 'POST', body }, signal);
+      if (!res.body) throw new CocoonError('engine_error', 'inference engine sent no body');
+      yield* parseSse(res.body, signal);
+    },
+  };
+}
+
+/** Parses an SSE stream of `data: {json}` events until `[DONE]`. */
+export async function* parseSse(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncIterable<ChatCompletionChunk> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let sawDone = false;
+  try {
+    for await (const bytes of body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(bytes, { stream: true });
+      let sep: number;
+      while ((sep = buffer.indexOf('\n\n')) >= 0) {
+        const event = buffer.slice(0, sep);
+        buffer = buffer.slice(sep + 2);
+        for (const line of event.split('\n')) {
+          if (!line.startsWith('data:')) continue;
+          const data = line.slice(5).trim();
+          if (data === '[DONE]') {
+            sawDone = true;
+            return;
+          }
+          let chunk: ChatCompletionChunk & { error?: { message?: string } };
+          try {
+            chunk = JSON.parse(data);
+          } catch {
+            throw new CocoonError('engine_error', `inference engine sent a malformed stream event: ${data.slice(0, 200)}`);
+          }
+          if (chunk.error) throw new CocoonError('engine_error', `inference engine failed mid-stream: ${chunk.error.message ?? 'unknown error'}`);
+          yield chunk;
+        }
+      }
+    }
+  } catch (err) {
+    if (err instanceof CocoonError) throw err;
+    if (signal?.aborted) throw new CocoonError('cancelled', 'request cancelled', { cause: err });
+    throw new CocoonError('engine_error', `inference engine stream broke: ${errorMessage(err)}`, { cause: err });
+  }
+  if (!sawDone) throw new CocoonError('engine_error', 'inference engine closed the stream before [DONE]');
+}
