@@ -1,0 +1,116 @@
+import tls from 'node:tls';
+import { CocoonError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { RaTlsIdentity } from './ratls-cert.ts';
+import type { AttestationReport } from './report.ts';
+import type { PeerVerifier } from './verifier.ts';
+
+/**
+ * Mutual TLS 1.3 between RA-TLS peers. Node's own chain check is off (every peer is self-signed);
+ * instead the peer's certificate goes through the attestation verifier right after the handshake,
+ * before the application reads or writes a byte. A refused peer's socket is destroyed and never
+ * reaches the application.
+ */
+const BASE: tls.SecureContextOptions & tls.CommonConnectionOptions = {
+  minVersion: 'TLSv1.3',
+  rejectUnauthorized: false,
+};
+
+function peerChainLength(socket: tls.TLSSocket): number {
+  let cert = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+  let n = 0;
+  const seen = new Set<string>();
+  while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    n++;
+    cert = cert.issuerCertificate;
+  }
+  return n;
+}
+
+async function verifyPeer(socket: tls.TLSSocket, verifier: PeerVerifier): Promise<AttestationReport> {
+  const cert = socket.getPeerX509Certificate();
+  if (!cert) {
+    return { valid: false, policy: 'tdx', quoteKind: 'none', imageHash: null, imageAllowed: null, measurements: null, tcbStatus: 'unknown', certificate: null, error: 'peer presented no certificate' };
+  }
+  return verifier.verify(cert.raw, { chainLength: peerChainLength(socket) });
+}
+
+export interface RaTlsServerOptions {
+  identity: RaTlsIdentity;
+  verifier: PeerVerifier;
+  onSecureConnection(socket: tls.TLSSocket, peer: AttestationReport): void;
+  log?: Logger;
+  handshakeTimeoutMs?: number;
+}
+
+export function createRaTlsServer(opts: RaTlsServerOptions): tls.Server {
+  const server = tls.createServer({
+    ...BASE,
+    key: opts.identity.keyPem,
+    cert: opts.identity.certPem,
+    requestCert: true,
+    handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+  });
+  server.on('secureConnection', (socket) => {
+    socket.pause();
+    socket.on('error', () => undefined);
+    verifyPeer(socket, opts.verifier).then(
+      (peer) => {
+        if (!peer.valid) {
+          opts.log?.warn({ remote: socket.remoteAddress, reason: peer.error }, 'peer refused at handshake');
+          socket.destroy();
+          return;
+        }
+        opts.onSecureConnection(socket, peer);
+        socket.resume();
+      },
+      (err) => {
+        opts.log?.error({ err }, 'peer verification crashed');
+        socket.destroy();
+      },
+    );
+  });
+  server.on('tlsClientError', (err) => opts.log?.debug({ err: err.message }, 'TLS handshake failed'));
+  return server;
+}
+
+export interface ConnectRaTlsOptions {
+  host: string;
+  port: number;
+  identity: RaTlsIdentity;
+  verifier: PeerVerifier;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.TLSSocket; peer: AttestationReport }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ ...BASE, host: opts.host, port: opts.port, key: opts.identity.keyPem, cert: opts.identity.certPem });
+    socket.setNoDelay(true);
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new CocoonError('connect_timeout', `no TLS handshake with ${opts.host}:${opts.port} within ${opts.timeoutMs ?? 10_000} ms`)), opts.timeoutMs ?? 10_000);
+    opts.signal?.addEventListener('abort', () => fail(new CocoonError('cancelled', 'connection attempt cancelled')), { once: true });
+    socket.once('error', (err) => fail(new CocoonError('connect_failed', `cannot connect to ${opts.host}:${opts.port}: ${err.message}`, { cause: err })));
+    socket.once('secureConnect', () => {
+      socket.pause();
+      verifyPeer(socket, opts.verifier).then(
+        (peer) => {
+          if (!peer.valid) {
+            const err = new CocoonError('attestation_refused', `peer ${opts.host}:${opts.port} refused by ${peer.policy} policy: ${peer.error}`) as CocoonError & { report?: AttestationReport };
+            err.report = peer;
+            return fail(err);
+          }
+          clearTimeout(timer);
+          socket.removeAllListeners('error');
+          resolve({ socket, peer });
+        },
+        (err) => fail(err as Error),
+      );
+    });
+  });
+}
