@@ -1,0 +1,48 @@
+import { CocoonError } from '../../errors.ts';
+import { startLocalNetwork } from '../../network/local-network.ts';
+import { intFlag, parseFlags, type CliCommand } from '../command.ts';
+
+const usage = 'cocoon up [--json] [--workers N] [--model M] [--backend URL] [--token-delay-ms N] [--port N]';
+
+/** Waits for Ctrl-C / SIGTERM, then runs `stop` once. */
+export function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = () => {
+      if (stopping) return;
+      stopping = true;
+      stop().finally(resolve);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+export const command: CliCommand = {
+  summary: 'start the whole local network (test engine, worker(s), proxy, client) on loopback',
+  usage,
+  async run(args) {
+    const { values } = parseFlags(args, {
+      json: { type: 'boolean' }, workers: { type: 'string' }, model: { type: 'string' }, backend: { type: 'string' },
+      'token-delay-ms': { type: 'string' }, port: { type: 'string' },
+    }, usage, false);
+    if (values.model !== undefined && !values.model.trim()) throw new CocoonError('bad_flag', '--model must not be empty');
+    const net = await startLocalNetwork({
+      workers: intFlag('workers', values.workers, 1, 1, 64),
+      tokenDelayMs: intFlag('token-delay-ms', values['token-delay-ms'], 0, 0, 10_000),
+      ...(values.port !== undefined && { clientPort: intFlag('port', values.port, 0, 1, 65535) }),
+      ...(values.model !== undefined && { model: values.model }),
+      ...(values.backend !== undefined && { backendUrl: values.backend }),
+    });
+    const info = net.describe();
+    if (values.json) process.stdout.write(JSON.stringify(info) + '\n');
+    else {
+      process.stdout.write(
+        `Cocoon local network is up.\n  OpenAI endpoint: ${net.openaiUrl}\n  model(s):        ${net.models.join(', ')}\n` +
+          `  workers:         ${net.workers.length}\n  proxy stats:     ${net.proxy.statsUrl}\nPress Ctrl-C to stop.\n`,
+      );
+    }
+    await untilSignal(net.stop);
+    return 0;
+  },
+};

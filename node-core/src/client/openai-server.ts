@@ -1,0 +1,151 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { errorMessage } from '../errors.ts';
+import { readBody, sendError, sendJson } from '../inference/http-util.ts';
+import { maxTokensOf, parseChatCompletionRequest, type ChatCompletionChunk, type Usage } from '../inference/openai-types.ts';
+import type { Logger } from '../log.ts';
+import { computeCost, type CostBreakdown, type PricingParams, type TokenCounts } from '../payments/pricing.ts';
+import { ErrorCode } from '../protocol/messages.ts';
+import type { ProxyLink } from './proxy-link.ts';
+import type { ClientStatus } from './status.ts';
+
+/**
+ * The developer-facing API on 127.0.0.1: OpenAI-compatible chat completions (SSE and not) and
+ * model listing, plus `GET /v1/cocoon/status`. Every response carries `usage` in OpenAI's shape
+ * and `cost`, the per-kind price breakdown from payments/pricing.ts.
+ */
+export interface OpenAiServerOptions {
+  link: ProxyLink;
+  pricing: () => PricingParams;
+  status: () => ClientStatus;
+  /** Models the network lists (root contract); unknown → 404, known but no worker → 503. */
+  knownModels: () => string[];
+  maxCoefficient: number;
+  defaultTimeoutSeconds: number;
+  log: Logger;
+}
+
+const BODY_LIMIT = 4 * 1024 * 1024;
+const DEFAULT_MAX_TOKENS = 4096;
+
+export function usageOf(t: TokenCounts): Usage {
+  const prompt = t.prompt + t.cached;
+  const completion = t.completion + t.reasoning;
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: t.cached },
+    completion_tokens_details: { reasoning_tokens: t.reasoning },
+  };
+}
+
+export function createOpenAiServer(opts: OpenAiServerOptions): Server {
+  const created = () => Math.floor(Date.now() / 1000);
+
+  async function models(res: ServerResponse): Promise<void> {
+    const types = await opts.link.workerTypes();
+    const now = created();
+    sendJson(res, 200, { object: 'list', data: types.map((t) => ({ id: t.name, object: 'model', created: now, owned_by: 'cocoon', workers: t.workers })) });
+  }
+
+  async function chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req, BODY_LIMIT);
+    if (raw === null) return sendError(res, 413, `request body exceeds ${BODY_LIMIT} bytes`);
+    const parsed = parseChatCompletionRequest(raw);
+    if (!parsed.ok) return sendJson(res, parsed.status, parsed.body);
+    const request = parsed.value;
+    const types = await opts.link.workerTypes();
+    if (!types.some((t) => t.name === request.model && t.workers > 0)) {
+      if (opts.knownModels().includes(request.model) || types.some((t) => t.name === request.model)) {
+        return sendError(res, 503, `no worker is serving model "${request.model}" right now; try again later or pick another model from /v1/models`, 'service_unavailable', 'model', 'no_worker');
+      }
+      return sendError(res, 404, `model "${request.model}" does not exist on this network; see /v1/models`, 'invalid_request_error', 'model', 'model_not_found');
+    }
+    const stream = request.stream === true;
+    const includeUsage = request.stream_options?.include_usage === true;
+    let headersSent = false;
+    let finished = false;
+    // Non-stream answers are assembled from the same chunks the stream would carry.
+    let id = '';
+    let content = '';
+    let reasoning = '';
+    let finishReason: 'stop' | 'length' | null = null;
+
+    const running = opts.link.runQuery(
+      {
+        model: request.model,
+        request: Buffer.from(JSON.stringify(request)),
+        maxCoefficient: opts.maxCoefficient,
+        maxTokens: maxTokensOf(request) ?? DEFAULT_MAX_TOKENS,
+        timeoutSeconds: opts.defaultTimeoutSeconds,
+      },
+      {
+        onPart(answer) {
+          if (stream) {
+            if (!headersSent) {
+              res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+              headersSent = true;
+            }
+            res.write(`data: ${answer.toString('utf8')}\n\n`);
+            return;
+          }
+          const chunk = JSON.parse(answer.toString('utf8')) as ChatCompletionChunk;
+          id ||= chunk.id;
+          const choice = chunk.choices[0];
+          if (choice?.delta.content) content += choice.delta.content;
+          if (choice?.delta.reasoning_content) reasoning += choice.delta.reasoning_content;
+          if (choice?.finish_reason) finishReason = choice.finish_reason;
+        },
+        onFinal(tokens) {
+          finished = true;
+          const usage = usageOf(tokens);
+          const cost: CostBreakdown = computeCost(tokens, opts.pricing());
+          if (stream) {
+            if (!headersSent) res.writeHead(200, { 'content-type': 'text/event-stream' });
+            if (includeUsage) res.write(`data: ${JSON.stringify({ id: id || 'chatcmpl-cocoon', object: 'chat.completion.chunk', created: created(), model: request.model, choices: [], usage, cost })}\n\n`);
+            res.end('data: [DONE]\n\n');
+            return;
+          }
+          sendJson(res, 200, {
+            id: id || 'chatcmpl-cocoon', object: 'chat.completion', created: created(), model: request.model,
+            choices: [{ index: 0, message: { role: 'assistant', content, ...(reasoning && { reasoning_content: reasoning }) }, finish_reason: finishReason }],
+            usage, cost,
+          });
+        },
+        onError(code, message) {
+          finished = true;
+          const type = code === ErrorCode.noWorker ? 'service_unavailable' : code === ErrorCode.badRequest ? 'invalid_request_error' : 'server_error';
+          if (headersSent) {
+            // Mid-stream: an SSE error event, which the openai package raises as an APIError.
+            res.end(`data: ${JSON.stringify({ error: { message, type, code: String(code), param: null } })}\n\n`);
+            return;
+          }
+          if (!res.writableEnded) sendError(res, code >= 400 && code < 600 ? code : 502, message, type, null, String(code));
+        },
+      },
+    );
+    res.on('close', () => {
+      if (!finished) {
+        opts.log.info('client went away; cancelling query');
+        running.cancel();
+      }
+    });
+  }
+
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const route = async () => {
+      if (req.method === 'GET' && path === '/v1/models') return models(res);
+      if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, res);
+      if (req.method === 'GET' && path === '/v1/cocoon/status') return sendJson(res, 200, opts.status());
+      if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: opts.link.connected ? 'ok' : 'proxy_unavailable' });
+      sendError(res, 404, `no route ${req.method} ${path}`, 'invalid_request_error', null, 'not_found');
+    };
+    route().catch((err) => {
+      const code = (err as { code?: string }).code;
+      const status = code === 'proxy_unavailable' ? 503 : 500;
+      if (!res.headersSent) sendError(res, status, errorMessage(err), status === 503 ? 'service_unavailable' : 'server_error', null, code ?? null);
+      else res.destroy();
+    });
+  });
+}

@@ -1,0 +1,121 @@
+import {
+  createPeerVerifier, createPolicy, createRaTlsIdentity, fakeQuoteProvider,
+  type AttestationPolicyName, type RaTlsIdentity,
+} from '../attestation/index.ts';
+import type { TdMeasurements } from '../attestation/report.ts';
+import { startClient, type ClientRunner } from '../client/client-runner.ts';
+import { CocoonError } from '../errors.ts';
+import { createOpenAiCompatibleBackend } from '../inference/backend.ts';
+import { DEFAULT_MODEL, startTestEngine, type TestEngine } from '../inference/test-engine.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { startProxy, type ProxyHandle } from '../proxy/proxy-runner.ts';
+import { startWorker, waitForWorker, type WorkerHandle } from '../worker/worker-runner.ts';
+import { DEV_CLIENT_MEASUREMENTS, DEV_PROXY_MEASUREMENTS, DEV_WORKER_MEASUREMENTS, imageHashOfMeasurements } from './dev-images.ts';
+
+/**
+ * The whole network on loopback in one process — test engine (unless a real engine is given),
+ * proxy, workers and client — attested with development quotes. Used by `cocoon up`, the app and
+ * the tests. Slot for the embedded chain: see `chain` in the options.
+ */
+export interface LocalNetworkOptions {
+  workers?: number;
+  model?: string;
+  /** A real OpenAI-compatible engine instead of the built-in test engine. */
+  backendUrl?: string;
+  tokenDelayMs?: number;
+  /** Policy the nodes hold each other to: `fake` (default, allowlists of dev images) or `any`. */
+  policy?: Extract<AttestationPolicyName, 'fake' | 'any'>;
+  clientPort?: number;
+  /** Worker measurements override (tests: a worker with a disallowed image). */
+  workerMeasurements?: Partial<TdMeasurements>;
+  maxActiveRequests?: number;
+  log?: Logger;
+}
+
+export interface LocalNetwork {
+  openaiUrl: string;
+  models: string[];
+  client: ClientRunner;
+  proxy: ProxyHandle;
+  workers: WorkerHandle[];
+  engine: TestEngine | null;
+  imageHashes: { proxy: string; worker: string };
+  describe(): Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise<LocalNetwork> {
+  const log = opts.log ?? createLogger('cocoon');
+  const workerCount = opts.workers ?? 1;
+  if (!Number.isInteger(workerCount) || workerCount < 0 || workerCount > 64) throw new CocoonError('bad_option', `workers must be 0..64, got ${workerCount}`);
+  const policyName = opts.policy ?? 'fake';
+  const stoppers: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stoppers.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    let engine: TestEngine | null = null;
+    let model = opts.model;
+    let backendUrl = opts.backendUrl;
+    if (!backendUrl) {
+      engine = await startTestEngine({ model: model ?? DEFAULT_MODEL, tokenDelayMs: opts.tokenDelayMs ?? 0, log: log.child({ role: 'engine' }) });
+      stoppers.push(() => engine!.stop());
+      backendUrl = engine.url;
+      model = engine.model;
+    }
+    const backend = createOpenAiCompatibleBackend({ baseUrl: backendUrl });
+    const served = await backend.listModels();
+    model ??= served[0];
+    if (!model || !served.includes(model)) {
+      throw new CocoonError('model_not_served', `the engine at ${backendUrl} serves ${served.join(', ') || 'no models'}, not "${model ?? '(none)'}"`, { hint: 'pass --model with one of the served models' });
+    }
+
+    const imageHashes = { proxy: imageHashOfMeasurements(DEV_PROXY_MEASUREMENTS), worker: imageHashOfMeasurements(DEV_WORKER_MEASUREMENTS) };
+    const policyFor = (allowed: string | undefined) => createPolicy({ name: policyName, ...(allowed && policyName !== 'any' && { allowedImageHashes: [allowed] }) });
+    const identity = (measurements: Partial<TdMeasurements>, role: string): Promise<RaTlsIdentity> =>
+      createRaTlsIdentity({ provider: fakeQuoteProvider({ measurements }), claims: { role }, commonName: `cocoon-${role}` });
+
+    const proxy = await startProxy({
+      identity: await identity(DEV_PROXY_MEASUREMENTS, 'proxy'),
+      workerVerifier: createPeerVerifier(policyFor(imageHashes.worker)),
+      clientVerifier: createPeerVerifier(policyFor(undefined)),
+      log: log.child({ role: 'proxy' }),
+    });
+    stoppers.push(() => proxy.stop());
+
+    const workers: WorkerHandle[] = [];
+    for (let i = 0; i < workerCount; i++) {
+      const worker = await startWorker({
+        proxies: [proxy.workerEndpoint], backend, model, identity: await identity(opts.workerMeasurements ?? DEV_WORKER_MEASUREMENTS, 'worker'),
+        verifier: createPeerVerifier(policyFor(imageHashes.proxy)), log: log.child({ role: 'worker', worker: i }),
+        ...(opts.maxActiveRequests !== undefined && { maxActiveRequests: opts.maxActiveRequests }),
+      });
+      stoppers.push(() => worker.stop());
+      workers.push(worker);
+    }
+
+    const client = await startClient({
+      proxy: proxy.endpoint, identity: await identity(DEV_CLIENT_MEASUREMENTS, 'client'), verifier: createPeerVerifier(policyFor(imageHashes.proxy)),
+      knownModels: [model], log: log.child({ role: 'client' }), ...(opts.clientPort !== undefined && { port: opts.clientPort }),
+    });
+    stoppers.push(() => client.stop());
+    await client.waitConnected(15_000);
+    if (!opts.workerMeasurements) await Promise.all(workers.map((w) => waitForWorker(w)));
+
+    const describe = () => ({
+      openai: client.openaiUrl,
+      models: [model],
+      network: 'local',
+      policy: policyName,
+      engine: engine ? { url: engine.url, kind: 'test-engine' } : { url: backendUrl, kind: 'external' },
+      proxy: { clientPort: proxy.endpoint.port, workerPort: proxy.workerEndpoint.port, stats: proxy.statsUrl, imageHash: imageHashes.proxy },
+      workers: workers.map((w) => ({ stats: w.statsUrl })),
+      client: { port: client.port, status: `${client.openaiUrl}/cocoon/status` },
+      pid: process.pid,
+    });
+    return { openaiUrl: client.openaiUrl, models: [model], client, proxy, workers, engine, imageHashes, describe, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,78 @@
+import type { Connection } from '../protocol/connection.ts';
+
+/**
+ * The proxy's view of its connected workers and how it picks one for a query: by model, load
+ * (active / max), reputation (success rate, latency moving average) and price coefficient no
+ * higher than the client's maximum.
+ */
+export interface WorkerEntry {
+  id: number;
+  connection: Connection;
+  model: string;
+  coefficient: number;
+  maxActive: number;
+  active: number;
+  successes: number;
+  failures: number;
+  /** Exponential moving average of full-answer latency, ms. */
+  latencyEwmaMs: number;
+  connectedAt: string;
+}
+
+const EWMA_ALPHA = 0.2;
+
+export class WorkerPool {
+  private readonly workers = new Map<number, WorkerEntry>();
+  private nextId = 1;
+
+  add(w: Omit<WorkerEntry, 'id' | 'active' | 'successes' | 'failures' | 'latencyEwmaMs' | 'connectedAt'>): WorkerEntry {
+    const entry: WorkerEntry = { ...w, id: this.nextId++, active: 0, successes: 0, failures: 0, latencyEwmaMs: 0, connectedAt: new Date().toISOString() };
+    this.workers.set(entry.id, entry);
+    return entry;
+  }
+
+  remove(entry: WorkerEntry): void {
+    this.workers.delete(entry.id);
+  }
+
+  all(): WorkerEntry[] {
+    return [...this.workers.values()];
+  }
+
+  hasModel(model: string): boolean {
+    for (const w of this.workers.values()) if (w.model === model) return true;
+    return false;
+  }
+
+  /** Best worker for the query, or undefined when none qualifies. */
+  pick(model: string, maxCoefficient: number, exclude: ReadonlySet<number>): WorkerEntry | undefined {
+    let best: WorkerEntry | undefined;
+    let bestScore = Infinity;
+    for (const w of this.workers.values()) {
+      if (w.model !== model || w.coefficient > maxCoefficient || w.active >= w.maxActive || exclude.has(w.id)) continue;
+      const score = this.score(w);
+      // Random tie-break so equal workers share the load.
+      if (score < bestScore || (score === bestScore && Math.random() < 0.5)) {
+        best = w;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  /** Lower is better: load dominates, then unreliability, then price. */
+  private score(w: WorkerEntry): number {
+    const load = w.active / w.maxActive;
+    const successRate = (w.successes + 1) / (w.successes + w.failures + 2);
+    return load + 2 * (1 - successRate) + 0.05 * (w.coefficient / 1000);
+  }
+
+  recordSuccess(w: WorkerEntry, latencyMs: number): void {
+    w.successes++;
+    w.latencyEwmaMs = w.latencyEwmaMs === 0 ? latencyMs : w.latencyEwmaMs + EWMA_ALPHA * (latencyMs - w.latencyEwmaMs);
+  }
+
+  recordFailure(w: WorkerEntry): void {
+    w.failures++;
+  }
+}
