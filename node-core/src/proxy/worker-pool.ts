@@ -63,8 +63,9 @@ export class WorkerPool {
   /** Lower is better: load dominates, then unreliability, then price. */
   private score(w: WorkerEntry): number {
     const load = w.active / w.maxActive;
-    const successRate = (w.successes + 1) / (w.successes + w.failures + 2);
-    return load + 2 * (1 - successRate) + 0.05 * (w.coefficient / 1000);
+    // Failure share with an optimistic prior: a new worker is trusted until it fails.
+    const unreliability = w.failures / (w.successes + w.failures + 1);
+    return load + 2 * unreliability + 0.05 * (w.coefficient / 1000);
   }
 
   recordSuccess(w: WorkerEntry, latencyMs: number): void {
