@@ -138,6 +138,11 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
       if (req.method === 'GET' && path === '/v1/models') return models(res);
       if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, res);
       if (req.method === 'GET' && path === '/v1/cocoon/status') return sendJson(res, 200, opts.status());
+      if (req.method === 'GET' && path === '/v1/cocoon/proxy-certificate') {
+        if (!opts.link.proxyCertificatePem) return sendError(res, 503, 'not connected to a proxy yet', 'service_unavailable');
+        res.writeHead(200, { 'content-type': 'application/x-pem-file' });
+        return void res.end(opts.link.proxyCertificatePem);
+      }
       if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: opts.link.connected ? 'ok' : 'proxy_unavailable' });
       sendError(res, 404, `no route ${req.method} ${path}`, 'invalid_request_error', null, 'not_found');
     };

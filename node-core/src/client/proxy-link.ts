@@ -29,6 +29,8 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
   private readonly stopController = new AbortController();
   state: ClientStatus['proxy'];
   attestation: AttestationReport | null = null;
+  /** The proxy's RA-TLS certificate as seen in the last handshake, for `cocoon attest cert`. */
+  proxyCertificatePem: string | null = null;
 
   constructor(
     private readonly opts: { host: string; port: number; identity: RaTlsIdentity; verifier: PeerVerifier; ownerAddress?: string; log: Logger },
@@ -119,6 +121,7 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
         socket.resume();
         await conn.query({ _: 'client.connectToProxy', params: { _: 'client.params', flags: 0, client_owner_address: this.opts.ownerAddress ?? '' }, min_config_version: 0 });
         this.attestation = peer;
+        this.proxyCertificatePem = socket.getPeerX509Certificate()?.toString() ?? null;
         this.connection = conn;
         backoff = 250;
         this.setState('connected');

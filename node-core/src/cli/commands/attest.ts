@@ -1,0 +1,92 @@
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createPeerVerifier, createPolicy, parseTdxQuote, verifyTdxQuote, type AttestationPolicyName } from '../../attestation/index.ts';
+import { CocoonError, errorMessage } from '../../errors.ts';
+import { parseFlags, type CliCommand } from '../command.ts';
+
+const usage = 'cocoon attest verify QUOTEFILE [--json] [--collateral FILE] | cocoon attest cert PEMFILE [--json] [--policy tdx|fake|any] [--allow-image HASH]...';
+
+async function readInput(path: string | undefined, what: string): Promise<Buffer> {
+  if (!path) throw new CocoonError('bad_flag', `missing ${what} file`, { hint: `usage: ${usage}` });
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new CocoonError('unreadable', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+  }
+}
+
+function print(json: boolean, result: Record<string, unknown>, lines: string[]): void {
+  process.stdout.write(json ? JSON.stringify(result) + '\n' : lines.join('\n') + '\n');
+}
+
+async function verifyQuote(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, collateral: { type: 'string' } }, usage);
+  const quote = await readInput(positionals[0], 'quote');
+  if (values.collateral) {
+    // Collateral evaluation (TCB info, QE identity, CRLs) is not implemented yet; say so rather than pretend.
+    throw new CocoonError('not_supported', '--collateral is not supported yet: TCB status evaluation from Intel PCS collateral is still to be built', { hint: 'run without --collateral; tcbStatus is then reported as "unknown"' });
+  }
+  let parsed;
+  try {
+    parsed = parseTdxQuote(quote);
+  } catch (err) {
+    print(!!values.json, { valid: false, error: errorMessage(err) }, [`INVALID: ${errorMessage(err)}`]);
+    return 1;
+  }
+  const m = parsed.measurements;
+  const fields = {
+    version: parsed.version, teeType: `0x${parsed.teeType.toString(16)}`, mrtd: m.mrTd, rtmr0: m.rtmr0, rtmr1: m.rtmr1, rtmr2: m.rtmr2, rtmr3: m.rtmr3,
+    reportData: m.reportData, mrSeam: m.mrSeam, tdAttributes: m.tdAttributes, xfam: m.xfam, imageHash: parsed.imageHash, tcbStatus: 'unknown',
+  };
+  let error: string | undefined;
+  try {
+    verifyTdxQuote(parsed);
+  } catch (err) {
+    error = errorMessage(err);
+  }
+  const lines = [
+    error ? `INVALID: ${error}` : 'VALID: quote signature, QE report and PCK chain verify to the Intel SGX Root CA',
+    ...Object.entries(fields).map(([k, v]) => `  ${k.padEnd(12)} ${v}`),
+  ];
+  print(!!values.json, { valid: !error, ...fields, ...(error && { error }) }, lines);
+  return error ? 1 : 0;
+}
+
+async function inspectCert(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, {
+    json: { type: 'boolean' }, policy: { type: 'string' }, 'allow-image': { type: 'string', multiple: true },
+  }, usage);
+  const policyName = (values.policy ?? 'fake') as AttestationPolicyName;
+  if (!['tdx', 'fake', 'any'].includes(policyName)) throw new CocoonError('bad_flag', `--policy must be tdx, fake or any, got "${values.policy}"`);
+  const raw = await readInput(positionals[0], 'certificate');
+  let der: Buffer;
+  try {
+    der = new X509Certificate(raw).raw; // accepts PEM and DER
+  } catch (err) {
+    throw new CocoonError('bad_certificate', `${positionals[0]} is not a PEM or DER certificate: ${errorMessage(err)}`);
+  }
+  const policy = createPolicy({ name: policyName, ...(values['allow-image'] && { allowedImageHashes: values['allow-image'] }) });
+  const report = await createPeerVerifier(policy).verify(der);
+  const lines = [
+    report.valid ? `VALID under ${report.policy} policy` : `INVALID under ${report.policy} policy: ${report.error}`,
+    `  quote        ${report.quoteKind}`,
+    `  imageHash    ${report.imageHash ?? '-'}${report.imageAllowed === null ? '' : report.imageAllowed ? ' (allowed)' : ' (NOT allowed)'}`,
+    `  mrtd         ${report.measurements?.mrTd ?? '-'}`,
+    ...(['rtmr0', 'rtmr1', 'rtmr2', 'rtmr3'] as const).map((r) => `  ${r}        ${report.measurements?.[r] ?? '-'}`),
+    `  validity     ${report.certificate ? `${report.certificate.notBefore} .. ${report.certificate.notAfter}` : '-'}`,
+    `  tcbStatus    ${report.tcbStatus}`,
+  ];
+  print(!!values.json, report as unknown as Record<string, unknown>, lines);
+  return report.valid ? 0 : 1;
+}
+
+export const command: CliCommand = {
+  summary: 'verify a TDX quote or inspect an RA-TLS certificate',
+  usage,
+  async run(args) {
+    const [sub, ...rest] = args;
+    if (sub === 'verify') return verifyQuote(rest);
+    if (sub === 'cert') return inspectCert(rest);
+    throw new CocoonError('bad_flag', `unknown subcommand "${sub ?? ''}"`, { hint: `usage: ${usage}` });
+  },
+};
