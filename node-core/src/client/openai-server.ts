@@ -54,8 +54,11 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
     const parsed = parseChatCompletionRequest(raw);
     if (!parsed.ok) return sendJson(res, parsed.status, parsed.body);
     const request = parsed.value;
-    const types = await opts.link.workerTypes();
-    if (!types.some((t) => t.name === request.model && t.workers > 0)) {
+    // A recent model list saves a proxy round trip per request; a miss is re-checked fresh.
+    const serving = (types: Array<{ name: string; workers: number }>) => types.some((t) => t.name === request.model && t.workers > 0);
+    let types = await opts.link.workerTypes(1000);
+    if (!serving(types)) types = await opts.link.workerTypes(0);
+    if (!serving(types)) {
       if (opts.knownModels().includes(request.model) || types.some((t) => t.name === request.model)) {
         return sendError(res, 503, `no worker is serving model "${request.model}" right now; try again later or pick another model from /v1/models`, 'service_unavailable', 'model', 'no_worker');
       }
@@ -86,15 +89,18 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
               res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
               headersSent = true;
             }
-            res.write(`data: ${answer.toString('utf8')}\n\n`);
+            // An answer part holds one or more chunks, one JSON text per line.
+            res.write(`data: ${answer.toString('utf8').replaceAll('\n', '\n\ndata: ')}\n\n`);
             return;
           }
-          const chunk = JSON.parse(answer.toString('utf8')) as ChatCompletionChunk;
-          id ||= chunk.id;
-          const choice = chunk.choices[0];
-          if (choice?.delta.content) content += choice.delta.content;
-          if (choice?.delta.reasoning_content) reasoning += choice.delta.reasoning_content;
-          if (choice?.finish_reason) finishReason = choice.finish_reason;
+          for (const line of answer.toString('utf8').split('\n')) {
+            const chunk = JSON.parse(line) as ChatCompletionChunk;
+            id ||= chunk.id;
+            const choice = chunk.choices[0];
+            if (choice?.delta.content) content += choice.delta.content;
+            if (choice?.delta.reasoning_content) reasoning += choice.delta.reasoning_content;
+            if (choice?.finish_reason) finishReason = choice.finish_reason;
+          }
         },
         onFinal(tokens) {
           finished = true;

@@ -56,10 +56,16 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     }
   }
 
-  async workerTypes(): Promise<Array<{ name: string; workers: number }>> {
+  private typesCache: { at: number; types: Array<{ name: string; workers: number }> } | null = null;
+
+  /** Models and worker counts from the proxy; answers younger than `maxAgeMs` come from a cache. */
+  async workerTypes(maxAgeMs = 0): Promise<Array<{ name: string; workers: number }>> {
+    if (this.typesCache && Date.now() - this.typesCache.at <= maxAgeMs) return this.typesCache.types;
     const conn = this.requireConnection();
     const answer = await conn.query({ _: 'client.getWorkerTypesV2' }, 10_000);
-    return (answer.types as TlObject[]).map((t) => ({ name: t.name as string, workers: (t.workers as unknown[]).length }));
+    const types = (answer.types as TlObject[]).map((t) => ({ name: t.name as string, workers: (t.workers as unknown[]).length }));
+    this.typesCache = { at: Date.now(), types };
+    return types;
   }
 
   runQuery(q: { model: string; request: Buffer; maxCoefficient: number; maxTokens: number; timeoutSeconds: number }, cb: QueryCallbacks): RunningQuery {

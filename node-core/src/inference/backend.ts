@@ -1,3 +1,5 @@
+import http from 'node:http';
+import https from 'node:https';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { ChatCompletionChunk, ChatCompletionRequest } from './openai-types.ts';
 
@@ -12,6 +14,12 @@ export interface InferenceBackend {
   listModels(signal?: AbortSignal): Promise<string[]>;
   /** Yields the engine's chunks; the last one carries usage (include_usage is forced on). */
   streamChat(request: ChatCompletionRequest, signal?: AbortSignal): AsyncIterable<ChatCompletionChunk>;
+  /**
+   * The same stream as raw `data:` payloads (JSON text), for relays that forward chunks without
+   * re-serializing them — the worker's hot path. Payloads that arrived together come as one
+   * batch, so a fast engine's burst travels as one message.
+   */
+  streamChatRaw(request: ChatCompletionRequest, signal?: AbortSignal): AsyncIterable<string[]>;
 }
 
 export interface OpenAiBackendOptions {
@@ -73,48 +81,82 @@ export function createOpenAiCompatibleBackend(opts: OpenAiBackendOptions): Infer
       return body.data.map((m) => String(m.id));
     },
     async *streamChat(request, signal) {
-      const body = JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } });
-      const res = await call('/v1/chat/completions', { method: 'POST', body }, signal);
-      if (!res.body) throw new CocoonError('engine_error', 'inference engine sent no body');
-      yield* parseSse(res.body, signal);
+      for await (const batch of this.streamChatRaw(request, signal)) for (const data of batch) yield parseChunk(data);
+    },
+    streamChatRaw(request, signal) {
+      return streamRaw(`${base}/v1/chat/completions`, headers, JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } }), timeoutMs, signal);
     },
   };
 }
 
-/** Parses an SSE stream of `data: {json}` events until `[DONE]`. */
-export async function* parseSse(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncIterable<ChatCompletionChunk> {
-  const decoder = new TextDecoder();
+function parseChunk(data: string): ChatCompletionChunk {
+  let chunk: ChatCompletionChunk & { error?: { message?: string } };
+  try {
+    chunk = JSON.parse(data);
+  } catch {
+    throw new CocoonError('engine_error', `inference engine sent a malformed stream event: ${data.slice(0, 200)}`);
+  }
+  if (chunk.error) throw new CocoonError('engine_error', `inference engine failed mid-stream: ${chunk.error.message ?? 'unknown error'}`);
+  return chunk;
+}
+
+// Keep-alive agents: one engine connection per concurrent request, reused across requests.
+const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }) };
+
+/**
+ * Streams SSE `data:` payloads from a POST, on node:http rather than fetch: the WHATWG stream
+ * layer under fetch was the worker's largest cost in the relay profile.
+ */
+async function* streamRaw(url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal): AsyncIterable<string[]> {
+  const target = new URL(url);
+  const lib = target.protocol === 'https:' ? https : http;
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    const req = lib.request(target, { method: 'POST', agent: agents[target.protocol as 'http:'], headers: { ...headers, 'content-length': Buffer.byteLength(body) }, signal });
+    const timer = setTimeout(() => req.destroy(new CocoonError('engine_timeout', `inference engine at ${target.origin} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    req.once('response', (r) => { clearTimeout(timer); resolve(r); });
+    req.once('error', (err) => {
+      clearTimeout(timer);
+      if (signal?.aborted) reject(new CocoonError('cancelled', 'request cancelled', { cause: err }));
+      else if (err instanceof CocoonError) reject(err);
+      else reject(new CocoonError('engine_unreachable', `inference engine at ${target.origin} is unreachable: ${errorMessage(err)}`, { hint: 'start the engine (vLLM, SGLang, llama-server, Ollama) or check the --backend URL', cause: err }));
+    });
+    req.end(body);
+  });
+  if (res.statusCode !== 200) {
+    let text = '';
+    for await (const c of res) text += c;
+    let message = text.slice(0, 500);
+    try { message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message; } catch { /* not JSON */ }
+    throw new CocoonError(res.statusCode === 404 ? 'engine_not_found' : 'engine_error', `inference engine answered ${res.statusCode}: ${message}`);
+  }
+  res.setEncoding('utf8');
   let buffer = '';
   let sawDone = false;
   try {
-    for await (const bytes of body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(bytes, { stream: true });
+    for await (const text of res as AsyncIterable<string>) {
+      buffer += text;
+      const batch: string[] = [];
       let sep: number;
       while ((sep = buffer.indexOf('\n\n')) >= 0) {
         const event = buffer.slice(0, sep);
         buffer = buffer.slice(sep + 2);
         for (const line of event.split('\n')) {
           if (!line.startsWith('data:')) continue;
-          const data = line.slice(5).trim();
-          if (data === '[DONE]') {
-            sawDone = true;
-            return;
-          }
-          let chunk: ChatCompletionChunk & { error?: { message?: string } };
-          try {
-            chunk = JSON.parse(data);
-          } catch {
-            throw new CocoonError('engine_error', `inference engine sent a malformed stream event: ${data.slice(0, 200)}`);
-          }
-          if (chunk.error) throw new CocoonError('engine_error', `inference engine failed mid-stream: ${chunk.error.message ?? 'unknown error'}`);
-          yield chunk;
+          const data = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
+          if (data === '[DONE]') sawDone = true;
+          else if (data.startsWith('{"error"')) parseChunk(data); // throws with the engine's message
+          else batch.push(data);
         }
       }
+      if (batch.length) yield batch;
+      if (sawDone) return;
     }
   } catch (err) {
     if (err instanceof CocoonError) throw err;
     if (signal?.aborted) throw new CocoonError('cancelled', 'request cancelled', { cause: err });
     throw new CocoonError('engine_error', `inference engine stream broke: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    if (!sawDone) res.destroy();
   }
   if (!sawDone) throw new CocoonError('engine_error', 'inference engine closed the stream before [DONE]');
 }

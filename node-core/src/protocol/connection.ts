@@ -97,9 +97,22 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
     this.emit('close', reason);
   }
 
+  /**
+   * Frames written in the same tick leave as one socket write (one TLS record where they fit):
+   * a streamed answer produces many small frames, and per-write TLS cost dominated the relay.
+   */
   private write(packet: TlObject): void {
-    this.socket.write(encodeFrame(this.codec.encode(packet)));
+    this.outbox.push(encodeFrame(this.codec.encode(packet)));
+    if (this.outbox.length === 1) process.nextTick(this.flush);
   }
+
+  private readonly outbox: Buffer[] = [];
+  private readonly flush = () => {
+    if (this.closedReason !== undefined) return void (this.outbox.length = 0);
+    const frames = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
+    this.outbox.length = 0;
+    this.socket.write(frames);
+  };
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;

@@ -4,7 +4,7 @@ import type { PeerVerifier, RaTlsIdentity } from '../attestation/index.ts';
 import { connectRaTls } from '../attestation/index.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { InferenceBackend } from '../inference/backend.ts';
-import { chatCompletionRequestSchema, type Usage } from '../inference/openai-types.ts';
+import { chatCompletionRequestSchema, type ChatCompletionChunk, type Usage } from '../inference/openai-types.ts';
 import type { Logger } from '../log.ts';
 import { tokenCountsFromUsage } from '../payments/pricing.ts';
 import { Connection } from '../protocol/connection.ts';
@@ -16,6 +16,8 @@ import type { TlObject } from '../protocol/tl-codec.ts';
  * model, price coefficient and capacity, runs each query on its inference backend and streams
  * the engine's chunks back, ending with the token usage the engine reported.
  */
+const USAGE_MARK = /"usage":\s*\{/;
+
 export interface ProxyAddress {
   host: string;
   port: number;
@@ -83,10 +85,19 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     const timeout = setTimeout(() => ac.abort(), Math.max(1, q.timeout as number) * 1000);
     let usage: Usage | null | undefined;
     try {
-      for await (const chunk of opts.backend.streamChat(request, ac.signal)) {
-        if (chunk.usage) usage = chunk.usage;
-        if (chunk.choices.length === 0) continue;
-        conn.send({ _: 'proxy.queryAnswerPartEx', request_id: requestId, answer: Buffer.from(JSON.stringify(chunk)), flags: 0 });
+      // Chunks are relayed as the engine wrote them, those that arrived together in one answer
+      // part (newline-separated JSON); only the usage chunk is parsed.
+      for await (const batch of opts.backend.streamChatRaw(request, ac.signal)) {
+        const relay: string[] = [];
+        for (const data of batch) {
+          if (USAGE_MARK.test(data)) {
+            const chunk = JSON.parse(data) as ChatCompletionChunk;
+            usage = chunk.usage;
+            if (chunk.choices.length === 0) continue;
+          }
+          relay.push(data);
+        }
+        if (relay.length) conn.send({ _: 'proxy.queryAnswerPartEx', request_id: requestId, answer: Buffer.from(relay.join('\n')), flags: 0 });
       }
       if (!usage) throw new CocoonError('engine_no_usage', 'the inference engine reported no token usage; enable usage reporting (stream_options.include_usage)');
       conn.send({

@@ -1,0 +1,26 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../bin/cocoon.mjs', import.meta.url));
+
+/** Starts `cocoon <args> --json` as its own process and resolves with its ready line. */
+export function spawnRole<T>(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ info: T; child: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'warn', ...env } });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', (line) => resolve({ info: JSON.parse(line) as T, child }));
+    child.once('exit', (code) => reject(new Error(`cocoon ${args[0]} exited with ${code} before it was ready:\n${stderr}`)));
+  });
+}
+
+export async function stopRole(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
