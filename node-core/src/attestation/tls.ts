@@ -28,12 +28,13 @@ function peerChainLength(socket: tls.TLSSocket): number {
   return n;
 }
 
-async function verifyPeer(socket: tls.TLSSocket, verifier: PeerVerifier): Promise<AttestationReport> {
+async function verifyPeer(socket: tls.TLSSocket, verifier: PeerVerifier): Promise<{ peer: AttestationReport; certificatePem: string | null }> {
+  // Read once: Node does not keep the peer certificate available for the socket's lifetime.
   const cert = socket.getPeerX509Certificate();
   if (!cert) {
-    return { valid: false, policy: 'tdx', quoteKind: 'none', imageHash: null, imageAllowed: null, measurements: null, tcbStatus: 'unknown', certificate: null, error: 'peer presented no certificate' };
+    return { peer: { valid: false, policy: 'tdx', quoteKind: 'none', imageHash: null, imageAllowed: null, measurements: null, tcbStatus: 'unknown', certificate: null, error: 'peer presented no certificate' }, certificatePem: null };
   }
-  return verifier.verify(cert.raw, { chainLength: peerChainLength(socket) });
+  return { peer: await verifier.verify(cert.raw, { chainLength: peerChainLength(socket) }), certificatePem: cert.toString() };
 }
 
 export interface RaTlsServerOptions {
@@ -56,7 +57,7 @@ export function createRaTlsServer(opts: RaTlsServerOptions): tls.Server {
     socket.pause();
     socket.on('error', () => undefined);
     verifyPeer(socket, opts.verifier).then(
-      (peer) => {
+      ({ peer }) => {
         if (!peer.valid) {
           opts.log?.warn({ remote: socket.remoteAddress, reason: peer.error }, 'peer refused at handshake');
           socket.destroy();
@@ -84,7 +85,7 @@ export interface ConnectRaTlsOptions {
   timeoutMs?: number;
 }
 
-export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.TLSSocket; peer: AttestationReport }> {
+export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.TLSSocket; peer: AttestationReport; peerCertificatePem: string | null }> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ ...BASE, host: opts.host, port: opts.port, key: opts.identity.keyPem, cert: opts.identity.certPem });
     socket.setNoDelay(true);
@@ -99,7 +100,7 @@ export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.T
     socket.once('secureConnect', () => {
       socket.pause();
       verifyPeer(socket, opts.verifier).then(
-        (peer) => {
+        ({ peer, certificatePem }) => {
           if (!peer.valid) {
             const err = new CocoonError('attestation_refused', `peer ${opts.host}:${opts.port} refused by ${peer.policy} policy: ${peer.error}`) as CocoonError & { report?: AttestationReport };
             err.report = peer;
@@ -107,7 +108,7 @@ export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.T
           }
           clearTimeout(timer);
           socket.removeAllListeners('error');
-          resolve({ socket, peer });
+          resolve({ socket, peer, peerCertificatePem: certificatePem });
         },
         (err) => fail(err as Error),
       );

@@ -121,13 +121,13 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     let backoff = 250;
     while (!this.stopped) {
       try {
-        const { socket, peer } = await connectRaTls({ host: this.opts.host, port: this.opts.port, identity: this.opts.identity, verifier: this.opts.verifier, signal: this.stopController.signal });
+        const { socket, peer, peerCertificatePem } = await connectRaTls({ host: this.opts.host, port: this.opts.port, identity: this.opts.identity, verifier: this.opts.verifier, signal: this.stopController.signal });
         const conn = new Connection(socket, { log: this.opts.log, accept: CLIENT_ACCEPTS_FROM_PROXY, onPacket: (p) => this.onPacket(p) });
         const closed = new Promise<string>((r) => conn.once('close', r));
         socket.resume();
         await conn.query({ _: 'client.connectToProxy', params: { _: 'client.params', flags: 0, client_owner_address: this.opts.ownerAddress ?? '' }, min_config_version: 0 });
         this.attestation = peer;
-        this.proxyCertificatePem = socket.getPeerX509Certificate()?.toString() ?? null;
+        this.proxyCertificatePem = peerCertificatePem;
         this.connection = conn;
         backoff = 250;
         this.setState('connected');
