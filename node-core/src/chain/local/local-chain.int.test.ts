@@ -1,0 +1,130 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, mkdirSync, rmSync, statSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Address, beginCell, toNano } from '@ton/core';
+import { WalletContractV4 } from '@ton/ton';
+import { mnemonicToPrivateKey } from '@ton/crypto';
+import { startLocalChain, type LocalChain } from './local-chain.ts';
+import { Chain } from '../chain.ts';
+import { Root, DEFAULT_ROOT_PARAMS } from '../../../../contracts/wrappers/Root.ts';
+import { Proxy } from '../../../../contracts/wrappers/Proxy.ts';
+import { compileAll } from '../../../../contracts/compile.ts';
+import { Op } from '../../../../contracts/wrappers/protocol.ts';
+
+describe('embedded local chain through TonClient', () => {
+  let dir: string;
+  let local: LocalChain;
+  let chain: Chain;
+  const announce = () => join(dir, 'home', 'local-chain.json');
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cocoon-chain-'));
+    local = await startLocalChain({ dataDir: join(dir, 'data'), port: 0, announceFile: announce() });
+    chain = new Chain({ network: 'local', endpoint: local.endpoint, rootAddress: local.rootAddress });
+  });
+
+  afterAll(async () => {
+    await local?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves on loopback, announces itself, and keeps wallet mnemonics private', () => {
+    expect(local.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/jsonRPC$/);
+    const a = JSON.parse(readFileSync(announce(), 'utf8')) as { endpoint: string; rootAddress: string; pid: number };
+    expect(a).toMatchObject({ endpoint: local.endpoint, rootAddress: local.rootAddress, pid: process.pid });
+    expect(statSync(join(dir, 'data', 'wallets.json')).mode & 0o077).toBe(0);
+    expect(local.wallets.map((w) => w.name)).toEqual(['owner', 'proxy', 'client', 'worker']);
+  });
+
+  it('reads the root parameters with the same wrapper code as on mainnet', async () => {
+    const root = chain.open(Root.createFromAddress(Address.parse(local.rootAddress)));
+    expect(await root.getParams()).toEqual(DEFAULT_ROOT_PARAMS);
+    expect((await root.getOwner()).equals(Address.parse(local.wallets[0]!.address))).toBe(true);
+    const info = await chain.client.getMasterchainInfo();
+    expect(info.latestSeqno).toBeGreaterThan(0);
+  });
+
+  it('funds the dev wallets', async () => {
+    for (const w of local.wallets) {
+      const acct = await chain.getAccount(Address.parse(w.address));
+      expect(acct.balance).toBe(toNano('100000'));
+    }
+  });
+
+  it('sends a real signed wallet transaction that updates the root, visible in getTransactions', async () => {
+    const owner = await chain.wallet(local.wallets[0]!.mnemonic);
+    const root = chain.open(Root.createFromAddress(Address.parse(local.rootAddress)));
+    const before = await chain.getAccount(root.address);
+    const body = beginCell().storeUint(Op.rootAddHash, 32).storeUint(3, 8).storeUint(0x1234n, 256).endCell();
+    await owner.sendAndWait([{ to: root.address, value: toNano('0.05'), body }]);
+    const tx = await chain.waitForTransaction(root.address, { afterLt: before.lastTransaction?.lt ?? 0n, timeoutMs: 20_000 });
+    expect(tx.inMessage?.info.src?.toString()).toBe(owner.address.toString());
+    expect(await root.getIsHashAllowed('model', 0x1234n)).toBe(true);
+    expect(await root.getVersion()).toBe(1);
+    expect(await owner.seqno()).toBe(1);
+    // A second transfer exercises the deployed-wallet path (seqno 1).
+    await owner.sendAndWait([{ to: root.address, value: toNano('0.05'), body: beginCell().storeUint(Op.rootAddHash, 32).storeUint(3, 8).storeUint(7n, 256).endCell() }]);
+    expect(await root.getVersion()).toBe(2);
+  });
+
+  it('deploys a proxy contract with its state init through a wallet', async () => {
+    const codes = await compileAll();
+    const proxyWallet = await chain.wallet(local.wallets[1]!.mnemonic);
+    const key = await mnemonicToPrivateKey(local.wallets[1]!.mnemonic);
+    const proxy = Proxy.createFromConfig({
+      owner: proxyWallet.address, publicKey: key.publicKey, root: Address.parse(local.rootAddress), params: DEFAULT_ROOT_PARAMS,
+      clientCode: codes.client, workerCode: codes.worker,
+    }, codes.proxy);
+    await proxyWallet.sendAndWait([{ to: proxy.address, value: toNano('16'), init: proxy.init, body: beginCell().storeUint(Op.proxyAddStake, 32).endCell() }]);
+    await chain.waitForTransaction(proxy.address, { timeoutMs: 20_000 });
+    const state = await chain.open(proxy).getState();
+    expect(state.stake).toBeGreaterThanOrEqual(toNano('15'));
+    expect(state.owner.equals(proxyWallet.address)).toBe(true);
+  });
+
+  it('estimates the fee of an external message by running it on a throwaway copy', async () => {
+    const key = await mnemonicToPrivateKey(local.wallets[2]!.mnemonic);
+    const wallet = WalletContractV4.create({ workchain: 0, publicKey: key.publicKey });
+    const transfer = wallet.createTransfer({ seqno: 0, secretKey: key.secretKey, messages: [] });
+    const fee = await chain.client.estimateExternalMessageFee(wallet.address, { body: transfer, initCode: wallet.init.code, initData: wallet.init.data, ignoreSignature: true });
+    expect(fee.source_fees.gas_fee).toBeGreaterThan(0);
+    expect(fee.source_fees.in_fwd_fee).toBeGreaterThan(0);
+    // Nothing was committed.
+    expect((await chain.getAccount(wallet.address)).state).toBe('uninitialized');
+  });
+
+  it('rejects malformed requests with a readable error', async () => {
+    const r = await fetch(local.endpoint, { method: 'POST', body: JSON.stringify({ id: 1, method: 'getAddressInformation', params: { address: 'nope' } }) });
+    const j = (await r.json()) as { ok: boolean; error: string };
+    expect(j.ok).toBe(false);
+    expect(j.error).toMatch(/not a TON address/);
+    const unknown = await fetch(`${local.baseUrl}/getBlockHeader`);
+    expect(unknown.status).toBe(404);
+    const badBoc = await fetch(local.endpoint, { method: 'POST', body: JSON.stringify({ id: 2, method: 'sendBoc', params: { boc: 'AAAA' } }) });
+    expect(((await badBoc.json()) as { error: string }).error).toMatch(/boc/i);
+  });
+
+  it('refuses a data directory that another live process holds', async () => {
+    const other = join(dir, 'held');
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(other, 'LOCK'), String(process.ppid)); // the parent process is alive
+    await expect(startLocalChain({ dataDir: other, announceFile: false })).rejects.toMatchObject({ code: 'local_chain_busy' });
+  });
+
+  it('persists state across a restart', async () => {
+    const version = await chain.open(Root.createFromAddress(Address.parse(local.rootAddress))).getVersion();
+    const wallets = local.wallets;
+    await local.stop();
+    expect(existsSync(announce())).toBe(false);
+    local = await startLocalChain({ dataDir: join(dir, 'data'), port: 0, announceFile: announce() });
+    chain = new Chain({ network: 'local', endpoint: local.endpoint, rootAddress: local.rootAddress });
+    expect(local.wallets).toEqual(wallets);
+    const root = chain.open(Root.createFromAddress(Address.parse(local.rootAddress)));
+    expect(await root.getVersion()).toBe(version);
+    const owner = await chain.wallet(local.wallets[0]!.mnemonic);
+    expect(await owner.seqno()).toBe(2);
+    const txs = await chain.client.getTransactions(root.address, { limit: 10 });
+    expect(txs.length).toBeGreaterThanOrEqual(3);
+  });
+});
