@@ -69,7 +69,7 @@ export class DeterministicGenerator {
       const word = this.vocabulary[Math.floor(rng() * this.vocabulary.length)]!;
       out.push(` ${sentenceStart ? (this.capitalized.get(word) ?? word) : word}`);
       sentenceStart = false;
-      if (out.length < tokens - 1 && rng() < 0.12 && this.punctuation.length) {
+      if (out.length < tokens - 2 && rng() < 0.12 && this.punctuation.length) {
         const p = this.punctuation[Math.floor(rng() * this.punctuation.length)]!;
         out.push(p);
         sentenceStart = p === '.';

@@ -1,0 +1,63 @@
+import { app, BrowserWindow, ipcMain, Menu, session, shell } from 'electron';
+import { join } from 'node:path';
+import { createLogger } from '../../../node-core/src/log.ts';
+import { startLocalNetwork } from '../../../node-core/src/network/local-network.ts';
+import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
+import { defaultDataDir } from '../data-dir.ts';
+import { CONTENT_SECURITY_POLICY } from '../security.ts';
+import { AppService } from '../services/app-service.ts';
+import { RENDERER_OUT } from '../web/renderer-build.ts';
+
+/**
+ * Electron main process, kept thin: one window, a menu, single-instance lock, the services
+ * started with the app and stopped with it. All behaviour lives in AppService, shared with web
+ * mode; IPC here only forwards validated calls and events.
+ */
+if (!app.requestSingleInstanceLock()) app.quit();
+
+const log = createLogger('app');
+let service: AppService | null = null;
+let stopNetwork: (() => Promise<void>) | null = null;
+
+async function createWindow(): Promise<void> {
+  const network = await startLocalNetwork({ log, tokenDelayMs: 15 });
+  stopNetwork = network.stop;
+  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: join(defaultDataDir(), 'app'), network: 'local' });
+
+  ipcMain.handle('cocoon:request', async (_e, name: unknown, args: unknown) => {
+    try {
+      return { result: await service!.handle(String(name), args) };
+    } catch (err) {
+      return { error: { code: err instanceof CocoonError ? err.code : 'internal', message: errorMessage(err) } };
+    }
+  });
+
+  const win = new BrowserWindow({
+    width: 1280, height: 820, title: 'Cocoon Desktop',
+    webPreferences: { preload: join(import.meta.dirname, 'preload.cjs'), contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true },
+  });
+  service.on('event', (event: string, payload: unknown) => win.webContents.send('cocoon:event', event, payload));
+  // Navigation and new windows are blocked; external links open in the system browser.
+  win.webContents.on('will-navigate', (e) => e.preventDefault());
+  win.webContents.setWindowOpenHandler(({ url }) => {
+    if (url.startsWith('https://')) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+  await win.loadFile(join(RENDERER_OUT, 'index.html'));
+}
+
+app.whenReady().then(() => {
+  session.defaultSession.webRequest.onHeadersReceived((details, cb) => cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } }));
+  Menu.setApplicationMenu(Menu.buildFromTemplate([{ role: 'fileMenu' }, { role: 'editMenu' }, { role: 'viewMenu' }, { role: 'windowMenu' }]));
+  return createWindow();
+}).catch((err) => {
+  log.error({ err }, 'app failed to start');
+  app.exit(1);
+});
+
+app.on('second-instance', () => BrowserWindow.getAllWindows()[0]?.focus());
+app.on('window-all-closed', () => app.quit());
+app.on('before-quit', () => {
+  service?.close();
+  void stopNetwork?.();
+});

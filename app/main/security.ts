@@ -1,0 +1,15 @@
+/**
+ * One Content-Security-Policy for the Electron window and web mode: only our own scripts and
+ * styles, WebSocket back to the page's own origin (web mode), images from data: URLs (QR codes).
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self' ws://127.0.0.1:* ws://localhost:*",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import type { ClientStatus } from '../../node-core/src/client/status.ts';
+import type { CostBreakdown } from '../../node-core/src/payments/pricing.ts';
+
+/**
+ * The app API contract: every request the renderer may make (name → argument schema → result
+ * type) and every event main may push. Imported by main (validates arguments), the preload
+ * (exposes exactly these), web mode (serves them over WebSocket) and the renderer (calls them).
+ * Type-only imports from node-core keep the renderer free of Node code.
+ */
+export type { ClientStatus, CostBreakdown };
+
+export const chatMessageSchema = z.object({
+  role: z.enum(['system', 'user', 'assistant']),
+  content: z.string().max(200_000),
+});
+
+export const conversationSchema = z.object({
+  id: z.string().regex(/^[\w-]{1,64}$/),
+  title: z.string().max(200),
+  model: z.string().max(256),
+  systemPrompt: z.string().max(20_000),
+  temperature: z.number().min(0).max(2),
+  maxTokens: z.number().int().min(1).max(32_768),
+  messages: z.array(chatMessageSchema.extend({
+    usage: z.object({
+      prompt_tokens: z.number(), completion_tokens: z.number(), total_tokens: z.number(),
+      prompt_tokens_details: z.object({ cached_tokens: z.number().optional() }).optional(),
+      completion_tokens_details: z.object({ reasoning_tokens: z.number().optional() }).optional(),
+    }).optional(),
+    cost: z.record(z.string(), z.unknown()).optional(),
+    at: z.string().optional(),
+  })).max(10_000),
+  updatedAt: z.string(),
+});
+
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+export type Conversation = z.infer<typeof conversationSchema>;
+
+export const requestSchemas = {
+  'status.get': z.tuple([]),
+  'models.list': z.tuple([]),
+  'chat.start': z.tuple([z.object({
+    model: z.string().min(1).max(256),
+    messages: z.array(chatMessageSchema).min(1).max(10_000),
+    temperature: z.number().min(0).max(2),
+    maxTokens: z.number().int().min(1).max(32_768),
+  })]),
+  'chat.stop': z.tuple([z.string().min(1).max(64)]),
+  'conversations.list': z.tuple([]),
+  'conversations.save': z.tuple([conversationSchema]),
+  'conversations.delete': z.tuple([z.string().regex(/^[\w-]{1,64}$/)]),
+  'wallet.get': z.tuple([]),
+} as const;
+
+export type RequestName = keyof typeof requestSchemas;
+
+export interface ModelInfo {
+  id: string;
+  workers: number;
+}
+
+export interface ChatUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number };
+  completion_tokens_details?: { reasoning_tokens?: number };
+}
+
+export interface WalletInfo {
+  network: 'local' | 'testnet' | 'mainnet';
+  /** Local mode: the built-in development wallet; otherwise TON Connect. */
+  mode: 'development' | 'tonconnect';
+  address: string | null;
+  /** Why client-contract actions (balance, top-up, withdraw) are not available, when they are not. */
+  contractActionsDisabledReason: string | null;
+}
+
+export interface RequestResults {
+  'status.get': ClientStatus;
+  'models.list': ModelInfo[];
+  'chat.start': { streamId: string };
+  'chat.stop': { stopped: boolean };
+  'conversations.list': Conversation[];
+  'conversations.save': { saved: true };
+  'conversations.delete': { deleted: boolean };
+  'wallet.get': WalletInfo;
+}
+
+export type RequestArgs<N extends RequestName> = z.infer<(typeof requestSchemas)[N]>;
+
+export interface AppEvents {
+  status: ClientStatus;
+  'chat.delta': { streamId: string; content?: string; reasoning?: string };
+  'chat.done': { streamId: string; usage: ChatUsage; cost: CostBreakdown; finishReason: string | null };
+  'chat.error': { streamId: string; message: string };
+}
+
+export type EventName = keyof AppEvents;
+
+/** The one object the preload exposes as `window.cocoon` and web mode emulates. */
+export interface CocoonApi {
+  request<N extends RequestName>(name: N, ...args: RequestArgs<N>): Promise<RequestResults[N]>;
+  on<E extends EventName>(event: E, listener: (payload: AppEvents[E]) => void): () => void;
+}
+
+/** Errors that cross the boundary: a code and a message a person can act on. */
+export interface ApiError {
+  code: string;
+  message: string;
+}
