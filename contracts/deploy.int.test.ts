@@ -1,0 +1,58 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Address } from '@ton/core';
+import { startLocalChain, type LocalChain } from '../node-core/src/chain/local/local-chain.ts';
+import { Chain } from '../node-core/src/chain/chain.ts';
+import { Root } from './wrappers/Root.ts';
+import { deterministicKeyPair } from './testing/network.ts';
+
+const run = promisify(execFile);
+
+describe('deploy script against the local chain', () => {
+  let dir: string;
+  let local: LocalChain;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cocoon-deploy-'));
+    local = await startLocalChain({ dataDir: join(dir, 'data'), announceFile: join(dir, 'home', 'local-chain.json') });
+  });
+  afterAll(async () => {
+    await local?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const deploy = async (args: string[], mnemonic: string[]) => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'scripts', 'deploy.ts'), ...args], {
+      env: { ...process.env, COCOON_HOME: join(dir, 'home'), COCOON_NETWORK: '', COCOON_TON_ENDPOINT: '', COCOON_ROOT_ADDRESS: '', COCOON_DEPLOY_MNEMONIC: mnemonic.join(' ') },
+      timeout: 120_000,
+    });
+    return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, string>;
+  };
+
+  it('deploys a root, a proxy with its stake, and registers the proxy in the root', async () => {
+    const owner = local.wallets[0]!.mnemonic;
+    const root = await deploy(['root', '--price', '25', '--worker-fee', '20'], owner);
+    expect(root.network).toBe('local');
+    const chain = new Chain({ network: 'local', endpoint: local.endpoint });
+    const params = await chain.open(Root.createFromAddress(Address.parse(root.root!))).getParams();
+    expect([params.pricePerToken, params.workerFeePerToken]).toEqual([25, 20]);
+
+    const key = deterministicKeyPair('deploy test proxy');
+    const proxy = await deploy(['proxy', '--root', root.root!, '--public-key', key.publicKey.toString('hex')], local.wallets[1]!.mnemonic);
+    expect(BigInt(proxy.stake!)).toBeGreaterThanOrEqual(params.minProxyStake);
+
+    const reg = await deploy(['register-proxy', '--root', root.root!, '--proxy', proxy.proxy!, '--endpoint', '127.0.0.1:8443'], owner);
+    expect(reg).toMatchObject({ seqno: 0, endpoint: '127.0.0.1:8443' });
+    const { proxies } = await chain.open(Root.createFromAddress(Address.parse(root.root!))).getProxies();
+    expect(proxies[0]!.contractAddress.equals(Address.parse(proxy.proxy!))).toBe(true);
+  });
+
+  it('refuses to register from a wallet that does not own the root, with a readable error', async () => {
+    await expect(deploy(['register-proxy', '--root', local.rootAddress, '--proxy', local.rootAddress, '--endpoint', 'h:1'], local.wallets[2]!.mnemonic))
+      .rejects.toMatchObject({ stderr: expect.stringMatching(/is not the owner of root/) });
+  });
+});
