@@ -1,0 +1,110 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+
+/**
+ * The app in web mode, driven in Debian's Chromium against the real local network (a separate
+ * `cocoon app --web` process). Screenshots of the main screens go to test-artifacts/.
+ */
+const CLI = fileURLToPath(new URL('../node-core/bin/cocoon.mjs', import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let child: ChildProcess;
+let info: { url: string; openai: string };
+let browser: Browser;
+let page: Page;
+const wsFrames: string[] = [];
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  child = spawn(process.execPath, [CLI, 'app', '--web', '--json', '--token-delay-ms', '25', '--data-dir', mkdtempSync(join(tmpdir(), 'cocoon-app-'))], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'warn' },
+  });
+  info = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l)));
+    child.once('exit', (c) => reject(new Error(`cocoon app exited with ${c}`)));
+  });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('websocket', (ws) => ws.on('framereceived', (f) => wsFrames.push(String(f.payload))));
+  await page.goto(info.url);
+  await page.waitForSelector('[data-testid=attestation-verdict]');
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+});
+
+describe('web mode in Chromium', () => {
+  it('refuses requests and WebSocket upgrades without the right token', async () => {
+    const base = new URL(info.url);
+    expect((await fetch(`${base.origin}/`)).status).toBe(401);
+    expect((await fetch(`${base.origin}/?token=wrong`)).status).toBe(403);
+    const refused = await new Promise<string>((resolve) => {
+      const ws = new WebSocket(`ws://${base.host}/api`);
+      ws.on('unexpected-response', (_req, res) => resolve(String(res.statusCode)));
+      ws.on('open', () => resolve('open'));
+      ws.on('error', () => resolve('error'));
+    });
+    expect(refused).toBe('401');
+  });
+
+  it('shows the proxy attestation with the same image hash as `cocoon attest cert`', async () => {
+    await expect.poll(() => page.textContent('[data-testid=attestation-verdict]')).toMatch(/Proxy attested/);
+    const shown = (await page.textContent('[data-testid=attestation-image-hash]'))!.trim();
+    const dir = mkdtempSync(join(tmpdir(), 'cert-'));
+    writeFileSync(join(dir, 'proxy.pem'), await (await fetch(`${info.openai}/cocoon/proxy-certificate`)).text());
+    const cli = spawnSync(process.execPath, [CLI, 'attest', 'cert', join(dir, 'proxy.pem'), '--json'], { encoding: 'utf8' });
+    expect(JSON.parse(cli.stdout).imageHash).toBe(shown);
+    await page.screenshot({ path: join(ARTIFACTS, 'developer-connected.png') });
+  });
+
+  it('streams an answer and shows exactly the usage and cost the client API returned', async () => {
+    wsFrames.length = 0;
+    await page.fill('[data-testid=composer]', 'Tell me about confidential computing');
+    await page.click('[data-testid=send]');
+    await page.waitForSelector('[data-testid=msg-streaming]');
+    await page.waitForSelector('[data-testid=cost-total-nanoton]', { timeout: 30_000 });
+    const done = wsFrames.map((f) => JSON.parse(f)).find((m) => m.event === 'chat.done')!.payload;
+    expect(wsFrames.some((f) => f.includes('"chat.delta"'))).toBe(true);
+    expect(Number(await page.textContent('[data-testid=cost-total-nanoton]'))).toBe(done.cost.totalNanoTon);
+    expect(Number(await page.textContent('[data-testid=cost-total-tokens]'))).toBe(done.usage.total_tokens);
+    for (const kind of ['prompt', 'cached', 'completion', 'reasoning']) {
+      expect(Number(await page.textContent(`[data-testid=cost-tokens-${kind}]`))).toBe(done.cost.tokens[kind]);
+    }
+    expect(done.usage.prompt_tokens).toBe(done.cost.tokens.prompt + done.cost.tokens.cached);
+    await page.screenshot({ path: join(ARTIFACTS, 'developer-chat-cost.png') });
+  });
+
+  it('stops a streaming answer with the stop button', async () => {
+    await page.fill('[data-testid=composer]', 'A long answer please, and keep going');
+    await page.click('[data-testid=send]');
+    await page.waitForSelector('[data-testid=stop]');
+    await page.waitForFunction(() => (document.querySelector('[data-testid=msg-streaming] .text')?.textContent ?? '').length > 5);
+    await page.click('[data-testid=stop]');
+    await page.waitForSelector('[data-testid=send]');
+    const last = await page.locator('[data-testid=msg-assistant]').last().textContent();
+    expect(last).toMatch(/\[stopped\]/);
+    expect(await page.locator('[data-testid=chat-error]').count()).toBe(0);
+  });
+
+  it('keeps conversations across a reload', async () => {
+    const before = await page.locator('.conversations li').count();
+    await page.reload();
+    await page.waitForSelector('[data-testid=attestation-verdict]');
+    await expect.poll(() => page.locator('.conversations li').count()).toBe(before);
+    expect(await page.locator('[data-testid=msg-user]').count()).toBeGreaterThanOrEqual(2);
+  });
+});
