@@ -28,6 +28,8 @@ export interface LocalNetworkOptions {
   clientPort?: number;
   /** Worker measurements override (tests: a worker with a disallowed image). */
   workerMeasurements?: Partial<TdMeasurements>;
+  /** Proxy measurements override (tests: a proxy the client must refuse). */
+  proxyMeasurements?: Partial<TdMeasurements>;
   maxActiveRequests?: number;
   log?: Logger;
 }
@@ -76,7 +78,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       createRaTlsIdentity({ provider: fakeQuoteProvider({ measurements }), claims: { role }, commonName: `cocoon-${role}` });
 
     const proxy = await startProxy({
-      identity: await identity(DEV_PROXY_MEASUREMENTS, 'proxy'),
+      identity: await identity(opts.proxyMeasurements ?? DEV_PROXY_MEASUREMENTS, 'proxy'),
       workerVerifier: createPeerVerifier(policyFor(imageHashes.worker)),
       clientVerifier: createPeerVerifier(policyFor(undefined)),
       log: log.child({ role: 'proxy' }),
@@ -99,8 +101,9 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       knownModels: [model], log: log.child({ role: 'client' }), ...(opts.clientPort !== undefined && { port: opts.clientPort }),
     });
     stoppers.push(() => client.stop());
-    await client.waitConnected(15_000);
-    if (!opts.workerMeasurements) await Promise.all(workers.map((w) => waitForWorker(w)));
+    // With a deliberately unacceptable image the refusal is the point; don't wait for success.
+    if (!opts.proxyMeasurements) await client.waitConnected(15_000);
+    if (!opts.workerMeasurements && !opts.proxyMeasurements) await Promise.all(workers.map((w) => waitForWorker(w)));
 
     const describe = () => ({
       openai: client.openaiUrl,

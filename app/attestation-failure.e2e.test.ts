@@ -1,0 +1,29 @@
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { startWebMode } from './main/web/web-mode.ts';
+import { launchChromium } from './testing/chromium.ts';
+
+const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+
+describe('web mode when the proxy fails attestation', () => {
+  it('shows the failure in red with the reason and disables chat', async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const mode = await startWebMode({ dataDir: mkdtempSync(join(tmpdir(), 'cocoon-app-')), network: { proxyMeasurements: { mrTd: '66'.repeat(48) } } });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      await page.goto(mode.url);
+      await expect.poll(() => page.textContent('[data-testid=attestation-verdict]'), { timeout: 20_000 }).toMatch(/Attestation failed: .*not in the allowed list/);
+      expect(await page.locator('[data-testid=attestation-panel].bad').count()).toBe(1);
+      await expect.poll(() => page.textContent('[data-testid=chat-disabled]')).toMatch(/proxy|Attestation failed/i);
+      expect(await page.isDisabled('[data-testid=composer]')).toBe(true);
+      await page.screenshot({ path: join(ARTIFACTS, 'developer-attestation-failed.png') });
+    } finally {
+      await browser.close();
+      await mode.stop();
+    }
+  });
+});
