@@ -151,4 +151,24 @@ describe('client contract', () => {
     const r = await net.client.sendFinishClose(net.clientOwner.getSender(), toNano('0.05'));
     expectTx(r, { to: net.client.address, success: false, exitCode: ContractError.notClosing });
   });
+
+  it('after a cooperative close whose final payment the (closed) proxy bounces, the owner gets that money too', async () => {
+    await net.client.sendTopUp(net.clientOwner.getSender(), toNano('3'));
+    await net.proxy.sendRequestClose(net.proxyOwner.getSender(), toNano('0.05'));
+    net.blockchain.now = Math.floor(Date.now() / 1000) + net.params.proxyCloseDelay + 10;
+    await net.proxy.sendFinishClose(net.proxyOwner.getSender(), toNano('0.05'));
+    const r = await net.client.sendCooperativeClose(net.clientOwner.getSender(), {
+      value: toNano('0.05'), signed: net.sign('closeClient', net.client.address, 10_000_000n),
+    });
+    expectTx(r, { from: net.client.address, to: net.proxy.address, success: false, exitCode: ContractError.closed });
+    expectTx(r, { from: net.proxy.address, to: net.client.address, success: true });
+    // Two transfers to the owner: the remainder at close, then the bounced final charge.
+    const toOwner = r.transactions.filter((tx) => tx.inMessage?.info.src?.toString() === net.client.address.toString()
+      && tx.inMessage.info.dest?.toString() === net.clientOwner.address.toString());
+    expect(toOwner.length).toBe(2);
+    const s = await net.client.getState();
+    expect(s.closed).toBe(true);
+    expect(s.chargedNano).toBe(0n);
+    expect((await net.blockchain.getContract(net.client.address)).balance).toBe(0n);
+  });
 });
