@@ -1,17 +1,22 @@
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP_ROOT, ensureRendererBuilt } from '../web/renderer-build.ts';
 
 /**
  * Bundles the Electron main process and the preload with esbuild (the packaging step for
  * electron-builder too): main as ESM, preload as CommonJS because sandboxed preloads must be.
- * Native modules stay external so electron-builder can rebuild them for Electron's ABI.
+ * Dependencies stay external (they ship in node_modules, where electron-builder rebuilds native
+ * ones for Electron's ABI); data files our modules read next to themselves are copied alongside.
  */
 export const ELECTRON_OUT = join(APP_ROOT, '..', 'dist', 'electron');
 
 export async function ensureElectronBundle(): Promise<string> {
   await ensureRendererBuilt();
   const { build } = await import('esbuild');
-  const common = { bundle: true, platform: 'node' as const, target: 'node20', external: ['electron', 'better-sqlite3'], logLevel: 'warning' as const };
+  const common = { bundle: true, platform: 'node' as const, target: 'node20', packages: 'external' as const, logLevel: 'warning' as const };
+  mkdirSync(ELECTRON_OUT, { recursive: true });
+  const core = join(APP_ROOT, '..', 'node-core', 'src');
+  for (const f of ['protocol/cocoon_api.tl', 'protocol/cocoon_ext.tl', 'attestation/intel-sgx-root-ca.pem']) copyFileSync(join(core, f), join(ELECTRON_OUT, f.split('/')[1]!));
   await build({ ...common, entryPoints: [join(APP_ROOT, 'main', 'electron', 'main.ts')], outfile: join(ELECTRON_OUT, 'main.mjs'), format: 'esm', banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" } });
   await build({ ...common, entryPoints: [join(APP_ROOT, 'preload', 'preload.ts')], outfile: join(ELECTRON_OUT, 'preload.cjs'), format: 'cjs' });
   return join(ELECTRON_OUT, 'main.mjs');
