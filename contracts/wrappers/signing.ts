@@ -24,6 +24,12 @@ export interface SignedMessage {
 
 export const MAX_CUMULATIVE_TOKENS = (1n << 64n) - 1n;
 
+/** Reads a payload cell back (for submitters that want to know which counter they carry). */
+export function readPayload(payload: Cell): { tag: number; target: Address; cumulativeTokens: bigint } {
+  const s = payload.beginParse();
+  return { tag: s.loadUint(32), target: s.loadAddress(), cumulativeTokens: s.loadUintBig(64) };
+}
+
 export function payloadCell(p: SignedPayload): Cell {
   if (p.cumulativeTokens < 0n || p.cumulativeTokens > MAX_CUMULATIVE_TOKENS) {
     throw new RangeError(`cumulativeTokens must fit in uint64, got ${p.cumulativeTokens}`);
