@@ -47,7 +47,8 @@ describe('cocoon CLI', () => {
   });
 
   it('up --json prints one ready line, serves the openai client, and stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, [CLI, 'up', '--json', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'silent' } });
+    const home = mkdtempSync(join(tmpdir(), 'cocoon-home-'));
+    const child = spawn(process.execPath, [CLI, 'up', '--json', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'silent', COCOON_HOME: home } });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     try {
@@ -58,6 +59,13 @@ describe('cocoon CLI', () => {
       const info = JSON.parse(line);
       expect(info.openai).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
       expect(info.workers).toHaveLength(2);
+      // The embedded chain runs, and prices come from its root contract.
+      expect(info.chain.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/jsonRPC$/);
+      const root = spawnSync(process.execPath, [CLI, 'root', 'show', '--json'], { encoding: 'utf8', env: { ...process.env, COCOON_HOME: home } });
+      expect(root.status, root.stderr).toBe(0);
+      const rootInfo = JSON.parse(root.stdout);
+      expect(rootInfo.rootAddress).toBe(info.chain.rootAddress);
+      expect(info.pricing.pricePerToken).toBe(rootInfo.params.pricePerToken);
       const openai = new OpenAI({ baseURL: info.openai, apiKey: 'x' });
       const res = await openai.chat.completions.create({ model: info.models[0], messages: [{ role: 'user', content: 'cli' }] });
       expect(res.usage!.completion_tokens).toBeGreaterThan(0);

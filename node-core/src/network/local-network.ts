@@ -10,6 +10,7 @@ import { DEFAULT_MODEL, startTestEngine, type TestEngine } from '../inference/te
 import { createLogger, type Logger } from '../log.ts';
 import { startProxy, type ProxyHandle } from '../proxy/proxy-runner.ts';
 import { startWorker, waitForWorker, type WorkerHandle } from '../worker/worker-runner.ts';
+import { DEFAULT_PRICING, type PricingParams } from '../payments/pricing.ts';
 import { DEV_CLIENT_MEASUREMENTS, DEV_PROXY_MEASUREMENTS, DEV_WORKER_MEASUREMENTS, imageHashOfMeasurements } from './dev-images.ts';
 
 /**
@@ -31,6 +32,11 @@ export interface LocalNetworkOptions {
   /** Proxy measurements override (tests: a proxy the client must refuse). */
   proxyMeasurements?: Partial<TdMeasurements>;
   maxActiveRequests?: number;
+  /**
+   * Start the embedded local TON chain with its state in this directory and take prices from its
+   * root contract (`cocoon up` and the app do; unit tests mostly don't, for speed).
+   */
+  chainDataDir?: string;
   log?: Logger;
 }
 
@@ -42,6 +48,8 @@ export interface LocalNetwork {
   workers: WorkerHandle[];
   engine: TestEngine | null;
   imageHashes: { proxy: string; worker: string };
+  chain: { endpoint: string; rootAddress: string } | null;
+  pricing: PricingParams;
   describe(): Record<string, unknown>;
   stop(): Promise<void>;
 }
@@ -72,6 +80,17 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       throw new CocoonError('model_not_served', `the engine at ${backendUrl} serves ${served.join(', ') || 'no models'}, not "${model ?? '(none)'}"`, { hint: 'pass --model with one of the served models' });
     }
 
+    let chain: LocalNetwork['chain'] = null;
+    let pricing = DEFAULT_PRICING;
+    if (opts.chainDataDir) {
+      const { startLocalChain } = await import('../chain/local/local-chain.ts');
+      const { pricingFromRoot } = await import('./root-pricing.ts');
+      const local = await startLocalChain({ dataDir: opts.chainDataDir, log: log.child({ role: 'chain' }) });
+      stoppers.push(() => local.stop());
+      chain = { endpoint: local.endpoint, rootAddress: local.rootAddress };
+      pricing = await pricingFromRoot({ network: 'local', endpoint: local.endpoint, rootAddress: local.rootAddress });
+    }
+
     const imageHashes = { proxy: imageHashOfMeasurements(DEV_PROXY_MEASUREMENTS), worker: imageHashOfMeasurements(DEV_WORKER_MEASUREMENTS) };
     const policyFor = (allowed: string | undefined) => createPolicy({ name: policyName, ...(allowed && policyName !== 'any' && { allowedImageHashes: [allowed] }) });
     const identity = (measurements: Partial<TdMeasurements>, role: string): Promise<RaTlsIdentity> =>
@@ -98,7 +117,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
 
     const client = await startClient({
       proxy: proxy.endpoint, identity: await identity(DEV_CLIENT_MEASUREMENTS, 'client'), verifier: createPeerVerifier(policyFor(imageHashes.proxy)),
-      knownModels: [model], log: log.child({ role: 'client' }), ...(opts.clientPort !== undefined && { port: opts.clientPort }),
+      knownModels: [model], pricing, log: log.child({ role: 'client' }), ...(opts.clientPort !== undefined && { port: opts.clientPort }),
     });
     stoppers.push(() => client.stop());
     // With a deliberately unacceptable image the refusal is the point; don't wait for success.
@@ -114,9 +133,11 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       proxy: { clientPort: proxy.endpoint.port, workerPort: proxy.workerEndpoint.port, stats: proxy.statsUrl, imageHash: imageHashes.proxy },
       workers: workers.map((w) => ({ stats: w.statsUrl })),
       client: { port: client.port, status: `${client.openaiUrl}/cocoon/status` },
+      chain: chain ?? { embedded: false },
+      pricing,
       pid: process.pid,
     });
-    return { openaiUrl: client.openaiUrl, models: [model], client, proxy, workers, engine, imageHashes, describe, stop };
+    return { openaiUrl: client.openaiUrl, models: [model], client, proxy, workers, engine, imageHashes, chain, pricing, describe, stop };
   } catch (err) {
     await stop();
     throw err;

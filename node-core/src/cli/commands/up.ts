@@ -1,8 +1,14 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { CocoonError } from '../../errors.ts';
 import { startLocalNetwork } from '../../network/local-network.ts';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 
-const usage = 'cocoon up [--json] [--workers N] [--model M] [--backend URL] [--token-delay-ms N] [--port N]';
+const usage = 'cocoon up [--json] [--workers N] [--model M] [--backend URL] [--token-delay-ms N] [--port N] [--data-dir DIR] [--no-chain]';
+
+function defaultHome(): string {
+  return process.env.COCOON_HOME ?? join(homedir(), '.cocoon');
+}
 
 /** Waits for Ctrl-C / SIGTERM, then runs `stop` once. */
 export function untilSignal(stop: () => Promise<void>): Promise<void> {
@@ -24,7 +30,7 @@ export const command: CliCommand = {
   async run(args) {
     const { values } = parseFlags(args, {
       json: { type: 'boolean' }, workers: { type: 'string' }, model: { type: 'string' }, backend: { type: 'string' },
-      'token-delay-ms': { type: 'string' }, port: { type: 'string' },
+      'token-delay-ms': { type: 'string' }, port: { type: 'string' }, 'data-dir': { type: 'string' }, 'no-chain': { type: 'boolean' },
     }, usage, false);
     if (values.model !== undefined && !values.model.trim()) throw new CocoonError('bad_flag', '--model must not be empty');
     const net = await startLocalNetwork({
@@ -33,13 +39,16 @@ export const command: CliCommand = {
       ...(values.port !== undefined && { clientPort: intFlag('port', values.port, 0, 1, 65535) }),
       ...(values.model !== undefined && { model: values.model }),
       ...(values.backend !== undefined && { backendUrl: values.backend }),
+      ...(!values['no-chain'] && { chainDataDir: join(values['data-dir'] ?? defaultHome(), 'local-chain') }),
     });
     const info = net.describe();
     if (values.json) process.stdout.write(JSON.stringify(info) + '\n');
     else {
       process.stdout.write(
         `Cocoon local network is up.\n  OpenAI endpoint: ${net.openaiUrl}\n  model(s):        ${net.models.join(', ')}\n` +
-          `  workers:         ${net.workers.length}\n  proxy stats:     ${net.proxy.statsUrl}\nPress Ctrl-C to stop.\n`,
+          `  workers:         ${net.workers.length}\n  proxy stats:     ${net.proxy.statsUrl}\n` +
+          (net.chain ? `  local TON chain: ${net.chain.endpoint} (root ${net.chain.rootAddress})\n` : '') +
+          `  price:           ${net.pricing.pricePerToken} nanoTON/token (worker ${net.pricing.workerFeePerToken})\nPress Ctrl-C to stop.\n`,
       );
     }
     await untilSignal(net.stop);
