@@ -95,10 +95,9 @@ export class Chain {
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
     const pollMs = opts.pollMs ?? (this.config.network === 'local' ? 100 : 2_000);
     for (;;) {
-      const txs = await wrap('reading transactions', this.config.endpoint, this.client.getTransactions(address, { limit: 20 }));
+      const txs = await this.transactionsSince(address, opts.afterLt);
       // Oldest first, so the first match is the earliest qualifying transaction.
-      for (const tx of [...txs].reverse()) {
-        if (opts.afterLt !== undefined && tx.lt <= opts.afterLt) continue;
+      for (const tx of txs) {
         if (!opts.predicate || opts.predicate(tx)) return tx;
       }
       if (Date.now() > deadline) {
@@ -108,6 +107,31 @@ export class Chain {
       }
       await new Promise((r) => setTimeout(r, pollMs));
     }
+  }
+
+  /**
+   * Transactions of an account newer than `afterLt`, oldest first, paging back through the API
+   * (20 per request) until it reaches afterLt; without afterLt, only the latest page.
+   */
+  async transactionsSince(address: Address, afterLt?: bigint): Promise<Transaction[]> {
+    const out: Transaction[] = [];
+    let cursor: { lt: string; hash: string } | undefined;
+    for (let page = 0; page < 50; page++) {
+      const txs = await wrap('reading transactions', this.config.endpoint,
+        this.client.getTransactions(address, { limit: 20, ...(cursor ? { lt: cursor.lt, hash: cursor.hash } : {}) }));
+      let reached = afterLt === undefined;
+      for (const tx of txs) {
+        if (afterLt !== undefined && tx.lt <= afterLt) {
+          reached = true;
+          break;
+        }
+        out.push(tx);
+      }
+      const last = txs[txs.length - 1];
+      if (reached || txs.length < 20 || !last) break;
+      cursor = { lt: last.lt.toString(), hash: last.hash().toString('base64') };
+    }
+    return out.reverse();
   }
 
   /** A v4r2 wallet from a 24-word mnemonic. */

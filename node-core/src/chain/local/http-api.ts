@@ -69,6 +69,8 @@ const schemas = {
     ignore_chksig: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional().default(true),
   }),
   getMasterchainInfo: z.object({}).passthrough(),
+  tryLocateResultTx: z.object({ source: addressParam, destination: addressParam, created_lt: intString }),
+  tryLocateSourceTx: z.object({ source: addressParam, destination: addressParam, created_lt: intString }),
 } as const;
 type MethodName = keyof typeof schemas;
 
@@ -246,6 +248,22 @@ export function createLocalApi(ledger: LocalLedger, log?: Logger) {
         source_fees: { '@type': 'fees', in_fwd_fee: Number(inFwd), storage_fee: Number(storage), gas_fee: Number(gas), fwd_fee: Number(fwd) },
         destination_fees: [],
       };
+    },
+    async tryLocateResultTx({ source, destination, created_lt }) {
+      // The transaction on `destination` that processed the message `source` created at created_lt.
+      const tx = ledger.findTransaction(destination, (t) => {
+        const info = t.inMessage?.info;
+        return info?.type === 'internal' && info.src.equals(source) && info.createdLt === created_lt;
+      });
+      if (!tx) throw new ApiError(404, `no transaction on ${destination.toString()} for a message from ${source.toString()} created at lt ${created_lt}`);
+      return transactionJson(tx, destination);
+    },
+    async tryLocateSourceTx({ source, destination, created_lt }) {
+      // The transaction on `source` that sent a message to `destination` created at created_lt.
+      const tx = ledger.findTransaction(source, (t) => [...t.outMessages.values()].some((m) =>
+        m.info.type === 'internal' && m.info.dest.equals(destination) && m.info.createdLt === created_lt));
+      if (!tx) throw new ApiError(404, `no transaction on ${source.toString()} sent a message to ${destination.toString()} at lt ${created_lt}`);
+      return transactionJson(tx, source);
     },
     async getMasterchainInfo() {
       return {

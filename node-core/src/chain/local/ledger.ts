@@ -148,6 +148,13 @@ export class LocalLedger {
     return out;
   }
 
+  /** Newest matching transaction of an account, if still in the kept history. */
+  findTransaction(address: Address, predicate: (tx: Transaction) => boolean): Transaction | undefined {
+    const list = this.txByAccount.get(address.toRawString()) ?? [];
+    for (let i = list.length - 1; i >= 0; i--) if (predicate(list[i]!)) return list[i];
+    return undefined;
+  }
+
   /** A stable pseudo block hash for the current seqno (the sandbox has no blocks). */
   blockHash(seqno = this.seqno): string {
     return createHash('sha256').update(`cocoon-local-block-${seqno}`).digest('base64');

@@ -94,6 +94,34 @@ describe('embedded local chain through TonClient', () => {
     expect((await chain.getAccount(wallet.address)).state).toBe('uninitialized');
   });
 
+  it('pages back through history and locates the transaction a message caused', async () => {
+    const client = await chain.wallet(local.wallets[2]!.mnemonic);
+    const sink = Address.parse(local.wallets[3]!.address);
+    const start = await chain.getAccount(sink);
+    const sent: bigint[] = [];
+    for (let i = 0; i < 23; i++) {
+      const tx = await client.sendAndWait([{ to: sink, value: BigInt(1000 + i), bounce: false }]);
+      sent.push(tx.lt);
+    }
+    const received = await chain.transactionsSince(sink, start.lastTransaction?.lt ?? 0n);
+    expect(received.map((t) => (t.inMessage?.info.type === 'internal' ? t.inMessage.info.value.coins : -1n)))
+      .toEqual(Array.from({ length: 23 }, (_, i) => BigInt(1000 + i)));
+    const first = received[0]!;
+    const info = first.inMessage!.info;
+    if (info.type !== 'internal') throw new Error('expected an internal message');
+    const located = await chain.client.tryLocateResultTx(client.address, sink, info.createdLt.toString());
+    expect(located.lt).toBe(first.lt);
+    const source = await chain.client.tryLocateSourceTx(client.address, sink, info.createdLt.toString());
+    expect(source.lt).toBe(sent[0]);
+  });
+
+  it('answers the GET form of the API', async () => {
+    const r = await fetch(`${local.baseUrl}/getAddressBalance?address=${encodeURIComponent(local.wallets[0]!.address)}`);
+    const j = (await r.json()) as { ok: boolean; result: string };
+    expect(j.ok).toBe(true);
+    expect(BigInt(j.result)).toBeGreaterThan(0n);
+  });
+
   it('rejects malformed requests with a readable error', async () => {
     const r = await fetch(local.endpoint, { method: 'POST', body: JSON.stringify({ id: 1, method: 'getAddressInformation', params: { address: 'nope' } }) });
     const j = (await r.json()) as { ok: boolean; error: string };
