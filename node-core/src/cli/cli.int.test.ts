@@ -66,6 +66,9 @@ describe('cocoon CLI', () => {
       const rootInfo = JSON.parse(root.stdout);
       expect(rootInfo.rootAddress).toBe(info.chain.rootAddress);
       expect(info.pricing.pricePerToken).toBe(rootInfo.params.pricePerToken);
+      // The development images are on the root's allowlists, which the policies enforce.
+      expect(rootInfo.allowedHashes.proxyImages).toContain(info.proxy.imageHash);
+      expect(rootInfo.allowedHashes.workerImages).toHaveLength(1);
       const openai = new OpenAI({ baseURL: info.openai, apiKey: 'x' });
       const res = await openai.chat.completions.create({ model: info.models[0], messages: [{ role: 'user', content: 'cli' }] });
       expect(res.usage!.completion_tokens).toBeGreaterThan(0);

@@ -80,25 +80,31 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       throw new CocoonError('model_not_served', `the engine at ${backendUrl} serves ${served.join(', ') || 'no models'}, not "${model ?? '(none)'}"`, { hint: 'pass --model with one of the served models' });
     }
 
+    const imageHashes = { proxy: imageHashOfMeasurements(DEV_PROXY_MEASUREMENTS), worker: imageHashOfMeasurements(DEV_WORKER_MEASUREMENTS) };
+    // Allowlists: the root contract's when the chain runs, else the development images alone.
+    let allowed = { proxy: [imageHashes.proxy], worker: [imageHashes.worker] };
     let chain: LocalNetwork['chain'] = null;
     let pricing = DEFAULT_PRICING;
     if (opts.chainDataDir) {
       const { startLocalChain } = await import('../chain/local/local-chain.ts');
-      const { pricingFromRoot } = await import('./root-pricing.ts');
+      const { allowImagesOnRoot, readRootConfig } = await import('./root-config.ts');
       const local = await startLocalChain({ dataDir: opts.chainDataDir, log: log.child({ role: 'chain' }) });
       stoppers.push(() => local.stop());
       chain = { endpoint: local.endpoint, rootAddress: local.rootAddress };
-      pricing = await pricingFromRoot({ network: 'local', endpoint: local.endpoint, rootAddress: local.rootAddress });
+      const rootChain = { network: 'local' as const, endpoint: local.endpoint, rootAddress: local.rootAddress };
+      const owner = local.wallets.find((w) => w.name === 'owner')!;
+      await allowImagesOnRoot(rootChain, owner.mnemonic, [{ kind: 'proxyImage', hash: imageHashes.proxy }, { kind: 'workerImage', hash: imageHashes.worker }]);
+      const root = await readRootConfig(rootChain);
+      pricing = root.pricing;
+      allowed = { proxy: root.allowedProxyImages, worker: root.allowedWorkerImages };
     }
-
-    const imageHashes = { proxy: imageHashOfMeasurements(DEV_PROXY_MEASUREMENTS), worker: imageHashOfMeasurements(DEV_WORKER_MEASUREMENTS) };
-    const policyFor = (allowed: string | undefined) => createPolicy({ name: policyName, ...(allowed && policyName !== 'any' && { allowedImageHashes: [allowed] }) });
+    const policyFor = (list: string[] | undefined) => createPolicy({ name: policyName, ...(list && policyName !== 'any' && { allowedImageHashes: list }) });
     const identity = (measurements: Partial<TdMeasurements>, role: string): Promise<RaTlsIdentity> =>
       createRaTlsIdentity({ provider: fakeQuoteProvider({ measurements }), claims: { role }, commonName: `cocoon-${role}` });
 
     const proxy = await startProxy({
       identity: await identity(opts.proxyMeasurements ?? DEV_PROXY_MEASUREMENTS, 'proxy'),
-      workerVerifier: createPeerVerifier(policyFor(imageHashes.worker)),
+      workerVerifier: createPeerVerifier(policyFor(allowed.worker)),
       clientVerifier: createPeerVerifier(policyFor(undefined)),
       log: log.child({ role: 'proxy' }),
     });
@@ -108,7 +114,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
     for (let i = 0; i < workerCount; i++) {
       const worker = await startWorker({
         proxies: [proxy.workerEndpoint], backend, model, identity: await identity(opts.workerMeasurements ?? DEV_WORKER_MEASUREMENTS, 'worker'),
-        verifier: createPeerVerifier(policyFor(imageHashes.proxy)), log: log.child({ role: 'worker', worker: i }),
+        verifier: createPeerVerifier(policyFor(allowed.proxy)), log: log.child({ role: 'worker', worker: i }),
         ...(opts.maxActiveRequests !== undefined && { maxActiveRequests: opts.maxActiveRequests }),
       });
       stoppers.push(() => worker.stop());
@@ -116,7 +122,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
     }
 
     const client = await startClient({
-      proxy: proxy.endpoint, identity: await identity(DEV_CLIENT_MEASUREMENTS, 'client'), verifier: createPeerVerifier(policyFor(imageHashes.proxy)),
+      proxy: proxy.endpoint, identity: await identity(DEV_CLIENT_MEASUREMENTS, 'client'), verifier: createPeerVerifier(policyFor(allowed.proxy)),
       knownModels: [model], pricing, log: log.child({ role: 'client' }), ...(opts.clientPort !== undefined && { port: opts.clientPort }),
     });
     stoppers.push(() => client.stop());
