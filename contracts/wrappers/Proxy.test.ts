@@ -71,6 +71,10 @@ describe('proxy contract', () => {
     const charge = await net.client.sendCharge(net.proxyOwner.getSender(), { value: toNano('0.05'), signed: net.sign('charge', net.client.address, 10n ** 9n) });
     expectTx(charge, { from: net.client.address, to: net.proxy.address, success: true });
     net.blockchain.now = Math.floor(Date.now() / 1000) + net.params.proxyCloseDelay + 10;
+    // The charge reserved money for workers: not before they claimed it.
+    const unsettled = await net.proxy.sendFinishClose(net.proxyOwner.getSender(), toNano('0.05'));
+    expectTx(unsettled, { to: net.proxy.address, success: false, exitCode: ContractError.workersUnsettled });
+    await net.worker.sendPayout(net.workerOwner.getSender(), { value: toNano('0.05'), signed: net.sign('payout', net.worker.address, 10n ** 9n) });
     const done = await net.proxy.sendFinishClose(net.proxyOwner.getSender(), toNano('0.05'));
     expectTx(done, { from: net.proxy.address, to: net.proxyOwner.address, success: true });
     expect((await net.proxy.getState()).closed).toBe(true);
@@ -94,5 +98,19 @@ describe('proxy contract', () => {
     const r = await net.client.sendCharge(net.proxyOwner.getSender(), { value: toNano('0.05'), signed: net.sign('charge', net.client.address, 1000n) });
     expectTx(r, { from: net.client.address, to: net.proxy.address, success: false, exitCode: ContractError.inactive });
     expect((await net.client.getState()).chargedTokens).toBe(0n);
+  });
+
+  it('with worker money still unclaimed, closes only after a second delay', async () => {
+    await net.client.sendTopUp(net.clientOwner.getSender(), toNano('5'));
+    await net.client.sendCharge(net.proxyOwner.getSender(), { value: toNano('0.05'), signed: net.sign('charge', net.client.address, 10n ** 9n) });
+    const t0 = Math.floor(Date.now() / 1000);
+    net.blockchain.now = t0;
+    await net.proxy.sendRequestClose(net.proxyOwner.getSender(), toNano('0.05'));
+    net.blockchain.now = t0 + 2 * net.params.proxyCloseDelay - 5;
+    const early = await net.proxy.sendFinishClose(net.proxyOwner.getSender(), toNano('0.05'));
+    expectTx(early, { to: net.proxy.address, success: false, exitCode: ContractError.workersUnsettled });
+    net.blockchain.now = t0 + 2 * net.params.proxyCloseDelay;
+    const done = await net.proxy.sendFinishClose(net.proxyOwner.getSender(), toNano('0.05'));
+    expectTx(done, { from: net.proxy.address, to: net.proxyOwner.address, success: true });
   });
 });

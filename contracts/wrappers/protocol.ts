@@ -58,6 +58,7 @@ export const ContractError = {
   unknownOp: 413,
   unknownProxy: 414,
   inactive: 415,
+  workersUnsettled: 416,
 } as const;
 export type ContractErrorName = keyof typeof ContractError;
 
