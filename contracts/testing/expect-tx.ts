@@ -31,7 +31,3 @@ export function expectTx(result: { transactions: Transaction[] }, p: TxPattern):
     expect.fail(`no transaction matching ${JSON.stringify({ ...p, from: p.from?.toString(), to: p.to?.toString() })}\n${seen.join('\n')}`);
   }
 }
-
-export function expectNoTx(result: { transactions: Transaction[] }, p: TxPattern): void {
-  expect(result.transactions.some((tx) => matches(tx, p))).toBe(false);
-}
