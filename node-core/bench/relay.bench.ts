@@ -53,8 +53,11 @@ async function level(baseUrl: string, concurrency: number, durationMs: number) {
   return { concurrency, requests: samples.length, reqPerSec: samples.length / elapsed, p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99), ttftP50Ms: pct(ttft, 0.5), ttftP99Ms: pct(ttft, 0.99) };
 }
 
+type LevelResult = Awaited<ReturnType<typeof level>>;
+
 export async function run(args: string[]): Promise<void> {
-  const seconds = Number(args.find((a) => a.startsWith('--seconds='))?.split('=')[1] ?? 5);
+  const seconds = Number(args.find((a) => a.startsWith('--seconds='))?.split('=')[1] ?? 6);
+  const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.split('=')[1] ?? 3);
   const roles = [];
   try {
     const engine = await spawnRole<{ url: string }>(['engine']);
@@ -70,10 +73,20 @@ export async function run(args: string[]): Promise<void> {
     await level(direct, 4, 1000);
     await level(client.info.openai, 4, 1000);
     const rows = [];
+    // Direct and chain alternate in short rounds and the median round counts, so a burst of
+    // other load on this shared machine hits both sides alike instead of skewing one.
+    const median = <T,>(xs: T[], key: (x: T) => number) => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]!;
     for (const c of LEVELS) {
-      const d = await level(direct, c, seconds * 1000);
-      const ch = await level(client.info.openai, c, seconds * 1000);
-      rows.push({ concurrency: c, direct: d, chain: ch, chainShareOfDirect: ch.reqPerSec / d.reqPerSec, addedTtftP50Ms: ch.ttftP50Ms - d.ttftP50Ms });
+      const ds: LevelResult[] = [];
+      const chs: LevelResult[] = [];
+      for (let r = 0; r < rounds; r++) {
+        ds.push(await level(direct, c, (seconds * 1000) / rounds));
+        chs.push(await level(client.info.openai, c, (seconds * 1000) / rounds));
+      }
+      const d = median(ds, (x) => x.reqPerSec);
+      const ch = median(chs, (x) => x.reqPerSec);
+      const ttft = (xs: typeof ds) => median(xs, (x) => x.ttftP50Ms).ttftP50Ms;
+      rows.push({ concurrency: c, direct: d, chain: ch, chainShareOfDirect: ch.reqPerSec / d.reqPerSec, addedTtftP50Ms: ttft(chs) - ttft(ds) });
     }
     const fmt = (n: number) => n.toFixed(1).padStart(8);
     console.log('relay benchmark (streaming, zero token delay; chain = client → proxy → worker → engine, separate processes)');
@@ -82,7 +95,7 @@ export async function run(args: string[]): Promise<void> {
       console.log(`${String(r.concurrency).padStart(5)} | ${fmt(r.direct.reqPerSec)}     ${fmt(r.direct.p50Ms)} ${fmt(r.direct.p99Ms)} | ${fmt(r.chain.reqPerSec)}    ${fmt(r.chain.p50Ms)} ${fmt(r.chain.p99Ms)} | ${(r.chainShareOfDirect * 100).toFixed(0).padStart(10)} % | ${fmt(r.addedTtftP50Ms)}`);
     }
     mkdirSync('bench-results', { recursive: true });
-    writeFileSync('bench-results/relay.json', JSON.stringify({ when: new Date().toISOString(), seconds, rows }, null, 2));
+    writeFileSync('bench-results/relay.json', JSON.stringify({ when: new Date().toISOString(), seconds, rounds, rows }, null, 2));
     console.log('wrote bench-results/relay.json');
   } finally {
     for (const r of roles.reverse()) await stopRole(r);

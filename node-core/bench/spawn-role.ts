@@ -7,7 +7,9 @@ const CLI = fileURLToPath(new URL('../bin/cocoon.mjs', import.meta.url));
 /** Starts `cocoon <args> --json` as its own process and resolves with its ready line. */
 export function spawnRole<T>(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ info: T; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'warn', ...env } });
+    // COCOON_PROFILE_DIR=dir writes a V8 CPU profile per role process (for "where does time go").
+    const profile = process.env.COCOON_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.COCOON_PROFILE_DIR}`, `--cpu-prof-name=${args[0]}.cpuprofile`] : [];
+    const child = spawn(process.execPath, [...profile, CLI, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'warn', ...env } });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
     const lines = createInterface({ input: child.stdout! });

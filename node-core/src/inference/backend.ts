@@ -149,7 +149,8 @@ async function* streamRaw(url: string, headers: Record<string, string>, body: st
         }
       }
       if (batch.length) yield batch;
-      if (sawDone) return;
+      // After [DONE] the response is read to its end rather than abandoned: leaving the loop early
+      // would destroy the socket and cost a new engine connection per request.
     }
   } catch (err) {
     if (err instanceof CocoonError) throw err;
