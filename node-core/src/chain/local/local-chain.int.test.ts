@@ -45,6 +45,14 @@ describe('embedded local chain through TonClient', () => {
     expect(info.latestSeqno).toBeGreaterThan(0);
   });
 
+  it('mints development funds to any address, refusing bad input', async () => {
+    const fresh = Address.parse('0:' + 'ab'.repeat(32));
+    await local.fund(fresh.toString(), toNano('3'));
+    expect((await chain.getAccount(fresh)).balance).toBe(toNano('3'));
+    await expect(local.fund('nope', 1n)).rejects.toMatchObject({ code: 'bad_address' });
+    await expect(local.fund(fresh.toString(), 0n)).rejects.toMatchObject({ code: 'bad_amount' });
+  });
+
   it('funds the dev wallets', async () => {
     for (const w of local.wallets) {
       const acct = await chain.getAccount(Address.parse(w.address));

@@ -40,6 +40,8 @@ export interface LocalChain {
   rootAddress: string;
   wallets: DevWallet[];
   dataDir: string;
+  /** Mints `amount` nanoTON to an address (development funding; non-bounceable). */
+  fund(address: string, amount: bigint): Promise<void>;
   /** Saves the state, stops serving and removes the announcement. Idempotent. */
   stop(): Promise<void>;
 }
@@ -163,6 +165,18 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<LocalCha
     let stopping: Promise<void> | undefined;
     return {
       endpoint, baseUrl, rootAddress, wallets, dataDir,
+      async fund(address, amount) {
+        let to: Address;
+        try {
+          to = Address.parse(address);
+        } catch {
+          throw new CocoonError('bad_address', `cannot fund "${address}": not a TON address`);
+        }
+        if (amount <= 0n || amount > DEV_WALLET_FUNDS * 10n) {
+          throw new CocoonError('bad_amount', `fund amount must be between 1 nanoTON and ${DEV_WALLET_FUNDS * 10n}, got ${amount}`);
+        }
+        await ledger.send(messageCell(internal({ from: FAUCET, to, value: amount, bounce: false })));
+      },
       stop() {
         stopping ??= (async () => {
           clearInterval(saver);
