@@ -9,6 +9,8 @@ import { startLocalChain, type LocalChain } from '../node-core/src/chain/local/l
 import { Chain } from '../node-core/src/chain/chain.ts';
 import { Root } from './wrappers/Root.ts';
 import { deterministicKeyPair } from './testing/network.ts';
+import { setRootParams } from './deploy.ts';
+import { DEFAULT_ROOT_PARAMS } from './wrappers/Root.ts';
 
 const run = promisify(execFile);
 
@@ -54,5 +56,15 @@ describe('deploy script against the local chain', () => {
   it('refuses to register from a wallet that does not own the root, with a readable error', async () => {
     await expect(deploy(['register-proxy', '--root', local.rootAddress, '--proxy', local.rootAddress, '--endpoint', 'h:1'], local.wallets[2]!.mnemonic))
       .rejects.toMatchObject({ stderr: expect.stringMatching(/is not the owner of root/) });
+  });
+
+  it('updates the root parameters from the owner wallet, and refuses from another', async () => {
+    const chain = new Chain({ network: 'local', endpoint: local.endpoint });
+    const root = Address.parse(local.rootAddress);
+    const owner = await chain.wallet(local.wallets[0]!.mnemonic);
+    const next = { ...DEFAULT_ROOT_PARAMS, pricePerToken: 22, clientCloseDelay: 3600 };
+    expect(await setRootParams(chain, owner, { root, params: next })).toEqual(next);
+    const stranger = await chain.wallet(local.wallets[3]!.mnemonic);
+    await expect(setRootParams(chain, stranger, { root, params: DEFAULT_ROOT_PARAMS })).rejects.toMatchObject({ code: 'set_params_failed' });
   });
 });

@@ -84,6 +84,13 @@ export async function registerProxy(chain: Chain, wallet: ChainWallet, opts: { r
 
 export async function setRootParams(chain: Chain, wallet: ChainWallet, opts: { root: Address; params: RootParams }) {
   validateRootParams(opts.params);
+  const root = chain.open(Root.createFromAddress(opts.root));
+  const before = await root.getVersion();
   const body = beginCell().storeUint(Op.rootSetParams, 32).store(storeRootParams(opts.params)).endCell();
   await wallet.sendAndWait([{ to: opts.root, value: OP_VALUE, body }]);
+  await chain.waitForTransaction(opts.root, { predicate: (tx) => tx.inMessage?.info.src?.toString() === wallet.address.toString() });
+  if ((await root.getVersion()) <= before) {
+    throw new CocoonError('set_params_failed', 'the root did not accept the new parameters (version unchanged); is this wallet its owner?');
+  }
+  return root.getParams();
 }

@@ -290,6 +290,7 @@ export function createLocalApi(ledger: LocalLedger, log?: Logger) {
   async function call(method: string, params: unknown): Promise<unknown> {
     if (!Object.hasOwn(schemas, method)) throw new ApiError(404, `method "${method}" is not served by the local chain`);
     const name = method as MethodName;
+    log?.debug({ method: name }, 'local chain API call');
     const parsed = schemas[name].safeParse(params ?? {});
     if (!parsed.success) {
       throw new ApiError(400, `bad parameters for ${name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'params'}: ${i.message}`).join('; ')}`);
