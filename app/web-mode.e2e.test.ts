@@ -22,15 +22,32 @@ let browser: Browser;
 let page: Page;
 const wsFrames: string[] = [];
 
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  child = spawn(process.execPath, [CLI, 'app', '--web', '--json', '--token-delay-ms', '25', '--data-dir', mkdtempSync(join(tmpdir(), 'cocoon-app-'))], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'warn' },
+let dataDir: string;
+
+/** Starts `cocoon app --web --json` on `dataDir` and resolves with the JSON line it prints when ready. */
+async function startApp(): Promise<{ url: string; openai: string }> {
+  child = spawn(process.execPath, [CLI, 'app', '--web', '--json', '--token-delay-ms', '25', '--data-dir', dataDir], {
+    // COCOON_HOME keeps the embedded chain's announcement file inside the test's temp dir.
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'warn', COCOON_HOME: dataDir },
   });
-  info = await new Promise((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l)));
     child.once('exit', (c) => reject(new Error(`cocoon app exited with ${c}`)));
   });
+}
+
+async function stopApp(): Promise<void> {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  dataDir = mkdtempSync(join(tmpdir(), 'cocoon-app-'));
+  info = await startApp();
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.on('websocket', (ws) => ws.on('framereceived', (f) => wsFrames.push(String(f.payload))));
@@ -40,11 +57,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await stopApp();
 });
 
 describe('web mode in Chromium', () => {
@@ -105,6 +118,22 @@ describe('web mode in Chromium', () => {
     await page.reload();
     await page.waitForSelector('[data-testid=attestation-verdict]');
     await expect.poll(() => page.locator('.conversations li').count()).toBe(before);
+    expect(await page.locator('[data-testid=msg-user]').count()).toBeGreaterThanOrEqual(2);
+  });
+
+  it('shows the local development wallet with its balance on the embedded chain', async () => {
+    await expect.poll(() => page.textContent('[data-testid=dev-wallet-address]'), { timeout: 15_000 }).toMatch(/^[UE]Q[A-Za-z0-9_-]{46}$/);
+    expect(await page.textContent('[data-testid=dev-wallet-balance]')).toMatch(/^\d+(\.\d+)? TON$/);
+    expect(await page.textContent('[data-testid=wallet-disabled]')).toMatch(/not wired/);
+  });
+
+  it('keeps conversations across a restart of the app', async () => {
+    const titles = await page.locator('.conversations li').allTextContents();
+    await stopApp();
+    info = await startApp();
+    await page.goto(info.url);
+    await page.waitForSelector('[data-testid=attestation-verdict]');
+    await expect.poll(() => page.locator('.conversations li').allTextContents(), { timeout: 15_000 }).toEqual(titles);
     expect(await page.locator('[data-testid=msg-user]').count()).toBeGreaterThanOrEqual(2);
   });
 });

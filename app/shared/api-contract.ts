@@ -73,6 +73,8 @@ export interface WalletInfo {
   /** Local mode: the built-in development wallet; otherwise TON Connect. */
   mode: 'development' | 'tonconnect';
   address: string | null;
+  /** Balance of `address` on its chain, in TON (decimal string), when known. */
+  balanceTon: string | null;
   /** Why client-contract actions (balance, top-up, withdraw) are not available, when they are not. */
   contractActionsDisabledReason: string | null;
 }

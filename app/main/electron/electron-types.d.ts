@@ -20,7 +20,8 @@ declare module 'electron' {
     quit(): void;
     exit(code: number): void;
     whenReady(): Promise<void>;
-    on(event: 'second-instance' | 'window-all-closed' | 'before-quit', listener: () => void): void;
+    on(event: 'second-instance' | 'window-all-closed', listener: () => void): void;
+    on(event: 'before-quit', listener: (event: { preventDefault(): void }) => void): void;
   };
   export const ipcMain: { handle(channel: string, listener: (event: unknown, ...args: unknown[]) => unknown): void };
   export const ipcRenderer: {
@@ -32,6 +33,7 @@ declare module 'electron' {
   export const shell: { openExternal(url: string): Promise<void> };
   export const session: {
     defaultSession: {
+      setPermissionRequestHandler(handler: (webContents: unknown, permission: string, callback: (granted: boolean) => void) => void): void;
       webRequest: {
         onHeadersReceived(listener: (details: { responseHeaders?: Record<string, string[]> }, callback: (response: { responseHeaders: Record<string, string[]> }) => void) => void): void;
       };

@@ -1,11 +1,13 @@
 import { app, BrowserWindow, ipcMain, Menu, session, shell } from 'electron';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger } from '../../../node-core/src/log.ts';
+import pino from 'pino';
 import { startLocalNetwork } from '../../../node-core/src/network/local-network.ts';
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import { defaultDataDir } from '../data-dir.ts';
 import { CONTENT_SECURITY_POLICY } from '../security.ts';
 import { AppService } from '../services/app-service.ts';
+import { openDevWallet } from '../services/dev-wallet.ts';
 import { RENDERER_OUT } from '../web/renderer-build.ts';
 
 /**
@@ -15,14 +17,19 @@ import { RENDERER_OUT } from '../web/renderer-build.ts';
  */
 if (!app.requestSingleInstanceLock()) app.quit();
 
-const log = createLogger('app');
+const appDataDir = join(defaultDataDir(), 'app');
+mkdirSync(appDataDir, { recursive: true });
+// A desktop app has no terminal to read stderr from: logs go to <data dir>/app/app.log.
+const log = pino({ name: 'app', level: process.env.COCOON_LOG_LEVEL ?? 'info' }, pino.destination({ dest: join(appDataDir, 'app.log'), mkdir: true }));
 let service: AppService | null = null;
 let stopNetwork: (() => Promise<void>) | null = null;
 
 async function createWindow(): Promise<void> {
-  const network = await startLocalNetwork({ log, tokenDelayMs: 15 });
+  const chainDataDir = join(appDataDir, 'chain');
+  const network = await startLocalNetwork({ log, tokenDelayMs: 15, chainDataDir });
   stopNetwork = network.stop;
-  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: join(defaultDataDir(), 'app'), network: 'local' });
+  const devWallet = network.chain ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
+  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: 'local', ...(devWallet && { devWallet }) });
 
   ipcMain.handle('cocoon:request', async (_e, name: unknown, args: unknown) => {
     try {
@@ -47,6 +54,7 @@ async function createWindow(): Promise<void> {
 }
 
 app.whenReady().then(() => {
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   session.defaultSession.webRequest.onHeadersReceived((details, cb) => cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } }));
   Menu.setApplicationMenu(Menu.buildFromTemplate([{ role: 'fileMenu' }, { role: 'editMenu' }, { role: 'viewMenu' }, { role: 'windowMenu' }]));
   return createWindow();
@@ -57,7 +65,12 @@ app.whenReady().then(() => {
 
 app.on('second-instance', () => BrowserWindow.getAllWindows()[0]?.focus());
 app.on('window-all-closed', () => app.quit());
-app.on('before-quit', () => {
+// Quit waits for the node services to stop so ports and the chain's lock are released.
+app.on('before-quit', (event) => {
+  const stop = stopNetwork;
+  if (!stop) return;
+  event.preventDefault();
+  stopNetwork = null;
   service?.close();
-  void stopNetwork?.();
+  stop().catch((err: unknown) => log.error({ err }, 'stopping the local network failed')).finally(() => app.quit());
 });

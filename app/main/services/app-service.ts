@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { fromNano } from '@ton/core';
 import OpenAI from 'openai';
 import type { ClientHandle } from '../../../node-core/src/client/status.ts';
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
@@ -8,6 +9,7 @@ import {
   requestSchemas, type AppEvents, type ChatUsage, type EventName, type RequestArgs, type RequestName, type RequestResults,
 } from '../../shared/api-contract.ts';
 import { ConversationStore } from './conversation-store.ts';
+import type { DevWalletAccess } from './dev-wallet.ts';
 
 /**
  * Everything the UI can ask of the app, as plain functions with no Electron in sight: the IPC
@@ -20,6 +22,8 @@ export interface AppServiceOptions {
   client: ClientHandle;
   dataDir: string;
   network: 'local' | 'testnet' | 'mainnet';
+  /** Local mode: the embedded chain's development wallet (absent when the chain is not running). */
+  devWallet?: DevWalletAccess;
 }
 
 export class AppService extends EventEmitter {
@@ -75,14 +79,29 @@ export class AppService extends EventEmitter {
       case 'conversations.delete':
         return { deleted: await this.conversations.delete(a[0] as string) } as RequestResults[N];
       case 'wallet.get':
-        return {
-          network: this.opts.network,
-          mode: this.opts.network === 'local' ? 'development' : 'tonconnect',
-          address: null,
-          contractActionsDisabledReason: 'client-contract balance, top-up and withdraw are not wired to the chain layer yet',
-        } as RequestResults[N];
+        return (await this.walletInfo()) as RequestResults[N];
     }
     throw new CocoonError('unknown_request', `unknown request "${String(name)}"`);
+  }
+
+  private async walletInfo(): Promise<RequestResults['wallet.get']> {
+    const dev = this.opts.devWallet;
+    let balanceTon: string | null = null;
+    let balanceError: string | null = null;
+    if (dev) {
+      try {
+        balanceTon = fromNano(await dev.balanceNano());
+      } catch (err) {
+        balanceError = `the local chain did not answer the balance query: ${errorMessage(err)}`;
+      }
+    }
+    return {
+      network: this.opts.network,
+      mode: this.opts.network === 'local' ? 'development' : 'tonconnect',
+      address: dev?.address ?? null,
+      balanceTon,
+      contractActionsDisabledReason: balanceError ?? 'client-contract balance, stake, top-up and withdraw are not wired to the chain layer yet',
+    };
   }
 
   private startChat(req: RequestArgs<'chat.start'>[0]): { streamId: string } {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../../node-core/src/log.ts';
 import { startLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from '../../../node-core/src/network/local-network.ts';
 import { AppService } from '../services/app-service.ts';
+import { openDevWallet } from '../services/dev-wallet.ts';
 import { ensureRendererBuilt } from './renderer-build.ts';
 import { startWebServer, type WebServer } from './web-server.ts';
 
@@ -10,6 +11,8 @@ export interface WebModeOptions {
   port?: number;
   dataDir: string;
   network?: LocalNetworkOptions;
+  /** Skip the embedded local TON chain (faster start; the wallet panel then has no dev wallet). */
+  noChain?: boolean;
 }
 
 export interface WebMode {
@@ -23,20 +26,28 @@ export interface WebMode {
 export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   const log = createLogger('app');
   const rendererDir = await ensureRendererBuilt((m) => log.info(m));
-  const network = await startLocalNetwork({ log, ...opts.network });
-  const service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: join(opts.dataDir, 'app'), network: 'local' });
+  // The app's chain lives under its own data dir so it never contends for `cocoon up`'s chain lock.
+  const chainDataDir = opts.noChain ? undefined : join(opts.dataDir, 'app', 'chain');
+  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), ...opts.network });
+  let service: AppService | null = null;
   try {
+    const devWallet = network.chain && chainDataDir ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
+    service = new AppService({
+      openaiUrl: network.openaiUrl, client: network.client, dataDir: join(opts.dataDir, 'app'), network: 'local',
+      ...(devWallet && { devWallet }),
+    });
     const web = await startWebServer({ service, rendererDir, log, ...(opts.port !== undefined && { port: opts.port }) });
+    const running = service;
     return {
-      url: web.url, web, network, service,
+      url: web.url, web, network, service: running,
       async stop() {
-        service.close();
+        running.close();
         await web.close();
         await network.stop();
       },
     };
   } catch (err) {
-    service.close();
+    service?.close();
     await network.stop();
     throw err;
   }

@@ -9,7 +9,7 @@ export function ConnectionBar({ status, error }: { status: ClientStatus | null; 
   return (
     <div className={`conn ${cls}`} data-testid="connection-state">
       <span className="badge">{status.network}</span>
-      <span>proxy {p.endpoint}: <b>{p.state}</b>{p.error ? ` — ${p.error}` : ''}</span>
+      <span className="proxy" title={p.error ?? ''}>proxy {p.endpoint}: <b>{p.state}</b>{p.error ? ` — ${p.error}` : ''}</span>
       <span>{workers} worker{workers === 1 ? '' : 's'} for {status.models.length} model{status.models.length === 1 ? '' : 's'}</span>
       <span className="muted">{status.pricing.pricePerToken} nanoTON/token</span>
     </div>
