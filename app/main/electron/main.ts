@@ -8,7 +8,6 @@ import { defaultDataDir } from '../data-dir.ts';
 import { CONTENT_SECURITY_POLICY } from '../security.ts';
 import { AppService } from '../services/app-service.ts';
 import { openDevWallet } from '../services/dev-wallet.ts';
-import { RENDERER_OUT } from '../web/renderer-build.ts';
 
 /**
  * Electron main process, kept thin: one window, a menu, single-instance lock, the services
@@ -50,7 +49,8 @@ async function createWindow(): Promise<void> {
     if (url.startsWith('https://')) void shell.openExternal(url);
     return { action: 'deny' };
   });
-  await win.loadFile(join(RENDERER_OUT, 'index.html'));
+  // Bundled, this file is dist/electron/main.mjs; the renderer build sits beside it in dist/renderer.
+  await win.loadFile(join(import.meta.dirname, '..', 'renderer', 'index.html'));
 }
 
 app.whenReady().then(() => {
