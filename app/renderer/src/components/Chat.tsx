@@ -8,7 +8,10 @@ export function Chat({ disabledReason }: { disabledReason: string | null }) {
   const [draft, setDraft] = useState('');
   const busy = streaming !== null && streaming.conversationId === conv?.id;
   const noModel = models.length === 0 || models.every((m) => m.workers === 0);
-  const blocked = disabledReason ?? (noModel ? 'No workers are serving any model yet.' : null);
+  const picked = conv ? models.find((m) => m.id === conv.model) : undefined;
+  const blocked = disabledReason
+    ?? (noModel ? 'No workers are serving any model yet.'
+    : picked && picked.workers === 0 ? `No workers serve ${picked.id} right now; pick another model.` : null);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();

@@ -1,0 +1,111 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createLogger } from '../../../node-core/src/log.ts';
+import { startLocalNetwork, type LocalNetwork } from '../../../node-core/src/network/local-network.ts';
+import { AppService } from '../services/app-service.ts';
+import { startWebServer, type WebServer } from './web-server.ts';
+
+/** The web-mode server's guards, against a real app service and local network on loopback. */
+let net: LocalNetwork;
+let service: AppService;
+let web: WebServer;
+
+beforeAll(async () => {
+  net = await startLocalNetwork();
+  service = new AppService({ openaiUrl: net.openaiUrl, client: net.client, dataDir: mkdtempSync(join(tmpdir(), 'web-srv-')), network: 'local' });
+  const rendererDir = mkdtempSync(join(tmpdir(), 'web-renderer-'));
+  mkdirSync(join(rendererDir, 'assets'));
+  writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>t</title>');
+  writeFileSync(join(rendererDir, 'assets', 'a.js'), 'console.log(1)');
+  web = await startWebServer({ service, rendererDir, log: createLogger('test') });
+}, 60_000);
+
+afterAll(async () => {
+  await web?.close();
+  service?.close();
+  await net?.stop();
+});
+
+/** Raw GET so the Host header can be set (fetch forbids it). */
+function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: web.port, path, headers }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode!, headers: res.headers });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function upgrade(path: string, headers: Record<string, string> = {}): Promise<WebSocket | number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${web.port}${path}`, { headers });
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode!));
+    ws.on('open', () => resolve(ws));
+  });
+}
+
+function call(ws: WebSocket, msg: unknown): Promise<{ id: unknown; result?: unknown; error?: { code: string; message: string } }> {
+  return new Promise((resolve) => {
+    const onMessage = (data: WebSocket.RawData) => {
+      const m = JSON.parse(String(data));
+      if ('event' in m) return;
+      ws.off('message', onMessage);
+      resolve(m);
+    };
+    ws.on('message', onMessage);
+    ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
+  });
+}
+
+describe('web mode server', () => {
+  it('serves the page with the token once and sets an HttpOnly SameSite=Strict cookie and the CSP', async () => {
+    const res = await get(`/?token=${web.token}`);
+    expect(res.status).toBe(200);
+    expect(String(res.headers['set-cookie'])).toMatch(/cocoon_token=.*HttpOnly; SameSite=Strict/);
+    expect(String(res.headers['content-security-policy'])).toMatch(/script-src 'self'/);
+    expect((await get('/assets/a.js', { cookie: `cocoon_token=${web.token}` })).status).toBe(200);
+  });
+
+  it('refuses a missing token with 401 and a wrong one with 403, also for assets', async () => {
+    expect((await get('/assets/a.js')).status).toBe(401);
+    expect((await get('/assets/a.js', { cookie: 'cocoon_token=nope' })).status).toBe(403);
+    expect((await get(`/?token=${web.token.slice(0, -1)}x`)).status).toBe(403);
+  });
+
+  it('refuses a foreign Host header even with the right token (DNS rebinding)', async () => {
+    expect((await get(`/?token=${web.token}`, { host: `evil.example:${web.port}` })).status).toBe(403);
+  });
+
+  it('does not serve files outside the renderer directory', async () => {
+    expect((await get(`/../../../../etc/passwd?token=${web.token}`)).status).toBe(404);
+    expect((await get(`/%2e%2e/%2e%2e/etc/passwd?token=${web.token}`)).status).toBe(404);
+  });
+
+  it('refuses WebSocket upgrades without the token (401), with a wrong one (403) and on other paths', async () => {
+    expect(await upgrade('/api')).toBe(401);
+    expect(await upgrade('/api?token=wrong')).toBe(403);
+    expect(await upgrade(`/other?token=${web.token}`)).toBe(404);
+  });
+
+  it('answers contract calls over the WebSocket and reports bad messages and arguments by name', async () => {
+    const ws = await upgrade('/api', { cookie: `cocoon_token=${web.token}` });
+    expect(ws).toBeInstanceOf(WebSocket);
+    const socket = ws as WebSocket;
+    try {
+      expect((await call(socket, { id: 1, method: 'models.list', args: [] })).result).toEqual([{ id: net.models[0], workers: 1 }]);
+      expect((await call(socket, 'not json')).error?.code).toBe('bad_message');
+      expect((await call(socket, { id: 2, method: 'models.list' })).error?.code).toBe('bad_message');
+      const bad = await call(socket, { id: 3, method: 'chat.start', args: [{ model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 1, maxTokens: 0 }] });
+      expect(bad).toMatchObject({ id: 3, error: { code: 'bad_arguments', message: expect.stringMatching(/maxTokens/) } });
+      expect((await call(socket, { id: 4, method: 'shell.exec', args: [] })).error?.code).toBe('unknown_request');
+    } finally {
+      socket.close();
+    }
+  });
+});
