@@ -8,6 +8,7 @@ const benches = {
   relay: '../node-core/bench/relay.bench.ts',
   attest: '../node-core/bench/attest.bench.ts',
   app: '../app/bench/app.bench.ts',
+  chain: '../contracts/bench/chain.bench.ts',
 };
 const [name, ...args] = process.argv.slice(2);
 const names = name ? [name] : Object.keys(benches);

@@ -19,7 +19,8 @@ export function spawnRole<T>(args: string[], env: NodeJS.ProcessEnv = {}): Promi
 }
 
 export async function stopRole(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  // A process ended by a signal has exitCode null but signalCode set.
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
