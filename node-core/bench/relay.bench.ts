@@ -10,6 +10,7 @@ import { spawnRole, stopRole } from './spawn-role.ts';
  */
 const MODEL = 'Qwen/Qwen3-0.6B';
 const LEVELS = [1, 10, 30];
+const FIRST_CONTENT = /"content":"[^"]/;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 interface Sample { latencyMs: number; ttftMs: number }
@@ -27,7 +28,8 @@ function streamOnce(baseUrl: string, i: number): Promise<Sample> {
       res.on('data', (d: string) => {
         if (!ttft) {
           buf += d;
-          if (buf.includes('"content":"') && !buf.includes('"content":""}') || /"content":"[^"]/.test(buf)) ttft = performance.now() - t0;
+          // First token = first non-empty content delta (the role chunk carries an empty one).
+          if (FIRST_CONTENT.test(buf)) ttft = performance.now() - t0;
         }
       });
       res.on('end', () => resolve({ latencyMs: performance.now() - t0, ttftMs: ttft || performance.now() - t0 }));
