@@ -45,13 +45,24 @@ interface ProxyRequest {
   timer: NodeJS.Timeout;
 }
 
+export interface ProxyStats {
+  clientPort: number;
+  workerPort: number;
+  workers: Array<{
+    id: number; model: string; coefficient: number; active: number; maxActive: number;
+    successes: number; failures: number; latencyEwmaMs: number; connectedAt: string;
+  }>;
+  models: Record<string, { requests: number; completed: number; failed: number; retries: number; tokens: number }>;
+  clients: number;
+}
+
 export interface ProxyHandle {
   /** Where clients connect. */
   endpoint: { host: string; port: number };
   /** Where workers connect. */
   workerEndpoint: { host: string; port: number };
   statsUrl: string | null;
-  stats(): Record<string, unknown>;
+  stats(): ProxyStats;
   stop(): Promise<void>;
 }
 
@@ -260,7 +271,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   const clientPort = await listen(clientServer, opts.port ?? 0);
   const workerPort = await listen(workerServer, 0);
 
-  const stats = () => ({
+  const stats = (): ProxyStats => ({
     clientPort, workerPort,
     workers: pool.all().map((w) => ({
       id: w.id, model: w.model, coefficient: w.coefficient, active: w.active, maxActive: w.maxActive,
