@@ -59,31 +59,32 @@ export const useApp = create<AppState>((set, get) => {
     if (!s || s.streamId !== d.streamId) return;
     set({ streaming: { ...s, content: s.content + (d.content ?? ''), reasoning: s.reasoning + (d.reasoning ?? '') } });
   }));
+  // Each stream end is ONE state update (streaming off + message appended), so the UI never shows
+  // the composer back without the answer in place.
   api.on('chat.done', onStream((d) => {
     const s = get().streaming;
     if (!s || s.streamId !== d.streamId) return;
     const conv = get().conversations.find((c) => c.id === s.conversationId);
-    set({ streaming: null, costs: [...get().costs, { at: new Date().toISOString(), model: conv?.model ?? '', usage: d.usage, cost: d.cost }] });
-    if (!conv) return;
+    const costs = [...get().costs, { at: new Date().toISOString(), model: conv?.model ?? '', usage: d.usage, cost: d.cost }];
+    if (!conv) return set({ streaming: null, costs });
     const updated: Conversation = {
       ...conv,
       messages: [...conv.messages, { role: 'assistant', content: s.content, usage: d.usage, cost: d.cost as unknown as Record<string, unknown>, at: new Date().toISOString() }],
       updatedAt: new Date().toISOString(),
     };
-    replace(updated);
+    set({ streaming: null, costs, conversations: get().conversations.map((x) => (x.id === updated.id ? updated : x)) });
     void persist(updated);
   }));
   api.on('chat.error', onStream((d) => {
     const s = get().streaming;
     if (!s || s.streamId !== d.streamId) return;
     const conv = get().conversations.find((c) => c.id === s.conversationId);
-    set({ streaming: null, chatError: d.message === 'stopped' ? null : d.message });
-    if (conv && s.content) {
-      // Keep what arrived before the stop or failure, marked as partial.
-      const updated: Conversation = { ...conv, messages: [...conv.messages, { role: 'assistant', content: `${s.content} [${d.message === 'stopped' ? 'stopped' : 'interrupted'}]`, at: new Date().toISOString() }], updatedAt: new Date().toISOString() };
-      replace(updated);
-      void persist(updated);
-    }
+    const chatError = d.message === 'stopped' ? null : d.message;
+    if (!conv || !s.content) return set({ streaming: null, chatError });
+    // Keep what arrived before the stop or failure, marked as partial.
+    const updated: Conversation = { ...conv, messages: [...conv.messages, { role: 'assistant', content: `${s.content} [${d.message === 'stopped' ? 'stopped' : 'interrupted'}]`, at: new Date().toISOString() }], updatedAt: new Date().toISOString() };
+    set({ streaming: null, chatError, conversations: get().conversations.map((x) => (x.id === updated.id ? updated : x)) });
+    void persist(updated);
   }));
 
   return {
