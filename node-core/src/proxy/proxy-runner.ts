@@ -1,10 +1,10 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type tls from 'node:tls';
 import { createRaTlsServer, type AttestationReport, type PeerVerifier, type RaTlsIdentity } from '../attestation/index.ts';
 import { CocoonError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Connection } from '../protocol/connection.ts';
+import { serveJsonStats } from '../stats-server.ts';
 import { ErrorCode, PROXY_ACCEPTS_FROM_CLIENT, PROXY_ACCEPTS_FROM_WORKER, newRequestId, tokenCountsOf } from '../protocol/messages.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 import { WorkerPool, type WorkerEntry } from './worker-pool.ts';
@@ -281,18 +281,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     clients: byClientRequest.size,
   });
 
-  let statsServer: HttpServer | null = null;
-  let statsUrl: string | null = null;
-  if (opts.statsPort !== null) {
-    statsServer = createHttpServer((req, res) => {
-      if (req.url === '/jsonstats') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(stats()));
-      } else res.writeHead(404).end();
-    });
-    await new Promise<void>((r) => statsServer!.listen(opts.statsPort ?? 0, '127.0.0.1', r));
-    statsUrl = `http://127.0.0.1:${(statsServer.address() as AddressInfo).port}/jsonstats`;
-  }
+  const statsServer = opts.statsPort === null ? null : await serveJsonStats(opts.statsPort ?? 0, stats);
+  const statsUrl = statsServer?.url ?? null;
   log.info({ clientPort, workerPort }, 'proxy listening');
 
   const handle: ProxyHandle = {
@@ -303,7 +293,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     async stop() {
       for (const c of connections) c.close('proxy stopping');
       await Promise.all([clientServer, workerServer].map((s) => new Promise((r) => s.close(r))));
-      if (statsServer) await new Promise((r) => statsServer!.close(r));
+      await statsServer?.close();
     },
   };
   return handle;

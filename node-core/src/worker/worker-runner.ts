@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { PeerVerifier, RaTlsIdentity } from '../attestation/index.ts';
 import { connectRaTls } from '../attestation/index.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
@@ -8,6 +6,7 @@ import { chatCompletionRequestSchema, type ChatCompletionChunk, type Usage } fro
 import type { Logger } from '../log.ts';
 import { tokenCountsFromUsage } from '../payments/pricing.ts';
 import { Connection } from '../protocol/connection.ts';
+import { serveJsonStats } from '../stats-server.ts';
 import { ErrorCode, WORKER_ACCEPTS_FROM_PROXY, tokensUsed } from '../protocol/messages.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 
@@ -160,20 +159,8 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     proxies: links.map((l) => ({ endpoint: l.endpoint, connected: l.connection !== null, ...(l.lastError && { lastError: l.lastError }) })),
   });
 
-  let statsServer: Server | null = null;
-  let statsUrl: string | null = null;
-  if (opts.statsPort !== null) {
-    statsServer = createServer((req, res) => {
-      if (req.url === '/jsonstats') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(stats()));
-      } else {
-        res.writeHead(404).end();
-      }
-    });
-    await new Promise<void>((r) => statsServer!.listen(opts.statsPort ?? 0, '127.0.0.1', r));
-    statsUrl = `http://127.0.0.1:${(statsServer.address() as AddressInfo).port}/jsonstats`;
-  }
+  const statsServer = opts.statsPort === null ? null : await serveJsonStats(opts.statsPort ?? 0, stats);
+  const statsUrl = statsServer?.url ?? null;
 
   return {
     stats,
@@ -183,7 +170,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
       stopController.abort();
       for (const ac of running.values()) ac.abort();
       for (const l of links) l.connection?.close('worker stopping');
-      if (statsServer) await new Promise((r) => statsServer!.close(r));
+      await statsServer?.close();
     },
   };
 }
