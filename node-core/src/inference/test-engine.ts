@@ -102,6 +102,9 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
       const chunk = (delta: ChatCompletionChunk['choices'][0]['delta'], finish: 'stop' | 'length' | null = null): ChatCompletionChunk => ({
         id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }],
       });
+      // At zero delay the whole answer exists at once: one socket write instead of one per token,
+      // as a real engine's HTTP layer coalesces what is ready. With a delay, tokens leave one by one.
+      if (tokenDelayMs === 0) res.cork();
       writeSse(res, chunk({ role: 'assistant', content: '' }));
       for (const piece of gen.pieces) {
         if (tokenDelayMs > 0) await sleep(tokenDelayMs);
@@ -118,6 +121,7 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
       }
       writeSse(res, '[DONE]');
       res.end();
+      if (tokenDelayMs === 0) res.uncork();
       stats.completed++;
     } finally {
       stats.active--;
