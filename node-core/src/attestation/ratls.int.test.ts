@@ -97,6 +97,31 @@ describe('RA-TLS certificates and the handshake', () => {
     expect(await createPeerVerifier(fakePolicy()).verify(Buffer.from(odd.rawData))).toMatchObject({ valid: false, error: expect.stringMatching(/unknown critical/) });
   });
 
+  it('refuses, in the handshake, a peer that presents a certificate chain (depth > 0)', async () => {
+    // A leaf with a valid fake quote bound to its own key, but issued by a CA the peer also sends.
+    const caKeys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const leafKeys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const now = Date.now();
+    const ca = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '0a', name: 'CN=ca', notBefore: new Date(now - 60_000), notAfter: new Date(now + 3600_000), signingAlgorithm: { name: 'Ed25519' }, keys: caKeys, extensions: [new x509.BasicConstraintsExtension(true, undefined, true)] });
+    const pub = Buffer.from(await webcrypto.subtle.exportKey('raw', leafKeys.publicKey)).toString('hex');
+    const claims = encodeClaims({ public_key: pub });
+    const quote = await fakeQuoteProvider().getQuote(createHash('sha512').update(claims).digest());
+    const leaf = await x509.X509CertificateGenerator.create({
+      serialNumber: '0b', subject: 'CN=leaf', issuer: ca.subject, notBefore: new Date(now - 60_000), notAfter: new Date(now + 3600_000),
+      signingAlgorithm: { name: 'Ed25519' }, publicKey: leafKeys.publicKey, signingKey: caKeys.privateKey,
+      extensions: [new x509.Extension(OID_QUOTE, true, new Uint8Array(quote)), new x509.Extension(OID_CLAIMS, true, new Uint8Array(claims))],
+    });
+    const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', leafKeys.privateKey)).toString('base64');
+    const chained: RaTlsIdentity = {
+      certPem: leaf.toString('pem') + '\n' + ca.toString('pem') + '\n',
+      keyPem: `-----BEGIN PRIVATE KEY-----\n${pkcs8}\n-----END PRIVATE KEY-----\n`,
+      certDer: Buffer.from(leaf.rawData), publicKey: Buffer.from(pub, 'hex'), quoteKind: 'fake',
+    };
+    const server = await createRaTlsIdentity({ provider: fakeQuoteProvider() });
+    const { accepted } = await handshake(server, chained);
+    expect(accepted).toEqual([]);
+  });
+
   it('serves repeated verifications of the same certificate from the cache', async () => {
     const id = await createRaTlsIdentity({ provider: fakeQuoteProvider() });
     const verifier = createPeerVerifier(fakePolicy());
