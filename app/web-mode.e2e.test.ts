@@ -25,8 +25,10 @@ const wsFrames: string[] = [];
 let dataDir: string;
 
 /** Starts `cocoon app --web --json` on `dataDir` and resolves with the JSON line it prints when ready. */
+// 80 ms per token keeps an answer (12-84 tokens from the test engine) streaming for seconds, so
+// the stop test's click lands mid-stream even on a loaded machine.
 async function startApp(): Promise<{ url: string; openai: string }> {
-  child = spawn(process.execPath, [CLI, 'app', '--web', '--json', '--token-delay-ms', '25', '--data-dir', dataDir], {
+  child = spawn(process.execPath, [CLI, 'app', '--web', '--json', '--token-delay-ms', '80', '--data-dir', dataDir], {
     // COCOON_HOME keeps the embedded chain's announcement file inside the test's temp dir.
     stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'warn', COCOON_HOME: dataDir },
   });
@@ -99,6 +101,7 @@ describe('web mode in Chromium', () => {
     }
     expect(done.usage.prompt_tokens).toBe(done.cost.tokens.prompt + done.cost.tokens.cached);
     await page.screenshot({ path: join(ARTIFACTS, 'developer-chat-cost.png') });
+    await page.locator('[data-testid=cost-viewer]').screenshot({ path: join(ARTIFACTS, 'developer-cost-viewer.png') });
   });
 
   it('stops a streaming answer with the stop button', async () => {
@@ -112,6 +115,7 @@ describe('web mode in Chromium', () => {
     const chatError = await page.locator('[data-testid=chat-error]').allTextContents();
     expect(chatError, 'no error banner after a stop').toEqual([]);
     expect(last, 'the partial answer is kept and marked as stopped').toMatch(/\[stopped\]/);
+    await page.screenshot({ path: join(ARTIFACTS, 'developer-stopped.png') });
   });
 
   it('keeps conversations across a reload', async () => {
@@ -126,6 +130,7 @@ describe('web mode in Chromium', () => {
     await expect.poll(() => page.textContent('[data-testid=dev-wallet-address]'), { timeout: 15_000 }).toMatch(/^[UE]Q[A-Za-z0-9_-]{46}$/);
     expect(await page.textContent('[data-testid=dev-wallet-balance]')).toMatch(/^\d+(\.\d+)? TON$/);
     expect(await page.textContent('[data-testid=wallet-disabled]')).toMatch(/not wired/);
+    await page.locator('[data-testid=wallet-panel]').screenshot({ path: join(ARTIFACTS, 'developer-wallet.png') });
   });
 
   it('keeps conversations across a restart of the app', async () => {
