@@ -11,7 +11,11 @@ const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 describe('web mode when the proxy fails attestation', () => {
   it('shows the failure in red with the reason and disables chat', async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const mode = await startWebMode({ dataDir: mkdtempSync(join(tmpdir(), 'cocoon-app-')), network: { proxyMeasurements: { mrTd: '66'.repeat(48) } } });
+    const dataDir = mkdtempSync(join(tmpdir(), 'cocoon-app-'));
+    // The embedded chain (whose root allowlist refuses this proxy image) announces itself under
+    // COCOON_HOME; keep that inside the test's temp dir.
+    process.env.COCOON_HOME = dataDir;
+    const mode = await startWebMode({ dataDir, network: { proxyMeasurements: { mrTd: '66'.repeat(48) } } });
     const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
