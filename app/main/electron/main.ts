@@ -14,7 +14,10 @@ import { openDevWallet } from '../services/dev-wallet.ts';
  * started with the app and stopped with it. All behaviour lives in AppService, shared with web
  * mode; IPC here only forwards validated calls and events.
  */
-if (!app.requestSingleInstanceLock()) app.quit();
+// A second launch only focuses the first window (see 'second-instance'); it must not start a
+// second network, so it exits before any service starts.
+const primaryInstance = app.requestSingleInstanceLock();
+if (!primaryInstance) app.exit(0);
 
 const appDataDir = join(defaultDataDir(), 'app');
 mkdirSync(appDataDir, { recursive: true });
@@ -53,7 +56,7 @@ async function createWindow(): Promise<void> {
   await win.loadFile(join(import.meta.dirname, '..', 'renderer', 'index.html'));
 }
 
-app.whenReady().then(() => {
+if (primaryInstance) app.whenReady().then(() => {
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   session.defaultSession.webRequest.onHeadersReceived((details, cb) => cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } }));
   Menu.setApplicationMenu(Menu.buildFromTemplate([{ role: 'fileMenu' }, { role: 'editMenu' }, { role: 'viewMenu' }, { role: 'windowMenu' }]));
