@@ -13,7 +13,7 @@ export function WalletPanel({ wallet }: { wallet: WalletInfo | null }) {
         <>
           {wallet.mode === 'development' ? (
             <>
-              <p>Local network: a built-in development wallet pays for requests (it holds no real TON).</p>
+              <p>Local network: the embedded chain's development wallet for the client (it holds no real TON). Requests are not settled on chain from it yet.</p>
               {wallet.address ? (
                 <dl className="kv">
                   <dt>Address</dt><dd className="mono" data-testid="dev-wallet-address">{wallet.address}</dd>
