@@ -37,6 +37,8 @@ export interface LocalNetworkOptions {
    * root contract (`cocoon up` and the app do; unit tests mostly don't, for speed).
    */
   chainDataDir?: string;
+  /** Where the chain announces its endpoint (default $COCOON_HOME/local-chain.json; false = nowhere). */
+  chainAnnounceFile?: string | false;
   log?: Logger;
 }
 
@@ -88,7 +90,10 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
     if (opts.chainDataDir) {
       const { startLocalChain } = await import('../chain/local/local-chain.ts');
       const { allowImagesOnRoot, readRootConfig } = await import('./root-config.ts');
-      const local = await startLocalChain({ dataDir: opts.chainDataDir, log: log.child({ role: 'chain' }) });
+      const local = await startLocalChain({
+        dataDir: opts.chainDataDir, log: log.child({ role: 'chain' }),
+        ...(opts.chainAnnounceFile !== undefined && { announceFile: opts.chainAnnounceFile }),
+      });
       stoppers.push(() => local.stop());
       chain = { endpoint: local.endpoint, rootAddress: local.rootAddress };
       const rootChain = { network: 'local' as const, endpoint: local.endpoint, rootAddress: local.rootAddress };
