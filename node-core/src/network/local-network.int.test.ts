@@ -93,6 +93,26 @@ describe('local network through the official openai client', () => {
   });
 });
 
+describe('with an external engine (--backend)', () => {
+  it('serves the engine\'s model, and refuses a model the engine does not serve', async () => {
+    const engine = await startTestEngine({ model: 'acme/tiny-model' });
+    try {
+      const net = await startLocalNetwork({ backendUrl: `${engine.url}/v1` });
+      try {
+        expect(net.engine).toBeNull();
+        expect(net.models).toEqual(['acme/tiny-model']);
+        const res = await new OpenAI({ baseURL: net.openaiUrl, apiKey: 'x' }).chat.completions.create({ model: 'acme/tiny-model', messages: [{ role: 'user', content: 'hi' }] });
+        expect(res.usage!.completion_tokens).toBeGreaterThan(0);
+      } finally {
+        await net.stop();
+      }
+      await expect(startLocalNetwork({ backendUrl: engine.url, model: 'other/model' })).rejects.toMatchObject({ code: 'model_not_served', message: expect.stringMatching(/acme\/tiny-model/) });
+    } finally {
+      await engine.stop();
+    }
+  });
+});
+
 describe('faults', () => {
   it('cancels the engine request when the HTTP client goes away', async () => {
     const net = await startLocalNetwork({ tokenDelayMs: 30 });
