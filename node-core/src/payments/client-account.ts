@@ -1,0 +1,130 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Address, beginCell, fromNano, toNano, type Cell } from '@ton/core';
+import { keyPairFromSeed } from '@ton/crypto';
+import { deployProxy } from '../../../contracts/deploy.ts';
+import type { Client } from '../../../contracts/wrappers/Client.ts';
+import { DEPOSIT_FEE, Op } from '../../../contracts/wrappers/protocol.ts';
+import { Root } from '../../../contracts/wrappers/Root.ts';
+import { Chain, type ChainWallet } from '../chain/chain.ts';
+import { clientContractFor } from '../chain/settlement.ts';
+import { CocoonError } from '../errors.ts';
+
+/**
+ * A developer's client contract at their proxy: balance, stake, charges, and the owner's actions
+ * on it (open with a stake, top up, withdraw the free balance). Every action is one wallet
+ * transfer, confirmed by re-reading the contract; a refusal by the contract is reported, not
+ * guessed.
+ */
+export interface ClientAccountState {
+  contract: string;
+  proxyContract: string;
+  deployed: boolean;
+  balanceNano: bigint;
+  stakeNano: bigint;
+  minStakeNano: bigint;
+  chargedNano: bigint;
+}
+
+const ACTION_FEE = toNano('0.05');
+
+function positive(amountNano: bigint): void {
+  if (amountNano <= 0n) throw new CocoonError('bad_amount', 'the amount must be positive');
+}
+
+export class ClientAccount {
+  private constructor(
+    private readonly chain: Chain,
+    private readonly owner: ChainWallet,
+    private readonly client: Client,
+    private readonly proxyContract: Address,
+    private readonly minStakeNano: bigint,
+  ) {}
+
+  /**
+   * Local network: the proxy contract is deployed once by the "proxy" development wallet (its
+   * signing key kept beside the chain state, mode 0600) and the "client" development wallet owns
+   * the account.
+   */
+  static async openLocal(opts: { endpoint: string; rootAddress: string; chainDataDir: string }): Promise<ClientAccount> {
+    const chain = new Chain({ network: 'local', endpoint: opts.endpoint, rootAddress: opts.rootAddress });
+    const wallets = JSON.parse(readFileSync(join(opts.chainDataDir, 'wallets.json'), 'utf8')) as Array<{ name: string; mnemonic: string[] }>;
+    const mnemonic = (name: string) => {
+      const w = wallets.find((x) => x.name === name);
+      if (!w) throw new CocoonError('dev_wallet_missing', `the local chain has no "${name}" development wallet`);
+      return w.mnemonic;
+    };
+    const root = Address.parse(opts.rootAddress);
+    const proxyFile = join(opts.chainDataDir, 'proxy-contract.json');
+    let proxyAddress: Address;
+    if (existsSync(proxyFile)) {
+      proxyAddress = Address.parse((JSON.parse(readFileSync(proxyFile, 'utf8')) as { address: string }).address);
+    } else {
+      const key = keyPairFromSeed(randomBytes(32));
+      const deployed = await deployProxy(chain, await chain.wallet(mnemonic('proxy')), { root, publicKey: key.publicKey });
+      proxyAddress = deployed.address;
+      writeFileSync(proxyFile, JSON.stringify({ address: proxyAddress.toString(), publicKey: key.publicKey.toString('hex'), secretKey: key.secretKey.toString('hex') }, null, 2), { mode: 0o600 });
+    }
+    const owner = await chain.wallet(mnemonic('client'));
+    const client = await clientContractFor(chain, proxyAddress, owner.address);
+    const params = await chain.open(Root.createFromAddress(root)).getParams();
+    return new ClientAccount(chain, owner, client, proxyAddress, params.minClientStake);
+  }
+
+  async state(): Promise<ClientAccountState> {
+    const account = await this.chain.getAccount(this.client.address);
+    const base = { contract: this.client.address.toString(), proxyContract: this.proxyContract.toString(), minStakeNano: this.minStakeNano };
+    if (account.state !== 'active') return { ...base, deployed: false, balanceNano: 0n, stakeNano: 0n, chargedNano: 0n };
+    const s = await this.chain.open(this.client).getState();
+    return { ...base, deployed: true, balanceNano: s.balance, stakeNano: s.stake, chargedNano: s.chargedNano };
+  }
+
+  /** Adds to the stake; the first stake opens (deploys) the account and must reach the minimum. */
+  async stake(amountNano: bigint): Promise<ClientAccountState> {
+    positive(amountNano);
+    const before = await this.state();
+    if (!before.deployed && amountNano < this.minStakeNano) {
+      throw new CocoonError('stake_too_low', `opening the account needs a stake of at least ${fromNano(this.minStakeNano)} TON`, { hint: `stake ${fromNano(this.minStakeNano)} TON or more` });
+    }
+    // The contract credits the attached value minus its deposit fee; attach the fee on top.
+    await this.send(amountNano + DEPOSIT_FEE, beginCell().storeUint(Op.clientIncreaseStake, 32).endCell(), !before.deployed);
+    return this.confirm('stake', before, (after) => after.stakeNano > before.stakeNano);
+  }
+
+  async topUp(amountNano: bigint): Promise<ClientAccountState> {
+    positive(amountNano);
+    const before = await this.state();
+    if (!before.deployed) throw new CocoonError('account_not_open', 'the client account is not open yet', { hint: `open it with a stake of at least ${fromNano(this.minStakeNano)} TON first` });
+    await this.send(amountNano + DEPOSIT_FEE, beginCell().storeUint(Op.clientTopUp, 32).endCell(), false);
+    return this.confirm('top-up', before, (after) => after.balanceNano > before.balanceNano);
+  }
+
+  /** Withdraws from the free balance; the stake is never withdrawable while the account is open. */
+  async withdraw(amountNano: bigint): Promise<ClientAccountState> {
+    positive(amountNano);
+    const before = await this.state();
+    if (!before.deployed) throw new CocoonError('account_not_open', 'the client account is not open, there is nothing to withdraw');
+    if (amountNano > before.balanceNano) {
+      throw new CocoonError('insufficient_balance', `only ${fromNano(before.balanceNano)} TON of free balance can be withdrawn (the ${fromNano(before.stakeNano)} TON stake stays locked)`);
+    }
+    await this.send(ACTION_FEE, beginCell().storeUint(Op.clientWithdraw, 32).storeCoins(amountNano).endCell(), false);
+    return this.confirm('withdraw', before, (after) => after.balanceNano < before.balanceNano);
+  }
+
+  private async send(value: bigint, body: Cell, withInit: boolean): Promise<void> {
+    const balance = (await this.chain.getAccount(this.owner.address)).balance;
+    if (balance < value + ACTION_FEE) throw new CocoonError('wallet_balance_low', `the wallet holds ${fromNano(balance)} TON, not enough for ${fromNano(value)} TON plus fees`);
+    await this.owner.sendAndWait([{ to: this.client.address, value, body, init: withInit ? this.client.init ?? null : null, bounce: !withInit }]);
+  }
+
+  /** Re-reads the contract after the transfer; the contract processes it within a few polls. */
+  private async confirm(action: string, before: ClientAccountState, done: (after: ClientAccountState) => boolean): Promise<ClientAccountState> {
+    for (let i = 0; i < 50; i++) {
+      const after = await this.state();
+      if (done(after)) return after;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new CocoonError('action_refused', `the client contract did not apply the ${action} (balance ${fromNano(before.balanceNano)} TON, stake ${fromNano(before.stakeNano)} TON unchanged); the sent value bounced back to the wallet minus fees`);
+  }
+}
