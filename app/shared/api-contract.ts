@@ -37,6 +37,8 @@ export const conversationSchema = z.object({
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 export type Conversation = z.infer<typeof conversationSchema>;
 
+const tonAmount = z.string().regex(/^(?=.*[1-9])\d{1,9}(\.\d{1,9})?$/, 'must be a positive TON amount such as "15" or "0.5"');
+
 export const requestSchemas = {
   'status.get': z.tuple([]),
   'models.list': z.tuple([]),
@@ -51,6 +53,10 @@ export const requestSchemas = {
   'conversations.save': z.tuple([conversationSchema]),
   'conversations.delete': z.tuple([z.string().regex(/^[\w-]{1,64}$/)]),
   'wallet.get': z.tuple([]),
+  // Client-contract actions; amounts are decimal TON strings (up to 9 decimals), never floats.
+  'account.stake': z.tuple([z.object({ amountTon: tonAmount })]),
+  'account.topUp': z.tuple([z.object({ amountTon: tonAmount })]),
+  'account.withdraw': z.tuple([z.object({ amountTon: tonAmount })]),
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -77,6 +83,18 @@ export interface WalletInfo {
   balanceTon: string | null;
   /** Why client-contract actions (balance, top-up, withdraw) are not available, when they are not. */
   contractActionsDisabledReason: string | null;
+  /** The developer's client contract at the proxy, when the chain layer is reachable. */
+  clientAccount: ClientAccountInfo | null;
+}
+
+export interface ClientAccountInfo {
+  contract: string;
+  proxyContract: string;
+  deployed: boolean;
+  balanceTon: string;
+  stakeTon: string;
+  minStakeTon: string;
+  chargedTon: string;
 }
 
 export interface RequestResults {
@@ -88,6 +106,9 @@ export interface RequestResults {
   'conversations.save': { saved: true };
   'conversations.delete': { deleted: boolean };
   'wallet.get': WalletInfo;
+  'account.stake': ClientAccountInfo;
+  'account.topUp': ClientAccountInfo;
+  'account.withdraw': ClientAccountInfo;
 }
 
 export type RequestArgs<N extends RequestName> = z.infer<(typeof requestSchemas)[N]>;

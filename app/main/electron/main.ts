@@ -8,6 +8,7 @@ import { defaultDataDir } from '../data-dir.ts';
 import { CONTENT_SECURITY_POLICY } from '../security.ts';
 import { AppService } from '../services/app-service.ts';
 import { openDevWallet } from '../services/dev-wallet.ts';
+import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
 
 /**
  * Electron main process, kept thin: one window, a menu, single-instance lock, the services
@@ -31,7 +32,8 @@ async function createWindow(): Promise<void> {
   const network = await startLocalNetwork({ log, tokenDelayMs: 15, chainDataDir });
   stopNetwork = network.stop;
   const devWallet = network.chain ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
-  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: 'local', ...(devWallet && { devWallet }) });
+  const clientAccount = network.chain ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
+  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: 'local', ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }) });
 
   ipcMain.handle('cocoon:request', async (_e, name: unknown, args: unknown) => {
     try {

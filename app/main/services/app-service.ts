@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { fromNano } from '@ton/core';
+import { fromNano, toNano } from '@ton/core';
+import type { ClientAccount, ClientAccountState } from '../../../node-core/src/payments/client-account.ts';
 import OpenAI from 'openai';
 import type { ClientHandle } from '../../../node-core/src/client/status.ts';
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import type { CostBreakdown } from '../../../node-core/src/payments/pricing.ts';
 import {
-  requestSchemas, type AppEvents, type ChatUsage, type EventName, type RequestArgs, type RequestName, type RequestResults,
+  requestSchemas, type AppEvents, type ChatUsage, type ClientAccountInfo, type EventName, type RequestArgs, type RequestName, type RequestResults,
 } from '../../shared/api-contract.ts';
 import { ConversationStore } from './conversation-store.ts';
 import type { DevWalletAccess } from './dev-wallet.ts';
@@ -24,6 +25,8 @@ export interface AppServiceOptions {
   network: 'local' | 'testnet' | 'mainnet';
   /** Local mode: the embedded chain's development wallet (absent when the chain is not running). */
   devWallet?: DevWalletAccess;
+  /** The developer's client contract (local mode: on the embedded chain). */
+  clientAccount?: ClientAccount;
 }
 
 export class AppService extends EventEmitter {
@@ -80,6 +83,15 @@ export class AppService extends EventEmitter {
         return { deleted: await this.conversations.delete(a[0] as string) } as RequestResults[N];
       case 'wallet.get':
         return (await this.walletInfo()) as RequestResults[N];
+      case 'account.stake':
+      case 'account.topUp':
+      case 'account.withdraw': {
+        const account = this.opts.clientAccount;
+        if (!account) throw new CocoonError('no_chain', 'client-contract actions need the chain layer, which is not running', { hint: 'start the app with its embedded local chain' });
+        const amount = toNano((a[0] as { amountTon: string }).amountTon);
+        const act = name === 'account.stake' ? account.stake(amount) : name === 'account.topUp' ? account.topUp(amount) : account.withdraw(amount);
+        return accountInfo(await act) as RequestResults[N];
+      }
     }
     throw new CocoonError('unknown_request', `unknown request "${String(name)}"`);
   }
@@ -95,12 +107,22 @@ export class AppService extends EventEmitter {
         balanceError = `the local chain did not answer the balance query: ${errorMessage(err)}`;
       }
     }
+    let clientAccount: RequestResults['wallet.get']['clientAccount'] = null;
+    let accountError: string | null = null;
+    if (this.opts.clientAccount) {
+      try {
+        clientAccount = accountInfo(await this.opts.clientAccount.state());
+      } catch (err) {
+        accountError = `the client contract could not be read: ${errorMessage(err)}`;
+      }
+    }
     return {
       network: this.opts.network,
       mode: this.opts.network === 'local' ? 'development' : 'tonconnect',
       address: dev?.address ?? null,
       balanceTon,
-      contractActionsDisabledReason: balanceError ?? 'client-contract balance, stake, top-up and withdraw are not wired to the chain layer yet',
+      clientAccount,
+      contractActionsDisabledReason: balanceError ?? accountError ?? (this.opts.clientAccount ? null : 'the chain layer is not running, so the client contract cannot be reached'),
     };
   }
 
@@ -143,4 +165,11 @@ export class AppService extends EventEmitter {
     this.unsubscribe();
     for (const ac of this.streams.values()) ac.abort();
   }
+}
+
+function accountInfo(s: ClientAccountState): ClientAccountInfo {
+  return {
+    contract: s.contract, proxyContract: s.proxyContract, deployed: s.deployed,
+    balanceTon: fromNano(s.balanceNano), stakeTon: fromNano(s.stakeNano), minStakeTon: fromNano(s.minStakeNano), chargedTon: fromNano(s.chargedNano),
+  };
 }

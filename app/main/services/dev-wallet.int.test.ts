@@ -5,6 +5,7 @@ import { fromNano } from '@ton/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_WALLET_FUNDS } from '../../../node-core/src/chain/local/local-chain.ts';
 import { startLocalNetwork, type LocalNetwork } from '../../../node-core/src/network/local-network.ts';
+import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
 import { AppService } from './app-service.ts';
 import { openDevWallet } from './dev-wallet.ts';
 
@@ -37,9 +38,23 @@ describe('local development wallet', () => {
     try {
       const info = await service.handle('wallet.get', []) as { mode: string; address: string; balanceTon: string; contractActionsDisabledReason: string };
       expect(info).toMatchObject({ mode: 'development', address: wallet.address, balanceTon: fromNano(balance) });
-      expect(info.contractActionsDisabledReason).toMatch(/not wired/);
+      // Without a client account the contract actions say why they are unavailable…
+      expect(info.contractActionsDisabledReason).toMatch(/client contract cannot be reached/);
     } finally {
       service.close();
+    }
+    // …and with one they are available, and the contract's state is shown.
+    const clientAccount = await ClientAccount.openLocal({ ...net.chain!, chainDataDir });
+    const withAccount = new AppService({ openaiUrl: net.openaiUrl, client: net.client, dataDir: mkdtempSync(join(tmpdir(), 'app-w-')), network: 'local', devWallet: wallet, clientAccount });
+    try {
+      const info = await withAccount.handle('wallet.get', []) as { contractActionsDisabledReason: string | null; clientAccount: { deployed: boolean; minStakeTon: string } };
+      expect(info.contractActionsDisabledReason).toBeNull();
+      expect(info.clientAccount).toMatchObject({ deployed: false, minStakeTon: '15' });
+      await expect(withAccount.handle('account.topUp', [{ amountTon: '-1' }])).rejects.toMatchObject({ code: 'bad_arguments' });
+      await expect(withAccount.handle('account.topUp', [{ amountTon: '1e3' }])).rejects.toMatchObject({ code: 'bad_arguments' });
+      await expect(withAccount.handle('account.topUp', [{ amountTon: '1' }])).rejects.toMatchObject({ code: 'account_not_open' });
+    } finally {
+      withAccount.close();
     }
   });
 

@@ -3,6 +3,7 @@ import { createLogger } from '../../../node-core/src/log.ts';
 import { startLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from '../../../node-core/src/network/local-network.ts';
 import { AppService } from '../services/app-service.ts';
 import { openDevWallet } from '../services/dev-wallet.ts';
+import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
 import { ensureRendererBuilt } from './renderer-build.ts';
 import { startWebServer, type WebServer } from './web-server.ts';
 
@@ -32,9 +33,10 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   let service: AppService | null = null;
   try {
     const devWallet = network.chain && chainDataDir ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
+    const clientAccount = network.chain && chainDataDir ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
     service = new AppService({
       openaiUrl: network.openaiUrl, client: network.client, dataDir: join(opts.dataDir, 'app'), network: 'local',
-      ...(devWallet && { devWallet }),
+      ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }),
     });
     const web = await startWebServer({ service, rendererDir, log, ...(opts.port !== undefined && { port: opts.port }) });
     const running = service;
