@@ -1,6 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createPeerVerifier, createPolicy, parseTdxQuote, verifyTdxQuote, type AttestationPolicyName } from '../../attestation/index.ts';
+import { parseCollateral, tcbStatusWithCollateral } from '../../attestation/collateral.ts';
+import type { Collateral } from '@phala/dcap-qvl';
 import { CocoonError, errorMessage } from '../../errors.ts';
 import { parseFlags, type CliCommand } from '../command.ts';
 
@@ -19,13 +21,19 @@ function print(json: boolean, result: Record<string, unknown>, lines: string[]):
   process.stdout.write(json ? JSON.stringify(result) + '\n' : lines.join('\n') + '\n');
 }
 
+function parseCollateralFile(bytes: Buffer): Collateral {
+  try {
+    return parseCollateral(bytes.toString('utf8'));
+  } catch (err) {
+    throw new CocoonError('bad_collateral', errorMessage(err), { hint: 'pass the PCCS v4 collateral JSON for this quote\'s FMSPC, or run without --collateral (tcbStatus is then "unknown")' });
+  }
+}
+
 async function verifyQuote(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, collateral: { type: 'string' } }, usage);
   const quote = await readInput(positionals[0], 'quote');
-  if (values.collateral) {
-    // Collateral evaluation (TCB info, QE identity, CRLs) is not implemented yet; say so rather than pretend.
-    throw new CocoonError('not_supported', '--collateral is not supported yet: TCB status evaluation from Intel PCS collateral is still to be built', { hint: 'run without --collateral; tcbStatus is then reported as "unknown"' });
-  }
+  // Collateral is read and shape-checked before the quote so a bad file is a usage error, not an INVALID quote.
+  const collateral = values.collateral ? parseCollateralFile(await readInput(values.collateral, 'collateral')) : undefined;
   let parsed;
   try {
     parsed = parseTdxQuote(quote);
@@ -36,17 +44,22 @@ async function verifyQuote(args: string[]): Promise<number> {
   const m = parsed.measurements;
   const fields = {
     version: parsed.version, teeType: `0x${parsed.teeType.toString(16)}`, mrtd: m.mrTd, rtmr0: m.rtmr0, rtmr1: m.rtmr1, rtmr2: m.rtmr2, rtmr3: m.rtmr3,
-    reportData: m.reportData, mrSeam: m.mrSeam, tdAttributes: m.tdAttributes, xfam: m.xfam, imageHash: parsed.imageHash, tcbStatus: 'unknown',
+    reportData: m.reportData, mrSeam: m.mrSeam, tdAttributes: m.tdAttributes, xfam: m.xfam, imageHash: parsed.imageHash, tcbStatus: 'unknown', advisoryIds: undefined as string | undefined,
   };
   let error: string | undefined;
   try {
     verifyTdxQuote(parsed);
+    if (collateral) {
+      const t = tcbStatusWithCollateral(quote, collateral);
+      fields.tcbStatus = t.tcbStatus;
+      if (t.advisoryIds.length) fields.advisoryIds = t.advisoryIds.join(',');
+    }
   } catch (err) {
     error = errorMessage(err);
   }
   const lines = [
     error ? `INVALID: ${error}` : 'VALID: quote signature, QE report and PCK chain verify to the Intel SGX Root CA',
-    ...Object.entries(fields).map(([k, v]) => `  ${k.padEnd(12)} ${v}`),
+    ...Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `  ${k.padEnd(12)} ${v}`),
   ];
   print(!!values.json, { valid: !error, ...fields, ...(error && { error }) }, lines);
   return error ? 1 : 0;
