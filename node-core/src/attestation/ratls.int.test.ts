@@ -97,6 +97,19 @@ describe('RA-TLS certificates and the handshake', () => {
     expect(await createPeerVerifier(fakePolicy()).verify(Buffer.from(odd.rawData))).toMatchObject({ valid: false, error: expect.stringMatching(/unknown critical/) });
   });
 
+  it('under tdx, a genuine DCAP quote verifies but is refused when its REPORTDATA does not bind the certificate key', async () => {
+    // The real test quote was made for someone else's REPORTDATA: the chain and signatures pass, the binding must not.
+    const real = await readFile(new URL('../../../testdata/tdx/quote-a.dat', import.meta.url));
+    const id = await createRaTlsIdentity({ provider: { kind: 'tdx', getQuote: async () => real } });
+    const report = await createPeerVerifier(createPolicy({ name: 'tdx' })).verify(id.certDer);
+    expect(report).toMatchObject({ valid: false, quoteKind: 'tdx', tcbStatus: 'unknown', error: expect.stringMatching(/another key/) });
+    expect(report.measurements?.mrTd).toMatch(/^[0-9a-f]{96}$/);
+    const flipped = Buffer.from(real);
+    flipped[48 + 136] ^= 1; // one MRTD bit: now the quote signature itself must fail first
+    const bad = await createRaTlsIdentity({ provider: { kind: 'tdx', getQuote: async () => flipped } });
+    expect(await createPeerVerifier(createPolicy({ name: 'tdx' })).verify(bad.certDer)).toMatchObject({ valid: false, error: expect.stringMatching(/quote verification failed: quote signature/) });
+  });
+
   it('refuses, in the handshake, a peer that presents a certificate chain (depth > 0)', async () => {
     // A leaf with a valid fake quote bound to its own key, but issued by a CA the peer also sends.
     const caKeys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
