@@ -105,7 +105,7 @@ describe('RA-TLS certificates and the handshake', () => {
     expect(report).toMatchObject({ valid: false, quoteKind: 'tdx', tcbStatus: 'unknown', error: expect.stringMatching(/another key/) });
     expect(report.measurements?.mrTd).toMatch(/^[0-9a-f]{96}$/);
     const flipped = Buffer.from(real);
-    flipped[48 + 136] ^= 1; // one MRTD bit: now the quote signature itself must fail first
+    flipped[48 + 136] = flipped[48 + 136]! ^ 1; // one MRTD bit: now the quote signature itself must fail first
     const bad = await createRaTlsIdentity({ provider: { kind: 'tdx', getQuote: async () => flipped } });
     expect(await createPeerVerifier(createPolicy({ name: 'tdx' })).verify(bad.certDer)).toMatchObject({ valid: false, error: expect.stringMatching(/quote verification failed: quote signature/) });
   });
