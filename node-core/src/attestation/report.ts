@@ -32,7 +32,7 @@ export interface AttestationReport {
   policy: AttestationPolicyName;
   /** `tdx` for a DCAP quote, `fake` for a development quote signed by a local key. */
   quoteKind: 'tdx' | 'fake' | 'none';
-  /** SHA-256 over the TD measurement fields (see attestation/image-hash.ts for the layout). */
+  /** SHA-256 over the TD measurement fields (see td-report.ts and README.md for the byte layout). */
   imageHash: string | null;
   /** Whether the policy's allowlist (from the root contract when configured) contains imageHash; null when the policy has no allowlist. */
   imageAllowed: boolean | null;
