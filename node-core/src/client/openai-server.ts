@@ -89,6 +89,11 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
               res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
               headersSent = true;
             }
+            // Parts that arrive in one tick leave in one write.
+            if (!res.writableCorked) {
+              res.cork();
+              process.nextTick(() => res.uncork());
+            }
             // An answer part holds one or more chunks, one JSON text per line.
             res.write(`data: ${answer.toString('utf8').replaceAll('\n', '\n\ndata: ')}\n\n`);
             return;
