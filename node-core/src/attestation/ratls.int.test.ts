@@ -24,7 +24,14 @@ async function handshake(server: RaTlsIdentity, client: RaTlsIdentity, serverPol
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   try {
     const { port } = srv.address() as AddressInfo;
-    const res = await connectRaTls({ host: '127.0.0.1', port, identity: client, verifier: createPeerVerifier(clientPolicy) });
+    let res;
+    try {
+      res = await connectRaTls({ host: '127.0.0.1', port, identity: client, verifier: createPeerVerifier(clientPolicy) });
+    } catch (err) {
+      // The server may hang up on a refused client before the client has finished verifying it.
+      if ((err as { code?: string }).code === 'connect_failed') return { peer: null, accepted };
+      throw err;
+    }
     const closed = new Promise((r) => res.socket.on('close', r));
     res.socket.resume();
     await closed;
@@ -39,10 +46,9 @@ describe('RA-TLS certificates and the handshake', () => {
     const a = await createRaTlsIdentity({ provider: fakeQuoteProvider() });
     const b = await createRaTlsIdentity({ provider: fakeQuoteProvider({ measurements: { mrTd: 'ab'.repeat(48) } }) });
     const { peer, accepted } = await handshake(a, b);
-    expect(peer.valid).toBe(true);
-    expect(peer.quoteKind).toBe('fake');
+    expect(peer).toMatchObject({ valid: true, quoteKind: 'fake' });
     expect(accepted).toHaveLength(1);
-    expect(accepted[0]).not.toBe(peer.imageHash);
+    expect(accepted[0]).not.toBe(peer!.imageHash);
   });
 
   it('binds the quote to the key: REPORTDATA is SHA-512 of claims carrying the public key', async () => {

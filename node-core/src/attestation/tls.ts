@@ -106,6 +106,10 @@ export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.T
             err.report = peer;
             return fail(err);
           }
+          // The peer may have hung up while we verified it (typically: it refused *our* attestation).
+          if (socket.destroyed || socket.readyState === 'closed') {
+            return fail(new CocoonError('connect_failed', `${opts.host}:${opts.port} closed the connection during attestation; it probably refused this node's attestation`));
+          }
           clearTimeout(timer);
           socket.removeAllListeners('error');
           resolve({ socket, peer, peerCertificatePem: certificatePem });
