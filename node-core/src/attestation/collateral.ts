@@ -1,6 +1,8 @@
-import { X509Certificate } from 'node:crypto';
+import 'reflect-metadata';
+import { webcrypto, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { QuoteVerifier, type Collateral } from '@phala/dcap-qvl';
+import * as x509 from '@peculiar/x509';
 import { z } from 'zod';
 import { errorMessage } from '../errors.ts';
 import { QuoteError } from './tdx-quote.ts';
@@ -24,6 +26,8 @@ const CollateralSchema = z.object({
   qe_identity_signature: hexOrBytes,
 });
 
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
 const ROOT_DER = new X509Certificate(readFileSync(new URL('./intel-sgx-root-ca.pem', import.meta.url))).raw;
 
 /** Validates collateral JSON text; throws QuoteError naming the bad field. */
@@ -42,10 +46,48 @@ export function parseCollateral(text: string): Collateral {
   return r.data as Collateral;
 }
 
-/** Full DCAP verification with collateral; returns Intel's TCB status or throws QuoteError with the library's reason. */
-export function tcbStatusWithCollateral(quote: Buffer, collateral: Collateral, now: Date = new Date()): { tcbStatus: string; advisoryIds: string[] } {
+const bytesOf = (v: string | number[] | Uint8Array): Buffer => (typeof v === 'string' ? Buffer.from(v, 'hex') : Buffer.from(v));
+
+/**
+ * dcap-qvl only matches serial numbers against whatever CRLs it is given: it checks neither their
+ * signature, issuer nor nextUpdate, and silently skips one it cannot parse — so a forged, stale or
+ * garbage CRL would hide a revocation. We check both CRLs here before handing them on.
+ */
+async function verifyCrls(collateral: Collateral, rootDer: Buffer, now: Date): Promise<void> {
+  const root = new x509.X509Certificate(new Uint8Array(rootDer));
+  let pckCrlIssuer: x509.X509Certificate | undefined;
   try {
-    const v = QuoteVerifier.newWithRootCa(ROOT_DER).verify(quote, collateral, Math.floor(now.getTime() / 1000));
+    const pem = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(collateral.pck_crl_issuer_chain);
+    pckCrlIssuer = pem ? new x509.X509Certificate(pem[0]) : undefined;
+  } catch (err) {
+    throw new QuoteError(`collateral pck_crl_issuer_chain is not PEM certificates: ${errorMessage(err)}`);
+  }
+  if (!pckCrlIssuer) throw new QuoteError('collateral pck_crl_issuer_chain holds no certificate');
+  if (pckCrlIssuer.issuer !== root.subject || !(await pckCrlIssuer.verify({ publicKey: root, date: now }))) {
+    throw new QuoteError('collateral pck_crl_issuer_chain is not issued by the pinned Intel SGX Root CA (or is expired)');
+  }
+  const check = async (name: string, der: Buffer, issuer: x509.X509Certificate): Promise<void> => {
+    let crl: x509.X509Crl;
+    try {
+      crl = new x509.X509Crl(new Uint8Array(der));
+    } catch (err) {
+      throw new QuoteError(`collateral ${name} is not a DER CRL: ${errorMessage(err)}`);
+    }
+    if (crl.issuer !== issuer.subject || !(await crl.verify({ publicKey: issuer }))) throw new QuoteError(`collateral ${name} is not signed by ${issuer.subject}`);
+    if (crl.thisUpdate > now || (crl.nextUpdate && crl.nextUpdate < now)) throw new QuoteError(`collateral ${name} is not current (valid ${crl.thisUpdate.toISOString()}..${crl.nextUpdate?.toISOString()}); fetch fresh collateral`);
+  };
+  await check('root_ca_crl', bytesOf(collateral.root_ca_crl), root);
+  await check('pck_crl', bytesOf(collateral.pck_crl), pckCrlIssuer);
+}
+
+/**
+ * Full DCAP verification with collateral; returns Intel's TCB status or throws QuoteError with the
+ * reason. `rootDer` defaults to the pinned Intel root; tests inject their own hierarchy.
+ */
+export async function tcbStatusWithCollateral(quote: Buffer, collateral: Collateral, now: Date = new Date(), rootDer: Buffer = ROOT_DER): Promise<{ tcbStatus: string; advisoryIds: string[] }> {
+  await verifyCrls(collateral, rootDer, now);
+  try {
+    const v = QuoteVerifier.newWithRootCa(rootDer).verify(quote, collateral, Math.floor(now.getTime() / 1000));
     return { tcbStatus: v.status, advisoryIds: v.advisory_ids };
   } catch (err) {
     throw new QuoteError(`collateral verification failed: ${errorMessage(err)}`);

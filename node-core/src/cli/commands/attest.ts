@@ -50,7 +50,7 @@ async function verifyQuote(args: string[]): Promise<number> {
   try {
     verifyTdxQuote(parsed);
     if (collateral) {
-      const t = tcbStatusWithCollateral(quote, collateral);
+      const t = await tcbStatusWithCollateral(quote, collateral);
       fields.tcbStatus = t.tcbStatus;
       if (t.advisoryIds.length) fields.advisoryIds = t.advisoryIds.join(',');
     }

@@ -1,0 +1,153 @@
+import 'reflect-metadata';
+import { createHash, generateKeyPairSync, KeyObject, sign, webcrypto, type KeyObject as Key } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as x509 from '@peculiar/x509';
+import { utils, type Collateral } from '@phala/dcap-qvl';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tcbStatusWithCollateral } from './collateral.ts';
+
+// No genuine collateral exists offline, so this builds a stand-in Intel hierarchy (root, PCK CA,
+// PCK leaf carrying the real quote's SGX extension, TCB signing cert), re-signs quote-a with it and
+// signs its own TCB info / QE identity / CRLs: every branch then runs through the real code.
+const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+const SGX_EXT = '1.2.840.113741.1.13.1';
+const real = readFileSync(new URL('../../../testdata/tdx/quote-a.dat', import.meta.url));
+const NOW = new Date('2026-06-01T00:00:00Z');
+const day = 86_400_000;
+
+type Pair = { cryptoKey: CryptoKeyPair; key: Key };
+async function keyPair(): Promise<Pair> {
+  const cryptoKey = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  return { cryptoKey, key: KeyObject.from(cryptoKey.privateKey as never) };
+}
+const p1363 = (key: Key, data: Buffer): Buffer => sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' });
+
+let root: x509.X509Certificate, pckCa: x509.X509Certificate, pck: x509.X509Certificate, tcbSigner: x509.X509Certificate;
+let rootKey: Pair, pckCaKey: Pair, pckKey: Pair, tcbKey: Pair;
+let fmspc: string, cpuSvn: number[], pceSvn: number, teeTcbSvn: number[];
+let quote: Buffer;
+
+async function issue(name: string, serial: string, key: Pair, issuer: { cert: x509.X509Certificate; key: Pair } | undefined, ca: boolean, extra: x509.Extension[] = []): Promise<x509.X509Certificate> {
+  const base = { serialNumber: serial, subject: `CN=${name}`, notBefore: new Date(NOW.getTime() - 365 * day), notAfter: new Date(NOW.getTime() + 365 * day), signingAlgorithm: alg, extensions: [...(ca ? [new x509.BasicConstraintsExtension(true, undefined, true)] : []), ...extra] };
+  if (!issuer) return x509.X509CertificateGenerator.createSelfSigned({ ...base, name: `CN=${name}`, keys: key.cryptoKey });
+  return x509.X509CertificateGenerator.create({ ...base, issuer: issuer.cert.subject, publicKey: key.cryptoKey.publicKey, signingKey: issuer.key.cryptoKey.privateKey });
+}
+
+/** quote-a's header, TD report and QE report, re-signed: new attestation key, QE report by our PCK. */
+function buildQuote(): Buffer {
+  const att = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = att.publicKey.export({ format: 'jwk' });
+  const attKey = Buffer.concat([Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+  const qeReport = Buffer.from(real.subarray(770, 1154));
+  const qeAuthLen = real.readUInt16LE(1218);
+  const qeAuth = real.subarray(1220, 1220 + qeAuthLen);
+  createHash('sha256').update(attKey).update(qeAuth).digest().copy(qeReport, 320);
+  qeReport.fill(0, 352, 384);
+  const pem = Buffer.from([pck, pckCa, root].map((c) => c.toString('pem')).join('\n') + '\n');
+  const certData5 = Buffer.alloc(6); certData5.writeUInt16LE(5, 0); certData5.writeUInt32LE(pem.length, 2);
+  const authLen = Buffer.alloc(2); authLen.writeUInt16LE(qeAuthLen, 0);
+  const body6 = Buffer.concat([qeReport, p1363(pckKey.key, qeReport), authLen, qeAuth, certData5, pem]);
+  const head6 = Buffer.alloc(6); head6.writeUInt16LE(6, 0); head6.writeUInt32LE(body6.length, 2);
+  const signed = real.subarray(0, 632);
+  const sigData = Buffer.concat([p1363(att.privateKey, signed), attKey, head6, body6]);
+  const len = Buffer.alloc(4); len.writeUInt32LE(sigData.length, 0);
+  return Buffer.concat([signed, len, sigData]);
+}
+
+interface Options { levels?: { status: string; advisories?: string[]; tdx?: number[]; sgx?: number[] }[]; qeStatus?: string; revokePck?: boolean; tcbNextUpdate?: Date; crlSigner?: Pair; tamperTcbInfo?: boolean }
+
+async function collateral(o: Options = {}): Promise<Collateral> {
+  const issueDate = new Date(NOW.getTime() - day).toISOString();
+  const nextUpdate = (o.tcbNextUpdate ?? new Date(NOW.getTime() + 30 * day)).toISOString();
+  const levels = (o.levels ?? [{ status: 'UpToDate' }]).map((l) => ({
+    tcb: { sgxtcbcomponents: (l.sgx ?? cpuSvn).map((svn) => ({ svn })), pcesvn: pceSvn, tdxtcbcomponents: (l.tdx ?? teeTcbSvn).map((svn) => ({ svn })) },
+    tcbDate: '2025-01-01T00:00:00Z', tcbStatus: l.status, ...(l.advisories ? { advisoryIDs: l.advisories } : {}),
+  }));
+  const tcbInfo = JSON.stringify({ id: 'TDX', version: 3, issueDate, nextUpdate, fmspc, pceId: '0000', tcbType: 0, tcbEvaluationDataNumber: 17, tcbLevels: levels });
+  const qe = Buffer.from(real.subarray(770, 1154));
+  const qeIdentity = JSON.stringify({
+    id: 'TD_QE', version: 2, issueDate, nextUpdate, tcbEvaluationDataNumber: 17,
+    miscselect: qe.subarray(16, 20).toString('hex'), miscselectMask: 'FFFFFFFF', attributes: qe.subarray(48, 64).toString('hex'), attributesMask: 'FBFFFFFFFFFFFFFF0000000000000000',
+    mrsigner: qe.subarray(128, 160).toString('hex'), isvprodid: qe.readUInt16LE(256), tcbLevels: [{ tcb: { isvsvn: 0 }, tcbDate: '2025-01-01T00:00:00Z', tcbStatus: o.qeStatus ?? 'UpToDate' }],
+  });
+  const crl = async (issuer: x509.X509Certificate, key: Pair, revoked: string[]) => Buffer.from((await x509.X509CrlGenerator.create({
+    issuer: issuer.subject, thisUpdate: new Date(NOW.getTime() - day), nextUpdate: new Date(NOW.getTime() + 30 * day), signingAlgorithm: alg, signingKey: key.cryptoKey.privateKey,
+    entries: revoked.map((serialNumber) => ({ serialNumber, revocationDate: new Date(NOW.getTime() - day) })),
+  })).rawData).toString('hex');
+  const chain = [tcbSigner, root].map((c) => c.toString('pem')).join('\n');
+  const tcbSig = p1363(tcbKey.key, Buffer.from(tcbInfo));
+  return {
+    pck_crl_issuer_chain: [pckCa, root].map((c) => c.toString('pem')).join('\n'),
+    root_ca_crl: await crl(root, rootKey, []),
+    pck_crl: await crl(pckCa, o.crlSigner ?? pckCaKey, o.revokePck ? [pck.serialNumber] : []),
+    tcb_info_issuer_chain: chain, tcb_info: o.tamperTcbInfo ? tcbInfo.replace('"version":3', '"version": 3') : tcbInfo, tcb_info_signature: tcbSig.toString('hex'),
+    qe_identity_issuer_chain: chain, qe_identity: qeIdentity, qe_identity_signature: p1363(tcbKey.key, Buffer.from(qeIdentity)).toString('hex'),
+  } as Collateral;
+}
+
+const evaluate = async (c: Collateral, at = NOW) => tcbStatusWithCollateral(quote, c, at, Buffer.from(root.rawData));
+
+beforeAll(async () => {
+  [rootKey, pckCaKey, pckKey, tcbKey] = await Promise.all([keyPair(), keyPair(), keyPair(), keyPair()]);
+  const realPck = new x509.X509Certificate(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(real.subarray(1258).toString('latin1'))![0]);
+  const ext = realPck.getExtension(SGX_EXT)!;
+  const der = Buffer.from(realPck.rawData);
+  const section = utils.getIntelExtension(der);
+  fmspc = Buffer.from(utils.getFmspc(section)).toString('hex');
+  cpuSvn = [...utils.getCpuSvn(section)];
+  pceSvn = utils.getPceSvn(section);
+  teeTcbSvn = [...real.subarray(48, 64)];
+  root = await issue('Test SGX Root CA', '01', rootKey, undefined, true);
+  pckCa = await issue('Test SGX PCK Platform CA', '02', pckCaKey, { cert: root, key: rootKey }, true);
+  pck = await issue('Test SGX PCK Certificate', '0a0b0c', pckKey, { cert: pckCa, key: pckCaKey }, false, [new x509.Extension(SGX_EXT, false, ext.value)]);
+  tcbSigner = await issue('Test SGX TCB Signing', '03', tcbKey, { cert: root, key: rootKey }, false);
+  quote = buildQuote();
+}, 60_000);
+
+describe('collateral evaluation against a stand-in Intel hierarchy', () => {
+  it('reports UpToDate when the quote meets the highest TCB level', async () => {
+    expect(await evaluate(await collateral())).toEqual({ tcbStatus: 'UpToDate', advisoryIds: [] });
+  });
+
+  it.each(['SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded', 'OutOfDate', 'OutOfDateConfigurationNeeded'])('reports %s with its advisories', async (status) => {
+    const r = await evaluate(await collateral({ levels: [{ status, advisories: ['INTEL-SA-00001', 'INTEL-SA-00002'] }] }));
+    expect(r).toEqual({ tcbStatus: status, advisoryIds: ['INTEL-SA-00001', 'INTEL-SA-00002'] });
+  });
+
+  it('skips levels the quote does not meet (TEE TCB SVN, SGX components) and takes the first it meets', async () => {
+    const higherTdx = teeTcbSvn.map((v) => v + 1);
+    const higherSgx = cpuSvn.map((v) => v + 1);
+    const c = await collateral({ levels: [{ status: 'UpToDate', tdx: higherTdx }, { status: 'UpToDate', sgx: higherSgx }, { status: 'OutOfDate', advisories: ['INTEL-SA-00837'] }] });
+    expect(await evaluate(c)).toEqual({ tcbStatus: 'OutOfDate', advisoryIds: ['INTEL-SA-00837'] });
+    await expect(evaluate(await collateral({ levels: [{ status: 'UpToDate', tdx: higherTdx }] }))).rejects.toThrow(/No matching TCB level/);
+  });
+
+  it('merges the QE identity status (worse one wins)', async () => {
+    expect((await evaluate(await collateral({ qeStatus: 'OutOfDate' }))).tcbStatus).toBe('OutOfDate');
+  });
+
+  it('refuses a Revoked TCB level', async () => {
+    await expect(evaluate(await collateral({ levels: [{ status: 'Revoked' }] }))).rejects.toThrow(/TCB status is invalid: Revoked/);
+  });
+
+  it('refuses a revoked PCK certificate', async () => {
+    await expect(evaluate(await collateral({ revokePck: true }))).rejects.toThrow(/revoked/i);
+  });
+
+  it('refuses a PCK CRL not signed by the PCK CA (a forged CRL could hide a revocation)', async () => {
+    await expect(evaluate(await collateral({ crlSigner: tcbKey }))).rejects.toThrow(/pck_crl is not signed/);
+  });
+
+  it('refuses a TCB info whose signature does not cover its text', async () => {
+    await expect(evaluate(await collateral({ tamperTcbInfo: true }))).rejects.toThrow(/Signature is invalid for tcb_info/);
+  });
+
+  it('refuses expired collateral', async () => {
+    await expect(evaluate(await collateral({ tcbNextUpdate: new Date(NOW.getTime() - 1000) }))).rejects.toThrow(/TCBInfo expired/);
+    await expect(evaluate(await collateral(), new Date(NOW.getTime() + 60 * day))).rejects.toThrow(/not current/);
+  });
+
+  it('refuses the same collateral under the pinned Intel root (the default)', async () => {
+    await expect(tcbStatusWithCollateral(quote, await collateral(), NOW)).rejects.toThrow(/not issued by the pinned Intel SGX Root CA/);
+  });
+});
