@@ -1,10 +1,14 @@
 import 'reflect-metadata';
 import { createHash, generateKeyPairSync, KeyObject, sign, webcrypto, type KeyObject as Key } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { utils, type Collateral } from '@phala/dcap-qvl';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tcbStatusWithCollateral } from './collateral.ts';
+import { loadCollateral, tcbStatusWithCollateral } from './collateral.ts';
 
 // No genuine collateral exists offline, so this builds a stand-in Intel hierarchy (root, PCK CA,
 // PCK leaf carrying the real quote's SGX extension, TCB signing cert), re-signs quote-a with it and
@@ -149,5 +153,29 @@ describe('collateral evaluation against a stand-in Intel hierarchy', () => {
 
   it('refuses the same collateral under the pinned Intel root (the default)', async () => {
     await expect(tcbStatusWithCollateral(quote, await collateral(), NOW)).rejects.toThrow(/not issued by the pinned Intel SGX Root CA/);
+  });
+});
+
+describe('loading the collateral bundle', () => {
+  it('from a file and from a local HTTP server, both evaluating to the same status', async () => {
+    const bundle = JSON.stringify(await collateral({ levels: [{ status: 'SWHardeningNeeded', advisories: ['INTEL-SA-00615'] }] }));
+    const dir = mkdtempSync(join(tmpdir(), 'collateral-'));
+    const server = createServer((req, res) => {
+      if (req.url === '/bundle.json') res.end(bundle);
+      else res.writeHead(404).end();
+    });
+    try {
+      writeFileSync(join(dir, 'c.json'), bundle);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const expected = { tcbStatus: 'SWHardeningNeeded', advisoryIds: ['INTEL-SA-00615'] };
+      expect(await evaluate(await loadCollateral(join(dir, 'c.json')))).toEqual(expected);
+      expect(await evaluate(await loadCollateral(`${base}/bundle.json`))).toEqual(expected);
+      await expect(loadCollateral(`${base}/missing`)).rejects.toThrow(/answered HTTP 404/);
+      await expect(loadCollateral(join(dir, 'absent.json'))).rejects.toThrow(/cannot read collateral file .*ENOENT/);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -46,6 +46,32 @@ export function parseCollateral(text: string): Collateral {
   return r.data as Collateral;
 }
 
+/**
+ * Reads the collateral bundle from a file path or an http(s) URL serving the same JSON (e.g. a
+ * cache in front of a PCCS). Bounded in time and size so a hung or hostile server cannot stall us.
+ */
+export async function loadCollateral(source: string, timeoutMs = 10_000): Promise<Collateral> {
+  if (!/^https?:\/\//i.test(source)) {
+    let text: string;
+    try {
+      text = readFileSync(source, 'utf8');
+    } catch (err) {
+      throw new QuoteError(`cannot read collateral file ${source}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+    }
+    return parseCollateral(text);
+  }
+  let res: Response;
+  try {
+    res = await fetch(source, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    throw new QuoteError(`cannot fetch collateral from ${source}: ${errorMessage((err as { cause?: unknown }).cause ?? err)}`);
+  }
+  if (!res.ok) throw new QuoteError(`collateral server ${source} answered HTTP ${res.status}`);
+  const text = await res.text();
+  if (text.length > 4 * 1024 * 1024) throw new QuoteError(`collateral from ${source} is over 4 MiB; not PCCS collateral`);
+  return parseCollateral(text);
+}
+
 const bytesOf = (v: string | number[] | Uint8Array): Buffer => (typeof v === 'string' ? Buffer.from(v, 'hex') : Buffer.from(v));
 
 /**

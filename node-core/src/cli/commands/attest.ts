@@ -1,12 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createPeerVerifier, createPolicy, parseTdxQuote, verifyTdxQuote, type AttestationPolicyName } from '../../attestation/index.ts';
-import { parseCollateral, tcbStatusWithCollateral } from '../../attestation/collateral.ts';
+import { loadCollateral, tcbStatusWithCollateral } from '../../attestation/collateral.ts';
 import type { Collateral } from '@phala/dcap-qvl';
 import { CocoonError, errorMessage } from '../../errors.ts';
 import { parseFlags, type CliCommand } from '../command.ts';
 
-const usage = 'cocoon attest verify QUOTEFILE [--json] [--collateral FILE] | cocoon attest cert PEMFILE [--json] [--policy tdx|fake|any] [--allow-image HASH]...';
+const usage = 'cocoon attest verify QUOTEFILE [--json] [--collateral FILE|URL] | cocoon attest cert PEMFILE [--json] [--policy tdx|fake|any] [--allow-image HASH]...';
 
 async function readInput(path: string | undefined, what: string): Promise<Buffer> {
   if (!path) throw new CocoonError('bad_flag', `missing ${what} file`, { hint: `usage: ${usage}` });
@@ -21,9 +21,9 @@ function print(json: boolean, result: Record<string, unknown>, lines: string[]):
   process.stdout.write(json ? JSON.stringify(result) + '\n' : lines.join('\n') + '\n');
 }
 
-function parseCollateralFile(bytes: Buffer): Collateral {
+async function readCollateral(source: string): Promise<Collateral> {
   try {
-    return parseCollateral(bytes.toString('utf8'));
+    return await loadCollateral(source);
   } catch (err) {
     throw new CocoonError('bad_collateral', errorMessage(err), { hint: 'pass the PCCS v4 collateral JSON for this quote\'s FMSPC, or run without --collateral (tcbStatus is then "unknown")' });
   }
@@ -33,7 +33,7 @@ async function verifyQuote(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, collateral: { type: 'string' } }, usage);
   const quote = await readInput(positionals[0], 'quote');
   // Collateral is read and shape-checked before the quote so a bad file is a usage error, not an INVALID quote.
-  const collateral = values.collateral ? parseCollateralFile(await readInput(values.collateral, 'collateral')) : undefined;
+  const collateral = values.collateral ? await readCollateral(values.collateral) : undefined;
   let parsed;
   try {
     parsed = parseTdxQuote(quote);
