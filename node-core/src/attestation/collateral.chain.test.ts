@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { utils, type Collateral } from '@phala/dcap-qvl';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadCollateral, tcbStatusWithCollateral } from './collateral.ts';
+import { loadCollateral, parseCollateral, tcbStatusWithCollateral } from './collateral.ts';
 
 // No genuine collateral exists offline, so this builds a stand-in Intel hierarchy (root, PCK CA,
 // PCK leaf carrying the real quote's SGX extension, TCB signing cert), re-signs quote-a with it and
@@ -128,6 +128,16 @@ describe('collateral evaluation against a stand-in Intel hierarchy', () => {
 
   it('merges the QE identity status (worse one wins)', async () => {
     expect((await evaluate(await collateral({ qeStatus: 'OutOfDate' }))).tcbStatus).toBe('OutOfDate');
+  });
+
+  it('takes CRLs as PEM as well as hex DER, and still finds a revoked PCK in them', async () => {
+    const pem = (hex: string) => `-----BEGIN X509 CRL-----\n${Buffer.from(hex, 'hex').toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END X509 CRL-----\n`;
+    const asPem = async (o: Options) => {
+      const c = await collateral(o);
+      return parseCollateral(JSON.stringify({ ...c, root_ca_crl: pem(c.root_ca_crl as string), pck_crl: pem(c.pck_crl as string) }));
+    };
+    expect((await evaluate(await asPem({}))).tcbStatus).toBe('UpToDate');
+    await expect(evaluate(await asPem({ revokePck: true }))).rejects.toThrow(/revoked/i);
   });
 
   it('refuses a Revoked TCB level', async () => {

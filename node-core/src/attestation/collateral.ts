@@ -38,6 +38,14 @@ export function parseCollateral(text: string): Collateral {
   } catch (err) {
     throw new QuoteError(`collateral is not JSON: ${errorMessage(err)}`);
   }
+  // PCCS serves CRLs as DER (hex here) but PEM is common when collateral is assembled by hand.
+  if (json && typeof json === 'object') {
+    for (const k of ['root_ca_crl', 'pck_crl'] as const) {
+      const v = (json as Record<string, unknown>)[k];
+      const m = typeof v === 'string' ? /^\s*-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]+)-----END X509 CRL-----\s*$/.exec(v) : null;
+      if (m) (json as Record<string, unknown>)[k] = Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64').toString('hex');
+    }
+  }
   const r = CollateralSchema.safeParse(json);
   if (!r.success) {
     const issue = r.error.issues[0]!;
