@@ -7,3 +7,4 @@ export { createPeerVerifier, type PeerVerifier } from './verifier.ts';
 export { createRaTlsServer, connectRaTls } from './tls.ts';
 export { parseTdxQuote, verifyTdxQuote, QuoteError } from './tdx-quote.ts';
 export { imageHashOf, parseTdReportBody } from './td-report.ts';
+export { loadCollateral, parseCollateral, tcbStatusWithCollateral } from './collateral.ts';
