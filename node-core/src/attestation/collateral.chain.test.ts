@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { utils, type Collateral } from '@phala/dcap-qvl';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadCollateral, parseCollateral, tcbStatusWithCollateral } from './collateral.ts';
+import { fetchCollateralFromPccs, loadCollateral, parseCollateral, tcbStatusWithCollateral } from './collateral.ts';
 
 // No genuine collateral exists offline, so this builds a stand-in Intel hierarchy (root, PCK CA,
 // PCK leaf carrying the real quote's SGX extension, TCB signing cert), re-signs quote-a with it and
@@ -186,6 +186,41 @@ describe('loading the collateral bundle', () => {
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('fetching collateral from a PCCS v4 API', () => {
+  it('gets the PCK CRL, TCB info, QE identity and root CRL with their header chains, and evaluates them', async () => {
+    const c = await collateral({ levels: [{ status: 'OutOfDate', advisories: ['INTEL-SA-00837'] }] });
+    const hex = (v: unknown) => Buffer.from(v as string, 'hex');
+    const seen: string[] = [];
+    // A stand-in PCCS: the endpoints and headers a PCCS v4 serves (chains URL-encoded in headers).
+    const pccs = createServer((req, res) => {
+      const url = new URL(req.url!, 'http://x');
+      seen.push(url.pathname);
+      if (url.pathname === '/sgx/certification/v4/pckcrl') {
+        res.writeHead(200, { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(c.pck_crl_issuer_chain) }).end(hex(c.pck_crl));
+      } else if (url.pathname === '/tdx/certification/v4/tcb' && url.searchParams.get('fmspc')?.toLowerCase() === fmspc.toLowerCase()) {
+        res.writeHead(200, { 'TCB-Info-Issuer-Chain': encodeURIComponent(c.tcb_info_issuer_chain), 'content-type': 'application/json' })
+          .end(`{"tcbInfo":${c.tcb_info},"signature":"${c.tcb_info_signature as unknown as string}"}`);
+      } else if (url.pathname === '/tdx/certification/v4/qe/identity') {
+        res.writeHead(200, { 'SGX-Enclave-Identity-Issuer-Chain': encodeURIComponent(c.qe_identity_issuer_chain), 'content-type': 'application/json' })
+          .end(`{"enclaveIdentity":${c.qe_identity},"signature":"${c.qe_identity_signature as unknown as string}"}`);
+      } else if (url.pathname === '/sgx/certification/v4/rootcacrl') {
+        res.end(c.root_ca_crl as unknown as string);
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => pccs.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(pccs.address() as AddressInfo).port}`;
+      const fetched = await fetchCollateralFromPccs(`${base}/`, quote);
+      expect(seen).toEqual(expect.arrayContaining(['/sgx/certification/v4/pckcrl', '/tdx/certification/v4/tcb', '/tdx/certification/v4/qe/identity', '/sgx/certification/v4/rootcacrl']));
+      expect(await evaluate(fetched)).toEqual({ tcbStatus: 'OutOfDate', advisoryIds: ['INTEL-SA-00837'] });
+      await expect(fetchCollateralFromPccs('http://127.0.0.1:9', quote, 3000)).rejects.toThrow(/cannot fetch collateral from PCCS/);
+      await expect(fetchCollateralFromPccs('ftp://pccs', quote)).rejects.toThrow(/must be http/);
+    } finally {
+      pccs.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { webcrypto, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { QuoteVerifier, type Collateral } from '@phala/dcap-qvl';
+import { QuoteVerifier, getCollateral, type Collateral } from '@phala/dcap-qvl';
 import * as x509 from '@peculiar/x509';
 import { z } from 'zod';
 import { errorMessage } from '../errors.ts';
@@ -78,6 +78,25 @@ export async function loadCollateral(source: string, timeoutMs = 10_000): Promis
   const text = await res.text();
   if (text.length > 4 * 1024 * 1024) throw new QuoteError(`collateral from ${source} is over 4 MiB; not PCCS collateral`);
   return parseCollateral(text);
+}
+
+/**
+ * Fetches collateral for a quote from a PCCS (or Intel PCS) v4 API: the PCK CRL, TCB info for the
+ * quote's FMSPC, QE identity and root CA CRL, with their issuer chains from the response headers.
+ * dcap-qvl's client does the requests; the result is validated like a bundle file.
+ */
+export async function fetchCollateralFromPccs(pccsUrl: string, quote: Buffer, timeoutMs = 20_000): Promise<Collateral> {
+  if (!/^https?:\/\//i.test(pccsUrl)) throw new QuoteError(`PCCS URL must be http(s), got "${pccsUrl}"`);
+  let fetched: Collateral;
+  try {
+    fetched = await Promise.race([
+      getCollateral(pccsUrl.replace(/\/+$/, ''), quote),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
+    ]);
+  } catch (err) {
+    throw new QuoteError(`cannot fetch collateral from PCCS ${pccsUrl}: ${errorMessage((err as { cause?: unknown }).cause ?? err)}`);
+  }
+  return parseCollateral(JSON.stringify(fetched));
 }
 
 const bytesOf = (v: string | number[] | Uint8Array): Buffer => (typeof v === 'string' ? Buffer.from(v, 'hex') : Buffer.from(v));

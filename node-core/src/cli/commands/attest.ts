@@ -1,12 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createPeerVerifier, createPolicy, parseTdxQuote, verifyTdxQuote, type AttestationPolicyName } from '../../attestation/index.ts';
-import { loadCollateral, tcbStatusWithCollateral } from '../../attestation/collateral.ts';
+import { fetchCollateralFromPccs, loadCollateral, tcbStatusWithCollateral } from '../../attestation/collateral.ts';
 import type { Collateral } from '@phala/dcap-qvl';
 import { CocoonError, errorMessage } from '../../errors.ts';
 import { parseFlags, type CliCommand } from '../command.ts';
 
-const usage = 'cocoon attest verify QUOTEFILE [--json] [--collateral FILE|URL] | cocoon attest cert PEMFILE [--json] [--policy tdx|fake|any] [--allow-image HASH]...';
+const usage = 'cocoon attest verify QUOTEFILE [--json] [--collateral FILE|URL | --pccs PCCS_URL] | cocoon attest cert PEMFILE [--json] [--policy tdx|fake|any] [--allow-image HASH]...';
 
 async function readInput(path: string | undefined, what: string): Promise<Buffer> {
   if (!path) throw new CocoonError('bad_flag', `missing ${what} file`, { hint: `usage: ${usage}` });
@@ -21,19 +21,21 @@ function print(json: boolean, result: Record<string, unknown>, lines: string[]):
   process.stdout.write(json ? JSON.stringify(result) + '\n' : lines.join('\n') + '\n');
 }
 
-async function readCollateral(source: string): Promise<Collateral> {
+async function readCollateral(source: string, pccs: boolean, quote: Buffer): Promise<Collateral> {
   try {
-    return await loadCollateral(source);
+    return pccs ? await fetchCollateralFromPccs(source, quote) : await loadCollateral(source);
   } catch (err) {
     throw new CocoonError('bad_collateral', errorMessage(err), { hint: 'pass the PCCS v4 collateral JSON for this quote\'s FMSPC, or run without --collateral (tcbStatus is then "unknown")' });
   }
 }
 
 async function verifyQuote(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, collateral: { type: 'string' } }, usage);
+  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, collateral: { type: 'string' }, pccs: { type: 'string' } }, usage);
+  if (values.collateral && values.pccs) throw new CocoonError('bad_flag', 'pass either --collateral or --pccs, not both', { hint: `usage: ${usage}` });
   const quote = await readInput(positionals[0], 'quote');
   // Collateral is read and shape-checked before the quote so a bad file is a usage error, not an INVALID quote.
-  const collateral = values.collateral ? await readCollateral(values.collateral) : undefined;
+  const source = values.pccs ?? values.collateral;
+  const collateral = source ? await readCollateral(source, values.pccs !== undefined, quote) : undefined;
   let parsed;
   try {
     parsed = parseTdxQuote(quote);
