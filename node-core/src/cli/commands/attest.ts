@@ -25,7 +25,7 @@ async function readCollateral(source: string, pccs: boolean, quote: Buffer): Pro
   try {
     return pccs ? await fetchCollateralFromPccs(source, quote) : await loadCollateral(source);
   } catch (err) {
-    throw new CocoonError('bad_collateral', errorMessage(err), { hint: 'pass the PCCS v4 collateral JSON for this quote\'s FMSPC, or run without --collateral (tcbStatus is then "unknown")' });
+    throw new CocoonError('bad_collateral', errorMessage(err), { hint: 'pass --collateral with the PCCS v4 collateral JSON for this quote\'s FMSPC or --pccs with a reachable PCCS, or run without either (tcbStatus is then "unknown")' });
   }
 }
 
