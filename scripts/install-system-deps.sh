@@ -5,6 +5,9 @@
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The TD image's model-image builder (td-image/model-image) and its test.
+command -v veritysetup >/dev/null 2>&1 || need+=(cryptsetup-bin)
+command -v mkfs.erofs >/dev/null 2>&1 || need+=(erofs-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
