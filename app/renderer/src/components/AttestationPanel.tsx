@@ -7,8 +7,8 @@ export type AttestationVerdict = 'attested' | 'development' | 'failed' | 'discon
 export function attestationVerdict(status: ClientStatus | null): AttestationVerdict {
   const a = status?.attestation;
   if (!status || !a) return 'none';
-  if (status.proxy.state !== 'connected') return 'disconnected';
   if (!a.valid) return 'failed';
+  if (status.proxy.state !== 'connected') return 'disconnected';
   return a.quoteKind === 'tdx' ? 'attested' : 'development';
 }
 
