@@ -76,8 +76,9 @@ describe('web mode in Chromium', () => {
     expect(refused).toBe('401');
   });
 
-  it('shows the proxy attestation with the same image hash as `cocoon attest cert`', async () => {
-    await expect.poll(() => page.textContent('[data-testid=attestation-verdict]')).toMatch(/Proxy attested/);
+  it('shows the proxy attestation with the same image hash as `cocoon attest cert`, amber for a development quote', async () => {
+    await expect.poll(() => page.textContent('[data-testid=attestation-verdict]')).toMatch(/Development quote — not confidential/);
+    expect(await page.getAttribute('[data-testid=attestation-panel]', 'data-verdict')).toBe('development');
     const shown = (await page.textContent('[data-testid=attestation-image-hash]'))!.trim();
     const dir = mkdtempSync(join(tmpdir(), 'cert-'));
     writeFileSync(join(dir, 'proxy.pem'), await (await fetch(`${info.openai}/cocoon/proxy-certificate`)).text());
@@ -92,7 +93,8 @@ describe('web mode in Chromium', () => {
     await page.click('[data-testid=send]');
     await page.waitForSelector('[data-testid=msg-streaming]');
     await page.waitForSelector('[data-testid=cost-total-nanoton]', { timeout: 30_000 });
-    const done = wsFrames.map((f) => JSON.parse(f)).find((m) => m.event === 'chat.done')!.payload;
+    await page.waitForSelector('[data-testid=send]', { timeout: 30_000 });
+    const done = wsFrames.map((f) => JSON.parse(f)).find((m) => m.event === 'chat.end')!.payload.message;
     expect(wsFrames.some((f) => f.includes('"chat.delta"'))).toBe(true);
     expect(Number(await page.textContent('[data-testid=cost-total-nanoton]'))).toBe(done.cost.totalNanoTon);
     expect(Number(await page.textContent('[data-testid=cost-total-tokens]'))).toBe(done.usage.total_tokens);
@@ -111,10 +113,14 @@ describe('web mode in Chromium', () => {
     await page.waitForFunction(() => (document.querySelector('[data-testid=msg-streaming] .text')?.textContent ?? '').length > 5);
     await page.click('[data-testid=stop]');
     await page.waitForSelector('[data-testid=send]');
-    const last = await page.locator('[data-testid=msg-assistant]').last().textContent();
+    const last = page.locator('[data-testid=msg-assistant]').last();
     const chatError = await page.locator('[data-testid=chat-error]').allTextContents();
     expect(chatError, 'no error banner after a stop').toEqual([]);
-    expect(last, 'the partial answer is kept and marked as stopped').toMatch(/\[stopped\]/);
+    expect(await last.getAttribute('data-status'), 'the partial answer is kept as a stopped answer').toBe('stopped');
+    expect((await last.locator('[data-testid=msg-text]').textContent())!.length).toBeGreaterThan(5);
+    expect(await last.locator('[data-testid=msg-text]').textContent()).not.toMatch(/\[stopped\]/);
+    expect(await last.locator('[data-testid=retry]').count()).toBe(1);
+    expect(await last.locator('[data-testid=continue]').count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, 'developer-stopped.png') });
   });
 
@@ -156,10 +162,12 @@ describe('web mode in Chromium', () => {
     await wallet.screenshot({ path: join(ARTIFACTS, 'developer-client-account.png') });
   });
 
-  it('keeps conversations across a restart of the app', async () => {
+  it('keeps conversations and the bookmarked URL across a restart of the app', async () => {
     const titles = await page.locator('.conversations li').allTextContents();
+    const bookmark = info.url;
     await stopApp();
     info = await startApp();
+    expect(new URL(info.url).searchParams.get('token'), 'the access token survives a restart').toBe(new URL(bookmark).searchParams.get('token'));
     await page.goto(info.url);
     await page.waitForSelector('[data-testid=attestation-verdict]');
     await expect.poll(() => page.locator('.conversations li').allTextContents(), { timeout: 15_000 }).toEqual(titles);

@@ -15,6 +15,32 @@ export const chatMessageSchema = z.object({
   content: z.string().max(200_000),
 });
 
+const usageSchema = z.object({
+  prompt_tokens: z.number(), completion_tokens: z.number(), total_tokens: z.number(),
+  prompt_tokens_details: z.object({ cached_tokens: z.number().optional() }).optional(),
+  completion_tokens_details: z.object({ reasoning_tokens: z.number().optional() }).optional(),
+});
+
+/**
+ * A message as a conversation keeps it. An assistant answer carries its state: `complete`, or
+ * `stopped` (the user pressed Stop) / `interrupted` (the connection or the worker failed) with the
+ * partial text it had — never a marker written into the text.
+ */
+export const storedMessageSchema = chatMessageSchema.extend({
+  usage: usageSchema.optional(),
+  cost: z.record(z.string(), z.unknown()).optional(),
+  at: z.string().optional(),
+  status: z.enum(['complete', 'stopped', 'interrupted']).optional(),
+  /** Why an interrupted answer ended, in words a person can act on. */
+  error: z.string().max(2_000).optional(),
+  reasoning: z.string().max(200_000).optional(),
+  finishReason: z.string().max(64).nullable().optional(),
+  model: z.string().max(256).optional(),
+  /** Time to first token and total time, measured by the app from the request to the stream. */
+  ttftMs: z.number().nonnegative().optional(),
+  durationMs: z.number().nonnegative().optional(),
+});
+
 export const conversationSchema = z.object({
   id: z.string().regex(/^[\w-]{1,64}$/),
   title: z.string().max(200),
@@ -22,19 +48,12 @@ export const conversationSchema = z.object({
   systemPrompt: z.string().max(20_000),
   temperature: z.number().min(0).max(2),
   maxTokens: z.number().int().min(1).max(32_768),
-  messages: z.array(chatMessageSchema.extend({
-    usage: z.object({
-      prompt_tokens: z.number(), completion_tokens: z.number(), total_tokens: z.number(),
-      prompt_tokens_details: z.object({ cached_tokens: z.number().optional() }).optional(),
-      completion_tokens_details: z.object({ reasoning_tokens: z.number().optional() }).optional(),
-    }).optional(),
-    cost: z.record(z.string(), z.unknown()).optional(),
-    at: z.string().optional(),
-  })).max(10_000),
+  messages: z.array(storedMessageSchema).max(10_000),
   updatedAt: z.string(),
 });
 
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
+export type StoredMessage = z.infer<typeof storedMessageSchema>;
 export type Conversation = z.infer<typeof conversationSchema>;
 
 const tonAmount = z.string().regex(/^(?=.*[1-9])\d{1,9}(\.\d{1,9})?$/, 'must be a positive TON amount such as "15" or "0.5"');
@@ -43,6 +62,10 @@ export const requestSchemas = {
   'status.get': z.tuple([]),
   'models.list': z.tuple([]),
   'chat.start': z.tuple([z.object({
+    /** The answer is appended to this conversation by main when the stream ends, whatever the renderer does meanwhile. */
+    conversationId: z.string().regex(/^[\w-]{1,64}$/),
+    /** Messages to append to the stored conversation before the answer (the new prompt; none for a retry). */
+    append: z.array(storedMessageSchema).max(4).default([]),
     model: z.string().min(1).max(256),
     messages: z.array(chatMessageSchema).min(1).max(10_000),
     temperature: z.number().min(0).max(2),
@@ -52,7 +75,15 @@ export const requestSchemas = {
   'conversations.list': z.tuple([]),
   'conversations.save': z.tuple([conversationSchema]),
   'conversations.delete': z.tuple([z.string().regex(/^[\w-]{1,64}$/)]),
+  /** Keeps the first N messages: retry and regenerate drop the answer they replace. */
+  'conversations.truncate': z.tuple([z.string().regex(/^[\w-]{1,64}$/), z.number().int().min(0).max(10_000)]),
   'wallet.get': z.tuple([]),
+  'settings.get': z.tuple([]),
+  'settings.set': z.tuple([z.object({
+    backendUrl: z.string().url().max(2_000).refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL of an OpenAI-compatible engine').nullable().optional(),
+    logLevel: z.enum(['error', 'warn', 'info', 'debug']).optional(),
+  }).strict()]),
+  'logs.tail': z.tuple([z.object({ lines: z.number().int().min(1).max(2_000) })]),
   // Client-contract actions; amounts are decimal TON strings (up to 9 decimals), never floats.
   'account.stake': z.tuple([z.object({ amountTon: tonAmount })]),
   'account.topUp': z.tuple([z.object({ amountTon: tonAmount })]),
@@ -87,6 +118,28 @@ export interface WalletInfo {
   clientAccount: ClientAccountInfo | null;
 }
 
+/** What the Settings screen shows; `restartRequired` when a saved change applies on the next start. */
+export interface AppSettings {
+  network: 'local' | 'testnet' | 'mainnet';
+  /** The OpenAI-compatible base URL of the local client, for the developer's own code. */
+  openaiBaseUrl: string;
+  dataDir: string;
+  /** The local network's inference backend: null is the built-in deterministic test engine. */
+  backendUrl: string | null;
+  /** The backend running now (may differ from `backendUrl` until the next start). */
+  activeBackend: { kind: 'test-engine' | 'url'; url: string | null };
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  logFile: string | null;
+  restartRequired: boolean;
+}
+
+export interface LogLine {
+  time: string;
+  level: string;
+  source: string;
+  message: string;
+}
+
 export interface ClientAccountInfo {
   contract: string;
   proxyContract: string;
@@ -103,9 +156,13 @@ export interface RequestResults {
   'chat.start': { streamId: string };
   'chat.stop': { stopped: boolean };
   'conversations.list': Conversation[];
-  'conversations.save': { saved: true };
+  'conversations.save': Conversation;
+  'conversations.truncate': Conversation;
   'conversations.delete': { deleted: boolean };
   'wallet.get': WalletInfo;
+  'settings.get': AppSettings;
+  'settings.set': AppSettings;
+  'logs.tail': LogLine[];
   'account.stake': ClientAccountInfo;
   'account.topUp': ClientAccountInfo;
   'account.withdraw': ClientAccountInfo;
@@ -116,8 +173,12 @@ export type RequestArgs<N extends RequestName> = z.infer<(typeof requestSchemas)
 export interface AppEvents {
   status: ClientStatus;
   'chat.delta': { streamId: string; content?: string; reasoning?: string };
-  'chat.done': { streamId: string; usage: ChatUsage; cost: CostBreakdown; finishReason: string | null };
-  'chat.error': { streamId: string; message: string };
+  /**
+   * The stream ended: `message` is the assistant answer main appended to the conversation
+   * (complete, stopped or interrupted with its partial text), or null when nothing was produced;
+   * `error` says why it failed, in words a person can act on.
+   */
+  'chat.end': { streamId: string; conversationId: string; message: StoredMessage | null; error: string | null };
 }
 
 export type EventName = keyof AppEvents;

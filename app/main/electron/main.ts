@@ -33,7 +33,7 @@ async function createWindow(): Promise<void> {
   stopNetwork = network.stop;
   const devWallet = network.chain ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
   const clientAccount = network.chain ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
-  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: 'local', ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }) });
+  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: 'local', logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }) });
 
   ipcMain.handle('cocoon:request', async (_e, name: unknown, args: unknown) => {
     try {

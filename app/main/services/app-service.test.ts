@@ -16,7 +16,8 @@ describe('AppService handlers', () => {
   let service: AppService;
   let dataDir: string;
   beforeAll(async () => {
-    net = await startLocalNetwork();
+    // 20 ms per token keeps an answer streaming long enough for the stop test to land mid-stream.
+    net = await startLocalNetwork({ tokenDelayMs: 20 });
     dataDir = mkdtempSync(join(tmpdir(), 'app-service-'));
     service = new AppService({ openaiUrl: net.openaiUrl, client: net.client, dataDir, network: 'local' });
   });
@@ -28,8 +29,9 @@ describe('AppService handlers', () => {
   it('refuses unknown requests and names the bad argument', async () => {
     await expect(service.handle('fs.readFile', [])).rejects.toMatchObject({ code: 'unknown_request' });
     await expect(service.handle('__proto__', [])).rejects.toMatchObject({ code: 'unknown_request' });
-    await expect(service.handle('chat.start', [{ model: 'm', messages: [], temperature: 1, maxTokens: 5 }])).rejects.toMatchObject({ code: 'bad_arguments', message: expect.stringMatching(/0\.messages/) });
-    await expect(service.handle('chat.start', [{ model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 9, maxTokens: 5 }])).rejects.toMatchObject({ message: expect.stringMatching(/temperature/) });
+    await expect(service.handle('chat.start', [{ conversationId: 'c-x', model: 'm', messages: [], temperature: 1, maxTokens: 5 }])).rejects.toMatchObject({ code: 'bad_arguments', message: expect.stringMatching(/^Messages: .*0\.messages/) });
+    await expect(service.handle('chat.start', [{ conversationId: 'c-x', model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 9, maxTokens: 5 }])).rejects.toMatchObject({ message: expect.stringMatching(/^Temperature: .*temperature/) });
+    await expect(service.handle('account.stake', [{ amountTon: '-1' }])).rejects.toMatchObject({ message: expect.stringMatching(/^Amount: must be a positive TON amount/) });
     await expect(service.handle('conversations.delete', ['../../etc/passwd'])).rejects.toMatchObject({ code: 'bad_arguments' });
     await expect(service.handle('status.get', 'not-an-array')).rejects.toMatchObject({ code: 'bad_arguments' });
   });
@@ -40,26 +42,73 @@ describe('AppService handlers', () => {
     expect(await service.handle('models.list', [])).toEqual([{ id: 'Qwen/Qwen3-0.6B', workers: 1 }]);
   });
 
-  it('streams a chat as delta events and ends with usage and cost', async () => {
+  it('streams a chat as delta events, stores the prompt first and appends the answer with usage, cost and timing', async () => {
     const events: Array<[string, { streamId: string }]> = [];
     service.on('event', (e, p) => events.push([e, p]));
-    const { streamId } = await service.handle('chat.start', [{ model: 'Qwen/Qwen3-0.6B', messages: [{ role: 'user', content: 'hi' }], temperature: 0.2, maxTokens: 8 }]) as { streamId: string };
-    await expect.poll(() => events.find(([e, p]) => e === 'chat.done' && p.streamId === streamId), { timeout: 10_000 }).toBeTruthy();
-    const done = events.find(([e]) => e === 'chat.done')![1] as unknown as { usage: { completion_tokens: number }; cost: { totalNanoTon: number }; finishReason: string };
-    expect(done.usage.completion_tokens).toBe(8);
-    expect(done.finishReason).toBe('length');
-    expect(done.cost.totalNanoTon).toBeGreaterThan(0);
+    await service.handle('conversations.save', [{ ...conversation('c-stream'), messages: [] }]);
+    const prompt = { role: 'user', content: 'hi', at: new Date().toISOString() };
+    const { streamId } = await service.handle('chat.start', [{ conversationId: 'c-stream', append: [prompt], model: 'Qwen/Qwen3-0.6B', messages: [{ role: 'user', content: 'hi' }], temperature: 0.2, maxTokens: 8 }]) as { streamId: string };
+    await expect.poll(() => events.find(([e, p]) => e === 'chat.end' && p.streamId === streamId), { timeout: 10_000 }).toBeTruthy();
+    const end = events.find(([e, p]) => e === 'chat.end' && p.streamId === streamId)![1] as unknown as { error: string | null; message: { status: string; usage: { completion_tokens: number }; cost: { totalNanoTon: number }; finishReason: string; ttftMs: number; durationMs: number; content: string } };
+    expect(end.error).toBeNull();
+    expect(end.message.status).toBe('complete');
+    expect(end.message.usage.completion_tokens).toBe(8);
+    expect(end.message.finishReason).toBe('length');
+    expect(end.message.cost.totalNanoTon).toBeGreaterThan(0);
+    expect(end.message.durationMs).toBeGreaterThanOrEqual(end.message.ttftMs);
     expect(events.filter(([e]) => e === 'chat.delta').length).toBeGreaterThan(0);
+    const stored = (await service.handle('conversations.list', []) as Array<{ id: string; messages: Array<{ role: string; content: string }> }>).find((c) => c.id === 'c-stream')!;
+    expect(stored.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect(stored.messages[1]!.content).toBe(end.message.content);
   });
 
-  it('persists conversations atomically and keeps a damaged file aside', async () => {
-    await service.handle('conversations.save', [conversation('c-1')]);
-    expect((await service.handle('conversations.list', [])) as unknown[]).toHaveLength(1);
-    expect(JSON.parse(readFileSync(join(dataDir, 'conversations.json'), 'utf8'))[0].id).toBe('c-1');
+  it('keeps a stopped answer\'s partial text as state, not as a marker in the text', async () => {
+    const events: Array<[string, { streamId: string }]> = [];
+    service.on('event', (e, p) => events.push([e, p]));
+    await service.handle('conversations.save', [{ ...conversation('c-stop'), messages: [] }]);
+    const { streamId } = await service.handle('chat.start', [{ conversationId: 'c-stop', append: [{ role: 'user', content: 'long' }], model: 'Qwen/Qwen3-0.6B', messages: [{ role: 'user', content: 'long' }], temperature: 0.2, maxTokens: 2000 }]) as { streamId: string };
+    await expect.poll(() => events.some(([e, p]) => e === 'chat.delta' && p.streamId === streamId), { timeout: 10_000 }).toBe(true);
+    await service.handle('chat.stop', [streamId]);
+    await expect.poll(() => events.find(([e, p]) => e === 'chat.end' && p.streamId === streamId), { timeout: 10_000 }).toBeTruthy();
+    const end = events.find(([e, p]) => e === 'chat.end' && p.streamId === streamId)![1] as unknown as { error: string | null; message: { status: string; content: string } };
+    expect(end.error).toBeNull();
+    expect(end.message.status).toBe('stopped');
+    expect(end.message.content.length).toBeGreaterThan(0);
+    expect(end.message.content).not.toMatch(/\[stopped\]/);
+  });
+
+  it('stores one file per conversation, appends answers, and never lets a stale save drop an answer', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'store-'));
-    writeFileSync(join(dir, 'conversations.json'), '{broken');
     const store = new ConversationStore(dir);
-    expect(await store.list()).toEqual([]);
-    expect(readdirSync(dir).some((f) => f.startsWith('conversations.json.damaged-'))).toBe(true);
+    await store.save(conversation('c-1'));
+    await store.append('c-1', [{ role: 'assistant', content: 'answer', status: 'complete' }]);
+    // The renderer's older copy (one message) saves new settings: the answer stays.
+    await store.save({ ...conversation('c-1'), temperature: 1.5 });
+    const reread = await new ConversationStore(dir).list();
+    expect(reread).toHaveLength(1);
+    expect(reread[0]!.temperature).toBe(1.5);
+    expect(reread[0]!.messages.map((m) => m.content)).toEqual(['hi', 'answer']);
+    expect(readdirSync(join(dir, 'conversations'))).toEqual(['c-1.jsonl']);
+    // A torn last line (crash mid-append) loses only that line.
+    writeFileSync(join(dir, 'conversations', 'c-1.jsonl'), readFileSync(join(dir, 'conversations', 'c-1.jsonl'), 'utf8') + '{"t":"msg","msg":{"role":"assis');
+    expect((await new ConversationStore(dir).list())[0]!.messages).toHaveLength(2);
+    expect((await store.truncate('c-1', 1)).messages).toHaveLength(1);
+  });
+
+  it('imports the first slice\'s conversations.json once, turning " [stopped]" markers into state', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'store-legacy-'));
+    writeFileSync(join(dir, 'conversations.json'), JSON.stringify([{ ...conversation('c-old'), messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'partial [stopped]' }] }]));
+    const [c] = await new ConversationStore(dir).list();
+    expect(c!.messages[1]).toMatchObject({ content: 'partial', status: 'stopped' });
+    expect(readdirSync(dir).sort()).toEqual(['conversations', 'conversations.json.imported']);
+  });
+
+  it('saves settings, reports when a restart is needed, and refuses a bad backend URL with a field name', async () => {
+    const before = await service.handle('settings.get', []) as { activeBackend: { kind: string }; restartRequired: boolean; openaiBaseUrl: string };
+    expect(before).toMatchObject({ activeBackend: { kind: 'test-engine' }, restartRequired: false, openaiBaseUrl: net.openaiUrl });
+    const after = await service.handle('settings.set', [{ backendUrl: 'http://127.0.0.1:8000' }]) as { backendUrl: string; restartRequired: boolean };
+    expect(after).toMatchObject({ backendUrl: 'http://127.0.0.1:8000', restartRequired: true });
+    await expect(service.handle('settings.set', [{ backendUrl: 'file:///etc/passwd' }])).rejects.toMatchObject({ code: 'bad_arguments', message: expect.stringMatching(/^Backend URL: /) });
+    await expect(service.handle('settings.set', [{ shell: 'rm -rf /' }])).rejects.toMatchObject({ code: 'bad_arguments' });
   });
 });

@@ -7,9 +7,12 @@ import type { ClientHandle } from '../../../node-core/src/client/status.ts';
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import type { CostBreakdown } from '../../../node-core/src/payments/pricing.ts';
 import {
-  requestSchemas, type AppEvents, type ChatUsage, type ClientAccountInfo, type EventName, type RequestArgs, type RequestName, type RequestResults,
+  requestSchemas, type AppEvents, type ChatUsage, type StoredMessage, type ClientAccountInfo, type EventName, type RequestArgs, type RequestName, type RequestResults,
 } from '../../shared/api-contract.ts';
 import { ConversationStore } from './conversation-store.ts';
+import { SettingsStore } from './settings-store.ts';
+import { readLogTail } from './log-tail.ts';
+import { argumentError, chatFailure } from './user-errors.ts';
 import type { DevWalletAccess } from './dev-wallet.ts';
 
 /**
@@ -27,11 +30,16 @@ export interface AppServiceOptions {
   devWallet?: DevWalletAccess;
   /** The developer's client contract (local mode: on the embedded chain). */
   clientAccount?: ClientAccount;
+  /** The local network's backend running now (null: the built-in test engine). */
+  activeBackendUrl?: string | null;
+  /** The JSON log file the Settings screen's log viewer reads (absent: no log file). */
+  logFile?: string;
 }
 
 export class AppService extends EventEmitter {
   private readonly openai: OpenAI;
   private readonly conversations: ConversationStore;
+  private readonly settings: SettingsStore;
   private readonly streams = new Map<string, AbortController>();
   private readonly unsubscribe: () => void;
 
@@ -39,6 +47,7 @@ export class AppService extends EventEmitter {
     super();
     this.openai = new OpenAI({ baseURL: opts.openaiUrl, apiKey: 'local', maxRetries: 0 });
     this.conversations = new ConversationStore(opts.dataDir);
+    this.settings = new SettingsStore(opts.dataDir);
     this.unsubscribe = opts.client.onStatus((s) => this.emitEvent('status', s));
   }
 
@@ -52,8 +61,7 @@ export class AppService extends EventEmitter {
     const schema = requestSchemas[name as RequestName];
     const parsed = schema.safeParse(args);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new CocoonError('bad_arguments', `${name}: invalid argument ${issue.path.join('.') || '(arguments)'}: ${issue.message}`);
+      throw argumentError(name, parsed.error.issues[0]!);
     }
     return this.dispatch(name as RequestName, parsed.data as never);
   }
@@ -68,7 +76,7 @@ export class AppService extends EventEmitter {
         return list.data.map((m) => ({ id: m.id, workers: (m as unknown as { workers?: number }).workers ?? 0 })) as RequestResults[N];
       }
       case 'chat.start':
-        return this.startChat(a[0] as RequestArgs<'chat.start'>[0]) as RequestResults[N];
+        return (await this.startChat(a[0] as RequestArgs<'chat.start'>[0])) as RequestResults[N];
       case 'chat.stop': {
         const ac = this.streams.get(a[0] as string);
         ac?.abort();
@@ -77,12 +85,20 @@ export class AppService extends EventEmitter {
       case 'conversations.list':
         return (await this.conversations.list()) as RequestResults[N];
       case 'conversations.save':
-        await this.conversations.save(a[0] as RequestArgs<'conversations.save'>[0]);
-        return { saved: true } as RequestResults[N];
+        return (await this.conversations.save(a[0] as RequestArgs<'conversations.save'>[0])) as RequestResults[N];
+      case 'conversations.truncate':
+        return (await this.conversations.truncate(a[0] as string, a[1] as number)) as RequestResults[N];
       case 'conversations.delete':
         return { deleted: await this.conversations.delete(a[0] as string) } as RequestResults[N];
       case 'wallet.get':
         return (await this.walletInfo()) as RequestResults[N];
+      case 'settings.get':
+        return (await this.settingsInfo()) as RequestResults[N];
+      case 'settings.set':
+        await this.settings.update(a[0] as RequestArgs<'settings.set'>[0]);
+        return (await this.settingsInfo()) as RequestResults[N];
+      case 'logs.tail':
+        return (this.opts.logFile ? await readLogTail(this.opts.logFile, (a[0] as { lines: number }).lines) : []) as RequestResults[N];
       case 'account.stake':
       case 'account.topUp':
       case 'account.withdraw': {
@@ -126,12 +142,41 @@ export class AppService extends EventEmitter {
     };
   }
 
-  private startChat(req: RequestArgs<'chat.start'>[0]): { streamId: string } {
+  private async settingsInfo(): Promise<RequestResults['settings.get']> {
+    const saved = await this.settings.read();
+    const active = this.opts.activeBackendUrl ?? null;
+    return {
+      network: this.opts.network,
+      openaiBaseUrl: this.opts.openaiUrl,
+      dataDir: this.opts.dataDir,
+      backendUrl: saved.backendUrl,
+      activeBackend: { kind: active ? 'url' : 'test-engine', url: active },
+      logLevel: saved.logLevel,
+      logFile: this.opts.logFile ?? null,
+      restartRequired: saved.backendUrl !== active,
+    };
+  }
+
+  private async startChat(req: RequestArgs<'chat.start'>[0]): Promise<{ streamId: string }> {
+    // The prompt is stored before anything is sent, so it survives whatever happens to the answer.
+    if (req.append.length > 0) await this.conversations.append(req.conversationId, req.append);
+    else if (!(await this.conversations.get(req.conversationId))) throw new CocoonError('not_found', 'this conversation no longer exists; start a new one');
+    return this.streamAnswer(req);
+  }
+
+  private streamAnswer(req: RequestArgs<'chat.start'>[0]): { streamId: string } {
     const streamId = randomUUID();
     const ac = new AbortController();
     this.streams.set(streamId, ac);
+    const started = performance.now();
     void (async () => {
+      let content = '';
+      let reasoning = '';
+      let firstTokenAt: number | null = null;
       let finishReason: string | null = null;
+      let usage: ChatUsage | undefined;
+      let cost: CostBreakdown | undefined;
+      let failure: string | null = null;
       try {
         const stream = await this.openai.chat.completions.create({
           model: req.model, messages: req.messages, temperature: req.temperature, max_tokens: req.maxTokens,
@@ -141,22 +186,42 @@ export class AppService extends EventEmitter {
           const choice = chunk.choices[0];
           const delta = choice?.delta as { content?: string; reasoning_content?: string } | undefined;
           if (delta?.content || delta?.reasoning_content) {
+            firstTokenAt ??= performance.now();
+            content += delta.content ?? '';
+            reasoning += delta.reasoning_content ?? '';
             this.emitEvent('chat.delta', { streamId, ...(delta.content && { content: delta.content }), ...(delta.reasoning_content && { reasoning: delta.reasoning_content }) });
           }
           if (choice?.finish_reason) finishReason = choice.finish_reason;
           if (chunk.usage) {
-            const cost = (chunk as unknown as { cost: CostBreakdown }).cost;
-            this.emitEvent('chat.done', { streamId, usage: chunk.usage as ChatUsage, cost, finishReason });
-            return;
+            usage = chunk.usage as ChatUsage;
+            cost = (chunk as unknown as { cost?: CostBreakdown }).cost;
           }
         }
-        if (ac.signal.aborted) this.emitEvent('chat.error', { streamId, message: 'stopped' });
-        else this.emitEvent('chat.error', { streamId, message: 'the answer ended without usage data' });
+        if (!usage && !ac.signal.aborted) failure = 'the answer ended without usage data';
       } catch (err) {
-        this.emitEvent('chat.error', { streamId, message: ac.signal.aborted ? 'stopped' : errorMessage(err) });
+        if (!ac.signal.aborted) failure = chatFailure(err, req.model);
       } finally {
         this.streams.delete(streamId);
       }
+      const status = usage && !failure ? 'complete' : ac.signal.aborted ? 'stopped' : 'interrupted';
+      const now = performance.now();
+      const message: StoredMessage | null = content || reasoning || status === 'complete' ? {
+        role: 'assistant', content, at: new Date().toISOString(), status, model: req.model, finishReason,
+        ...(reasoning && { reasoning }),
+        ...(usage && { usage }), ...(cost && { cost: cost as unknown as Record<string, unknown> }),
+        ...(failure && { error: failure }),
+        ...(firstTokenAt !== null && { ttftMs: Math.round(firstTokenAt - started) }),
+        durationMs: Math.round(now - started),
+      } : null;
+      let error = failure;
+      if (message) {
+        try {
+          await this.conversations.append(req.conversationId, [message]);
+        } catch (err) {
+          error = `the answer could not be saved: ${errorMessage(err)}`;
+        }
+      }
+      this.emitEvent('chat.end', { streamId, conversationId: req.conversationId, message, error });
     })();
     return { streamId };
   }

@@ -1,5 +1,8 @@
 import { join } from 'node:path';
-import { createLogger } from '../../../node-core/src/log.ts';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { createLogger, logToFile } from '../../../node-core/src/log.ts';
+import { SettingsStore } from '../services/settings-store.ts';
 import { startLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from '../../../node-core/src/network/local-network.ts';
 import { AppService } from '../services/app-service.ts';
 import { openDevWallet } from '../services/dev-wallet.ts';
@@ -25,20 +28,29 @@ export interface WebMode {
 }
 
 export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
+  const appDir = join(opts.dataDir, 'app');
+  const settings = await new SettingsStore(appDir).read();
+  // The Settings screen's level applies unless the environment asks for another one.
+  process.env.COCOON_LOG_LEVEL ??= settings.logLevel;
+  const logFile = join(appDir, 'app.log');
+  logToFile(logFile);
   const log = createLogger('app');
   const rendererDir = await ensureRendererBuilt((m) => log.info(m));
+  // A flag wins over the saved setting; the saved backend applies from the next start.
+  const backendUrl = opts.network?.backendUrl ?? settings.backendUrl ?? undefined;
   // The app's chain lives under its own data dir so it never contends for `cocoon up`'s chain lock.
   const chainDataDir = opts.noChain ? undefined : join(opts.dataDir, 'app', 'chain');
-  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), ...opts.network });
+  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), ...opts.network, ...(backendUrl && { backendUrl }) });
   let service: AppService | null = null;
   try {
     const devWallet = network.chain && chainDataDir ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
     const clientAccount = network.chain && chainDataDir ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
     service = new AppService({
-      openaiUrl: network.openaiUrl, client: network.client, dataDir: join(opts.dataDir, 'app'), network: 'local',
+      openaiUrl: network.openaiUrl, client: network.client, dataDir: appDir, network: 'local', activeBackendUrl: backendUrl ?? null, logFile,
       ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }),
     });
-    const web = await startWebServer({ service, rendererDir, log, ...(opts.port !== undefined && { port: opts.port }) });
+    const token = await persistentToken(appDir);
+    const web = await startWebServer({ service, rendererDir, log, token, ...(opts.port !== undefined && { port: opts.port }) });
     const running = service;
     return {
       url: web.url, web, network, service: running,
@@ -53,4 +65,21 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
     await network.stop();
     throw err;
   }
+}
+
+/**
+ * The access token survives restarts (kept in the data dir, mode 0600), so a bookmarked URL keeps
+ * working; deleting the file issues a new one on the next start.
+ */
+async function persistentToken(appDir: string): Promise<string> {
+  const file = join(appDir, 'web-token');
+  try {
+    const saved = (await readFile(file, 'utf8')).trim();
+    if (/^[\w-]{32}$/.test(saved)) return saved;
+  } catch { /* first start */ }
+  const token = randomBytes(24).toString('base64url');
+  await mkdir(appDir, { recursive: true });
+  await writeFile(file, token + '\n', { mode: 0o600 });
+  await chmod(file, 0o600);
+  return token;
 }

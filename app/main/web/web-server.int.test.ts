@@ -101,8 +101,8 @@ describe('web mode server', () => {
       expect((await call(socket, { id: 1, method: 'models.list', args: [] })).result).toEqual([{ id: net.models[0], workers: 1 }]);
       expect((await call(socket, 'not json')).error?.code).toBe('bad_message');
       expect((await call(socket, { id: 2, method: 'models.list' })).error?.code).toBe('bad_message');
-      const bad = await call(socket, { id: 3, method: 'chat.start', args: [{ model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 1, maxTokens: 0 }] });
-      expect(bad).toMatchObject({ id: 3, error: { code: 'bad_arguments', message: expect.stringMatching(/maxTokens/) } });
+      const bad = await call(socket, { id: 3, method: 'chat.start', args: [{ conversationId: 'c-1', model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 1, maxTokens: 0 }] });
+      expect(bad).toMatchObject({ id: 3, error: { code: 'bad_arguments', message: expect.stringMatching(/^Max tokens: .*maxTokens/) } });
       expect((await call(socket, { id: 4, method: 'shell.exec', args: [] })).error?.code).toBe('unknown_request');
     } finally {
       socket.close();

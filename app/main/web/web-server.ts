@@ -19,6 +19,8 @@ export interface WebServerOptions {
   rendererDir: string;
   port?: number;
   log: Logger;
+  /** The access token (web mode keeps one across restarts); a fresh random one when absent. */
+  token?: string;
 }
 
 export interface WebServer {
@@ -35,7 +37,7 @@ const MIME: Record<string, string> = {
 const COOKIE = 'cocoon_token';
 
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
-  const token = randomBytes(24).toString('base64url');
+  const token = opts.token ?? randomBytes(24).toString('base64url');
   const tokenBytes = Buffer.from(token);
   const sameToken = (candidate: string | null | undefined) => {
     if (!candidate) return false;

@@ -1,35 +1,45 @@
 import { useEffect, useState } from 'react';
-import { AttestationPanel } from './components/AttestationPanel.tsx';
+import { attestationVerdict, AttestationPanel } from './components/AttestationPanel.tsx';
 import { Chat } from './components/Chat.tsx';
 import { ConnectionBar } from './components/ConnectionBar.tsx';
 import { CostViewer } from './components/CostViewer.tsx';
+import { Settings } from './components/Settings.tsx';
 import { WalletPanel } from './components/WalletPanel.tsx';
 import { useApp } from './store.ts';
 
+type Mode = 'developer' | 'owner' | 'settings';
+
 export function App() {
-  const { status, statusError, wallet, load } = useApp();
-  const [mode, setMode] = useState<'developer' | 'owner'>('developer');
+  const { status, statusError, wallet, load, link } = useApp();
+  const [mode, setMode] = useState<Mode>('developer');
   useEffect(() => { void load(); }, [load]);
 
-  // Chat is only allowed to a proxy whose attestation verified.
-  const disabledReason = statusError
-    ? `The app is unreachable: ${statusError}`
+  // Chat is only allowed to a connected proxy whose attestation verified (development quotes are
+  // allowed on the local network, and the panel says they are not confidential).
+  const verdict = attestationVerdict(status);
+  const disabledReason = link.state === 'refused' ? link.reason
+    : link.state === 'reconnecting' && link.attempt > 0 ? 'The app is unreachable; reconnecting…'
+    : statusError ? `The app is unreachable: ${statusError}`
     : !status ? 'Connecting…'
     : status.proxy.state !== 'connected' ? `No proxy reachable (${status.proxy.state}${status.proxy.error ? `: ${status.proxy.error}` : ''}).`
-    : !status.attestation?.valid ? `Attestation failed: ${status.attestation?.error ?? 'no attestation'}. Chat is disabled.`
+    : verdict === 'failed' || verdict === 'none' ? `Attestation failed: ${status.attestation?.error ?? 'no attestation'}. Chat is disabled.`
     : null;
 
   return (
-    <div className="app" data-ready={status ? 'true' : 'false'} data-testid="app">
+    <div className="app" data-ready={status ? 'true' : 'false'} data-link={link.state} data-testid="app">
       <header>
         <h1>Cocoon Desktop</h1>
         <nav>
           <button className={mode === 'developer' ? 'active' : ''} onClick={() => setMode('developer')}>Developer</button>
           <button className={mode === 'owner' ? 'active' : ''} onClick={() => setMode('owner')}>GPU owner</button>
+          <button className={mode === 'settings' ? 'active' : ''} onClick={() => setMode('settings')} data-testid="tab-settings">Settings</button>
         </nav>
-        <ConnectionBar status={status} error={statusError} />
+        <ConnectionBar status={status} error={statusError} link={link} />
       </header>
-      {mode === 'developer' ? (
+      {link.state !== 'connected' && (link.state === 'refused' || link.attempt > 0) && (
+        <div className="link-banner" data-testid="link-banner">{link.state === 'refused' ? link.reason : link.reason}</div>
+      )}
+      {mode === 'developer' && (
         <main>
           <Chat disabledReason={disabledReason} />
           <div className="side">
@@ -38,7 +48,8 @@ export function App() {
             <WalletPanel wallet={wallet} />
           </div>
         </main>
-      ) : (
+      )}
+      {mode === 'owner' && (
         <main className="owner">
           <section className="panel">
             <h2>GPU owner mode</h2>
@@ -46,6 +57,7 @@ export function App() {
           </section>
         </main>
       )}
+      {mode === 'settings' && <main className="owner"><Settings /></main>}
     </div>
   );
 }

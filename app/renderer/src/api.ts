@@ -4,6 +4,10 @@ import type { AppEvents, CocoonApi, EventName, RequestArgs, RequestName, Request
  * The renderer's only way to the app: `window.cocoon` from the Electron preload, or the same
  * contract over the web-mode WebSocket (the page's own origin; the access token travels in the
  * HttpOnly cookie set when the page was opened with ?token=).
+ *
+ * Web mode can lose its backend (Ctrl-C, crash, restart). The transport then fails every pending
+ * request at once with a message, reports the link state, and reconnects with backoff; a refused
+ * reconnect (the app restarted with another token) says what to do instead of retrying forever.
  */
 declare global {
   interface Window {
@@ -11,22 +15,58 @@ declare global {
   }
 }
 
-function webSocketApi(): CocoonApi {
+export type LinkState =
+  | { state: 'connected' }
+  | { state: 'reconnecting'; attempt: number; reason: string }
+  | { state: 'refused'; reason: string };
+
+export interface AppLink {
+  api: CocoonApi;
+  onLink(listener: (s: LinkState) => void): () => void;
+  current(): LinkState;
+}
+
+const LOST = 'The connection to the Cocoon app was lost (was `cocoon app --web` stopped?). Reconnecting…';
+
+function webSocketLink(): AppLink {
   const listeners = new Map<string, Set<(p: unknown) => void>>();
+  const linkListeners = new Set<(s: LinkState) => void>();
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let nextId = 1;
-  let socket: WebSocket;
-  let ready: Promise<void>;
+  let socket: WebSocket | null = null;
+  let link: LinkState = { state: 'reconnecting', attempt: 0, reason: 'connecting' };
+  let opened: Promise<void>;
+  let markOpen: () => void = () => undefined;
+  const resetOpened = () => { opened = new Promise((r) => { markOpen = r; }); };
+  resetOpened();
 
-  const connect = () => {
+  const setLink = (s: LinkState) => {
+    link = s;
+    for (const l of linkListeners) l(s);
+  };
+
+  const failPending = (reason: string) => {
+    for (const p of pending.values()) p.reject(Object.assign(new Error(reason), { code: 'disconnected' }));
+    pending.clear();
+  };
+
+  const connect = (attempt: number) => {
     const token = new URLSearchParams(location.search).get('token');
-    socket = new WebSocket(`ws://${location.host}/api${token ? `?token=${encodeURIComponent(token)}` : ''}`);
-    ready = new Promise((resolve, reject) => {
-      socket.onopen = () => resolve();
-      socket.onerror = () => reject(new Error('cannot reach the Cocoon app (web mode); is `cocoon app --web` still running?'));
-    });
-    socket.onmessage = (ev) => {
-      const msg = JSON.parse(String(ev.data)) as { id?: number; result?: unknown; error?: { message: string; code: string }; event?: string; payload?: unknown };
+    const ws = new WebSocket(`ws://${location.host}/api${token ? `?token=${encodeURIComponent(token)}` : ''}`);
+    socket = ws;
+    let wasOpen = false;
+    ws.onopen = () => {
+      wasOpen = true;
+      setLink({ state: 'connected' });
+      markOpen();
+    };
+    ws.onmessage = (ev) => {
+      let msg: { id?: number; result?: unknown; error?: { message: string; code: string }; event?: string; payload?: unknown };
+      try {
+        msg = JSON.parse(String(ev.data));
+      } catch {
+        return;
+      }
       if (msg.event) {
         for (const l of listeners.get(msg.event) ?? []) l(msg.payload);
         return;
@@ -37,21 +77,55 @@ function webSocketApi(): CocoonApi {
       if (msg.error) p.reject(Object.assign(new Error(msg.error.message), { code: msg.error.code }));
       else p.resolve(msg.result);
     };
-    socket.onclose = () => {
-      for (const p of pending.values()) p.reject(new Error('connection to the app closed'));
-      pending.clear();
-      for (const l of listeners.get('__disconnected') ?? []) l(undefined);
+    ws.onclose = () => {
+      if (socket !== ws) return;
+      socket = null;
+      resetOpened();
+      failPending(LOST);
+      if (!wasOpen && attempt >= 2) {
+        // The server is up but refuses the upgrade (a restart issues a new token), or is gone.
+        void probe().then((refusal) => {
+          if (refusal) return setLink({ state: 'refused', reason: refusal });
+          schedule(attempt + 1);
+        });
+        return;
+      }
+      schedule(attempt + 1);
     };
   };
-  connect();
 
-  return {
+  const schedule = (attempt: number) => {
+    setLink({ state: 'reconnecting', attempt, reason: LOST });
+    const delay = Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)) * (0.8 + Math.random() * 0.4);
+    setTimeout(() => connect(attempt), delay);
+  };
+
+  /** Tells a server that refuses us apart from one that is down. */
+  async function probe(): Promise<string | null> {
+    try {
+      const res = await fetch('/', { cache: 'no-store' });
+      if (res.status === 401 || res.status === 403) {
+        return 'The Cocoon app was restarted and no longer accepts this page\'s access token. Open the URL the app printed when it started (`cocoon app --web` prints it; `--json` too).';
+      }
+      return null;
+    } catch {
+      return null;
+    }
+  }
+
+  connect(0);
+
+  const api: CocoonApi = {
     async request<N extends RequestName>(name: N, ...args: RequestArgs<N>): Promise<RequestResults[N]> {
-      await ready;
+      if (link.state === 'refused') throw Object.assign(new Error(link.reason), { code: 'disconnected' });
+      // A request made while the link is down waits for it briefly instead of vanishing.
+      const ready = await Promise.race([opened.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5_000))]);
+      if (!ready || !socket || socket.readyState !== WebSocket.OPEN) throw Object.assign(new Error(LOST), { code: 'disconnected' });
       const id = nextId++;
+      const ws = socket;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-        socket.send(JSON.stringify({ id, method: name, args }));
+        ws.send(JSON.stringify({ id, method: name, args }));
       });
     },
     on<E extends EventName>(event: E, listener: (payload: AppEvents[E]) => void) {
@@ -61,6 +135,20 @@ function webSocketApi(): CocoonApi {
       return () => set.delete(listener as (p: unknown) => void);
     },
   };
+  return {
+    api,
+    onLink(listener) {
+      linkListeners.add(listener);
+      return () => linkListeners.delete(listener);
+    },
+    current: () => link,
+  };
 }
 
-export const api: CocoonApi = window.cocoon ?? webSocketApi();
+/** Electron: IPC to main cannot drop while the window lives. */
+function electronLink(api: CocoonApi): AppLink {
+  return { api, onLink: () => () => undefined, current: () => ({ state: 'connected' }) };
+}
+
+export const appLink: AppLink = window.cocoon ? electronLink(window.cocoon) : webSocketLink();
+export const api: CocoonApi = appLink.api;

@@ -1,100 +1,187 @@
 import { create } from 'zustand';
-import type { ClientStatus, Conversation, CostBreakdown, ModelInfo, WalletInfo, ChatUsage } from '../../shared/api-contract.ts';
-import { api } from './api.ts';
+import type { AppSettings, ClientStatus, Conversation, CostBreakdown, ModelInfo, StoredMessage, WalletInfo, ChatUsage } from '../../shared/api-contract.ts';
+import { api, appLink, type LinkState } from './api.ts';
 
 /** One answer's accounting, as the client API reported it. */
 export interface CostRecord {
   at: string;
   model: string;
+  conversation: string;
   usage: ChatUsage;
   cost: CostBreakdown;
 }
 
+/** An answer on its way: text so far and timing, per conversation (several may stream at once). */
+export interface LiveStream {
+  streamId: string;
+  content: string;
+  reasoning: string;
+  startedAt: number;
+  firstTokenAt: number | null;
+}
+
 interface AppState {
+  link: LinkState;
   status: ClientStatus | null;
   statusError: string | null;
   models: ModelInfo[];
   wallet: WalletInfo | null;
+  settings: AppSettings | null;
   conversations: Conversation[];
+  /** Conversations that exist only in the renderer until their first message. */
+  unsaved: string[];
   activeId: string | null;
-  streaming: { streamId: string; conversationId: string; content: string; reasoning: string } | null;
-  chatError: string | null;
-  costs: CostRecord[];
+  streams: Record<string, LiveStream>;
+  drafts: Record<string, string>;
+  chatErrors: Record<string, string>;
   load(): Promise<void>;
   newConversation(): void;
   select(id: string): void;
+  setDraft(id: string, text: string): void;
   update(patch: Partial<Pick<Conversation, 'model' | 'systemPrompt' | 'temperature' | 'maxTokens'>>): void;
   remove(id: string): Promise<void>;
-  send(text: string): Promise<void>;
+  send(text: string): Promise<boolean>;
+  retry(): Promise<void>;
+  continueAnswer(): Promise<void>;
   stop(): Promise<void>;
+  dismissError(id: string): void;
+  saveSettings(patch: { backendUrl?: string | null; logLevel?: AppSettings['logLevel'] }): Promise<void>;
 }
 
+const DRAFTS_KEY = 'cocoon.drafts';
 const newId = () => `c-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
 function blankConversation(model: string): Conversation {
   return { id: newId(), title: 'New conversation', model, systemPrompt: 'You are a helpful assistant.', temperature: 0.7, maxTokens: 512, messages: [], updatedAt: new Date().toISOString() };
 }
 
+function loadDrafts(): Record<string, string> {
+  try {
+    const parsed = JSON.parse(localStorage.getItem(DRAFTS_KEY) ?? '{}') as unknown;
+    return parsed && typeof parsed === 'object' ? parsed as Record<string, string> : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Every answer with a cost, oldest first: the cost history survives reloads because answers do. */
+export function costHistory(conversations: Conversation[]): CostRecord[] {
+  const out: CostRecord[] = [];
+  for (const c of conversations) {
+    for (const m of c.messages) {
+      if (m.role === 'assistant' && m.cost && m.usage) out.push({ at: m.at ?? c.updatedAt, model: m.model ?? c.model, conversation: c.title, usage: m.usage, cost: m.cost as unknown as CostBreakdown });
+    }
+  }
+  return out.sort((a, b) => a.at.localeCompare(b.at));
+}
+
+/** The prompt the model sees: the system prompt, then the conversation as stored. */
+function promptOf(c: Conversation, extra: StoredMessage[] = []) {
+  return [
+    ...(c.systemPrompt.trim() ? [{ role: 'system' as const, content: c.systemPrompt }] : []),
+    ...[...c.messages, ...extra].filter((m) => m.content.trim() !== '').map((m) => ({ role: m.role, content: m.content })),
+  ];
+}
+
 export const useApp = create<AppState>((set, get) => {
-  const active = () => get().conversations.find((c) => c.id === get().activeId) ?? null;
-  const persist = (c: Conversation) => api.request('conversations.save', c).catch((e: Error) => set({ chatError: `could not save the conversation: ${e.message}` }));
+  const byId = (id: string | null) => get().conversations.find((c) => c.id === id) ?? null;
   const replace = (c: Conversation) => set({ conversations: get().conversations.map((x) => (x.id === c.id ? c : x)) });
+  const setError = (id: string, message: string | null) => {
+    const { [id]: _old, ...rest } = get().chatErrors;
+    set({ chatErrors: message ? { ...rest, [id]: message } : rest });
+  };
+  const persistDrafts = () => {
+    try {
+      localStorage.setItem(DRAFTS_KEY, JSON.stringify(get().drafts));
+    } catch { /* storage full or disabled: drafts stay in memory */ }
+  };
+  const ensureSaved = async (c: Conversation) => {
+    if (!get().unsaved.includes(c.id)) return;
+    await api.request('conversations.save', c);
+    set({ unsaved: get().unsaved.filter((x) => x !== c.id) });
+  };
+
+  appLink.onLink((link) => {
+    const was = get().link.state;
+    set({ link });
+    if (link.state !== 'connected') {
+      // Answers in flight cannot finish while main is unreachable: keep their text visibly.
+      for (const [cid, s] of Object.entries(get().streams)) {
+        const c = byId(cid);
+        if (c && (s.content || s.reasoning)) replace({ ...c, messages: [...c.messages, { role: 'assistant', content: s.content, reasoning: s.reasoning, status: 'interrupted', error: 'the connection to the app was lost', at: new Date().toISOString() }] });
+      }
+      set({ streams: {} });
+    } else if (was !== 'connected') {
+      void get().load();
+    }
+  });
 
   api.on('status', (status) => {
-    set({ status, models: status.models.map((m) => ({ id: m.id, workers: m.workers })) });
+    set({ status, statusError: null, models: status.models.map((m) => ({ id: m.id, workers: m.workers })) });
   });
-  // Events can outrun the reply to chat.start; they wait here until the stream id is known.
+
+  // Deltas can outrun the reply to chat.start; they wait here until the stream id is known.
   const early = new Map<string, Array<() => void>>();
-  const onStream = <T extends { streamId: string }>(handler: (d: T) => void) => (d: T) => {
-    if (get().streaming?.streamId === d.streamId) return handler(d);
-    if (get().streaming === null) early.set(d.streamId, [...(early.get(d.streamId) ?? []), () => handler(d)]);
-  };
-  const replayEarly = (streamId: string) => {
-    for (const run of early.get(streamId) ?? []) run();
-    early.clear();
+  const streamOwner = (streamId: string) => Object.entries(get().streams).find(([, s]) => s.streamId === streamId)?.[0] ?? null;
+  const whenKnown = (streamId: string, run: (cid: string) => void) => {
+    const cid = streamOwner(streamId);
+    if (cid) return run(cid);
+    if (early.size > 64) early.clear();
+    early.set(streamId, [...(early.get(streamId) ?? []), () => { const c = streamOwner(streamId); if (c) run(c); }]);
   };
 
-  api.on('chat.delta', onStream((d) => {
-    const s = get().streaming;
-    if (!s || s.streamId !== d.streamId) return;
-    set({ streaming: { ...s, content: s.content + (d.content ?? ''), reasoning: s.reasoning + (d.reasoning ?? '') } });
+  api.on('chat.delta', (d) => whenKnown(d.streamId, (cid) => {
+    const s = get().streams[cid]!;
+    set({ streams: { ...get().streams, [cid]: { ...s, firstTokenAt: s.firstTokenAt ?? performance.now(), content: s.content + (d.content ?? ''), reasoning: s.reasoning + (d.reasoning ?? '') } } });
   }));
-  // Each stream end is ONE state update (streaming off + message appended), so the UI never shows
-  // the composer back without the answer in place.
-  api.on('chat.done', onStream((d) => {
-    const s = get().streaming;
-    if (!s || s.streamId !== d.streamId) return;
-    const conv = get().conversations.find((c) => c.id === s.conversationId);
-    const costs = [...get().costs, { at: new Date().toISOString(), model: conv?.model ?? '', usage: d.usage, cost: d.cost }];
-    if (!conv) return set({ streaming: null, costs });
-    const updated: Conversation = {
-      ...conv,
-      messages: [...conv.messages, { role: 'assistant', content: s.content, usage: d.usage, cost: d.cost as unknown as Record<string, unknown>, at: new Date().toISOString() }],
-      updatedAt: new Date().toISOString(),
-    };
-    set({ streaming: null, costs, conversations: get().conversations.map((x) => (x.id === updated.id ? updated : x)) });
-    void persist(updated);
+  // The end is ONE state update (stream off + answer appended) so the composer never comes back
+  // without the answer in place.
+  api.on('chat.end', (d) => whenKnown(d.streamId, (cid) => {
+    const { [cid]: _done, ...streams } = get().streams;
+    const c = byId(cid);
+    const conversations = c && d.message ? get().conversations.map((x) => (x.id === cid ? { ...c, messages: [...c.messages, d.message!], updatedAt: new Date().toISOString() } : x)) : get().conversations;
+    const { [cid]: _e, ...chatErrors } = get().chatErrors;
+    set({ streams, conversations, chatErrors: d.error && !d.message ? { ...chatErrors, [cid]: d.error } : chatErrors });
   }));
-  api.on('chat.error', onStream((d) => {
-    const s = get().streaming;
-    if (!s || s.streamId !== d.streamId) return;
-    const conv = get().conversations.find((c) => c.id === s.conversationId);
-    const chatError = d.message === 'stopped' ? null : d.message;
-    if (!conv || !s.content) return set({ streaming: null, chatError });
-    // Keep what arrived before the stop or failure, marked as partial.
-    const updated: Conversation = { ...conv, messages: [...conv.messages, { role: 'assistant', content: `${s.content} [${d.message === 'stopped' ? 'stopped' : 'interrupted'}]`, at: new Date().toISOString() }], updatedAt: new Date().toISOString() };
-    set({ streaming: null, chatError, conversations: get().conversations.map((x) => (x.id === updated.id ? updated : x)) });
-    void persist(updated);
-  }));
+
+  const start = async (c: Conversation, append: StoredMessage[], prompt: ReturnType<typeof promptOf>) => {
+    const model = c.model || get().models.find((m) => m.workers > 0)?.id;
+    if (!model) {
+      setError(c.id, 'No model is available: no worker is connected to the proxy yet.');
+      return false;
+    }
+    setError(c.id, null);
+    const pendingStream: LiveStream = { streamId: `pending-${Date.now()}`, content: '', reasoning: '', startedAt: performance.now(), firstTokenAt: null };
+    set({ streams: { ...get().streams, [c.id]: pendingStream } });
+    try {
+      await ensureSaved(c);
+      const { streamId } = await api.request('chat.start', { conversationId: c.id, append, model, messages: prompt, temperature: c.temperature, maxTokens: c.maxTokens });
+      const s = get().streams[c.id];
+      if (s) set({ streams: { ...get().streams, [c.id]: { ...s, streamId } } });
+      for (const run of early.get(streamId) ?? []) run();
+      early.delete(streamId);
+      return true;
+    } catch (e) {
+      const { [c.id]: _s, ...streams } = get().streams;
+      set({ streams });
+      setError(c.id, (e as Error).message);
+      return false;
+    }
+  };
 
   return {
-    status: null, statusError: null, models: [], wallet: null, conversations: [], activeId: null, streaming: null, chatError: null, costs: [],
+    link: appLink.current(), status: null, statusError: null, models: [], wallet: null, settings: null,
+    conversations: [], unsaved: [], activeId: null, streams: {}, drafts: loadDrafts(), chatErrors: {},
 
     async load() {
       try {
-        const [status, conversations, wallet] = await Promise.all([api.request('status.get'), api.request('conversations.list'), api.request('wallet.get')]);
+        const [status, stored, wallet, settings] = await Promise.all([api.request('status.get'), api.request('conversations.list'), api.request('wallet.get'), api.request('settings.get')]);
         const models = await api.request('models.list').catch(() => status.models);
-        set({ status, wallet, models, conversations, activeId: conversations[0]?.id ?? null, statusError: null });
+        // Conversations made here but not sent yet stay; main's copy wins for everything else.
+        const local = get().conversations.filter((c) => get().unsaved.includes(c.id));
+        const conversations = [...local, ...stored];
+        const activeId = conversations.some((c) => c.id === get().activeId) ? get().activeId : conversations[0]?.id ?? null;
+        set({ status, wallet, settings, models, conversations, activeId, statusError: null });
         if (conversations.length === 0) get().newConversation();
       } catch (e) {
         set({ statusError: (e as Error).message });
@@ -102,59 +189,86 @@ export const useApp = create<AppState>((set, get) => {
     },
 
     newConversation() {
-      const c = blankConversation(get().models[0]?.id ?? '');
-      set({ conversations: [c, ...get().conversations], activeId: c.id });
+      const c = blankConversation(get().models.find((m) => m.workers > 0)?.id ?? get().models[0]?.id ?? '');
+      set({ conversations: [c, ...get().conversations], unsaved: [...get().unsaved, c.id], activeId: c.id });
     },
 
     select(id) {
-      set({ activeId: id, chatError: null });
+      set({ activeId: id });
+    },
+
+    setDraft(id, text) {
+      set({ drafts: { ...get().drafts, [id]: text } });
+      persistDrafts();
+    },
+
+    dismissError(id) {
+      setError(id, null);
     },
 
     update(patch) {
-      const c = active();
+      const c = byId(get().activeId);
       if (!c) return;
       const updated = { ...c, ...patch, updatedAt: new Date().toISOString() };
       replace(updated);
-      void persist(updated);
+      if (!get().unsaved.includes(c.id)) void api.request('conversations.save', updated).catch((e: Error) => setError(c.id, `The change was not saved: ${e.message}`));
     },
 
     async remove(id) {
-      await api.request('conversations.delete', id);
+      if (!get().unsaved.includes(id)) await api.request('conversations.delete', id);
       const rest = get().conversations.filter((c) => c.id !== id);
-      set({ conversations: rest, activeId: rest[0]?.id ?? null });
+      const { [id]: _d, ...drafts } = get().drafts;
+      set({ conversations: rest, unsaved: get().unsaved.filter((x) => x !== id), drafts, activeId: get().activeId === id ? rest[0]?.id ?? null : get().activeId });
+      persistDrafts();
       if (rest.length === 0) get().newConversation();
     },
 
     async send(text) {
-      let c = active();
-      if (!c || get().streaming) return;
-      const model = c.model || get().models[0]?.id;
-      if (!model) return set({ chatError: 'no model is available: no worker is connected to the proxy' });
-      c = {
-        ...c, model,
-        title: c.messages.length === 0 ? text.slice(0, 60) : c.title,
-        messages: [...c.messages, { role: 'user', content: text, at: new Date().toISOString() }],
-        updatedAt: new Date().toISOString(),
-      };
-      replace(c);
-      void persist(c);
-      set({ chatError: null });
-      const messages = [
-        ...(c.systemPrompt.trim() ? [{ role: 'system' as const, content: c.systemPrompt }] : []),
-        ...c.messages.map((m) => ({ role: m.role, content: m.content.replace(/ \[(stopped|interrupted)\]$/, '') })),
-      ];
+      const c = byId(get().activeId);
+      if (!c || get().streams[c.id]) return false;
+      const prompt: StoredMessage = { role: 'user', content: text, at: new Date().toISOString() };
+      const titled: Conversation = { ...c, title: c.messages.length === 0 ? text.slice(0, 60) : c.title, model: c.model || get().models.find((m) => m.workers > 0)?.id || '' };
+      // Shown at once; main stores it before anything is sent. On failure the draft comes back.
+      replace({ ...titled, messages: [...titled.messages, prompt] });
+      const ok = await start(titled, [prompt], promptOf(titled, [prompt]));
+      if (!ok) replace(titled);
+      else get().setDraft(c.id, '');
+      return ok;
+    },
+
+    /** Retry a stopped or failed answer, or regenerate a complete one: the last answer is replaced. */
+    async retry() {
+      const c = byId(get().activeId);
+      if (!c || get().streams[c.id]) return;
+      const last = c.messages.at(-1);
+      const keep = last?.role === 'assistant' ? c.messages.length - 1 : c.messages.length;
+      if (keep === 0) return;
       try {
-        const { streamId } = await api.request('chat.start', { model, messages, temperature: c.temperature, maxTokens: c.maxTokens });
-        set({ streaming: { streamId, conversationId: c.id, content: '', reasoning: '' } });
-        replayEarly(streamId);
+        const truncated = get().unsaved.includes(c.id) ? { ...c, messages: c.messages.slice(0, keep) } : await api.request('conversations.truncate', c.id, keep);
+        replace(truncated);
+        await start(truncated, [], promptOf(truncated));
       } catch (e) {
-        set({ chatError: (e as Error).message });
+        setError(c.id, (e as Error).message);
       }
     },
 
+    /** Ask the model to go on from a stopped or cut-off answer; the request shows as a user turn. */
+    async continueAnswer() {
+      const c = byId(get().activeId);
+      if (!c || get().streams[c.id]) return;
+      const prompt: StoredMessage = { role: 'user', content: 'Continue exactly where you stopped.', at: new Date().toISOString() };
+      replace({ ...c, messages: [...c.messages, prompt] });
+      if (!(await start(c, [prompt], promptOf(c, [prompt])))) replace(c);
+    },
+
     async stop() {
-      const s = get().streaming;
-      if (s) await api.request('chat.stop', s.streamId);
+      const c = byId(get().activeId);
+      const s = c ? get().streams[c.id] : undefined;
+      if (s && !s.streamId.startsWith('pending-')) await api.request('chat.stop', s.streamId);
+    },
+
+    async saveSettings(patch) {
+      set({ settings: await api.request('settings.set', patch) });
     },
   };
 });

@@ -1,6 +1,9 @@
 import type { ClientStatus } from '../../../shared/api-contract.ts';
+import type { LinkState } from '../api.ts';
 
-export function ConnectionBar({ status, error }: { status: ClientStatus | null; error: string | null }) {
+export function ConnectionBar({ status, error, link }: { status: ClientStatus | null; error: string | null; link: LinkState }) {
+  if (link.state === 'refused') return <div className="conn bad" data-testid="connection-state">App refused this page</div>;
+  if (link.state === 'reconnecting' && link.attempt > 0) return <div className="conn bad" data-testid="connection-state">App unreachable — reconnecting…</div>;
   if (error) return <div className="conn bad" data-testid="connection-state">App unreachable: {error}</div>;
   if (!status) return <div className="conn" data-testid="connection-state">Connecting…</div>;
   const p = status.proxy;
