@@ -26,6 +26,8 @@ export interface PolicySpec {
   /** Collateral for TCB status and CRLs (tdx). Without it the tdx policy refuses (fail closed) unless requireCollateral is false. */
   collateral?: CollateralSource;
   requireCollateral?: boolean;
+  /** tdx refuses every attested peer when it has no image allowlist (default true); inspection tools turn this off. */
+  requireImageAllowlist?: boolean;
   /** TESTS ONLY: stand-in Intel root (refused outside the test runner). */
   testOnlyRootDer?: Buffer;
 }
@@ -39,6 +41,7 @@ export class AttestationPolicy {
   readonly acceptTcb: ReadonlySet<TcbStatus>;
   readonly collateral: CollateralSource | undefined;
   readonly requireCollateral: boolean;
+  readonly requireImageAllowlist: boolean;
   readonly testOnlyRootDer: Buffer | undefined;
   private imageHashes: Set<string> | undefined;
   private readonly mrTd: Set<string> | undefined;
@@ -62,6 +65,7 @@ export class AttestationPolicy {
     this.acceptTcb = new Set(spec.acceptTcb ?? DEFAULT_ACCEPTED_TCB);
     this.collateral = spec.collateral;
     this.requireCollateral = spec.requireCollateral ?? true;
+    this.requireImageAllowlist = spec.requireImageAllowlist ?? true;
     this.testOnlyRootDer = spec.testOnlyRootDer;
     this.imageHashes = spec.allowedImageHashes && new Set(spec.allowedImageHashes.map((h) => h.toLowerCase()));
     this.mrTd = spec.allowedMrTd && new Set(spec.allowedMrTd.map((h) => h.toLowerCase()));

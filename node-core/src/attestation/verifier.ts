@@ -133,7 +133,7 @@ async function verifyUncached(der: Buffer, policy: AttestationPolicy, expectedRo
     const debug = debugRefusal(measurements);
     if (debug) return fail('debug_td', debug, facts);
   }
-  if (policy.name === 'tdx' && !policy.hasImageAllowlist()) return fail('image_not_allowed', 'the tdx policy has no image allowlist for this role (configure the root contract or --allow-image); refusing every image', facts);
+  if (policy.name === 'tdx' && policy.requireImageAllowlist && !policy.hasImageAllowlist()) return fail('image_not_allowed', 'the tdx policy has no image allowlist for this role (configure the root contract or --allow-image); refusing every image', facts);
   const refused = policy.refuse(imageHash, measurements);
   if (refused) return fail('image_not_allowed', refused, facts);
 
