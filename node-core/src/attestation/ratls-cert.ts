@@ -27,8 +27,12 @@ x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 export const OID_QUOTE = '1.3.6.1.4.1.12345.1';
 export const OID_CLAIMS = '1.3.6.1.4.1.12345.2';
-/** 2.25.<UUID 456602a9-bc55-4e61-944f-08c4119a827b>.1 — Cocoon Desktop's own arc (X.667 UUID OID). */
-export const OID_ROLE = '2.25.92246400001394730548173424449591870075.1';
+/**
+ * Cocoon Desktop's own, unregistered arc under 2.25 (X.667), from the first 48 bits of the random
+ * UUID 456602a9-bc55-4e61-944f-08c4119a827b: the full 128-bit UUID arc cannot be carried by asn1js
+ * (it reads it back as "2.25"), 48 bits can.
+ */
+export const OID_ROLE = '2.25.76304433658965.1';
 const ED25519 = { name: 'Ed25519' };
 /** Longest certificate lifetime we issue and accept (the reference issues 1 day). */
 export const MAX_CERT_LIFETIME_SECONDS = 7 * 86_400;
