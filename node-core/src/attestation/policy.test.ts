@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { createPolicy } from './policy.ts';
 import type { TdMeasurements } from './report.ts';
 
+const z48 = '00'.repeat(48);
 const m: TdMeasurements = {
-  mrSeam: '00'.repeat(48), mrTd: 'aa'.repeat(48), rtmr0: '01'.repeat(48), rtmr1: '02'.repeat(48), rtmr2: '03'.repeat(48), rtmr3: '04'.repeat(48),
-  tdAttributes: '00'.repeat(8), xfam: '00'.repeat(8), reportData: '00'.repeat(64),
+  teeTcbSvn: '00'.repeat(16), mrSeam: z48, mrSignerSeam: z48, seamAttributes: '00'.repeat(8), tdAttributes: '00'.repeat(8), xfam: '00'.repeat(8),
+  mrTd: 'aa'.repeat(48), mrConfigId: z48, mrOwner: z48, mrOwnerConfig: z48,
+  rtmr0: '01'.repeat(48), rtmr1: '02'.repeat(48), rtmr2: '03'.repeat(48), rtmr3: '04'.repeat(48), reportData: '00'.repeat(64),
 };
 const image = 'ab'.repeat(32);
 

@@ -1,58 +1,45 @@
-import { generateKeyPairSync, sign, verify, createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CocoonError } from '../errors.ts';
-import { TD_REPORT_BODY_SIZE, buildTdReportBody } from './td-report.ts';
-import type { TdMeasurements } from './report.ts';
+import { buildTdReportBody, imageHashOfMeasurements } from './td-report.ts';
 
-/** Where a node gets quotes for its REPORTDATA: the TDX module inside a TD, or a development key. */
+/** Where a node gets quotes for its REPORTDATA: the TDX module inside a TD, or (development) nowhere. */
 export interface QuoteProvider {
   readonly kind: 'tdx' | 'fake';
   getQuote(reportData: Buffer): Promise<Buffer>;
 }
 
 /**
- * Development quotes: "COCOON-FAKE-QUOTE1" magic, a TD report body in the real layout (so image
- * hash and measurements work the same), the signer's Ed25519 public key and its signature over
- * magic||body. The magic makes them impossible to mistake for DCAP quotes; the `tdx` policy
- * refuses them.
+ * DEVELOPMENT quotes, in the reference's "fake TDX" format (tee/cocoon/tdx.cpp FakeTdxInterface):
+ * the quote is exactly the 64-byte REPORTDATA, nothing else — no measurements, no signature. It
+ * proves nothing about the peer; it exists so development networks (ours and the reference's
+ * `fake_tdx` policy) run without TDX hardware. Every measurement of such a quote reads as zero,
+ * so its image hash is the constant FAKE_IMAGE_HASH. Only the `fake` policy accepts it, and the
+ * `fake` policy is refused on testnet and mainnet (policy.ts).
  */
-export const FAKE_QUOTE_MAGIC = Buffer.from('COCOON-FAKE-QUOTE1');
-const FAKE_QUOTE_SIZE = FAKE_QUOTE_MAGIC.length + TD_REPORT_BODY_SIZE + 32 + 64;
+export const FAKE_QUOTE_SIZE = 64;
+/** Image hash of every development quote: the reference hash of all-zero measurements. */
+export const FAKE_IMAGE_HASH = imageHashOfMeasurements({});
 
-/** Measurements of the development "image" when none are given: recognisable, not all zero. */
-export const FAKE_DEFAULT_MEASUREMENTS: Partial<TdMeasurements> = {
-  mrTd: 'fa'.repeat(48),
-  rtmr0: '01'.repeat(48),
-  rtmr1: '02'.repeat(48),
-  rtmr2: '03'.repeat(48),
-};
-
-export function fakeQuoteProvider(opts: { measurements?: Partial<TdMeasurements>; signingKey?: KeyObject } = {}): QuoteProvider {
-  const key = opts.signingKey ?? generateKeyPairSync('ed25519').privateKey;
-  const publicRaw = createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(-32);
-  const measurements = { ...FAKE_DEFAULT_MEASUREMENTS, ...opts.measurements };
+export function fakeQuoteProvider(): QuoteProvider {
   return {
     kind: 'fake',
     async getQuote(reportData) {
-      const signed = Buffer.concat([FAKE_QUOTE_MAGIC, buildTdReportBody(measurements, reportData)]);
-      return Buffer.concat([signed, publicRaw, sign(null, signed, key)]);
+      if (reportData.length !== 64) throw new CocoonError('bad_report_data', 'REPORTDATA must be 64 bytes');
+      return Buffer.from(reportData);
     },
   };
 }
 
+/** A development quote is told apart from a DCAP quote by its size alone, as the reference does. */
 export function isFakeQuote(quote: Buffer): boolean {
-  return quote.subarray(0, FAKE_QUOTE_MAGIC.length).equals(FAKE_QUOTE_MAGIC);
+  return quote.length === FAKE_QUOTE_SIZE;
 }
 
-/** Verifies a development quote's own signature; returns its body and signer key. */
-export function parseFakeQuote(quote: Buffer): { body: Buffer; signer: string } {
-  if (quote.length !== FAKE_QUOTE_SIZE || !isFakeQuote(quote)) throw new Error('malformed development quote');
-  const signedEnd = FAKE_QUOTE_MAGIC.length + TD_REPORT_BODY_SIZE;
-  const signerRaw = quote.subarray(signedEnd, signedEnd + 32);
-  const signer = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: signerRaw.toString('base64url') }, format: 'jwk' });
-  if (!verify(null, quote.subarray(0, signedEnd), signer, quote.subarray(signedEnd + 32))) throw new Error('development quote signature is invalid');
-  return { body: quote.subarray(FAKE_QUOTE_MAGIC.length, signedEnd), signer: signerRaw.toString('hex') };
+/** The TD report body a development quote stands for: zero measurements, its REPORTDATA. */
+export function fakeQuoteBody(quote: Buffer): Buffer {
+  if (!isFakeQuote(quote)) throw new Error(`a development quote is ${FAKE_QUOTE_SIZE} bytes, got ${quote.length}`);
+  return buildTdReportBody({}, quote);
 }
 
 /**

@@ -4,6 +4,8 @@
  * lower-case.
  */
 export type AttestationPolicyName = 'tdx' | 'fake' | 'any';
+/** The roles of the Cocoon network; carried by our certificates, and implied by the port a peer reached. */
+export type NodeRole = 'client' | 'proxy' | 'worker';
 export type TcbStatus =
   | 'UpToDate'
   | 'SWHardeningNeeded'
@@ -14,15 +16,36 @@ export type TcbStatus =
   | 'Revoked'
   | 'unknown';
 
+/** Why a peer was refused, in a few words a program can switch on; `error` has the sentence. */
+export type RefusalCode =
+  | 'bad_certificate'
+  | 'certificate_expired'
+  | 'bad_quote'
+  | 'report_data_mismatch'
+  | 'development_quote'
+  | 'no_quote'
+  | 'debug_td'
+  | 'qe_identity'
+  | 'tcb_status'
+  | 'no_collateral'
+  | 'image_not_allowed'
+  | 'wrong_role';
+
 export interface TdMeasurements {
+  teeTcbSvn: string;
   mrSeam: string;
+  mrSignerSeam: string;
+  seamAttributes: string;
+  tdAttributes: string;
+  xfam: string;
   mrTd: string;
+  mrConfigId: string;
+  mrOwner: string;
+  mrOwnerConfig: string;
   rtmr0: string;
   rtmr1: string;
   rtmr2: string;
   rtmr3: string;
-  tdAttributes: string;
-  xfam: string;
   reportData: string;
 }
 
@@ -30,14 +53,16 @@ export interface AttestationReport {
   /** True when every check passed under `policy`. */
   valid: boolean;
   policy: AttestationPolicyName;
-  /** `tdx` for a DCAP quote, `fake` for a development quote signed by a local key. */
+  /** `tdx` for a DCAP quote, `fake` for the reference's development quote, `none` for a plain certificate. */
   quoteKind: 'tdx' | 'fake' | 'none';
-  /** SHA-256 over the TD measurement fields (see td-report.ts and README.md for the byte layout). */
+  /** The reference's image hash (see td-report.ts); null without a quote. */
   imageHash: string | null;
-  /** Whether the policy's allowlist (from the root contract when configured) contains imageHash; null when the policy has no allowlist. */
+  /** Whether the allowlist for the peer's role (from the root contract when configured) contains imageHash; null when there is no allowlist. */
   imageAllowed: boolean | null;
   measurements: TdMeasurements | null;
   tcbStatus: TcbStatus;
+  /** The role the peer's certificate names (our extension), or null for a reference certificate. */
+  role?: NodeRole | null;
   certificate: {
     subject: string;
     notBefore: string;
@@ -47,4 +72,5 @@ export interface AttestationReport {
   } | null;
   /** Why verification failed, when it did: one sentence a person can act on. */
   error?: string;
+  code?: RefusalCode;
 }

@@ -1,20 +1,30 @@
+import type net from 'node:net';
 import tls from 'node:tls';
 import { CocoonError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { RaTlsIdentity } from './ratls-cert.ts';
+import { decodeRefusal, encodeRefusal, type Refusal } from './refusal.ts';
 import type { AttestationReport } from './report.ts';
 import type { PeerVerifier } from './verifier.ts';
 
 /**
- * Mutual TLS 1.3 between RA-TLS peers. Node's own chain check is off (every peer is self-signed);
- * instead the peer's certificate goes through the attestation verifier right after the handshake,
- * before the application reads or writes a byte. A refused peer's socket is destroyed and never
- * reaches the application.
+ * Mutual TLS 1.3 between RA-TLS peers (TLS_AES_128_GCM_SHA256 / TLS_AES_256_GCM_SHA384, no session
+ * tickets — as the reference). Node's own chain check is off (every peer is self-signed); the TLS
+ * handshake completes without trusting the peer, then its certificate goes through the
+ * attestation verifier before the application reads or writes a byte. A refused peer is sent the
+ * reason (refusal.ts) and the connection is closed; it never reaches the application. Both sides
+ * log refusals: the refusing side what it refused, the refused side the reason it was sent.
+ *
+ * For transports that must speak before TLS (the reference's proof of work), pass the already
+ * connected socket: `connectRaTls({ socket })` to dial, `acceptRaTls(socket, …)` to accept.
  */
 const BASE: tls.SecureContextOptions & tls.CommonConnectionOptions = {
   minVersion: 'TLSv1.3',
+  ciphers: 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384',
   rejectUnauthorized: false,
 };
+const REFUSAL_LINGER_MS = 2_000;
+const refusals = new WeakMap<net.Socket, Refusal>();
 
 function peerChainLength(socket: tls.TLSSocket): number {
   let cert = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
@@ -28,13 +38,51 @@ function peerChainLength(socket: tls.TLSSocket): number {
   return n;
 }
 
-async function verifyPeer(socket: tls.TLSSocket, verifier: PeerVerifier): Promise<{ peer: AttestationReport; certificatePem: string | null }> {
+async function verifyPeer(socket: tls.TLSSocket, verifier: PeerVerifier): Promise<{ peer: AttestationReport; certificatePem: string | null; der?: Buffer }> {
   // Read once: Node does not keep the peer certificate available for the socket's lifetime.
   const cert = socket.getPeerX509Certificate();
   if (!cert) {
-    return { peer: { valid: false, policy: 'tdx', quoteKind: 'none', imageHash: null, imageAllowed: null, measurements: null, tcbStatus: 'unknown', certificate: null, error: 'peer presented no certificate' }, certificatePem: null };
+    return { peer: { valid: false, policy: verifier.policy.name, quoteKind: 'none', imageHash: null, imageAllowed: null, measurements: null, tcbStatus: 'unknown', certificate: null, error: 'peer presented no certificate', code: 'bad_certificate' }, certificatePem: null };
   }
-  return { peer: await verifier.verify(cert.raw, { chainLength: peerChainLength(socket) }), certificatePem: cert.toString() };
+  return { peer: await verifier.verify(cert.raw, { chainLength: peerChainLength(socket) }), certificatePem: cert.toString(), der: cert.raw };
+}
+
+/** Live policies re-check accepted peers; one that is no longer allowed loses its connection. */
+function keepWatching(socket: tls.TLSSocket, verifier: PeerVerifier, der: Buffer | undefined, log: Logger | undefined, peerName: string): void {
+  if (!verifier.watch || !der) return;
+  const stop = verifier.watch(der, (reason) => {
+    log?.warn({ peer: peerName, reason }, 'closing connection: peer no longer allowed');
+    socket.destroy();
+  });
+  socket.once('close', stop);
+}
+
+/** The refusal the peer sent on this connection, if it sent one (see refusal.ts). */
+export function refusalOf(socket: net.Socket): Refusal | undefined {
+  return refusals.get(socket);
+}
+
+/**
+ * Looks at the first bytes the peer sends, without consuming them, for a refusal; the application
+ * (or nobody, during verification) still receives them as usual.
+ */
+function watchForRefusal(socket: tls.TLSSocket, onRefused: (r: Refusal) => void): void {
+  socket.prependOnceListener('data', (chunk: Buffer) => {
+    const r = decodeRefusal(chunk);
+    if (r) {
+      refusals.set(socket, r);
+      onRefused(r);
+    }
+  });
+}
+
+/** Sends the reason to a refused peer, then closes (destroying it if it does not hang up soon). */
+export function refuseConnection(socket: tls.TLSSocket, report: AttestationReport): void {
+  const refusal = { code: report.code ?? 'refused', reason: report.error ?? 'refused' };
+  socket.on('error', () => undefined);
+  if (socket.destroyed) return;
+  socket.end(encodeRefusal(refusal));
+  setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
 }
 
 export interface RaTlsServerOptions {
@@ -45,35 +93,53 @@ export interface RaTlsServerOptions {
   handshakeTimeoutMs?: number;
 }
 
+function serverContext(opts: RaTlsServerOptions): tls.TlsOptions {
+  return { ...BASE, key: opts.identity.keyPem, cert: opts.identity.certPem, requestCert: true, handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000, sessionTimeout: 0 };
+}
+
+/** Verifies a freshly handshaken server-side socket and hands it on, or refuses it with the reason. */
+function onServerHandshake(socket: tls.TLSSocket, opts: RaTlsServerOptions): void {
+  socket.pause();
+  socket.on('error', () => undefined);
+  watchForRefusal(socket, (r) => opts.log?.warn({ remote: socket.remoteAddress, code: r.code, reason: r.reason }, 'peer refused this node\'s attestation'));
+  verifyPeer(socket, opts.verifier).then(
+    ({ peer, der }) => {
+      if (!peer.valid) {
+        opts.log?.warn({ remote: socket.remoteAddress, code: peer.code, reason: peer.error }, 'peer refused at handshake');
+        refuseConnection(socket, peer);
+        return;
+      }
+      keepWatching(socket, opts.verifier, der, opts.log, `${socket.remoteAddress}:${socket.remotePort}`);
+      opts.onSecureConnection(socket, peer);
+      socket.resume();
+    },
+    (err) => {
+      opts.log?.error({ err }, 'peer verification crashed');
+      socket.destroy();
+    },
+  );
+}
+
 export function createRaTlsServer(opts: RaTlsServerOptions): tls.Server {
-  const server = tls.createServer({
-    ...BASE,
-    key: opts.identity.keyPem,
-    cert: opts.identity.certPem,
-    requestCert: true,
-    handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
-  });
-  server.on('secureConnection', (socket) => {
-    socket.pause();
-    socket.on('error', () => undefined);
-    verifyPeer(socket, opts.verifier).then(
-      ({ peer }) => {
-        if (!peer.valid) {
-          opts.log?.warn({ remote: socket.remoteAddress, reason: peer.error }, 'peer refused at handshake');
-          socket.destroy();
-          return;
-        }
-        opts.onSecureConnection(socket, peer);
-        socket.resume();
-      },
-      (err) => {
-        opts.log?.error({ err }, 'peer verification crashed');
-        socket.destroy();
-      },
-    );
-  });
+  const server = tls.createServer(serverContext(opts));
+  server.on('secureConnection', (socket) => onServerHandshake(socket, opts));
   server.on('tlsClientError', (err) => opts.log?.debug({ err: err.message }, 'TLS handshake failed'));
   return server;
+}
+
+/** Server side of RA-TLS on an accepted socket that has already spoken (e.g. proof of work). */
+export function acceptRaTls(raw: net.Socket, opts: RaTlsServerOptions): tls.TLSSocket {
+  const socket = new tls.TLSSocket(raw, { isServer: true, secureContext: tls.createSecureContext(serverContext(opts)), requestCert: true, rejectUnauthorized: false });
+  const timer = setTimeout(() => socket.destroy(), opts.handshakeTimeoutMs ?? 10_000);
+  socket.once('secure', () => {
+    clearTimeout(timer);
+    onServerHandshake(socket, opts);
+  });
+  socket.once('error', (err) => {
+    clearTimeout(timer);
+    opts.log?.debug({ err: err.message }, 'TLS handshake failed');
+  });
+  return socket;
 }
 
 export interface ConnectRaTlsOptions {
@@ -81,14 +147,18 @@ export interface ConnectRaTlsOptions {
   port: number;
   identity: RaTlsIdentity;
   verifier: PeerVerifier;
+  /** An already connected socket to run TLS over (after proof of work); host/port then only label it. */
+  socket?: net.Socket;
   signal?: AbortSignal;
   timeoutMs?: number;
+  log?: Logger;
 }
 
 export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.TLSSocket; peer: AttestationReport; peerCertificatePem: string | null }> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ ...BASE, host: opts.host, port: opts.port, key: opts.identity.keyPem, cert: opts.identity.certPem });
+    const socket = tls.connect({ ...BASE, ...(opts.socket ? { socket: opts.socket } : { host: opts.host, port: opts.port }), key: opts.identity.keyPem, cert: opts.identity.certPem, servername: undefined });
     socket.setNoDelay(true);
+    watchForRefusal(socket, (r) => opts.log?.warn({ peer: `${opts.host}:${opts.port}`, code: r.code, reason: r.reason }, 'peer refused this node\'s attestation'));
     const fail = (err: Error) => {
       clearTimeout(timer);
       socket.destroy();
@@ -100,18 +170,26 @@ export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.T
     socket.once('secureConnect', () => {
       socket.pause();
       verifyPeer(socket, opts.verifier).then(
-        ({ peer, certificatePem }) => {
+        ({ peer, certificatePem, der }) => {
           if (!peer.valid) {
+            clearTimeout(timer);
+            opts.log?.warn({ peer: `${opts.host}:${opts.port}`, code: peer.code, reason: peer.error }, 'peer refused at handshake');
+            refuseConnection(socket, peer);
             const err = new CocoonError('attestation_refused', `peer ${opts.host}:${opts.port} refused by ${peer.policy} policy: ${peer.error}`) as CocoonError & { report?: AttestationReport };
             err.report = peer;
-            return fail(err);
+            reject(err);
+            return;
           }
           // The peer may have hung up while we verified it (typically: it refused *our* attestation).
           if (socket.destroyed || socket.readyState === 'closed') {
-            return fail(new CocoonError('connect_failed', `${opts.host}:${opts.port} closed the connection during attestation; it probably refused this node's attestation`));
+            const r = refusalOf(socket);
+            return fail(new CocoonError('connect_failed', r
+              ? `${opts.host}:${opts.port} refused this node's attestation (${r.code}): ${r.reason}`
+              : `${opts.host}:${opts.port} closed the connection during attestation; it probably refused this node's attestation`));
           }
           clearTimeout(timer);
           socket.removeAllListeners('error');
+          keepWatching(socket, opts.verifier, der, opts.log, `${opts.host}:${opts.port}`);
           resolve({ socket, peer, peerCertificatePem: certificatePem });
         },
         (err) => fail(err as Error),

@@ -9,7 +9,6 @@ import { encodeFrame } from '../protocol/framing.ts';
 import { startProxy } from '../proxy/proxy-runner.ts';
 import { startWorker, waitForWorker } from '../worker/worker-runner.ts';
 import { startClient } from '../client/client-runner.ts';
-import { DEV_CLIENT_MEASUREMENTS } from './dev-images.ts';
 import { startLocalNetwork, type LocalNetwork } from './local-network.ts';
 
 const model = 'Qwen/Qwen3-0.6B';
@@ -80,7 +79,7 @@ describe('local network through the official openai client', () => {
   });
 
   it('survives malformed and oversized frames from an attested peer and keeps serving', async () => {
-    const identity = await createRaTlsIdentity({ provider: fakeQuoteProvider({ measurements: DEV_CLIENT_MEASUREMENTS }) });
+    const identity = await createRaTlsIdentity({ provider: fakeQuoteProvider() });
     for (const garbage of [Buffer.from([5, 0, 0, 0, 1, 2, 3, 4, 5]), Buffer.from([0xff, 0xff, 0xff, 0x7f]), encodeFrame(Buffer.from('not tl at all!!'))]) {
       const { socket } = await connectRaTls({ host: '127.0.0.1', port: net.proxy.endpoint.port, identity, verifier: createPeerVerifier(createPolicy({ name: 'any' })) });
       const closed = new Promise((r) => socket.on('close', r));

@@ -1,6 +1,6 @@
 import {
   createPeerVerifier, createPolicy, createRaTlsIdentity, fakeQuoteProvider,
-  type AttestationPolicyName, type RaTlsIdentity,
+  type AttestationPolicyName, type NodeRole, type RaTlsIdentity,
 } from '../attestation/index.ts';
 import type { TdMeasurements } from '../attestation/report.ts';
 import { startClient, type ClientRunner } from '../client/client-runner.ts';
@@ -11,7 +11,8 @@ import { createLogger, type Logger } from '../log.ts';
 import { startProxy, type ProxyHandle } from '../proxy/proxy-runner.ts';
 import { startWorker, waitForWorker, type WorkerHandle } from '../worker/worker-runner.ts';
 import { DEFAULT_PRICING, type PricingParams } from '../payments/pricing.ts';
-import { DEV_CLIENT_MEASUREMENTS, DEV_PROXY_MEASUREMENTS, DEV_WORKER_MEASUREMENTS, imageHashOfMeasurements } from './dev-images.ts';
+import { imageHashOfMeasurements } from '../attestation/td-report.ts';
+import { DEV_IMAGE_HASH } from './dev-images.ts';
 
 /**
  * The whole network on loopback in one process — test engine (unless a real engine is given),
@@ -27,9 +28,13 @@ export interface LocalNetworkOptions {
   /** Policy the nodes hold each other to: `fake` (default, allowlists of dev images) or `any`. */
   policy?: Extract<AttestationPolicyName, 'fake' | 'any'>;
   clientPort?: number;
-  /** Worker measurements override (tests: a worker with a disallowed image). */
+  /**
+   * Tests: the worker image the proxy's allowlist expects instead of the development image, so the
+   * (development) worker is refused as "image not allowed". Development quotes carry no
+   * measurements, so the image hash of every development node is DEV_IMAGE_HASH.
+   */
   workerMeasurements?: Partial<TdMeasurements>;
-  /** Proxy measurements override (tests: a proxy the client must refuse). */
+  /** Tests: the proxy image the client's and workers' allowlists expect instead (a proxy they must refuse). */
   proxyMeasurements?: Partial<TdMeasurements>;
   maxActiveRequests?: number;
   /**
@@ -82,7 +87,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       throw new CocoonError('model_not_served', `the engine at ${backendUrl} serves ${served.join(', ') || 'no models'}, not "${model ?? '(none)'}"`, { hint: 'pass --model with one of the served models' });
     }
 
-    const imageHashes = { proxy: imageHashOfMeasurements(DEV_PROXY_MEASUREMENTS), worker: imageHashOfMeasurements(DEV_WORKER_MEASUREMENTS) };
+    const imageHashes = { proxy: DEV_IMAGE_HASH, worker: DEV_IMAGE_HASH };
     // Allowlists: the root contract's when the chain runs, else the development images alone.
     let allowed = { proxy: [imageHashes.proxy], worker: [imageHashes.worker] };
     let chain: LocalNetwork['chain'] = null;
@@ -103,14 +108,17 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       pricing = root.pricing;
       allowed = { proxy: root.allowedProxyImages, worker: root.allowedWorkerImages };
     }
-    const policyFor = (list: string[] | undefined) => createPolicy({ name: policyName, ...(list && policyName !== 'any' && { allowedImageHashes: list }) });
-    const identity = (measurements: Partial<TdMeasurements>, role: string): Promise<RaTlsIdentity> =>
-      createRaTlsIdentity({ provider: fakeQuoteProvider({ measurements }), claims: { role }, commonName: `cocoon-${role}` });
+    if (opts.workerMeasurements) allowed.worker = [imageHashOfMeasurements(opts.workerMeasurements)];
+    if (opts.proxyMeasurements) allowed.proxy = [imageHashOfMeasurements(opts.proxyMeasurements)];
+    log.warn({ banner: 'DEVELOPMENT MODE — NOT CONFIDENTIAL', policy: policyName }, 'local network: development quotes prove nothing');
+    const policyFor = (list: string[] | undefined) => createPolicy({ name: policyName, network: 'local', ...(list && policyName !== 'any' && { allowedImageHashes: list }) });
+    // Proxies and workers carry development quotes; the client a plain certificate, as the reference's client does.
+    const identity = (role: NodeRole): Promise<RaTlsIdentity> => createRaTlsIdentity({ provider: role === 'client' ? null : fakeQuoteProvider(), role });
 
     const proxy = await startProxy({
-      identity: await identity(opts.proxyMeasurements ?? DEV_PROXY_MEASUREMENTS, 'proxy'),
-      workerVerifier: createPeerVerifier(policyFor(allowed.worker)),
-      clientVerifier: createPeerVerifier(policyFor(undefined)),
+      identity: await identity('proxy'),
+      workerVerifier: createPeerVerifier(policyFor(allowed.worker), { expectedRole: 'worker' }),
+      clientVerifier: createPeerVerifier(policyFor(undefined), { expectedRole: 'client' }),
       log: log.child({ role: 'proxy' }),
     });
     stoppers.push(() => proxy.stop());
@@ -118,8 +126,8 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
     const workers: WorkerHandle[] = [];
     for (let i = 0; i < workerCount; i++) {
       const worker = await startWorker({
-        proxies: [proxy.workerEndpoint], backend, model, identity: await identity(opts.workerMeasurements ?? DEV_WORKER_MEASUREMENTS, 'worker'),
-        verifier: createPeerVerifier(policyFor(allowed.proxy)), log: log.child({ role: 'worker', worker: i }),
+        proxies: [proxy.workerEndpoint], backend, model, identity: await identity('worker'),
+        verifier: createPeerVerifier(policyFor(allowed.proxy), { expectedRole: 'proxy' }), log: log.child({ role: 'worker', worker: i }),
         ...(opts.maxActiveRequests !== undefined && { maxActiveRequests: opts.maxActiveRequests }),
       });
       stoppers.push(() => worker.stop());
@@ -127,7 +135,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
     }
 
     const client = await startClient({
-      proxy: proxy.endpoint, identity: await identity(DEV_CLIENT_MEASUREMENTS, 'client'), verifier: createPeerVerifier(policyFor(allowed.proxy)),
+      proxy: proxy.endpoint, identity: await identity('client'), verifier: createPeerVerifier(policyFor(allowed.proxy), { expectedRole: 'proxy' }),
       knownModels: [model], pricing, log: log.child({ role: 'client' }), ...(opts.clientPort !== undefined && { port: opts.clientPort }),
     });
     stoppers.push(() => client.stop());

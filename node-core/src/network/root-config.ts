@@ -4,6 +4,7 @@ import { HashKind, Op, type HashKindName } from '../../../contracts/wrappers/pro
 import { Chain } from '../chain/chain.ts';
 import type { ChainConfig } from '../chain/config.ts';
 import type { PricingParams } from '../payments/pricing.ts';
+import type { RootAllowlists } from '../attestation/live-policy.ts';
 
 /**
  * What the network takes from its root contract: prices and multipliers, and the allowlists of
@@ -11,6 +12,8 @@ import type { PricingParams } from '../payments/pricing.ts';
  * path every network uses.
  */
 export interface RootConfig {
+  /** Bumped by the root on every change (live-policy.ts re-reads the allowlists when it moves). */
+  version: number;
   pricing: PricingParams;
   allowedProxyImages: string[];
   allowedWorkerImages: string[];
@@ -22,11 +25,23 @@ const hex = (h: bigint) => h.toString(16).padStart(64, '0');
 
 export async function readRootConfig(config: RootChainConfig): Promise<RootConfig> {
   const root = new Chain(config).open(Root.createFromAddress(Address.parse(config.rootAddress)));
-  const [p, hashes] = await Promise.all([root.getParams(), root.getAllowedHashes()]);
+  const [version, p, hashes] = await Promise.all([root.getVersion(), root.getParams(), root.getAllowedHashes()]);
   return {
+    version,
     pricing: { pricePerToken: p.pricePerToken, workerFeePerToken: p.workerFeePerToken, multipliers: { ...p.multipliers } },
     allowedProxyImages: hashes.proxyImages.map(hex),
     allowedWorkerImages: hashes.workerImages.map(hex),
+  };
+}
+
+/**
+ * The small reader the live attestation policy polls (attestation/live-policy.ts). When the root's
+ * layout changes only this function needs to follow.
+ */
+export function rootAllowlistReader(config: RootChainConfig): () => Promise<RootAllowlists> {
+  return async () => {
+    const c = await readRootConfig(config);
+    return { version: c.version, proxyImages: c.allowedProxyImages, workerImages: c.allowedWorkerImages };
   };
 }
 

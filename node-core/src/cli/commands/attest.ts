@@ -1,12 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createPeerVerifier, createPolicy, parseTdxQuote, verifyTdxQuote, type AttestationPolicyName } from '../../attestation/index.ts';
+import { createCollateralCache, createPeerVerifier, createPolicy, parseTdxQuote, verifyTdxQuote, type AttestationPolicyName, type NodeRole } from '../../attestation/index.ts';
 import { fetchCollateralFromPccs, loadCollateral, tcbStatusWithCollateral } from '../../attestation/collateral.ts';
 import type { Collateral } from '@phala/dcap-qvl';
 import { CocoonError, errorMessage } from '../../errors.ts';
 import { parseFlags, type CliCommand } from '../command.ts';
 
-const usage = 'cocoon attest verify QUOTEFILE [--json] [--collateral FILE|URL | --pccs PCCS_URL] | cocoon attest cert PEMFILE [--json] [--policy tdx|fake|any] [--allow-image HASH]...';
+const usage = 'cocoon attest verify QUOTEFILE [--json] [--collateral FILE|URL | --pccs PCCS_URL] | cocoon attest cert PEMFILE [--json] [--policy tdx|fake|any] [--role proxy|worker|client] [--allow-image HASH]... [--pccs URL]';
 
 async function readInput(path: string | undefined, what: string): Promise<Buffer> {
   if (!path) throw new CocoonError('bad_flag', `missing ${what} file`, { hint: `usage: ${usage}` });
@@ -69,9 +69,12 @@ async function verifyQuote(args: string[]): Promise<number> {
 
 async function inspectCert(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, {
-    json: { type: 'boolean' }, policy: { type: 'string' }, 'allow-image': { type: 'string', multiple: true },
+    json: { type: 'boolean' }, policy: { type: 'string' }, role: { type: 'string' }, 'allow-image': { type: 'string', multiple: true }, pccs: { type: 'string' },
   }, usage);
-  const policyName = (values.policy ?? 'fake') as AttestationPolicyName;
+  // Production is the default here too: a development certificate must be inspected with --policy fake.
+  const policyName = (values.policy ?? 'tdx') as AttestationPolicyName;
+  const role = values.role as NodeRole | undefined;
+  if (role !== undefined && !['proxy', 'worker', 'client'].includes(role)) throw new CocoonError('bad_flag', `--role must be proxy, worker or client, got "${role}"`);
   if (!['tdx', 'fake', 'any'].includes(policyName)) throw new CocoonError('bad_flag', `--policy must be tdx, fake or any, got "${values.policy}"`);
   const raw = await readInput(positionals[0], 'certificate');
   let der: Buffer;
@@ -80,11 +83,17 @@ async function inspectCert(args: string[]): Promise<number> {
   } catch (err) {
     throw new CocoonError('bad_certificate', `${positionals[0]} is not a PEM or DER certificate: ${errorMessage(err)}`);
   }
-  const policy = createPolicy({ name: policyName, ...(values['allow-image'] && { allowedImageHashes: values['allow-image'] }) });
-  const report = await createPeerVerifier(policy).verify(der);
+  // An inspection: without --allow-image the image is reported, not refused; without --pccs the TCB status is "unknown".
+  const policy = createPolicy({
+    name: policyName, requireImageAllowlist: false, requireCollateral: values.pccs !== undefined,
+    ...(values['allow-image'] && { allowedImageHashes: values['allow-image'] }),
+    ...(values.pccs && { collateral: createCollateralCache({ pccsUrl: values.pccs }) }),
+  });
+  const report = await createPeerVerifier(policy, role ? { expectedRole: role } : {}).verify(der);
   const lines = [
-    report.valid ? `VALID under ${report.policy} policy` : `INVALID under ${report.policy} policy: ${report.error}`,
-    `  quote        ${report.quoteKind}`,
+    report.valid ? `VALID under ${report.policy} policy` : `INVALID under ${report.policy} policy (${report.code}): ${report.error}`,
+    `  quote        ${report.quoteKind}${report.quoteKind === 'fake' ? '  (DEVELOPMENT — NOT CONFIDENTIAL)' : ''}`,
+    `  role         ${report.role ?? '-'}`,
     `  imageHash    ${report.imageHash ?? '-'}${report.imageAllowed === null ? '' : report.imageAllowed ? ' (allowed)' : ' (NOT allowed)'}`,
     `  mrtd         ${report.measurements?.mrTd ?? '-'}`,
     ...(['rtmr0', 'rtmr1', 'rtmr2', 'rtmr3'] as const).map((r) => `  ${r}        ${report.measurements?.[r] ?? '-'}`),

@@ -1,13 +1,12 @@
 import { createOpenAiCompatibleBackend } from '../../inference/backend.ts';
 import { startTestEngine } from '../../inference/test-engine.ts';
 import { createLogger } from '../../log.ts';
-import { DEV_PROXY_MEASUREMENTS, DEV_WORKER_MEASUREMENTS, imageHashOfMeasurements } from '../../network/dev-images.ts';
 import { startWorker, waitForWorker } from '../../worker/worker-runner.ts';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
-import { attestationFlags, parseHostPort, roleIdentity, roleVerifier } from '../role-flags.ts';
+import { attestationFlags, parseHostPort, roleAttestation } from '../role-flags.ts';
 import { untilSignal } from './up.ts';
 
-const usage = 'cocoon worker --proxy HOST:PORT [--backend URL] [--model M] [--coefficient N] [--max-active N] [--token-delay-ms N] [--quote fake|tdx] [--policy fake|tdx|any] [--allow-image PROXY_IMAGE_HASH]... [--json]';
+const usage = 'cocoon worker --proxy HOST:PORT [--backend URL] [--model M] [--coefficient N] [--max-active N] [--token-delay-ms N] [--quote tdx|fake] [--policy tdx|fake|any] [--allow-image PROXY_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] [--json]';
 
 export const command: CliCommand = {
   summary: 'run a worker: serves an inference engine to a proxy (built-in test engine unless --backend)',
@@ -22,17 +21,18 @@ export const command: CliCommand = {
     const engine = values.backend ? null : await startTestEngine({ tokenDelayMs: intFlag('token-delay-ms', values['token-delay-ms'], 0, 0, 10_000), ...(values.model && { model: values.model }), log });
     const backend = createOpenAiCompatibleBackend({ baseUrl: values.backend ?? engine!.url });
     const model = values.model ?? engine?.model ?? (await backend.listModels())[0]!;
+    const att = await roleAttestation('worker', values, log);
     const worker = await startWorker({
       proxies, backend, model, log,
       coefficient: intFlag('coefficient', values.coefficient, 1000, 1, 1_000_000),
       maxActiveRequests: intFlag('max-active', values['max-active'], 32, 1, 10_000),
-      identity: await roleIdentity(values.quote, 'worker', DEV_WORKER_MEASUREMENTS),
-      verifier: roleVerifier(values.policy, values['allow-image'], imageHashOfMeasurements(DEV_PROXY_MEASUREMENTS)),
+      identity: att.identity,
+      verifier: att.verifierFor('proxy'),
     });
     await waitForWorker(worker, 30_000);
     const info = { model, stats: worker.statsUrl, engine: engine?.url ?? values.backend, pid: process.pid };
     process.stdout.write(values.json ? JSON.stringify(info) + '\n' : `worker serving ${model}, connected; stats ${info.stats}\n`);
-    await untilSignal(async () => { await worker.stop(); await engine?.stop(); });
+    await untilSignal(async () => { await worker.stop(); await engine?.stop(); att.stop(); });
     return 0;
   },
 };
