@@ -4,7 +4,7 @@ import {
   fakeQuoteProvider, INTEL_PCS_URL, type AttestationPolicyName, type LivePolicy, type NodeRole, type PeerVerifier, type RaTlsIdentity, type TcbStatus,
 } from '../attestation/index.ts';
 import type { PolicySpec } from '../attestation/policy.ts';
-import { resolveChainConfig } from '../chain/config.ts';
+import { NETWORKS, resolveChainConfig, type ChainConfig, type NetworkName } from '../chain/config.ts';
 import { cocoonHome } from '../chain/state-file.ts';
 import { CocoonError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -60,8 +60,15 @@ export interface RoleAttestation {
 
 /** Everything a role needs for attestation, from its flags and the configured network. */
 export async function roleAttestation(role: NodeRole, values: AttestationFlagValues, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RoleAttestation> {
-  const chain = resolveChainConfig(env);
-  const network = chain.network;
+  // With explicit --allow-image a role needs no chain for its allowlist; it then runs on the
+  // network COCOON_NETWORK names (default local, where development flags are allowed).
+  let chain: ChainConfig | null = null;
+  try {
+    chain = resolveChainConfig(env);
+  } catch (err) {
+    if (!values['allow-image']?.length || (env.COCOON_NETWORK && !(NETWORKS as readonly string[]).includes(env.COCOON_NETWORK))) throw err;
+  }
+  const network: NetworkName = chain?.network ?? ((env.COCOON_NETWORK as NetworkName | undefined) ?? 'local');
   const quoteKind = values.quote ?? (role === 'client' ? 'none' : 'tdx');
   if (!['tdx', 'fake', 'none'].includes(quoteKind)) throw new CocoonError('bad_flag', `--quote must be tdx, fake or none, got "${quoteKind}"`);
   if (quoteKind === 'none' && role !== 'client') throw new CocoonError('bad_flag', `a ${role} must be attested: --quote tdx (production) or --quote fake (development)`);
@@ -85,7 +92,7 @@ export async function roleAttestation(role: NodeRole, values: AttestationFlagVal
   let live: LivePolicy | null = null;
   let verifierFor: (r: NodeRole) => PeerVerifier;
   const flagged = values['allow-image'];
-  if (!flagged?.length && chain.rootAddress) {
+  if (!flagged?.length && chain?.rootAddress) {
     live = await createLivePolicy({ spec, read: rootAllowlistReader({ ...chain, rootAddress: chain.rootAddress }), log });
     verifierFor = (r) => live!.verifierFor(r);
   } else {

@@ -7,7 +7,8 @@ describe('a worker process killed mid-stream', () => {
   it('ends the client stream with an error event instead of hanging', async () => {
     // The proxy and client in this process; the only worker is a real process we SIGKILL.
     const net = await startLocalNetwork({ workers: 0 });
-    const worker = await spawnRole(['worker', '--proxy', `127.0.0.1:${net.proxy.workerEndpoint.port}`, '--token-delay-ms', '40']);
+    // Development quotes on both sides: the local network's proxy holds workers to the fake policy.
+    const worker = await spawnRole(['worker', '--proxy', `127.0.0.1:${net.proxy.workerEndpoint.port}`, '--token-delay-ms', '40', '--quote', 'fake', '--policy', 'fake', '--allow-image', net.imageHashes.proxy]);
     try {
       await expect.poll(() => net.proxy.stats().workers.length, { timeout: 15_000 }).toBe(1);
       const openai = new OpenAI({ baseURL: net.openaiUrl, apiKey: 'x', maxRetries: 0, timeout: 20_000 });
