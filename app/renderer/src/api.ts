@@ -3,7 +3,7 @@ import type { AppEvents, CocoonApi, EventName, RequestArgs, RequestName, Request
 /**
  * The renderer's only way to the app: `window.cocoon` from the Electron preload, or the same
  * contract over the web-mode WebSocket (the page's own origin; the access token travels in the
- * HttpOnly cookie set when the page was opened with ?token=).
+ * WebSocket URL, taken from the page's ?token=; web mode sets no cookie).
  */
 declare global {
   interface Window {

@@ -89,13 +89,18 @@ export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.T
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ ...BASE, host: opts.host, port: opts.port, key: opts.identity.keyPem, cert: opts.identity.certPem });
     socket.setNoDelay(true);
+    // The signal outlives this attempt (a reconnect loop's stop signal): its listener must go
+    // whichever way the attempt ends, or every retry leaves one behind.
+    const onAbort = () => fail(new CocoonError('cancelled', 'connection attempt cancelled'));
     const fail = (err: Error) => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       reject(err);
     };
     const timer = setTimeout(() => fail(new CocoonError('connect_timeout', `no TLS handshake with ${opts.host}:${opts.port} within ${opts.timeoutMs ?? 10_000} ms`)), opts.timeoutMs ?? 10_000);
-    opts.signal?.addEventListener('abort', () => fail(new CocoonError('cancelled', 'connection attempt cancelled')), { once: true });
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('error', (err) => fail(new CocoonError('connect_failed', `cannot connect to ${opts.host}:${opts.port}: ${err.message}`, { cause: err })));
     socket.once('secureConnect', () => {
       socket.pause();
@@ -111,6 +116,7 @@ export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.T
             return fail(new CocoonError('connect_failed', `${opts.host}:${opts.port} closed the connection during attestation; it probably refused this node's attestation`));
           }
           clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', onAbort);
           socket.removeAllListeners('error');
           resolve({ socket, peer, peerCertificatePem: certificatePem });
         },
