@@ -24,6 +24,7 @@ export function rawHttp(port: number, request: string | Buffer, timeoutMs = 2000
       if (end >= 0) {
         const len = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1];
         if (len !== undefined && text.length >= end + 4 + Number(len)) done();
+        else if (len === undefined && /\r\ntransfer-encoding: *chunked/i.test(text.slice(0, end)) && text.endsWith('0\r\n\r\n')) done();
       }
     });
     socket.on('error', done);
