@@ -64,7 +64,6 @@ export class CapacityQueue {
       const leave = (err: HttpError) => {
         cleanup();
         reject(err);
-        if (!this.probing) this.wakeHead();
       };
       const waiter: Waiter = {
         wake: () => {
