@@ -131,3 +131,29 @@ describe('status and listeners', () => {
     expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0);
   });
 });
+
+describe('fuzz: raw request lines and headers (fixed seed, time-boxed)', () => {
+  it('no server dies and RSS returns near its baseline', async () => {
+    let seed = 0x13;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const pieces = ['GET', 'POST', 'OPTIONS', 'PUT', '\x00', ' ', '/', '//', 'http://[', '%', '%E0%A4%A', '?token=', '\r\n', 'HTTP/1.1', 'HTTP/9', 'host: 127.0.0.1', 'content-length: -1', 'content-length: 99999999999',
+      'transfer-encoding: chunked', 'content-type: application/json', 'origin: null', '{', '['.repeat(5000), '\xff\xfe', 'a'.repeat(10_000), 'upgrade: websocket', 'connection: upgrade', ':'];
+    const ports = [chainPort, clientPort(), enginePort(), statsPort()];
+    global.gc?.();
+    const baseline = process.memoryUsage().rss;
+    const deadline = Date.now() + 15_000;
+    let sent = 0;
+    while (Date.now() < deadline && sent < 400) {
+      const parts = Array.from({ length: 1 + rand(12) }, () => pieces[rand(pieces.length)]!);
+      const req = rand(3) === 0 ? parts.join('') : `${parts.join(' ')}\r\n\r\n`;
+      await Promise.all(ports.map((p) => rawHttp(p, Buffer.from(req, 'latin1'), 300)));
+      sent++;
+    }
+    for (const p of ports) expect((await rawHttp(p, `GET /health HTTP/1.1\r\nhost: 127.0.0.1:${p}\r\nconnection: close\r\n\r\n`)).status).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 200));
+    global.gc?.();
+    const after = process.memoryUsage().rss;
+    console.log(`fuzz: ${sent} requests × ${ports.length} servers; RSS ${(baseline / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MiB`);
+    expect(after - baseline).toBeLessThan(64 * 2 ** 20);
+  }, 40_000);
+});
