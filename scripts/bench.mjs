@@ -9,6 +9,7 @@ const benches = {
   attest: '../node-core/bench/attest.bench.ts',
   app: '../app/bench/app.bench.ts',
   chain: '../contracts/bench/chain.bench.ts',
+  fairness: '../node-core/bench/fairness.bench.ts',
 };
 const [name, ...args] = process.argv.slice(2);
 const names = name ? [name] : Object.keys(benches);

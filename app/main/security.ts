@@ -13,3 +13,9 @@ export const CONTENT_SECURITY_POLICY = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/**
+ * The same policy for a <meta http-equiv> tag in index.html, so it holds wherever the page is
+ * loaded from; frame-ancestors is header-only (browsers ignore it in a meta tag).
+ */
+export const META_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.split('; ').filter((d) => !d.startsWith('frame-ancestors')).join('; ');

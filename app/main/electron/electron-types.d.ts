@@ -12,6 +12,7 @@ declare module 'electron' {
     constructor(options: Record<string, unknown>);
     webContents: WebContents;
     loadFile(path: string): Promise<void>;
+    loadURL(url: string): Promise<void>;
     focus(): void;
     static getAllWindows(): BrowserWindow[];
   }
@@ -23,7 +24,18 @@ declare module 'electron' {
     on(event: 'second-instance' | 'window-all-closed', listener: () => void): void;
     on(event: 'before-quit', listener: (event: { preventDefault(): void }) => void): void;
   };
-  export const ipcMain: { handle(channel: string, listener: (event: unknown, ...args: unknown[]) => unknown): void };
+  export interface WebFrameMain {
+    url: string;
+    parent: WebFrameMain | null;
+  }
+  export interface IpcMainInvokeEvent {
+    senderFrame: WebFrameMain | null;
+  }
+  export const ipcMain: { handle(channel: string, listener: (event: IpcMainInvokeEvent, ...args: unknown[]) => unknown): void };
+  export const protocol: {
+    registerSchemesAsPrivileged(schemes: Array<{ scheme: string; privileges: Record<string, boolean> }>): void;
+    handle(scheme: string, handler: (request: Request) => Response | Promise<Response>): void;
+  };
   export const ipcRenderer: {
     invoke(channel: string, ...args: unknown[]): Promise<unknown>;
     on(channel: string, listener: (event: unknown, ...args: never[]) => void): void;

@@ -1,4 +1,4 @@
-import { app, BrowserWindow, ipcMain, Menu, session, shell } from 'electron';
+import { app, BrowserWindow, ipcMain, Menu, protocol, session, shell } from 'electron';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -6,6 +6,7 @@ import { startLocalNetwork } from '../../../node-core/src/network/local-network.
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import { defaultDataDir } from '../data-dir.ts';
 import { CONTENT_SECURITY_POLICY } from '../security.ts';
+import { APP_ENTRY, APP_SCHEME, isTrustedSender, serveAppRequest } from './renderer-origin.ts';
 import { AppService } from '../services/app-service.ts';
 import { openDevWallet } from '../services/dev-wallet.ts';
 import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
@@ -18,6 +19,8 @@ import { ClientAccount } from '../../../node-core/src/payments/client-account.ts
 // A second launch only focuses the first window (see 'second-instance'); it must not start a
 // second network, so it exits before any service starts.
 const primaryInstance = app.requestSingleInstanceLock();
+// The renderer's own origin (app://cocoon), registered before 'ready' as Electron requires.
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 if (!primaryInstance) app.exit(0);
 
 const appDataDir = join(defaultDataDir(), 'app');
@@ -35,7 +38,11 @@ async function createWindow(): Promise<void> {
   const clientAccount = network.chain ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
   service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: 'local', logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }) });
 
-  ipcMain.handle('cocoon:request', async (_e, name: unknown, args: unknown) => {
+  ipcMain.handle('cocoon:request', async (e, name: unknown, args: unknown) => {
+    if (!isTrustedSender(e.senderFrame)) {
+      log.warn({ frame: e.senderFrame?.url }, 'IPC from a frame that is not the app page; refused');
+      return { error: { code: 'forbidden', message: 'IPC is answered for the app page only' } };
+    }
     try {
       return { result: await service!.handle(String(name), args) };
     } catch (err) {
@@ -48,14 +55,19 @@ async function createWindow(): Promise<void> {
     webPreferences: { preload: join(import.meta.dirname, 'preload.cjs'), contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true },
   });
   service.on('event', (event: string, payload: unknown) => win.webContents.send('cocoon:event', event, payload));
+  // Bundled, this file is dist/electron/main.mjs; the renderer build sits beside it in dist/renderer.
+  const rendererDir = join(import.meta.dirname, '..', 'renderer');
+  protocol.handle(APP_SCHEME, (request) => {
+    const r = serveAppRequest(request.url, rendererDir);
+    return new Response(new Uint8Array(r.body), { status: r.status, headers: r.headers });
+  });
   // Navigation and new windows are blocked; external links open in the system browser.
   win.webContents.on('will-navigate', (e) => e.preventDefault());
   win.webContents.setWindowOpenHandler(({ url }) => {
     if (url.startsWith('https://')) void shell.openExternal(url);
     return { action: 'deny' };
   });
-  // Bundled, this file is dist/electron/main.mjs; the renderer build sits beside it in dist/renderer.
-  await win.loadFile(join(import.meta.dirname, '..', 'renderer', 'index.html'));
+  await win.loadURL(APP_ENTRY);
 }
 
 if (primaryInstance) app.whenReady().then(() => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger } from '../../../node-core/src/log.ts';
+import { rawHttp } from '../../../node-core/src/http/raw-http.ts';
 import { startLocalNetwork, type LocalNetwork } from '../../../node-core/src/network/local-network.ts';
 import { AppService } from '../services/app-service.ts';
 import { startWebServer, type WebServer } from './web-server.ts';
@@ -64,22 +65,62 @@ function call(ws: WebSocket, msg: unknown): Promise<{ id: unknown; result?: unkn
 }
 
 describe('web mode server', () => {
-  it('serves the page with the token once and sets an HttpOnly SameSite=Strict cookie and the CSP', async () => {
+  it('serves the page with the token and the CSP, and sets no cookie (cookies ignore ports)', async () => {
     const res = await get(`/?token=${web.token}`);
     expect(res.status).toBe(200);
-    expect(String(res.headers['set-cookie'])).toMatch(/cocoon_token=.*HttpOnly; SameSite=Strict/);
+    expect(res.headers['set-cookie']).toBeUndefined();
     expect(String(res.headers['content-security-policy'])).toMatch(/script-src 'self'/);
-    expect((await get('/assets/a.js', { cookie: `cocoon_token=${web.token}` })).status).toBe(200);
+    expect((await get('/assets/a.js')).status).toBe(200);
   });
 
-  it('refuses a missing token with 401 and a wrong one with 403, also for assets', async () => {
-    expect((await get('/assets/a.js')).status).toBe(401);
-    expect((await get('/assets/a.js', { cookie: 'cocoon_token=nope' })).status).toBe(403);
+  it('refuses the page without a token with 401 and with a wrong one with 403', async () => {
+    expect((await get('/')).status).toBe(401);
     expect((await get(`/?token=${web.token.slice(0, -1)}x`)).status).toBe(403);
+    // A token in a cookie (as main set it) is no longer honoured by anything.
+    expect(await upgrade('/api', { cookie: `cocoon_token=${web.token}` })).toBe(401);
   });
 
   it('refuses a foreign Host header even with the right token (DNS rebinding)', async () => {
     expect((await get(`/?token=${web.token}`, { host: `evil.example:${web.port}` })).status).toBe(403);
+  });
+
+  it('answers `GET http://[` and a malformed escape with 400 and keeps serving', async () => {
+    expect((await rawHttp(web.port, `GET http://[ HTTP/1.1\r\nhost: 127.0.0.1:${web.port}\r\n\r\n`)).status).toBe(400);
+    expect((await rawHttp(web.port, `GET /%E0%A4%A?token=${web.token} HTTP/1.1\r\nhost: 127.0.0.1:${web.port}\r\n\r\n`)).status).toBe(400);
+    expect((await rawHttp(web.port, `GET /x HTTP/1.1\r\nhost: 127.0.0.1:${web.port}\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-key: x\r\nsec-websocket-version: 13\r\n\r\n`)).status).toBe(401);
+    expect((await get(`/?token=${web.token}`)).status).toBe(200);
+  });
+
+  it('refuses WebSocket upgrades from another origin, such as a page on another 127.0.0.1 port', async () => {
+    expect(await upgrade(`/api?token=${web.token}`, { origin: 'http://127.0.0.1:1' })).toBe(403);
+    expect(await upgrade(`/api?token=${web.token}`, { origin: 'http://evil.example' })).toBe(403);
+    const own = await upgrade(`/api?token=${web.token}`, { origin: `http://127.0.0.1:${web.port}` });
+    expect(own).toBeInstanceOf(WebSocket);
+    (own as WebSocket).close();
+  });
+
+  it('refuses state-changing requests from another origin', async () => {
+    const res = await new Promise<number>((resolve, reject) => {
+      const r = request({ host: '127.0.0.1', port: web.port, path: `/?token=${web.token}`, method: 'POST', headers: { origin: 'http://127.0.0.1:1', 'content-type': 'text/plain' } }, (res) => { res.resume(); resolve(res.statusCode!); });
+      r.on('error', reject);
+      r.end('x');
+    });
+    expect(res).toBe(403);
+  });
+
+  it('holds one service listener however many clients come and go', async () => {
+    const before = service.listenerCount('event');
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    const sockets = await Promise.all(Array.from({ length: 20 }, () => upgrade(`/api?token=${web.token}`)));
+    expect(sockets.every((s) => s instanceof WebSocket)).toBe(true);
+    expect(service.listenerCount('event')).toBe(before);
+    for (const s of sockets) (s as WebSocket).close();
+    await new Promise((r) => setTimeout(r, 50));
+    process.off('warning', onWarning);
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+    expect(before).toBe(1);
   });
 
   it('does not serve files outside the renderer directory', async () => {
@@ -91,10 +132,13 @@ describe('web mode server', () => {
     expect(await upgrade('/api')).toBe(401);
     expect(await upgrade('/api?token=wrong')).toBe(403);
     expect(await upgrade(`/other?token=${web.token}`)).toBe(404);
+    const deep = await upgrade(`/api?token=${web.token}`);
+    expect((await call(deep as WebSocket, '['.repeat(100_000))).error?.code).toBe('bad_message');
+    (deep as WebSocket).close();
   });
 
   it('answers contract calls over the WebSocket and reports bad messages and arguments by name', async () => {
-    const ws = await upgrade('/api', { cookie: `cocoon_token=${web.token}` });
+    const ws = await upgrade(`/api?token=${web.token}`);
     expect(ws).toBeInstanceOf(WebSocket);
     const socket = ws as WebSocket;
     try {

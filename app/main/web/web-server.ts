@@ -5,14 +5,21 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
+import { decodePath, hardenServer, HttpError, parseJson, requestTarget, safeHandler, safeUpgrade } from '../../../node-core/src/http/safe-http.ts';
 import type { Logger } from '../../../node-core/src/log.ts';
 import type { AppService } from '../services/app-service.ts';
 import { CONTENT_SECURITY_POLICY } from '../security.ts';
 
 /**
- * Web mode: the renderer and the app API contract over HTTP + WebSocket on 127.0.0.1, guarded by
- * a random access token (query `?token=` once, then an HttpOnly same-site cookie). For GPU
+ * Web mode: the renderer and the app API contract over HTTP + WebSocket on 127.0.0.1. For GPU
  * servers without a display (through an SSH tunnel) and for browser tests.
+ *
+ * Guards: the Host must be this listener (DNS rebinding); every WebSocket upgrade and every
+ * non-GET request must come from this listener's own Origin (a page on another 127.0.0.1 port is
+ * another origin); the API needs the random access token, which travels in the page URL and the
+ * WebSocket URL only. There is no cookie: cookies ignore ports, so a cookie would be sent to (and
+ * usable from) every other server on 127.0.0.1. The static renderer files hold no secrets; the
+ * page itself still needs the token so a stray link shows the "token required" answer.
  */
 export interface WebServerOptions {
   service: AppService;
@@ -34,7 +41,6 @@ const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
   '.png': 'image/png', '.json': 'application/json', '.ico': 'image/x-icon', '.woff2': 'font/woff2',
 };
-const COOKIE = 'cocoon_token';
 
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
   const token = opts.token ?? randomBytes(24).toString('base64url');
@@ -46,83 +52,94 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   };
   let port = 0;
 
-  /** 401 without a token, 403 with a wrong one or a foreign Host (DNS rebinding). */
-  function authorize(req: IncomingMessage): 200 | 401 | 403 {
+  /** Host (DNS rebinding) and Origin (other sites, other local ports) checks; throws 403. */
+  function checkOrigin(req: IncomingMessage, stateChanging: boolean): void {
     const host = req.headers.host ?? '';
-    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) return 403;
-    const url = new URL(req.url ?? '/', 'http://x');
-    const fromQuery = url.searchParams.get('token');
-    const fromCookie = /(?:^|;\s*)cocoon_token=([\w-]+)/.exec(req.headers.cookie ?? '')?.[1];
-    if (!fromQuery && !fromCookie) return 401;
-    return sameToken(fromQuery) || sameToken(fromCookie) ? 200 : 403;
+    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) throw new HttpError(403, 'forbidden: wrong host');
+    const origin = req.headers.origin;
+    // Browsers always send Origin on WebSocket upgrades and cross-origin requests; tools may not.
+    if (stateChanging && origin !== undefined && origin !== `http://127.0.0.1:${port}` && origin !== `http://localhost:${port}`) {
+      throw new HttpError(403, `forbidden: requests from origin ${origin.slice(0, 100)} are refused`);
+    }
   }
 
-  function serveStatic(req: IncomingMessage, res: ServerResponse, fromQueryToken: boolean): void {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const rel = url.pathname === '/' ? 'index.html' : normalize(decodeURIComponent(url.pathname)).replace(/^([/\\])+/, '');
+  /** 401 without the token, 403 with a wrong one. */
+  function checkToken(query: URLSearchParams): void {
+    const presented = query.get('token');
+    if (!presented) throw new HttpError(401, 'access token required: open the URL printed by `cocoon app --web`');
+    if (!sameToken(presented)) throw new HttpError(403, 'forbidden: wrong access token');
+  }
+
+  function serveStatic(res: ServerResponse, path: string): void {
+    const rel = path === '/' ? 'index.html' : normalize(decodePath(path)).replace(/^([/\\])+/, '');
     const file = join(opts.rendererDir, rel);
-    if (!file.startsWith(opts.rendererDir) || !existsSync(file) || !statSync(file).isFile()) {
+    if (rel.includes('\0') || !file.startsWith(opts.rendererDir) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
-    const headers: Record<string, string> = {
+    res.writeHead(200, {
       'content-type': MIME[extname(file)] ?? 'application/octet-stream',
       'content-security-policy': CONTENT_SECURITY_POLICY,
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       'cache-control': rel === 'index.html' ? 'no-store' : 'max-age=3600',
-    };
-    if (fromQueryToken) headers['set-cookie'] = `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
-    res.writeHead(200, headers);
-    createReadStream(file).pipe(res);
+    });
+    const stream = createReadStream(file);
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
   }
 
-  const server: Server = createServer((req, res) => {
-    const verdict = authorize(req);
-    if (verdict !== 200) {
-      res.writeHead(verdict, { 'content-type': 'text/plain' }).end(verdict === 401 ? 'access token required: open the URL printed by `cocoon app --web`' : 'forbidden: wrong access token or host');
-      return;
-    }
-    if (req.url === '/favicon.ico') {
-      res.writeHead(204).end();
-      return;
-    }
-    if (req.method !== 'GET') {
-      res.writeHead(405).end();
-      return;
-    }
-    serveStatic(req, res, new URL(req.url ?? '/', 'http://x').searchParams.has('token'));
-  });
+  const renderText = (res: ServerResponse, err: HttpError) => {
+    res.writeHead(err.status, { ...err.headers, 'content-type': 'text/plain' }).end(err.message);
+  };
+  const server: Server = hardenServer(createServer(safeHandler((req, res) => {
+    const { path, query } = requestTarget(req);
+    const reading = req.method === 'GET' || req.method === 'HEAD';
+    checkOrigin(req, !reading);
+    if (!reading) throw new HttpError(405, 'only GET is served; the API is the WebSocket at /api');
+    if (path === '/favicon.ico') return void res.writeHead(204).end();
+    if (path === '/' || path === '/index.html') checkToken(query);
+    serveStatic(res, path);
+  }, { log: opts.log, render: renderText })), { log: opts.log });
+
+  // One listener on the service for all clients: events fan out to the open sockets.
+  const clients = new Set<WebSocket>();
+  const broadcast = (event: string, payload: unknown) => {
+    const frame = JSON.stringify({ event, payload });
+    for (const ws of clients) if (ws.readyState === ws.OPEN) ws.send(frame);
+  };
+  opts.service.on('event', broadcast);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
-  server.on('upgrade', (req, socket, head) => {
-    const verdict = authorize(req);
-    if (verdict !== 200 || new URL(req.url ?? '/', 'http://x').pathname !== '/api') {
-      socket.end(`HTTP/1.1 ${verdict === 401 ? '401 Unauthorized' : verdict === 403 ? '403 Forbidden' : '404 Not Found'}\r\n\r\n`);
-      return;
-    }
+  server.on('upgrade', safeUpgrade((req, socket, head) => {
+    const { path, query } = requestTarget(req);
+    checkOrigin(req, true);
+    checkToken(query);
+    if (path !== '/api') throw new HttpError(404, 'not found');
     wss.handleUpgrade(req, socket, head, (ws) => onClient(ws));
-  });
+  }, opts.log));
 
   function onClient(ws: WebSocket): void {
-    const forward = (event: string, payload: unknown) => ws.send(JSON.stringify({ event, payload }));
-    opts.service.on('event', forward);
-    ws.on('close', () => opts.service.off('event', forward));
+    clients.add(ws);
+    ws.on('close', () => clients.delete(ws));
+    ws.on('error', (err) => opts.log.debug({ err: err.message }, 'web-mode socket error'));
+    const reply = (body: unknown) => { if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(body)); };
     ws.on('message', async (data) => {
       let msg: { id?: unknown; method?: unknown; args?: unknown };
       try {
-        msg = JSON.parse(String(data));
-      } catch {
-        return ws.send(JSON.stringify({ id: null, error: { code: 'bad_message', message: 'message is not JSON' } }));
+        msg = parseJson(String(data)) as typeof msg;
+      } catch (err) {
+        return reply({ id: null, error: { code: 'bad_message', message: errorMessage(err) } });
       }
-      if (typeof msg.id !== 'number' || typeof msg.method !== 'string' || !Array.isArray(msg.args)) {
-        return ws.send(JSON.stringify({ id: msg.id ?? null, error: { code: 'bad_message', message: 'expected {id: number, method: string, args: array}' } }));
+      if (typeof msg !== 'object' || msg === null || typeof msg.id !== 'number' || typeof msg.method !== 'string' || !Array.isArray(msg.args)) {
+        const id = typeof msg === 'object' && msg !== null && typeof msg.id === 'number' ? msg.id : null;
+        return reply({ id, error: { code: 'bad_message', message: 'expected {id: number, method: string, args: array}' } });
       }
       try {
-        ws.send(JSON.stringify({ id: msg.id, result: await opts.service.handle(msg.method, msg.args) }));
+        reply({ id: msg.id, result: await opts.service.handle(msg.method, msg.args) });
       } catch (err) {
         const code = err instanceof CocoonError ? err.code : 'internal';
-        ws.send(JSON.stringify({ id: msg.id, error: { code, message: errorMessage(err) } }));
+        reply({ id: msg.id, error: { code, message: errorMessage(err) } });
       }
     });
   }
@@ -137,6 +154,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     port,
     token,
     async close() {
+      opts.service.off('event', broadcast);
       for (const c of wss.clients) c.terminate();
       wss.close();
       server.closeAllConnections();

@@ -3,7 +3,7 @@ import type { AppEvents, CocoonApi, EventName, RequestArgs, RequestName, Request
 /**
  * The renderer's only way to the app: `window.cocoon` from the Electron preload, or the same
  * contract over the web-mode WebSocket (the page's own origin; the access token travels in the
- * HttpOnly cookie set when the page was opened with ?token=).
+ * WebSocket URL, taken from the page's ?token=; web mode sets no cookie).
  *
  * Web mode can lose its backend (Ctrl-C, crash, restart). The transport then fails every pending
  * request at once with a message, reports the link state, and reconnects with backoff; a refused
@@ -103,7 +103,8 @@ function webSocketLink(): AppLink {
   /** Tells a server that refuses us apart from one that is down. */
   async function probe(): Promise<string | null> {
     try {
-      const res = await fetch('/', { cache: 'no-store' });
+      const token = new URLSearchParams(location.search).get('token') ?? '';
+      const res = await fetch(`/?token=${encodeURIComponent(token)}`, { cache: 'no-store' });
       if (res.status === 401 || res.status === 403) {
         return 'The Cocoon app was restarted and no longer accepts this page\'s access token. Open the URL the app printed when it started (`cocoon app --web` prints it; `--json` too).';
       }

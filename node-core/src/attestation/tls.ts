@@ -159,13 +159,18 @@ export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.T
     const socket = tls.connect({ ...BASE, ...(opts.socket ? { socket: opts.socket } : { host: opts.host, port: opts.port }), key: opts.identity.keyPem, cert: opts.identity.certPem, servername: undefined });
     socket.setNoDelay(true);
     watchForRefusal(socket, (r) => opts.log?.warn({ peer: `${opts.host}:${opts.port}`, code: r.code, reason: r.reason }, 'peer refused this node\'s attestation'));
+    // The signal outlives this attempt (a reconnect loop's stop signal): its listener must go
+    // whichever way the attempt ends, or every retry leaves one behind.
+    const onAbort = () => fail(new CocoonError('cancelled', 'connection attempt cancelled'));
     const fail = (err: Error) => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       reject(err);
     };
     const timer = setTimeout(() => fail(new CocoonError('connect_timeout', `no TLS handshake with ${opts.host}:${opts.port} within ${opts.timeoutMs ?? 10_000} ms`)), opts.timeoutMs ?? 10_000);
-    opts.signal?.addEventListener('abort', () => fail(new CocoonError('cancelled', 'connection attempt cancelled')), { once: true });
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('error', (err) => fail(new CocoonError('connect_failed', `cannot connect to ${opts.host}:${opts.port}: ${err.message}`, { cause: err })));
     socket.once('secureConnect', () => {
       socket.pause();
@@ -188,6 +193,7 @@ export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.T
               : `${opts.host}:${opts.port} closed the connection during attestation; it probably refused this node's attestation`));
           }
           clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', onAbort);
           socket.removeAllListeners('error');
           keepWatching(socket, opts.verifier, der, opts.log, `${opts.host}:${opts.port}`);
           resolve({ socket, peer, peerCertificatePem: certificatePem });

@@ -2,6 +2,8 @@ import type { AddressInfo } from 'node:net';
 import type { PeerVerifier, RaTlsIdentity } from '../attestation/index.ts';
 import type { Logger } from '../log.ts';
 import { DEFAULT_PRICING, type PricingParams } from '../payments/pricing.ts';
+import { CocoonError } from '../errors.ts';
+import { apiKeyRequiredByDefault } from './http-gate.ts';
 import { createOpenAiServer } from './openai-server.ts';
 import { ProxyLink } from './proxy-link.ts';
 import type { ClientHandle, ClientStatus } from './status.ts';
@@ -19,6 +21,15 @@ export interface ClientOptions {
   maxCoefficient?: number;
   requestTimeoutSeconds?: number;
   ownerAddress?: string;
+  /**
+   * Bearer key the OpenAI API requires. Omitted: none on the local network; on testnet/mainnet
+   * the caller must pass one (see loadOrCreateApiKey) or explicitly `null` to run without.
+   */
+  apiKey?: string | null;
+  /** Origins allowed to call the API from a browser (CORS); none by default. */
+  allowedOrigins?: string[];
+  /** Extra Host header values to accept besides 127.0.0.1/localhost:port. */
+  allowedHosts?: string[];
   log: Logger;
 }
 
@@ -30,10 +41,15 @@ export interface ClientRunner extends ClientHandle {
 }
 
 export async function startClient(opts: ClientOptions): Promise<ClientRunner> {
+  const network = opts.network ?? 'local';
+  if (opts.apiKey === undefined && apiKeyRequiredByDefault(network)) {
+    throw new CocoonError('api_key_required', `a client on ${network} spends real TON: its OpenAI API needs an API key`, { hint: 'pass apiKey (loadOrCreateApiKey(dataDir)) or apiKey: null to run without one deliberately' });
+  }
   const link = new ProxyLink({ ...opts.proxy, identity: opts.identity, verifier: opts.verifier, log: opts.log, ...(opts.ownerAddress && { ownerAddress: opts.ownerAddress }) });
   const pricing = opts.pricing ?? DEFAULT_PRICING;
   let models: ClientStatus['models'] = [];
-  const status = (): ClientStatus => ({ network: opts.network ?? 'local', proxy: link.state, attestation: link.attestation, models, pricing });
+  // The attestation is only vouched for while the link it was verified on is up.
+  const status = (): ClientStatus => ({ network, proxy: link.state, attestation: attestationNow(link), models, pricing });
   const listeners = new Set<(s: ClientStatus) => void>();
   const notify = () => { for (const l of listeners) l(status()); };
   link.on('status', () => {
@@ -50,13 +66,18 @@ export async function startClient(opts: ClientOptions): Promise<ClientRunner> {
   const server = createOpenAiServer({
     link, pricing: () => pricing, status, knownModels: () => opts.knownModels ?? [],
     maxCoefficient: opts.maxCoefficient ?? 4000, defaultTimeoutSeconds: opts.requestTimeoutSeconds ?? 300, log: opts.log,
+    gate: {
+      port: () => port, apiKey: opts.apiKey ?? null,
+      ...(opts.allowedOrigins && { allowedOrigins: opts.allowedOrigins }), ...(opts.allowedHosts && { allowedHosts: opts.allowedHosts }),
+    },
   });
+  let port = 0;
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', resolve);
   });
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   return {
     openaiUrl: `http://127.0.0.1:${port}/v1`,
     port,
@@ -73,4 +94,11 @@ export async function startClient(opts: ClientOptions): Promise<ClientRunner> {
       await new Promise((r) => server.close(r));
     },
   };
+}
+
+/** The proxy's attestation as of now: a report from a link that has since dropped is not valid. */
+export function attestationNow(link: Pick<ProxyLink, 'connected' | 'attestation' | 'state'>): ClientStatus['attestation'] {
+  const report = link.attestation;
+  if (!report || link.connected || !report.valid) return report;
+  return { ...report, valid: false, error: `proxy ${link.state.state}${link.state.error ? `: ${link.state.error}` : ''}; attestation was verified on a connection that is no longer up` };
 }

@@ -1,11 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { errorMessage } from '../errors.ts';
-import { readBody, sendError, sendJson } from '../inference/http-util.ts';
-import { maxTokensOf, parseChatCompletionRequest, type ChatCompletionChunk, type Usage } from '../inference/openai-types.ts';
+import { hardenServer, HttpError, requestTarget, safeHandler } from '../http/safe-http.ts';
+import { readChatRequest, renderOpenAiError, sendError, sendJson } from '../inference/http-util.ts';
+import { maxTokensOf, type ChatCompletionChunk, type Usage } from '../inference/openai-types.ts';
 import type { Logger } from '../log.ts';
 import { computeCost, type CostBreakdown, type PricingParams, type TokenCounts } from '../payments/pricing.ts';
 import { ErrorCode } from '../protocol/messages.ts';
-import type { ProxyLink } from './proxy-link.ts';
+import { CapacityQueue, type CapacityQueueOptions } from './capacity-queue.ts';
+import { createClientGate, type ClientGateOptions } from './http-gate.ts';
+import type { ProxyLink, RunningQuery } from './proxy-link.ts';
 import type { ClientStatus } from './status.ts';
 
 /**
@@ -21,6 +24,9 @@ export interface OpenAiServerOptions {
   knownModels: () => string[];
   maxCoefficient: number;
   defaultTimeoutSeconds: number;
+  /** Host allowlist, CORS origins and API key (see http-gate.ts). */
+  gate: ClientGateOptions;
+  queue?: CapacityQueueOptions;
   log: Logger;
 }
 
@@ -49,9 +55,7 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
   }
 
   async function chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req, BODY_LIMIT);
-    if (raw === null) return sendError(res, 413, `request body exceeds ${BODY_LIMIT} bytes`);
-    const parsed = parseChatCompletionRequest(raw);
+    const parsed = await readChatRequest(req, BODY_LIMIT);
     if (!parsed.ok) return sendJson(res, parsed.status, parsed.body);
     const request = parsed.value;
     // A recent model list saves a proxy round trip per request; a miss is re-checked fresh.
@@ -60,6 +64,7 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
     if (!serving(types)) types = await opts.link.workerTypes(0);
     if (!serving(types)) {
       if (opts.knownModels().includes(request.model) || types.some((t) => t.name === request.model)) {
+        res.setHeader('retry-after', '5');
         return sendError(res, 503, `no worker is serving model "${request.model}" right now; try again later or pick another model from /v1/models`, 'service_unavailable', 'model', 'no_worker');
       }
       return sendError(res, 404, `model "${request.model}" does not exist on this network; see /v1/models`, 'invalid_request_error', 'model', 'model_not_found');
@@ -74,16 +79,42 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
     let reasoning = '';
     let finishReason: 'stop' | 'length' | null = null;
 
-    const running = opts.link.runQuery(
-      {
-        model: request.model,
-        request: Buffer.from(JSON.stringify(request)),
-        maxCoefficient: opts.maxCoefficient,
-        maxTokens: maxTokensOf(request) ?? DEFAULT_MAX_TOKENS,
-        timeoutSeconds: opts.defaultTimeoutSeconds,
-      },
-      {
-        onPart(answer) {
+    // Busy workers: the request waits in the bounded queue and retries, ahead of later arrivals.
+    const gone = new AbortController();
+    let running: RunningQuery | null = null;
+    let probeDone: ((accepted: boolean) => void) | null = null;
+    let answered = false;
+    const accepted = () => {
+      if (!answered) { answered = true; probeDone?.(true); probeDone = null; }
+    };
+    const fail = (err: unknown) => {
+      finished = true;
+      if (res.writableEnded || gone.signal.aborted) return;
+      const httpErr = err instanceof HttpError ? err : new HttpError(503, errorMessage(err), (err as { code?: string }).code ?? 'proxy_unavailable');
+      renderOpenAiError(res, httpErr);
+    };
+    const attempt = () => {
+      answered = false;
+      try {
+        running = opts.link.runQuery(
+          {
+            model: request.model,
+            request: Buffer.from(JSON.stringify(request)),
+            maxCoefficient: opts.maxCoefficient,
+            maxTokens: maxTokensOf(request) ?? DEFAULT_MAX_TOKENS,
+            timeoutSeconds: opts.defaultTimeoutSeconds,
+          },
+          callbacks,
+        );
+      } catch (err) {
+        probeDone?.(false);
+        probeDone = null;
+        fail(err);
+      }
+    };
+    const callbacks = {
+        onPart(answer: Buffer) {
+          accepted();
           if (stream) {
             if (!headersSent) {
               res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -99,16 +130,24 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
             return;
           }
           for (const line of answer.toString('utf8').split('\n')) {
-            const chunk = JSON.parse(line) as ChatCompletionChunk;
+            let chunk: ChatCompletionChunk;
+            try {
+              chunk = JSON.parse(line) as ChatCompletionChunk;
+            } catch {
+              opts.log.warn('proxy sent an answer part that is not JSON; skipped');
+              continue;
+            }
             id ||= chunk.id;
-            const choice = chunk.choices[0];
-            if (choice?.delta.content) content += choice.delta.content;
-            if (choice?.delta.reasoning_content) reasoning += choice.delta.reasoning_content;
+            const choice = chunk.choices?.[0];
+            if (choice?.delta?.content) content += choice.delta.content;
+            if (choice?.delta?.reasoning_content) reasoning += choice.delta.reasoning_content;
             if (choice?.finish_reason) finishReason = choice.finish_reason;
           }
         },
-        onFinal(tokens) {
+        onFinal(tokens: TokenCounts) {
+          accepted();
           finished = true;
+          queue.released();
           const usage = usageOf(tokens);
           const cost: CostBreakdown = computeCost(tokens, opts.pricing());
           if (stream) {
@@ -123,8 +162,18 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
             usage, cost,
           });
         },
-        onError(code, message) {
+        onError(code: number, message: string) {
+          if (code === ErrorCode.noWorker && !answered && !headersSent && !gone.signal.aborted) {
+            // Every worker is busy: back to the head of the queue until capacity frees up.
+            probeDone?.(false);
+            probeDone = null;
+            running = null;
+            queue.wait(gone.signal, true).then((done) => { probeDone = done; attempt(); }, fail);
+            return;
+          }
+          accepted();
           finished = true;
+          queue.released();
           const type = code === ErrorCode.noWorker ? 'service_unavailable' : code === ErrorCode.badRequest ? 'invalid_request_error' : 'server_error';
           if (headersSent) {
             // Mid-stream: an SSE error event, which the openai package raises as an APIError.
@@ -133,35 +182,47 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
           }
           if (!res.writableEnded) sendError(res, code >= 400 && code < 600 ? code : 502, message, type, null, String(code));
         },
-      },
-    );
+    };
     res.on('close', () => {
       if (!finished) {
         opts.log.info('client went away; cancelling query');
-        running.cancel();
+        gone.abort();
+        running?.cancel();
+        probeDone?.(false);
       }
     });
+    if (queue.open) attempt();
+    else {
+      probeDone = await queue.wait(gone.signal);
+      attempt();
+    }
   }
 
-  return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const route = async () => {
-      if (req.method === 'GET' && path === '/v1/models') return models(res);
-      if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, res);
-      if (req.method === 'GET' && path === '/v1/cocoon/status') return sendJson(res, 200, opts.status());
-      if (req.method === 'GET' && path === '/v1/cocoon/proxy-certificate') {
-        if (!opts.link.proxyCertificatePem) return sendError(res, 503, 'not connected to a proxy yet', 'service_unavailable');
-        res.writeHead(200, { 'content-type': 'application/x-pem-file' });
-        return void res.end(opts.link.proxyCertificatePem);
-      }
-      if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: opts.link.connected ? 'ok' : 'proxy_unavailable' });
-      sendError(res, 404, `no route ${req.method} ${path}`, 'invalid_request_error', null, 'not_found');
-    };
-    route().catch((err) => {
-      const code = (err as { code?: string }).code;
-      const status = code === 'proxy_unavailable' ? 503 : 500;
-      if (!res.headersSent) sendError(res, status, errorMessage(err), status === 503 ? 'service_unavailable' : 'server_error', null, code ?? null);
-      else res.destroy();
-    });
-  });
+  const gate = createClientGate(opts.gate);
+  const queue = new CapacityQueue(opts.queue);
+  const server = hardenServer(createServer(safeHandler(async (req, res) => {
+    const { path } = requestTarget(req);
+    if (gate(req, res) === 'answered') return;
+    try {
+      await route(req, res, path);
+    } catch (err) {
+      // The proxy link being down is the caller's 503, not our 500.
+      if ((err as { code?: unknown }).code === 'proxy_unavailable') throw new HttpError(503, errorMessage(err), 'proxy_unavailable', { 'retry-after': '2' });
+      throw err;
+    }
+  }, { log: opts.log, render: renderOpenAiError })), { log: opts.log, requestTimeoutMs: 120_000 });
+  return server;
+
+  async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (req.method === 'GET' && path === '/v1/models') return models(res);
+    if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, res);
+    if (req.method === 'GET' && path === '/v1/cocoon/status') return sendJson(res, 200, opts.status());
+    if (req.method === 'GET' && path === '/v1/cocoon/proxy-certificate') {
+      if (!opts.link.proxyCertificatePem) return sendError(res, 503, 'not connected to a proxy yet', 'service_unavailable');
+      res.writeHead(200, { 'content-type': 'application/x-pem-file' });
+      return void res.end(opts.link.proxyCertificatePem);
+    }
+    if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: opts.link.connected ? 'ok' : 'proxy_unavailable' });
+    throw new HttpError(404, `no route ${req.method} ${path}`, 'not_found');
+  }
 }

@@ -1,21 +1,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { openAiError } from './openai-types.ts';
+import { HttpError, jsonDepth, MAX_JSON_DEPTH, readBody, type ErrorRenderer } from '../http/safe-http.ts';
+import { openAiError, parseChatCompletionRequest, type ChatCompletionRequest, type ParseResult } from './openai-types.ts';
 
-/** Reads a request body up to `limit` bytes; null when the limit is exceeded (caller answers 413). */
-export function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) over = true;
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(over ? null : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+/**
+ * Reads and parses a chat completion body through the shared defensive edge: 413 by size, 400 for
+ * JSON that is malformed or nested too deep, then the OpenAI schema's own 400s.
+ */
+export async function readChatRequest(req: IncomingMessage, limit: number): Promise<ParseResult<ChatCompletionRequest>> {
+  const raw = (await readBody(req, limit)).toString('utf8');
+  const depth = jsonDepth(raw);
+  if (depth > MAX_JSON_DEPTH) throw new HttpError(400, `request body is JSON nested ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, 'json_too_deep');
+  return parseChatCompletionRequest(raw);
 }
+
+/** Error answers in OpenAI's shape, for safeHandler. */
+export const renderOpenAiError: ErrorRenderer = (res, err) => {
+  const body = JSON.stringify(openAiError(err.message, err.status >= 500 ? 'server_error' : 'invalid_request_error', null, err.code));
+  res.writeHead(err.status, { ...err.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+};
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const data = JSON.stringify(body);

@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, type Logger } from '../log.ts';
 import { DeterministicGenerator } from './generator.ts';
-import { readBody, sendError, sendJson, startSse, writeSse } from './http-util.ts';
+import { hardenServer, HttpError, requestTarget, safeHandler } from '../http/safe-http.ts';
+import { readChatRequest, renderOpenAiError, sendError, sendJson, startSse, writeSse } from './http-util.ts';
 import {
-  maxTokensOf, parseChatCompletionRequest, thinkingEnabled,
+  maxTokensOf, thinkingEnabled,
   type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type Usage,
 } from './openai-types.ts';
 import { PrefixCache } from './prefix-cache.ts';
@@ -54,9 +55,7 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
   let nextId = 0;
 
   async function chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req, BODY_LIMIT);
-    if (raw === null) return sendError(res, 413, `request body exceeds ${BODY_LIMIT} bytes`);
-    const parsed = parseChatCompletionRequest(raw);
+    const parsed = await readChatRequest(req, BODY_LIMIT);
     if (!parsed.ok) return sendJson(res, parsed.status, parsed.body);
     const request: ChatCompletionRequest = parsed.value;
     if (request.model !== model) {
@@ -128,23 +127,16 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
     }
   }
 
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+  const server = hardenServer(createServer(safeHandler(async (req, res) => {
+    const { path } = requestTarget(req);
     if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
     if (req.method === 'GET' && path === '/v1/models') {
       return sendJson(res, 200, { object: 'list', data: [{ id: model, object: 'model', created, owned_by: 'cocoon-test-engine' }] });
     }
     if (req.method === 'GET' && path === '/stats') return sendJson(res, 200, stats);
-    if (req.method === 'POST' && path === '/v1/chat/completions') {
-      chat(req, res).catch((err) => {
-        log.error({ err }, 'chat request failed');
-        if (!res.headersSent) sendError(res, 500, 'internal error in test engine', 'server_error');
-        else res.destroy();
-      });
-      return;
-    }
-    sendError(res, 404, `no route ${req.method} ${path}`, 'invalid_request_error', null, 'not_found');
-  });
+    if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, res);
+    throw new HttpError(404, `no route ${req.method} ${path}`, 'not_found');
+  }, { log, render: renderOpenAiError })), { log, requestTimeoutMs: 300_000 });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

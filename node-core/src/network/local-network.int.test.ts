@@ -67,7 +67,10 @@ describe('local network through the official openai client', () => {
   it('rejects bad bodies naming the field, unknown models with 404', async () => {
     await expect(openai.chat.completions.create({ model, messages: [{ role: 'wizard' as 'user', content: 'x' }] })).rejects.toMatchObject({ status: 400, param: 'messages.0.role' });
     await expect(openai.chat.completions.create({ model: 'no/such-model', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 404 });
-    const res = await fetch(`${net.openaiUrl}/chat/completions`, { method: 'POST', body: 'nope' });
+    // A body that is not application/json is refused before parsing (a cross-origin form or
+    // text/plain POST must never reach the API).
+    expect((await fetch(`${net.openaiUrl}/chat/completions`, { method: 'POST', body: 'nope' })).status).toBe(415);
+    const res = await fetch(`${net.openaiUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'nope' });
     expect(res.status).toBe(400);
     expect((await res.json()).error.message).toMatch(/JSON/);
   });

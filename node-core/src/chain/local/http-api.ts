@@ -4,13 +4,14 @@
  * methods as GET /<method>?... for curl. Every parameter is validated; errors come back as
  * `{ ok: false, error, code }` like the public API.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Address, beginCell, Cell, external, storeMessage, type Message, type Transaction, type TupleItem } from '@ton/core';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { LocalLedger } from './ledger.ts';
 import { parseMessageBoc } from './ledger.ts';
+import { decodePath, hardenServer, HttpError, parseJson, readBody, requestTarget, safeHandler } from '../../http/safe-http.ts';
 
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
 const BASECHAIN_SHARD = '-9223372036854775808';
@@ -301,24 +302,6 @@ export function createLocalApi(ledger: LocalLedger, log?: Logger) {
   return { call };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new ApiError(413, `request body over ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 export async function serveLocalApi(ledger: LocalLedger, port: number, log?: Logger): Promise<{ server: Server; endpoint: string; baseUrl: string }> {
   const api = createLocalApi(ledger, log);
   const send = (res: ServerResponse, status: number, body: Record<string, unknown>, id?: unknown) => {
@@ -326,42 +309,43 @@ export async function serveLocalApi(ledger: LocalLedger, port: number, log?: Log
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(full, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
   };
-  const server = createServer((req, res) => {
-    void (async () => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      const path = url.pathname.replace(/^\/api\/v2/, '').replace(/\/$/, '') || '/';
-      let id: unknown;
-      try {
-        let method: string;
-        let params: unknown;
-        if (req.method === 'POST' && (path === '/jsonRPC' || path === '/')) {
-          let rpc: { method?: unknown; params?: unknown; id?: unknown };
-          try {
-            rpc = JSON.parse(await readBody(req)) as typeof rpc;
-          } catch (err) {
-            if (err instanceof ApiError) throw err;
-            throw new ApiError(400, 'request body is not JSON');
-          }
-          id = rpc.id;
-          if (typeof rpc.method !== 'string') throw new ApiError(400, 'JSON-RPC request without a method');
-          method = rpc.method;
-          params = rpc.params;
-        } else if (req.method === 'GET' && path.length > 1) {
-          method = path.slice(1);
-          params = Object.fromEntries(url.searchParams);
-        } else {
-          throw new ApiError(404, `no route for ${req.method} ${url.pathname}; use POST /jsonRPC`);
-        }
-        const result = await api.call(method, params);
-        send(res, 200, { ok: true, result }, id);
-      } catch (err) {
-        const code = err instanceof ApiError ? err.code : 500;
-        if (!(err instanceof ApiError)) log?.error({ err }, 'local chain API failure');
-        // JSON-RPC errors are HTTP 200 so clients show our message rather than a bare status.
-        send(res, id === undefined ? code : 200, { ok: false, error: (err as Error).message, code }, id);
+  // Request line, URL, body and JSON are parsed by the shared defensive helper; whatever a peer
+  // sends ends as an answer on its own connection, never as an exception in this process.
+  const render = (res: ServerResponse, err: HttpError) => {
+    res.setHeader('connection', err.headers.connection ?? 'keep-alive');
+    send(res, err.status, { ok: false, error: err.message, code: err.status });
+  };
+  const server = hardenServer(createServer(safeHandler(async (req, res) => {
+    const url = requestTarget(req);
+    const path = url.path.replace(/^\/api\/v2/, '').replace(/\/$/, '') || '/';
+    let id: unknown;
+    try {
+      let method: string;
+      let params: unknown;
+      if (req.method === 'POST' && (path === '/jsonRPC' || path === '/')) {
+        const parsed = parseJson((await readBody(req, MAX_BODY_BYTES)).toString('utf8'));
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ApiError(400, 'JSON-RPC request must be an object');
+        const rpc = parsed as { method?: unknown; params?: unknown; id?: unknown };
+        id = rpc.id;
+        if (typeof rpc.method !== 'string') throw new ApiError(400, 'JSON-RPC request without a method');
+        method = rpc.method;
+        params = rpc.params;
+      } else if (req.method === 'GET' && path.length > 1) {
+        method = decodePath(path.slice(1));
+        params = Object.fromEntries(url.query);
+      } else {
+        throw new ApiError(404, `no route for ${req.method} ${url.path}; use POST /jsonRPC`);
       }
-    })();
-  });
+      const result = await api.call(method, params);
+      send(res, 200, { ok: true, result }, id);
+    } catch (err) {
+      if (err instanceof HttpError) throw err;
+      const code = err instanceof ApiError ? err.code : 500;
+      if (!(err instanceof ApiError)) log?.error({ err }, 'local chain API failure');
+      // JSON-RPC errors are HTTP 200 so clients show our message rather than a bare status.
+      send(res, id === undefined ? code : 200, { ok: false, error: (err as Error).message, code }, id);
+    }
+  }, { ...(log && { log }), render })), { ...(log && { log }) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
