@@ -1,5 +1,7 @@
+import net from 'node:net';
 import tls from 'node:tls';
 import { CocoonError } from '../errors.ts';
+import { DEFAULT_POW_DIFFICULTY, requirePowFromDialer, solvePowAsDialer } from '../protocol/pow.ts';
 import type { Logger } from '../log.ts';
 import type { RaTlsIdentity } from './ratls-cert.ts';
 import type { AttestationReport } from './report.ts';
@@ -10,6 +12,9 @@ import type { PeerVerifier } from './verifier.ts';
  * instead the peer's certificate goes through the attestation verifier right after the handshake,
  * before the application reads or writes a byte. A refused peer's socket is destroyed and never
  * reaches the application.
+ *
+ * Before TLS, as the reference router does, the acceptor sends a proof-of-work challenge and the
+ * dialer solves it (protocol/pow.ts); a dialer that fails it never reaches the TLS handshake.
  */
 const BASE: tls.SecureContextOptions & tls.CommonConnectionOptions = {
   minVersion: 'TLSv1.3',
@@ -43,9 +48,11 @@ export interface RaTlsServerOptions {
   onSecureConnection(socket: tls.TLSSocket, peer: AttestationReport): void;
   log?: Logger;
   handshakeTimeoutMs?: number;
+  /** Leading zero bits of PoW asked of every dialer before TLS (default 20, the reference router's). */
+  powDifficulty?: number;
 }
 
-export function createRaTlsServer(opts: RaTlsServerOptions): tls.Server {
+export function createRaTlsServer(opts: RaTlsServerOptions): net.Server {
   const server = tls.createServer({
     ...BASE,
     key: opts.identity.keyPem,
@@ -73,7 +80,19 @@ export function createRaTlsServer(opts: RaTlsServerOptions): tls.Server {
     );
   });
   server.on('tlsClientError', (err) => opts.log?.debug({ err: err.message }, 'TLS handshake failed'));
-  return server;
+  const difficulty = opts.powDifficulty ?? DEFAULT_POW_DIFFICULTY;
+  // The listening socket is plain TCP: PoW first, then the connection is handed to the TLS server.
+  return net.createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    requirePowFromDialer(socket, { difficulty, timeoutMs: opts.handshakeTimeoutMs ?? 10_000 }).then(
+      () => server.emit('connection', socket),
+      (err: Error) => {
+        opts.log?.info({ remote: socket.remoteAddress, reason: err.message }, 'dialer refused at proof of work');
+        socket.destroy();
+      },
+    );
+  });
 }
 
 export interface ConnectRaTlsOptions {
@@ -83,11 +102,36 @@ export interface ConnectRaTlsOptions {
   verifier: PeerVerifier;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Refuse PoW challenges harder than this (default 28, as the reference). */
+  maxPowDifficulty?: number;
 }
 
-export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.TLSSocket; peer: AttestationReport; peerCertificatePem: string | null }> {
+/** TCP connect and PoW, the part of a dial before TLS. */
+async function dialWithPow(opts: ConnectRaTlsOptions): Promise<net.Socket> {
+  const raw = net.connect({ host: opts.host, port: opts.port });
+  raw.setNoDelay(true);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      raw.once('connect', resolve);
+      raw.once('error', (err) => reject(new CocoonError('connect_failed', `cannot connect to ${opts.host}:${opts.port}: ${err.message}`, { cause: err })));
+    });
+    raw.removeAllListeners('error');
+    await solvePowAsDialer(raw, { maxDifficulty: opts.maxPowDifficulty, timeoutMs: opts.timeoutMs ?? 10_000, signal: opts.signal });
+    return raw;
+  } catch (err) {
+    raw.destroy();
+    throw err;
+  }
+}
+
+export async function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.TLSSocket; peer: AttestationReport; peerCertificatePem: string | null }> {
+  const raw = await dialWithPow(opts);
+  if (opts.signal?.aborted) {
+    raw.destroy();
+    throw new CocoonError('cancelled', 'connection attempt cancelled');
+  }
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ ...BASE, host: opts.host, port: opts.port, key: opts.identity.keyPem, cert: opts.identity.certPem });
+    const socket = tls.connect({ ...BASE, socket: raw, key: opts.identity.keyPem, cert: opts.identity.certPem });
     socket.setNoDelay(true);
     const fail = (err: Error) => {
       clearTimeout(timer);

@@ -4,7 +4,7 @@ import { readBody, sendError, sendJson } from '../inference/http-util.ts';
 import { maxTokensOf, parseChatCompletionRequest, type ChatCompletionChunk, type Usage } from '../inference/openai-types.ts';
 import type { Logger } from '../log.ts';
 import { computeCost, type CostBreakdown, type PricingParams, type TokenCounts } from '../payments/pricing.ts';
-import { ErrorCode } from '../protocol/messages.ts';
+import { ErrorCode, httpStatusOf } from '../protocol/messages.ts';
 import type { ProxyLink } from './proxy-link.ts';
 import type { ClientStatus } from './status.ts';
 
@@ -131,7 +131,7 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
             res.end(`data: ${JSON.stringify({ error: { message, type, code: String(code), param: null } })}\n\n`);
             return;
           }
-          if (!res.writableEnded) sendError(res, code >= 400 && code < 600 ? code : 502, message, type, null, String(code));
+          if (!res.writableEnded) sendError(res, httpStatusOf(code), message, type, null, String(code));
         },
       },
     );

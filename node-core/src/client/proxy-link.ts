@@ -4,7 +4,7 @@ import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { TokenCounts } from '../payments/pricing.ts';
 import { Connection } from '../protocol/connection.ts';
-import { CLIENT_ACCEPTS_FROM_PROXY, newRequestId, tokenCountsOf } from '../protocol/messages.ts';
+import { CLIENT_ACCEPTS_FROM_PROXY, ErrorCode, newRequestId, tokenCountsOf } from '../protocol/messages.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 import type { ClientStatus } from './status.ts';
 
@@ -111,7 +111,7 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     if (p._ === 'client.queryAnswerEx') {
       if ((p.answer as Buffer).length) cb.onPart(p.answer as Buffer);
       const info = p.final_info as TlObject | undefined;
-      if (!info) return cb.onError(502, 'proxy sent a final answer without token usage');
+      if (!info) return cb.onError(ErrorCode.workerFailed, 'proxy sent a final answer without token usage');
       return cb.onFinal(tokenCountsOf(info.tokens_used as TlObject));
     }
     cb.onError(p.error_code as number, p.error as string);
@@ -122,7 +122,7 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     while (!this.stopped) {
       try {
         const { socket, peer, peerCertificatePem } = await connectRaTls({ host: this.opts.host, port: this.opts.port, identity: this.opts.identity, verifier: this.opts.verifier, signal: this.stopController.signal });
-        const conn = new Connection(socket, { log: this.opts.log, accept: CLIENT_ACCEPTS_FROM_PROXY, onPacket: (p) => this.onPacket(p) });
+        const conn = new Connection(socket, { log: this.opts.log, role: 'dialer', accept: CLIENT_ACCEPTS_FROM_PROXY, onPacket: (p) => this.onPacket(p) });
         const closed = new Promise<string>((r) => conn.once('close', r));
         socket.resume();
         await conn.query({ _: 'client.connectToProxy', params: { _: 'client.params', flags: 0, client_owner_address: this.opts.ownerAddress ?? '' }, min_config_version: 0 });
@@ -134,7 +134,7 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
         this.opts.log.info({ proxy: this.state.endpoint, imageHash: peer.imageHash }, 'connected to proxy');
         const reason = await closed;
         this.connection = null;
-        for (const cb of this.queries.values()) cb.onError(502, `connection to proxy lost: ${reason}`);
+        for (const cb of this.queries.values()) cb.onError(ErrorCode.workerFailed, `connection to proxy lost: ${reason}`);
         this.queries.clear();
         if (!this.stopped) this.setState('disconnected', reason);
       } catch (err) {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { CocoonError } from '../errors.ts';
 import type { TokenCounts } from '../payments/pricing.ts';
 import type { TlObject } from './tl-codec.ts';
 
@@ -20,15 +21,58 @@ export const WORKER_ACCEPTS_FROM_PROXY = new Set(['proxy.runQueryEx', 'cocoonx.c
 export const PROXY_ACCEPTS_FROM_CLIENT = new Set(['client.connectToProxy', 'client.getWorkerTypesV2', 'client.runQueryEx', 'cocoonx.cancelQuery']);
 export const CLIENT_ACCEPTS_FROM_PROXY = new Set(['client.queryAnswerPartEx', 'client.queryAnswerEx', 'client.queryAnswerErrorEx']);
 
-/** Error codes carried in *ErrorEx messages (HTTP-like, so the client maps them directly). */
-export const ErrorCode = {
-  badRequest: 400,
-  noWorker: 503,
-  workerFailed: 502,
-  timeout: 504,
-  cancelled: 499,
-  engine: 500,
+/**
+ * Error codes on the wire are TON's (common/errorcode.h), as the reference puts them in
+ * tcp.queryError and every *ErrorEx: its client turns timeout into HTTP 504, notready into 502,
+ * anything else into 500. `cancelled` is the reference's ErrorCode::cancelled (653 in the TON
+ * version the reference builds with — confirm with a reference build, see README).
+ */
+export const TonErrorCode = {
+  failure: 601,
+  error: 602,
+  warning: 603,
+  protoviolation: 621,
+  notready: 651,
+  timeout: 652,
+  cancelled: 653,
 } as const;
+
+/** What each of our failure kinds sends on the wire. */
+export const ErrorCode = {
+  /** The request itself is wrong (never retried). */
+  badRequest: TonErrorCode.protoviolation,
+  /** No worker can take it now. */
+  noWorker: TonErrorCode.notready,
+  /** The worker failed or went away. */
+  workerFailed: TonErrorCode.error,
+  timeout: TonErrorCode.timeout,
+  cancelled: TonErrorCode.cancelled,
+  /** The inference engine failed. */
+  engine: TonErrorCode.failure,
+  protoviolation: TonErrorCode.protoviolation,
+} as const;
+
+/**
+ * The HTTP status our client answers for a wire error code. Finer than the reference's
+ * (which answers 500 for most): a bad request is 400, no capacity 503, cancelled 499. Codes that
+ * are already HTTP statuses (older Cocoon Desktop peers) pass through.
+ */
+export function httpStatusOf(code: number): number {
+  switch (code) {
+    case TonErrorCode.protoviolation: return 400;
+    case TonErrorCode.notready: return 503;
+    case TonErrorCode.error: return 502;
+    case TonErrorCode.timeout: return 504;
+    case TonErrorCode.cancelled: return 499;
+    case TonErrorCode.failure: return 500;
+    default: return code >= 400 && code < 600 ? code : 500;
+  }
+}
+
+/** Code for a tcp.queryError answering a query whose handler failed. */
+export function queryErrorCode(err: unknown): number {
+  return err instanceof CocoonError ? TonErrorCode.error : TonErrorCode.failure;
+}
 
 // Request ids: a random per-process prefix and a counter — unique per process, unguessable across
 // processes, and without a randomBytes call per request (it showed in the relay profile).

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import type tls from 'node:tls';
 import { createRaTlsServer, type AttestationReport, type PeerVerifier, type RaTlsIdentity } from '../attestation/index.ts';
 import { CocoonError } from '../errors.ts';
@@ -27,6 +27,8 @@ export interface ProxyOptions {
   /** Attempts per query before giving up (first worker + retries). */
   maxAttempts?: number;
   statsPort?: number | null;
+  /** PoW difficulty asked of every dialer before TLS (default 20, as the reference router; see protocol/pow.ts). */
+  powDifficulty?: number;
   log: Logger;
 }
 
@@ -135,6 +137,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   }
 
   function onWorkerPacket(worker: WorkerEntry, p: TlObject): void {
+    if (p._ === 'cocoonx.workerLoad') return onWorkerLoad(worker, p);
+    if (!(p.request_id instanceof Buffer)) throw new CocoonError('bad_packet', `${p._} is not a query answer`);
     const req = byWorkerRequest.get((p.request_id as Buffer).toString('hex'));
     if (!req || req.worker !== worker) return; // late answer for a cancelled or retried query
     switch (p._) {
@@ -160,6 +164,17 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       case 'proxy.queryAnswerErrorEx':
         return workerFailed(req, p.error_code as number, p.error as string);
     }
+  }
+
+  /** The worker's own view of its capacity: adopt its limit (it may have shrunk, e.g. on memory pressure). */
+  function onWorkerLoad(worker: WorkerEntry, p: TlObject): void {
+    const max = p.max_active_requests as number;
+    const active = p.active_requests as number;
+    if (max < 1 || max > 10_000 || active < 0 || active > max) {
+      throw new CocoonError('bad_packet', `worker load out of range (active ${active}, max ${max})`);
+    }
+    worker.maxActive = max;
+    worker.reportedActive = active;
   }
 
   function onClientPacket(client: Connection, p: TlObject): void {
@@ -208,6 +223,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     socket.setNoDelay(true);
     let worker: WorkerEntry | null = null;
     const conn: Connection = new Connection(socket, {
+      role: 'acceptor',
       log,
       accept: role === 'worker' ? PROXY_ACCEPTS_FROM_WORKER : PROXY_ACCEPTS_FROM_CLIENT,
       onQuery: async (q) => {
@@ -259,15 +275,16 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   }
 
   // Workers and clients use separate ports so each can be held to its own policy at the handshake.
-  const listen = async (server: tls.Server, port: number) => {
+  const listen = async (server: Server, port: number) => {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, opts.host ?? '127.0.0.1', resolve);
     });
     return (server.address() as AddressInfo).port;
   };
-  const clientServer = createRaTlsServer({ identity: opts.identity, verifier: opts.clientVerifier, log, onSecureConnection: (s, peer) => onConnection(s, peer, 'client') });
-  const workerServer = createRaTlsServer({ identity: opts.identity, verifier: opts.workerVerifier, log, onSecureConnection: (s, peer) => onConnection(s, peer, 'worker') });
+  const pow = opts.powDifficulty === undefined ? {} : { powDifficulty: opts.powDifficulty };
+  const clientServer = createRaTlsServer({ identity: opts.identity, verifier: opts.clientVerifier, log, ...pow, onSecureConnection: (s, peer) => onConnection(s, peer, 'client') });
+  const workerServer = createRaTlsServer({ identity: opts.identity, verifier: opts.workerVerifier, log, ...pow, onSecureConnection: (s, peer) => onConnection(s, peer, 'worker') });
   const clientPort = await listen(clientServer, opts.port ?? 0);
   const workerPort = await listen(workerServer, 0);
 

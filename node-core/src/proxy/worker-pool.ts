@@ -12,6 +12,8 @@ export interface WorkerEntry {
   coefficient: number;
   maxActive: number;
   active: number;
+  /** Active requests as the worker last reported them (cocoonx.workerLoad); null until it does. */
+  reportedActive: number | null;
   successes: number;
   failures: number;
   /** Exponential moving average of full-answer latency, ms. */
@@ -25,8 +27,8 @@ export class WorkerPool {
   private readonly workers = new Map<number, WorkerEntry>();
   private nextId = 1;
 
-  add(w: Omit<WorkerEntry, 'id' | 'active' | 'successes' | 'failures' | 'latencyEwmaMs' | 'connectedAt'>): WorkerEntry {
-    const entry: WorkerEntry = { ...w, id: this.nextId++, active: 0, successes: 0, failures: 0, latencyEwmaMs: 0, connectedAt: new Date().toISOString() };
+  add(w: Omit<WorkerEntry, 'id' | 'active' | 'reportedActive' | 'successes' | 'failures' | 'latencyEwmaMs' | 'connectedAt'>): WorkerEntry {
+    const entry: WorkerEntry = { ...w, id: this.nextId++, active: 0, reportedActive: null, successes: 0, failures: 0, latencyEwmaMs: 0, connectedAt: new Date().toISOString() };
     this.workers.set(entry.id, entry);
     return entry;
   }

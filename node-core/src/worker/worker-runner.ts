@@ -125,6 +125,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
       try {
         const { socket } = await connectRaTls({ host: link.address.host, port: link.address.port, identity: opts.identity, verifier: opts.verifier, signal: stopController.signal });
         const conn = new Connection(socket, {
+          role: 'dialer',
           log: opts.log,
           accept: WORKER_ACCEPTS_FROM_PROXY,
           onPacket: (p) => {
