@@ -77,7 +77,8 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
     const running = opts.link.runQuery(
       {
         model: request.model,
-        request: Buffer.from(JSON.stringify(request)),
+        // Always streamed through the network (with usage): the client answers either form itself.
+        request: Buffer.from(JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } })),
         maxCoefficient: opts.maxCoefficient,
         maxTokens: maxTokensOf(request) ?? DEFAULT_MAX_TOKENS,
         timeoutSeconds: opts.defaultTimeoutSeconds,

@@ -8,6 +8,10 @@ import type { Connection } from '../protocol/connection.ts';
 export interface WorkerEntry {
   id: number;
   connection: Connection;
+  /** The worker operator's wallet (its payments). */
+  owner: string;
+  /** The worker said it takes no queries now (worker.proxyHandshakeComplete / worker.enabledDisabled). */
+  disabled: boolean;
   model: string;
   coefficient: number;
   maxActive: number;
@@ -51,7 +55,7 @@ export class WorkerPool {
     let best: WorkerEntry | undefined;
     let bestScore = Infinity;
     for (const w of this.workers.values()) {
-      if (w.model !== model || w.coefficient > maxCoefficient || w.active >= w.maxActive || exclude.has(w.id)) continue;
+      if (w.disabled || w.model !== model || w.coefficient > maxCoefficient || w.active >= w.maxActive || exclude.has(w.id)) continue;
       const score = this.score(w);
       // Random tie-break so equal workers share the load.
       if (score < bestScore || (score === bestScore && Math.random() < 0.5)) {
