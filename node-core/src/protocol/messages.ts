@@ -149,3 +149,13 @@ export function tokenCountsOf(t: TlObject): TokenCounts {
 }
 
 export const ZERO_TOKENS: TokenCounts = { prompt: 0, cached: 0, completion: 0, reasoning: 0 };
+
+/**
+ * A worker announces its model as `name@suffix` (the suffix pins the exact weights, e.g. a
+ * commit or verity hash; the root allowlists sha256 of the full string); clients ask for the base
+ * name, the part before the first '@', which is what the proxy groups workers by.
+ */
+export function modelBaseName(model: string): string {
+  const at = model.indexOf('@');
+  return at < 0 ? model : model.slice(0, at);
+}

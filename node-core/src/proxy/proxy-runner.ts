@@ -5,7 +5,7 @@ import { CocoonError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Connection } from '../protocol/connection.ts';
 import { serveJsonStats } from '../stats-server.ts';
-import { ErrorCode, PROXY_ACCEPTS_FROM_CLIENT, PROXY_ACCEPTS_FROM_WORKER, WireError, ZERO_TOKENS, newRequestId, tokenCountsOf, tokensUsed } from '../protocol/messages.ts';
+import { ErrorCode, modelBaseName, PROXY_ACCEPTS_FROM_CLIENT, PROXY_ACCEPTS_FROM_WORKER, WireError, ZERO_TOKENS, newRequestId, tokenCountsOf, tokensUsed } from '../protocol/messages.ts';
 import { noSettlementProxy, signedPaymentTl, type ProxySettlement } from '../protocol/settlement.ts';
 import { isHttpRequest } from '../protocol/http-payload.ts';
 import { ClientHandshake, WorkerHandshake } from './peer-handshake.ts';
@@ -271,8 +271,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
           if (!answer) throw new WireError(ErrorCode.protoviolation, `unexpected query ${q._}`);
           if (workerHs.state === 'ok' && !worker && !conn.closed) {
             const p = workerHs.params!;
-            worker = pool.add({ connection: conn, owner: p.owner, model: p.model, coefficient: p.coefficient, maxActive: p.maxActive, disabled: workerHs.disabled });
-            log.info({ worker: worker.id, model: worker.model, imageHash: peer.imageHash, protoVersion: workerHs.protoVersion }, 'worker registered');
+            worker = pool.add({ connection: conn, owner: p.owner, model: modelBaseName(p.model), coefficient: p.coefficient, maxActive: p.maxActive, disabled: workerHs.disabled });
+            log.info({ worker: worker.id, model: p.model, imageHash: peer.imageHash, protoVersion: workerHs.protoVersion }, 'worker registered');
           }
           return answer;
         }

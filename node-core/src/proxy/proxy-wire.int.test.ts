@@ -103,9 +103,10 @@ describe('proxy: client handshake as the reference answers it', () => {
 });
 
 describe('proxy: worker messages', () => {
+  // Announced as name@suffix, grouped (and asked for) by the base name, as the reference proxy does.
   async function registeredWorker(): Promise<Connection> {
     const conn = await peer(net.proxy.workerEndpoint.port, 'worker');
-    await conn.query({ _: 'worker.connectToProxy', params: { _: 'worker.params', flags: 3, worker_owner_address: ZERO_ADDRESS, model: 'raw/model', coefficient: 1000, is_test: true, proxy_cnt: 1, max_active_requests: 4, min_proto_version: 1, max_proto_version: 2 } });
+    await conn.query({ _: 'worker.connectToProxy', params: { _: 'worker.params', flags: 3, worker_owner_address: ZERO_ADDRESS, model: 'raw/model@0123abcd', coefficient: 1000, is_test: true, proxy_cnt: 1, max_active_requests: 4, min_proto_version: 1, max_proto_version: 2 } });
     expect(await conn.query({ _: 'worker.compareBalanceWithProxy', tokens_committed_to_blockchain: 0n, tokens_committed_to_db: 0n, max_tokens: 0n })).toMatchObject({ error_code: 0 });
     expect(await conn.query({ _: 'worker.proxyHandshakeComplete', is_disabled: false })).toEqual({ _: 'worker.proxyHandshakeCompleted' });
     await expect.poll(() => net.proxy.stats().workers.some((w) => w.model === 'raw/model')).toBe(true);
