@@ -277,8 +277,14 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
           return answer;
         }
         const hs = clientHs!;
-        const answer = await hs.answer(q);
-        if (hs.state === 'failed') conn.close('client authorization failed');
+        let answer: TlObject | null;
+        try {
+          answer = await hs.answer(q);
+        } finally {
+          // As the reference: a failed authorization is answered, then the connection closes
+          // (shortly, so the answer leaves first).
+          if (hs.state === 'failed') setTimeout(() => conn.close('client authorization failed'), 200).unref();
+        }
         if (answer) {
           if (hs.state === 'ok' && !byClientRequest.has(conn)) {
             byClientRequest.set(conn, new Map());

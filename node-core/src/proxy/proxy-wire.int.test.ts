@@ -8,7 +8,9 @@ import { startLocalNetwork, type LocalNetwork } from '../network/local-network.t
 import { Connection } from '../protocol/connection.ts';
 import { chatCompletionQuery, decodeHttpResponse } from '../protocol/http-payload.ts';
 import { CLIENT_ACCEPTS_FROM_PROXY, WORKER_ACCEPTS_FROM_PROXY, newRequestId } from '../protocol/messages.ts';
-import { ZERO_ADDRESS } from '../protocol/settlement.ts';
+import { LOCAL_POW_DIFFICULTY } from '../protocol/pow.ts';
+import { ZERO_ADDRESS, noSettlementProxy, secretHash } from '../protocol/settlement.ts';
+import { startProxy } from './proxy-runner.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 
 /**
@@ -98,6 +100,42 @@ describe('proxy: client handshake as the reference answers it', () => {
       expect(conn.closed).toBe(false);
     } finally {
       conn.close('done');
+    }
+  });
+});
+
+describe('proxy: client authorization with a settlement', () => {
+  it('offers the short authorization when it knows the secret hash; refuses a wrong secret and a failed registration, then closes', async () => {
+    const settlement = {
+      ...noSettlementProxy(),
+      clientSecretHash: () => secretHash(Buffer.from('right')),
+      awaitClientRegistration: async () => { throw new Error('no register transaction seen within 300 s'); },
+    };
+    const identity = await createRaTlsIdentity({ provider: fakeQuoteProvider() });
+    const any = () => createPeerVerifier(createPolicy({ name: 'any' }));
+    const proxy = await startProxy({ identity, workerVerifier: any(), clientVerifier: any(), settlement, log, statsPort: null, powDifficulty: LOCAL_POW_DIFFICULTY });
+    try {
+      const connect = async () => {
+        const conn = await peer(proxy.endpoint.port, 'client');
+        const connected = await conn.query({ _: 'client.connectToProxy', params: clientParams(), min_config_version: 0 });
+        return { conn, connected };
+      };
+      const a = await connect();
+      expect(a.connected.auth).toMatchObject({ _: 'client.proxyConnectionAuthShort', secret_hash: secretHash(Buffer.from('right')) });
+      expect(await a.conn.query({ _: 'client.authorizeWithProxyShort', data: Buffer.from('right') })).toMatchObject({ _: 'client.authorizationWithProxySuccess' });
+      a.conn.close('done');
+
+      const b = await connect();
+      const closedB = new Promise((r) => b.conn.once('close', r));
+      await expect(b.conn.query({ _: 'client.authorizeWithProxyShort', data: Buffer.from('wrong') })).rejects.toThrow(/sha256 mismatch \(code 602\)/);
+      await closedB;
+
+      const c = await connect();
+      const closedC = new Promise((r) => c.conn.once('close', r));
+      expect(await c.conn.query({ _: 'client.authorizeWithProxyLong' })).toMatchObject({ _: 'client.authorizationWithProxyFailed', error_code: 602, error: 'no register transaction seen within 300 s' });
+      await closedC;
+    } finally {
+      await proxy.stop();
     }
   });
 });
