@@ -198,6 +198,14 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     }
   }
 
+  /**
+   * Stops a query on its worker. Only our workers know cocoonx.cancelQuery (they announce it
+   * with cocoonx.workerLoad); a reference worker would drop it, so it is not sent there.
+   */
+  function cancelOnWorker(req: ProxyRequest): void {
+    if (req.worker?.extensions) req.worker.connection.send({ _: 'cocoonx.cancelQuery', request_id: req.workerRequestId });
+  }
+
   /** The worker's own view of its capacity: adopt its limit (it may have shrunk, e.g. on memory pressure). */
   function onWorkerLoad(worker: WorkerEntry, p: TlObject): void {
     const max = p.max_active_requests as number;
@@ -207,6 +215,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     }
     worker.maxActive = max;
     worker.reportedActive = active;
+    worker.extensions = true;
   }
 
   function onClientPacket(client: Connection, p: TlObject): void {
@@ -214,7 +223,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     if (p._ === 'cocoonx.cancelQuery') {
       const req = requests.get((p.request_id as Buffer).toString('hex'));
       if (!req) return;
-      req.worker?.connection.send({ _: 'cocoonx.cancelQuery', request_id: req.workerRequestId });
+      cancelOnWorker(req);
       finish(req);
       return;
     }
@@ -235,7 +244,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       query: p.query as Buffer, maxCoefficient: p.max_coefficient as number, timeoutSeconds, worker: null, tried: new Set(),
       firstPartSent: false, startedAt: Date.now(),
       timer: setTimeout(() => {
-        req.worker?.connection.send({ _: 'cocoonx.cancelQuery', request_id: req.workerRequestId });
+        cancelOnWorker(req);
         failToClient(req, ErrorCode.timeout, `query timed out after ${timeoutSeconds} s`);
       }, timeoutSeconds * 1000),
     };
@@ -271,7 +280,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
           if (!answer) throw new WireError(ErrorCode.protoviolation, `unexpected query ${q._}`);
           if (workerHs.state === 'ok' && !worker && !conn.closed) {
             const p = workerHs.params!;
-            worker = pool.add({ connection: conn, owner: p.owner, model: modelBaseName(p.model), coefficient: p.coefficient, maxActive: p.maxActive, disabled: workerHs.disabled });
+            worker = pool.add({ connection: conn, owner: p.owner, model: modelBaseName(p.model), coefficient: p.coefficient, maxActive: p.maxActive, disabled: workerHs.disabled, extensions: false });
             log.info({ worker: worker.id, model: p.model, imageHash: peer.imageHash, protoVersion: workerHs.protoVersion }, 'worker registered');
           }
           return answer;
@@ -318,7 +327,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       if (requests) {
         // The client went away: stop its queries on the workers.
         for (const req of [...requests.values()]) {
-          req.worker?.connection.send({ _: 'cocoonx.cancelQuery', request_id: req.workerRequestId });
+          cancelOnWorker(req);
           finish(req);
         }
         byClientRequest.delete(conn);

@@ -12,6 +12,8 @@ export interface WorkerEntry {
   owner: string;
   /** The worker said it takes no queries now (worker.proxyHandshakeComplete / worker.enabledDisabled). */
   disabled: boolean;
+  /** The worker speaks our cocoonx.* extensions (it sent one): it can be told to cancel. */
+  extensions: boolean;
   model: string;
   coefficient: number;
   maxActive: number;

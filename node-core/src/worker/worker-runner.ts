@@ -140,6 +140,8 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     }
     await conn.query({ _: 'worker.proxyHandshakeComplete', is_disabled: false });
     proxyContracts.set(conn, proxyContract);
+    // Our extension: tells our proxy this worker takes cocoonx.cancelQuery (a reference proxy drops it).
+    conn.send({ _: 'cocoonx.workerLoad', active_requests: running.size, max_active_requests: maxActive });
   }
 
   async function maintain(link: (typeof links)[number]): Promise<void> {
