@@ -38,31 +38,43 @@ export class ChunkStreamParser {
     return this.format === 'json-lines' ? this.buffer.trim() === '' : this.sawDone;
   }
 
+  // One pass with a cursor and one slice at the end: a burst of many events costs O(n), not O(n²).
   private takeEvents(): string[] {
     const out: string[] = [];
     if (this.buffer.includes('\r')) this.buffer = this.buffer.replace(/\r\n?/g, '\n');
+    const buf = this.buffer;
+    let pos = 0;
     let sep: number;
-    while ((sep = this.buffer.indexOf('\n\n')) >= 0) {
-      const event = this.buffer.slice(0, sep);
-      this.buffer = this.buffer.slice(sep + 2);
-      for (const line of event.split('\n')) {
-        if (!line.startsWith('data:')) continue; // comments (":"), event:, id:, retry:
-        const data = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-        if (data === '[DONE]') this.sawDone = true;
-        else out.push(data);
+    while ((sep = buf.indexOf('\n\n', pos)) >= 0) {
+      let line = pos;
+      while (line < sep) {
+        const eol = buf.indexOf('\n', line);
+        const end = eol < 0 || eol > sep ? sep : eol;
+        // Only `data:` lines matter; comments (":"), event:, id:, retry: are skipped.
+        if (buf.startsWith('data:', line)) {
+          const data = buf.slice(line + (buf.charCodeAt(line + 5) === 32 ? 6 : 5), end);
+          if (data === '[DONE]') this.sawDone = true;
+          else out.push(data);
+        }
+        line = end + 1;
       }
+      pos = sep + 2;
     }
+    if (pos > 0) this.buffer = buf.slice(pos);
     return out;
   }
 
   private takeLines(atEnd: boolean): string[] {
     const out: string[] = [];
+    const buf = this.buffer;
+    let pos = 0;
     let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, nl).trim();
-      this.buffer = this.buffer.slice(nl + 1);
+    while ((nl = buf.indexOf('\n', pos)) >= 0) {
+      const line = buf.slice(pos, nl).trim();
       if (line !== '' && line !== '[DONE]') out.push(line);
+      pos = nl + 1;
     }
+    this.buffer = pos > 0 ? buf.slice(pos) : buf;
     if (atEnd) {
       const line = this.buffer.trim();
       this.buffer = '';
