@@ -11,6 +11,7 @@ import {
   configfsTsmQuoteProvider, connectRaTls, createPeerVerifier, createPolicy, createRaTlsIdentity, createRaTlsServer,
   fakeQuoteProvider, type RaTlsIdentity,
 } from './index.ts';
+import { LOCAL_POW_DIFFICULTY } from '../protocol/pow.ts';
 import { OID_CLAIMS, OID_QUOTE } from './ratls-cert.ts';
 
 const encodeClaims = (c: { public_key: string }) => Buffer.from(c.public_key, 'hex');
@@ -20,7 +21,7 @@ const fakePolicy = () => createPolicy({ name: 'fake' });
 async function handshake(server: RaTlsIdentity, client: RaTlsIdentity, serverPolicy = fakePolicy(), clientPolicy = fakePolicy()) {
   const accepted: string[] = [];
   const srv = createRaTlsServer({
-    identity: server, verifier: createPeerVerifier(serverPolicy),
+    identity: server, verifier: createPeerVerifier(serverPolicy), powDifficulty: LOCAL_POW_DIFFICULTY,
     onSecureConnection: (socket, peer) => { accepted.push(peer.imageHash!); socket.end(); },
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));

@@ -1,6 +1,7 @@
-import type net from 'node:net';
+import net from 'node:net';
 import tls from 'node:tls';
 import { CocoonError } from '../errors.ts';
+import { DEFAULT_POW_DIFFICULTY, requirePowFromDialer, solvePowAsDialer } from '../protocol/pow.ts';
 import type { Logger } from '../log.ts';
 import type { RaTlsIdentity } from './ratls-cert.ts';
 import { decodeRefusal, encodeRefusal, type Refusal } from './refusal.ts';
@@ -17,6 +18,9 @@ import type { PeerVerifier } from './verifier.ts';
  *
  * For transports that must speak before TLS (the reference's proof of work), pass the already
  * connected socket: `connectRaTls({ socket })` to dial, `acceptRaTls(socket, …)` to accept.
+ *
+ * Before TLS, as the reference router does, the acceptor sends a proof-of-work challenge and the
+ * dialer solves it (protocol/pow.ts); a dialer that fails it never reaches the TLS handshake.
  */
 const BASE: tls.SecureContextOptions & tls.CommonConnectionOptions = {
   minVersion: 'TLSv1.3',
@@ -91,6 +95,8 @@ export interface RaTlsServerOptions {
   onSecureConnection(socket: tls.TLSSocket, peer: AttestationReport): void;
   log?: Logger;
   handshakeTimeoutMs?: number;
+  /** Leading zero bits of PoW asked of every dialer before TLS (default 20, the reference router's). */
+  powDifficulty?: number;
 }
 
 function serverContext(opts: RaTlsServerOptions): tls.TlsOptions {
@@ -120,11 +126,23 @@ function onServerHandshake(socket: tls.TLSSocket, opts: RaTlsServerOptions): voi
   );
 }
 
-export function createRaTlsServer(opts: RaTlsServerOptions): tls.Server {
+export function createRaTlsServer(opts: RaTlsServerOptions): net.Server {
   const server = tls.createServer(serverContext(opts));
   server.on('secureConnection', (socket) => onServerHandshake(socket, opts));
   server.on('tlsClientError', (err) => opts.log?.debug({ err: err.message }, 'TLS handshake failed'));
-  return server;
+  const difficulty = opts.powDifficulty ?? DEFAULT_POW_DIFFICULTY;
+  // The listening socket is plain TCP: PoW first, then the connection is handed to the TLS server.
+  return net.createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    requirePowFromDialer(socket, { difficulty, timeoutMs: opts.handshakeTimeoutMs ?? 10_000 }).then(
+      () => server.emit('connection', socket),
+      (err: Error) => {
+        opts.log?.info({ remote: socket.remoteAddress, reason: err.message }, 'dialer refused at proof of work');
+        socket.destroy();
+      },
+    );
+  });
 }
 
 /** Server side of RA-TLS on an accepted socket that has already spoken (e.g. proof of work). */
@@ -152,11 +170,37 @@ export interface ConnectRaTlsOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
   log?: Logger;
+  /** Refuse PoW challenges harder than this (default 28, as the reference). */
+  maxPowDifficulty?: number;
 }
 
-export function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.TLSSocket; peer: AttestationReport; peerCertificatePem: string | null }> {
+/** TCP connect and PoW, the part of a dial before TLS. */
+async function dialWithPow(opts: ConnectRaTlsOptions): Promise<net.Socket> {
+  const raw = net.connect({ host: opts.host, port: opts.port });
+  raw.setNoDelay(true);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      raw.once('connect', resolve);
+      raw.once('error', (err) => reject(new CocoonError('connect_failed', `cannot connect to ${opts.host}:${opts.port}: ${err.message}`, { cause: err })));
+    });
+    raw.removeAllListeners('error');
+    await solvePowAsDialer(raw, { maxDifficulty: opts.maxPowDifficulty, timeoutMs: opts.timeoutMs ?? 10_000, signal: opts.signal });
+    return raw;
+  } catch (err) {
+    raw.destroy();
+    throw err;
+  }
+}
+
+export async function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket: tls.TLSSocket; peer: AttestationReport; peerCertificatePem: string | null }> {
+  // A caller that already spoke to the peer (its own proof of work) passes the connected socket.
+  const raw = opts.socket ?? await dialWithPow(opts);
+  if (opts.signal?.aborted) {
+    raw.destroy();
+    throw new CocoonError('cancelled', 'connection attempt cancelled');
+  }
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ ...BASE, ...(opts.socket ? { socket: opts.socket } : { host: opts.host, port: opts.port }), key: opts.identity.keyPem, cert: opts.identity.certPem, servername: undefined });
+    const socket = tls.connect({ ...BASE, socket: raw, key: opts.identity.keyPem, cert: opts.identity.certPem, servername: undefined });
     socket.setNoDelay(true);
     watchForRefusal(socket, (r) => opts.log?.warn({ peer: `${opts.host}:${opts.port}`, code: r.code, reason: r.reason }, 'peer refused this node\'s attestation'));
     // The signal outlives this attempt (a reconnect loop's stop signal): its listener must go

@@ -5,7 +5,7 @@ import { readChatRequest, renderOpenAiError, sendError, sendJson } from '../infe
 import { maxTokensOf, type ChatCompletionChunk, type Usage } from '../inference/openai-types.ts';
 import type { Logger } from '../log.ts';
 import { computeCost, type CostBreakdown, type PricingParams, type TokenCounts } from '../payments/pricing.ts';
-import { ErrorCode } from '../protocol/messages.ts';
+import { ErrorCode, httpStatusOf } from '../protocol/messages.ts';
 import { CapacityQueue, type CapacityQueueOptions } from './capacity-queue.ts';
 import { createClientGate, type ClientGateOptions } from './http-gate.ts';
 import type { ProxyLink, RunningQuery } from './proxy-link.ts';
@@ -99,7 +99,8 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
         running = opts.link.runQuery(
           {
             model: request.model,
-            request: Buffer.from(JSON.stringify(request)),
+            // Always streamed through the network (with usage): the client answers either form itself.
+            request: Buffer.from(JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } })),
             maxCoefficient: opts.maxCoefficient,
             maxTokens: maxTokensOf(request) ?? DEFAULT_MAX_TOKENS,
             timeoutSeconds: opts.defaultTimeoutSeconds,
@@ -180,7 +181,7 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
             res.end(`data: ${JSON.stringify({ error: { message, type, code: String(code), param: null } })}\n\n`);
             return;
           }
-          if (!res.writableEnded) sendError(res, code >= 400 && code < 600 ? code : 502, message, type, null, String(code));
+          if (!res.writableEnded) sendError(res, httpStatusOf(code), message, type, null, String(code));
         },
     };
     res.on('close', () => {

@@ -1,10 +1,14 @@
 import { EventEmitter } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
 import { connectRaTls, type AttestationReport, type PeerVerifier, type RaTlsIdentity } from '../attestation/index.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { TokenCounts } from '../payments/pricing.ts';
 import { Connection } from '../protocol/connection.ts';
-import { CLIENT_ACCEPTS_FROM_PROXY, newRequestId, tokenCountsOf } from '../protocol/messages.ts';
+import { CLIENT_ACCEPTS_FROM_PROXY, ErrorCode, MAX_PROTO_VERSION, MIN_PROTO_VERSION, newRequestId, tokenCountsOf } from '../protocol/messages.ts';
+import { chatCompletionQuery, decodeHttpResponse } from '../protocol/http-payload.ts';
+import { isTonAddress, noSettlementClient, secretHash, signedPaymentOf, type ClientSettlement } from '../protocol/settlement.ts';
+import { ChunkStreamParser } from '../inference/chunk-stream.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 import type { ClientStatus } from './status.ts';
 
@@ -18,13 +22,29 @@ export interface QueryCallbacks {
   onError(code: number, message: string): void;
 }
 
+interface ActiveQuery {
+  cb: QueryCallbacks;
+  /** The first answer (http.response) arrived. */
+  started: boolean;
+  text: StringDecoder;
+  parser: ChunkStreamParser;
+}
+
+const USAGE_ONLY = /"choices":\s*\[\s*\]/;
+function isUsageOnly(chunk: string): boolean {
+  return USAGE_ONLY.test(chunk) && chunk.includes('"usage"');
+}
+
 export interface RunningQuery {
   cancel(): void;
 }
 
 export class ProxyLink extends EventEmitter<{ status: [] }> {
   private connection: Connection | null = null;
-  private readonly queries = new Map<string, QueryCallbacks>();
+  private readonly queries = new Map<string, ActiveQuery>();
+  private readonly settlement: ClientSettlement;
+  /** The proxy contract of the current connection (payments are per proxy). */
+  private proxyContract = '';
   private stopped = false;
   private readonly stopController = new AbortController();
   state: ClientStatus['proxy'];
@@ -33,9 +53,10 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
   proxyCertificatePem: string | null = null;
 
   constructor(
-    private readonly opts: { host: string; port: number; identity: RaTlsIdentity; verifier: PeerVerifier; ownerAddress?: string; log: Logger },
+    private readonly opts: { host: string; port: number; identity: RaTlsIdentity; verifier: PeerVerifier; ownerAddress?: string; settlement?: ClientSettlement; log: Logger },
   ) {
     super();
+    this.settlement = opts.settlement ?? noSettlementClient(opts.ownerAddress ? { ownerAddress: opts.ownerAddress } : {});
     this.state = { endpoint: `${opts.host}:${opts.port}`, state: 'connecting', since: new Date().toISOString() };
   }
 
@@ -68,13 +89,19 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     return types;
   }
 
+  /**
+   * Runs a chat completion. `request` is the JSON body as the engine gets it; it travels as an
+   * http.request, and the answer's body (SSE or JSON lines) comes back to `onPart` as chunk JSON
+   * texts, one per line — the engine's usage-only chunk left out (the caller makes its own, with
+   * the cost).
+   */
   runQuery(q: { model: string; request: Buffer; maxCoefficient: number; maxTokens: number; timeoutSeconds: number }, cb: QueryCallbacks): RunningQuery {
     const conn = this.requireConnection();
     const requestId = newRequestId();
     const key = requestId.toString('hex');
-    this.queries.set(key, cb);
+    this.queries.set(key, { cb, started: false, text: new StringDecoder('utf8'), parser: new ChunkStreamParser() });
     conn.send({
-      _: 'client.runQueryEx', model_name: q.model, query: q.request, max_coefficient: q.maxCoefficient, max_tokens: q.maxTokens,
+      _: 'client.runQueryEx', model_name: q.model, query: chatCompletionQuery(q.request), max_coefficient: q.maxCoefficient, max_tokens: q.maxTokens,
       timeout: q.timeoutSeconds, request_id: requestId, min_config_version: 0, flags: 0,
     });
     return {
@@ -103,18 +130,76 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
   }
 
   private onPacket(p: TlObject): void {
-    const key = (p.request_id as Buffer).toString('hex');
-    const cb = this.queries.get(key);
-    if (!cb) return;
-    if (p._ === 'client.queryAnswerPartEx') return cb.onPart(p.answer as Buffer);
-    this.queries.delete(key);
-    if (p._ === 'client.queryAnswerEx') {
-      if ((p.answer as Buffer).length) cb.onPart(p.answer as Buffer);
-      const info = p.final_info as TlObject | undefined;
-      if (!info) return cb.onError(502, 'proxy sent a final answer without token usage');
-      return cb.onFinal(tokenCountsOf(info.tokens_used as TlObject));
+    if (p._ === 'proxy.clientRequestPayment') {
+      this.settlement.onPayment(this.proxyContract, { signedPayment: signedPaymentOf(p.signed_payment as TlObject), tokensCommittedToDb: p.db_tokens as bigint, maxTokens: p.max_tokens as bigint });
+      return;
     }
-    cb.onError(p.error_code as number, p.error as string);
+    const key = (p.request_id as Buffer).toString('hex');
+    const q = this.queries.get(key);
+    if (!q) return;
+    try {
+      switch (p._) {
+        case 'client.queryAnswerEx':
+        case 'client.queryAnswerPartEx': {
+          if ((p._ === 'client.queryAnswerEx') === q.started) throw new CocoonError('bad_answer', 'out of order answer parts');
+          let body = p.answer as Buffer;
+          if (!q.started) {
+            q.started = true;
+            const res = decodeHttpResponse(body);
+            if (res.status !== 200) {
+              this.queries.delete(key);
+              return q.cb.onError(res.status, `engine answered ${res.status} ${res.reason}: ${res.body.toString('utf8').slice(0, 500)}`);
+            }
+            body = res.body;
+          }
+          const done = ((p.flags as number) & 1) !== 0;
+          const chunks = q.parser.push(q.text.write(body));
+          if (done) chunks.push(...q.parser.push(q.text.end()), ...q.parser.end());
+          const relay = chunks.filter((c) => !isUsageOnly(c));
+          if (relay.length) q.cb.onPart(Buffer.from(relay.join('\n')));
+          if (!done) return;
+          this.queries.delete(key);
+          const info = p.final_info as TlObject | undefined;
+          if (!info) return q.cb.onError(ErrorCode.workerFailed, 'proxy sent a final answer without token usage');
+          return q.cb.onFinal(tokenCountsOf(info.tokens_used as TlObject));
+        }
+        default: // client.queryAnswerErrorEx, and the reference proxy's own client.queryAnswerError / …PartError
+          this.queries.delete(key);
+          return q.cb.onError(p.error_code as number, p.error as string);
+      }
+    } catch (err) {
+      this.queries.delete(key);
+      q.cb.onError(ErrorCode.workerFailed, `malformed answer: ${errorMessage(err)}`);
+    }
+  }
+
+  /** The reference client handshake: connect, then the short or long authorization. */
+  private async handshake(conn: Connection): Promise<void> {
+    const s = this.settlement;
+    const connected = await conn.query({
+      _: 'client.connectToProxy',
+      params: { _: 'client.params', flags: 1 | 2, client_owner_address: s.ownerAddress, is_test: s.isTest, min_proto_version: MIN_PROTO_VERSION, max_proto_version: MAX_PROTO_VERSION },
+      min_config_version: 0,
+    });
+    const params = connected.params as TlObject;
+    if (((params.flags as number) & 3) === 0) throw new CocoonError('proxy_too_old', 'too old proxy (no proxy params flags)');
+    if (params.is_test !== s.isTest) throw new CocoonError('test_mode_mismatch', `test mode mismatch: proxy is_test=${String(params.is_test)}, this client ${s.isTest}`);
+    for (const a of [params.proxy_owner_address, params.proxy_sc_address, connected.client_sc_address] as string[]) {
+      if (!isTonAddress(a)) throw new CocoonError('bad_handshake', `proxy sent an address that does not parse: "${a}"`);
+    }
+    this.proxyContract = params.proxy_sc_address as string;
+    const auth = connected.auth as TlObject;
+    let answer: TlObject;
+    if (auth._ === 'client.proxyConnectionAuthShort' && s.secret && secretHash(s.secret).equals(auth.secret_hash as Buffer)) {
+      answer = await conn.query({ _: 'client.authorizeWithProxyShort', data: s.secret });
+    } else {
+      await s.registerWithProxy({ proxyContract: this.proxyContract, clientContract: connected.client_sc_address as string, nonce: auth.nonce as bigint });
+      answer = await conn.query({ _: 'client.authorizeWithProxyLong' }, 300_000);
+    }
+    if (answer._ !== 'client.authorizationWithProxySuccess') {
+      throw new CocoonError('auth_failed', `proxy refused authorization: ${answer.error as string} (code ${answer.error_code as number})`);
+    }
+    s.onPayment(this.proxyContract, { signedPayment: signedPaymentOf(answer.signed_payment as TlObject), tokensCommittedToDb: answer.tokens_committed_to_db as bigint, maxTokens: answer.max_tokens as bigint });
   }
 
   private async maintain(): Promise<void> {
@@ -122,10 +207,10 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     while (!this.stopped) {
       try {
         const { socket, peer, peerCertificatePem } = await connectRaTls({ host: this.opts.host, port: this.opts.port, identity: this.opts.identity, verifier: this.opts.verifier, signal: this.stopController.signal });
-        const conn = new Connection(socket, { log: this.opts.log, accept: CLIENT_ACCEPTS_FROM_PROXY, onPacket: (p) => this.onPacket(p) });
+        const conn = new Connection(socket, { log: this.opts.log, role: 'dialer', accept: CLIENT_ACCEPTS_FROM_PROXY, onPacket: (p) => this.onPacket(p) });
         const closed = new Promise<string>((r) => conn.once('close', r));
         socket.resume();
-        await conn.query({ _: 'client.connectToProxy', params: { _: 'client.params', flags: 0, client_owner_address: this.opts.ownerAddress ?? '' }, min_config_version: 0 });
+        await this.handshake(conn);
         this.attestation = peer;
         this.proxyCertificatePem = peerCertificatePem;
         this.connection = conn;
@@ -134,7 +219,7 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
         this.opts.log.info({ proxy: this.state.endpoint, imageHash: peer.imageHash }, 'connected to proxy');
         const reason = await closed;
         this.connection = null;
-        for (const cb of this.queries.values()) cb.onError(502, `connection to proxy lost: ${reason}`);
+        for (const q of this.queries.values()) q.cb.onError(ErrorCode.workerFailed, `connection to proxy lost: ${reason}`);
         this.queries.clear();
         if (!this.stopped) this.setState('disconnected', reason);
       } catch (err) {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { CocoonError, errorMessage } from '../errors.ts';
+import { ChunkStreamParser } from './chunk-stream.ts';
 import type { ChatCompletionChunk, ChatCompletionRequest } from './openai-types.ts';
 
 /**
@@ -104,7 +105,7 @@ function parseChunk(data: string): ChatCompletionChunk {
 const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }) };
 
 /**
- * Streams SSE `data:` payloads from a POST, on node:http rather than fetch: the WHATWG stream
+ * Streams chunk payloads (SSE `data:` or JSON lines) from a POST, on node:http rather than fetch: the WHATWG stream
  * layer under fetch was the worker's largest cost in the relay profile.
  */
 async function* streamRaw(url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal): AsyncIterable<string[]> {
@@ -130,34 +131,29 @@ async function* streamRaw(url: string, headers: Record<string, string>, body: st
     throw new CocoonError(res.statusCode === 404 ? 'engine_not_found' : 'engine_error', `inference engine answered ${res.statusCode}: ${message}`);
   }
   res.setEncoding('utf8');
-  let buffer = '';
-  let sawDone = false;
+  // SSE or JSON lines, whichever this engine answers with (chunk-stream.ts).
+  const parser = new ChunkStreamParser();
+  const checked = (batch: string[]) => {
+    for (const data of batch) if (data.startsWith('{"error"')) parseChunk(data); // throws with the engine's message
+    return batch;
+  };
+  let ended = false;
   try {
     for await (const text of res as AsyncIterable<string>) {
-      buffer += text;
-      const batch: string[] = [];
-      let sep: number;
-      while ((sep = buffer.indexOf('\n\n')) >= 0) {
-        const event = buffer.slice(0, sep);
-        buffer = buffer.slice(sep + 2);
-        for (const line of event.split('\n')) {
-          if (!line.startsWith('data:')) continue;
-          const data = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-          if (data === '[DONE]') sawDone = true;
-          else if (data.startsWith('{"error"')) parseChunk(data); // throws with the engine's message
-          else batch.push(data);
-        }
-      }
+      const batch = checked(parser.push(text));
       if (batch.length) yield batch;
       // After [DONE] the response is read to its end rather than abandoned: leaving the loop early
       // would destroy the socket and cost a new engine connection per request.
     }
+    ended = true;
+    const last = checked(parser.end());
+    if (last.length) yield last;
   } catch (err) {
     if (err instanceof CocoonError) throw err;
     if (signal?.aborted) throw new CocoonError('cancelled', 'request cancelled', { cause: err });
     throw new CocoonError('engine_error', `inference engine stream broke: ${errorMessage(err)}`, { cause: err });
   } finally {
-    if (!sawDone) res.destroy();
+    if (!ended || !parser.complete) res.destroy();
   }
-  if (!sawDone) throw new CocoonError('engine_error', 'inference engine closed the stream before [DONE]');
+  if (!parser.complete) throw new CocoonError('engine_error', parser.format === 'json-lines' ? 'inference engine ended the stream mid-line' : 'inference engine closed the stream before [DONE]');
 }

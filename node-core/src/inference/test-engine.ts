@@ -23,6 +23,11 @@ export interface TestEngineOptions {
   model?: string;
   /** Delay before each output token, to emulate a real engine's decode speed. */
   tokenDelayMs?: number;
+  /**
+   * How streamed answers are written: SSE (default, what OpenAI-compatible servers send) or JSON
+   * lines (one chunk object per line, no [DONE]), to test workers against both kinds of engine.
+   */
+  streamFormat?: 'sse' | 'json-lines';
   log?: Logger;
 }
 
@@ -97,14 +102,20 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
         stats.completed++;
         return;
       }
-      startSse(res);
+      const jsonLines = opts.streamFormat === 'json-lines';
+      const writeEvent = (data: object | '[DONE]') => {
+        if (!jsonLines) return writeSse(res, data);
+        if (data !== '[DONE]') res.write(`${JSON.stringify(data)}\n`);
+      };
+      if (jsonLines) res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+      else startSse(res);
       const chunk = (delta: ChatCompletionChunk['choices'][0]['delta'], finish: 'stop' | 'length' | null = null): ChatCompletionChunk => ({
         id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }],
       });
       // At zero delay the whole answer exists at once: one socket write instead of one per token,
       // as a real engine's HTTP layer coalesces what is ready. With a delay, tokens leave one by one.
       if (tokenDelayMs === 0) res.cork();
-      writeSse(res, chunk({ role: 'assistant', content: '' }));
+      writeEvent(chunk({ role: 'assistant', content: '' }));
       for (const piece of gen.pieces) {
         if (tokenDelayMs > 0) await sleep(tokenDelayMs);
         if (cancelled) {
@@ -112,13 +123,13 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
           log.info({ id }, 'generation cancelled: client went away');
           return;
         }
-        writeSse(res, chunk(piece.kind === 'content' ? { content: piece.text } : { reasoning_content: piece.text }));
+        writeEvent(chunk(piece.kind === 'content' ? { content: piece.text } : { reasoning_content: piece.text }));
       }
-      writeSse(res, chunk({}, gen.finishReason));
+      writeEvent(chunk({}, gen.finishReason));
       if (request.stream_options?.include_usage) {
-        writeSse(res, { id, object: 'chat.completion.chunk', created, model, choices: [], usage });
+        writeEvent({ id, object: 'chat.completion.chunk', created, model, choices: [], usage });
       }
-      writeSse(res, '[DONE]');
+      writeEvent('[DONE]');
       res.end();
       if (tokenDelayMs === 0) res.uncork();
       stats.completed++;

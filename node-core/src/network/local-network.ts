@@ -8,6 +8,7 @@ import { CocoonError } from '../errors.ts';
 import { createOpenAiCompatibleBackend } from '../inference/backend.ts';
 import { DEFAULT_MODEL, startTestEngine, type TestEngine } from '../inference/test-engine.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { LOCAL_POW_DIFFICULTY } from '../protocol/pow.ts';
 import { startProxy, type ProxyHandle } from '../proxy/proxy-runner.ts';
 import { startWorker, waitForWorker, type WorkerHandle } from '../worker/worker-runner.ts';
 import { DEFAULT_PRICING, type PricingParams } from '../payments/pricing.ts';
@@ -119,6 +120,8 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       identity: await identity('proxy'),
       workerVerifier: createPeerVerifier(policyFor(allowed.worker), { expectedRole: 'worker' }),
       clientVerifier: createPeerVerifier(policyFor(undefined), { expectedRole: 'client' }),
+      // Development network only: a token proof of work so local dials are instant (reference: 20).
+      powDifficulty: LOCAL_POW_DIFFICULTY,
       log: log.child({ role: 'proxy' }),
     });
     stoppers.push(() => proxy.stop());

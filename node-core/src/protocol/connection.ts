@@ -4,22 +4,28 @@ import type { Duplex } from 'node:stream';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { cocoonCodec, type TlCodec, type TlObject } from './tl-codec.ts';
-import { DEFAULT_MAX_FRAME, FrameDecoder, encodeFrame } from './framing.ts';
+import { ErrorCode, queryErrorCode } from './messages.ts';
+import { DEFAULT_MAX_FRAME, FrameDecoder, FrameEncoder } from './framing.ts';
 
 /**
- * One peer connection speaking Cocoon's wire: framed `tcp.*` packets carrying TL objects.
- * Multiplexes queries by id (tcp.query → tcp.queryAnswer | tcp.queryError), carries one-way
- * messages (tcp.packet), answers pings, and closes a peer that stops answering them. Every
- * frame and its inner object is decoded and validated before any handler sees it; a bad frame
- * closes this connection only, with the reason logged.
+ * One peer connection speaking Cocoon's wire, as the reference's TcpConnection does: frames with
+ * sequence numbers (framing.ts) carrying `tcp.*` packets. The dialer opens with `tcp.connect`
+ * (a random id) and the acceptor answers `tcp.connected` with the same id before anything else.
+ * Queries are multiplexed by id (tcp.query → tcp.queryAnswer | tcp.queryError), one-way messages
+ * ride in tcp.packet. Keepalive as the reference: the dialer sends `tcp.ping` after half its
+ * 20 s timeout without receiving anything; either side closes after its timeout (dialer 20 s,
+ * acceptor 60 s) without a byte from the peer; both answer pings with `tcp.pong`.
+ * Every frame and its inner object is decoded and validated before any handler sees it; a bad
+ * frame, or a handler that throws, closes this connection only, with the reason logged.
  */
 export interface ConnectionOptions {
   log: Logger;
+  /** Who opened the TCP connection: the dialer sends tcp.connect and pings; the acceptor answers. */
+  role: 'dialer' | 'acceptor';
   codec?: TlCodec;
   maxFrame?: number;
-  pingIntervalMs?: number;
-  /** Close when no pong arrives this long after a ping. */
-  pingTimeoutMs?: number;
+  /** Close when nothing arrives this long (default: dialer 20 s, acceptor 60 s, as the reference). */
+  idleTimeoutMs?: number;
   /** Inner objects a peer may send, by constructor name (anything else closes the connection). */
   accept: ReadonlySet<string>;
   onQuery?: (query: TlObject) => Promise<TlObject>;
@@ -35,10 +41,16 @@ interface Pending {
 export class Connection extends EventEmitter<{ close: [reason: string] }> {
   private readonly codec: TlCodec;
   private readonly decoder: FrameDecoder;
+  private readonly encoder = new FrameEncoder();
   private readonly pending = new Map<bigint, Pending>();
   private nextQueryId = BigInt(randomBytes(4).readUInt32LE(0)) << 16n;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private lastPong = Date.now();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly idleTimeoutMs: number;
+  private lastReceived = Date.now();
+  private pingSent = false;
+  /** The dialer's tcp.connect id, until the acceptor confirms it; null once the opening is done. */
+  private connectId: bigint | null;
+  private opened = false;
   private closedReason: string | undefined;
 
   constructor(
@@ -51,13 +63,21 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
     socket.on('close', () => this.close('peer closed the connection'));
-    const interval = opts.pingIntervalMs ?? 10_000;
-    const timeout = opts.pingTimeoutMs ?? 30_000;
-    this.pingTimer = setInterval(() => {
-      if (Date.now() - this.lastPong > timeout) return this.close(`no pong for ${timeout} ms`);
-      this.write({ _: 'tcp.ping', id: BigInt(Date.now()) });
-    }, interval);
-    this.pingTimer.unref();
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? (opts.role === 'dialer' ? 20_000 : 60_000);
+    this.idleTimer = setInterval(() => this.checkIdle(), Math.max(50, Math.floor(this.idleTimeoutMs / 8)));
+    this.idleTimer.unref();
+    this.connectId = opts.role === 'dialer' ? randomBytes(8).readBigInt64LE(0) : null;
+    // Frames queued after tcp.connect leave in order; the acceptor reads tcp.connect first.
+    if (this.connectId !== null) this.write({ _: 'tcp.connect', id: this.connectId });
+  }
+
+  private checkIdle(): void {
+    const silent = Date.now() - this.lastReceived;
+    if (silent > this.idleTimeoutMs) return this.reject(`nothing received for ${this.idleTimeoutMs} ms`);
+    if (this.opts.role === 'dialer' && this.opened && !this.pingSent && silent > this.idleTimeoutMs / 2) {
+      this.pingSent = true;
+      this.write({ _: 'tcp.ping', id: randomBytes(8).readBigInt64LE(0) });
+    }
   }
 
   get closed(): boolean {
@@ -87,7 +107,7 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
   close(reason: string): void {
     if (this.closedReason !== undefined) return;
     this.closedReason = reason;
-    clearInterval(this.pingTimer);
+    clearInterval(this.idleTimer);
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(new CocoonError('connection_closed', `connection closed: ${reason}`));
@@ -102,7 +122,7 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
    * a streamed answer produces many small frames, and per-write TLS cost dominated the relay.
    */
   private write(packet: TlObject): void {
-    this.outbox.push(encodeFrame(this.codec.encode(packet)));
+    this.outbox.push(this.encoder.encode(this.codec.encode(packet)));
     if (this.outbox.length === 1) process.nextTick(this.flush);
   }
 
@@ -116,6 +136,8 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    this.lastReceived = Date.now();
+    this.pingSent = false;
     let frames: Buffer[];
     try {
       frames = this.decoder.push(chunk);
@@ -135,8 +157,30 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
       } catch (err) {
         return this.reject(`bad message: ${errorMessage(err)}`);
       }
-      this.dispatch(packet, inner);
+      if (!this.opened) {
+        this.open(packet);
+        continue;
+      }
+      try {
+        this.dispatch(packet, inner);
+      } catch (err) {
+        // A handler bug or a message it cannot use: this peer goes, the node stays.
+        return this.reject(`handler failed on ${inner?._ ?? packet._}: ${errorMessage(err)}`);
+      }
     }
+  }
+
+  /** The first frame each way: tcp.connect from the dialer, tcp.connected (same id) back. */
+  private open(packet: TlObject): void {
+    if (this.opts.role === 'acceptor') {
+      if (packet._ !== 'tcp.connect') return this.reject(`expected tcp.connect as the first packet, got ${packet._}`);
+      this.write({ _: 'tcp.connected', id: packet.id });
+    } else {
+      if (packet._ !== 'tcp.connected') return this.reject(`expected tcp.connected as the first packet, got ${packet._}`);
+      if (packet.id !== this.connectId) return this.reject('tcp.connected answers another tcp.connect id');
+      this.connectId = null;
+    }
+    this.opened = true;
   }
 
   private dispatch(packet: TlObject, inner: TlObject | undefined): void {
@@ -144,18 +188,18 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
       case 'tcp.ping':
         return this.write({ _: 'tcp.pong', id: packet.id });
       case 'tcp.pong':
-        this.lastPong = Date.now();
-        return;
+        return; // any received frame already counts as life
       case 'tcp.packet':
         this.opts.onPacket?.(inner!);
         return;
       case 'tcp.query': {
         const id = packet.id as bigint;
         const handler = this.opts.onQuery;
-        if (!handler) return this.write({ _: 'tcp.queryError', id, code: 400, message: 'this peer accepts no queries' });
-        handler(inner!).then(
+        if (!handler) return this.write({ _: 'tcp.queryError', id, code: ErrorCode.protoviolation, message: 'this peer accepts no queries' });
+        // A handler that throws synchronously is answered like one that rejects.
+        Promise.resolve().then(() => handler(inner!)).then(
           (answer) => !this.closed && this.write({ _: 'tcp.queryAnswer', id, data: this.codec.encode(answer) }),
-          (err) => !this.closed && this.write({ _: 'tcp.queryError', id, code: err instanceof CocoonError ? 400 : 500, message: errorMessage(err) }),
+          (err) => !this.closed && this.write({ _: 'tcp.queryError', id, code: queryErrorCode(err), message: errorMessage(err) }),
         );
         return;
       }
@@ -169,6 +213,9 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
         else p.reject(new CocoonError('peer_error', `peer refused: ${packet.message as string} (code ${packet.code as number})`));
         return;
       }
+      case 'tcp.connect':
+      case 'tcp.connected':
+        return; // the reference ignores a repeated opening packet
       default:
         return this.reject(`unexpected packet ${packet._}`);
     }

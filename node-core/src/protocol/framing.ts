@@ -1,24 +1,39 @@
 /**
- * Length-prefixed frames: a 4-byte little-endian length, then the payload. Kept apart from the
- * transport and the codec so each can be tested (and fuzzed) alone.
+ * Frames as the reference's TcpConnection writes them: a 4-byte little-endian payload length,
+ * a 4-byte little-endian sequence number, then the payload. Each direction counts its frames from
+ * 0; a receiver that sees any other number than the next one refuses the stream ("bad seqno"),
+ * as the reference does. Payloads are 4 bytes .. 16 MiB (the reference's own bounds). Kept apart
+ * from the transport and the codec so each can be tested (and fuzzed) alone.
  */
-export const DEFAULT_MAX_FRAME = 4 * 1024 * 1024;
+export const MIN_FRAME = 4;
+export const MAX_FRAME = 1 << 24;
+export const DEFAULT_MAX_FRAME = MAX_FRAME;
+export const FRAME_HEADER_BYTES = 8;
 
 export class FrameError extends Error {
   override readonly name = 'FrameError';
 }
 
-export function encodeFrame(payload: Buffer): Buffer {
-  const frame = Buffer.allocUnsafe(4 + payload.length);
-  frame.writeUInt32LE(payload.length, 0);
-  payload.copy(frame, 4);
-  return frame;
+/** Writes frames with consecutive sequence numbers. */
+export class FrameEncoder {
+  private seqno = 0;
+
+  encode(payload: Buffer): Buffer {
+    if (payload.length < MIN_FRAME || payload.length > MAX_FRAME) throw new FrameError(`payload of ${payload.length} bytes is outside ${MIN_FRAME}..${MAX_FRAME}`);
+    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+    frame.writeUInt32LE(payload.length, 0);
+    frame.writeInt32LE(this.seqno, 4);
+    this.seqno = (this.seqno + 1) | 0;
+    payload.copy(frame, FRAME_HEADER_BYTES);
+    return frame;
+  }
 }
 
-/** Incremental decoder: push socket chunks, get whole frames; throws FrameError on a bad length. */
+/** Incremental decoder: push socket chunks, get whole payloads; throws FrameError on a bad length or seqno. */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  private seqno = 0;
 
   constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {}
 
@@ -26,13 +41,16 @@ export class FrameDecoder {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     const frames: Buffer[] = [];
-    while (this.buffered >= 4) {
-      const head = this.peek(4);
+    while (this.buffered >= FRAME_HEADER_BYTES) {
+      const head = this.peek(FRAME_HEADER_BYTES);
       const len = head.readUInt32LE(0);
-      if (len === 0) throw new FrameError('empty frame');
+      if (len < MIN_FRAME) throw new FrameError(`frame of ${len} bytes is shorter than the ${MIN_FRAME}-byte minimum`);
       if (len > this.maxFrame) throw new FrameError(`frame of ${len} bytes exceeds the ${this.maxFrame}-byte limit`);
-      if (this.buffered < 4 + len) break;
-      frames.push(this.take(4 + len).subarray(4));
+      const seqno = head.readInt32LE(4);
+      if (seqno !== this.seqno) throw new FrameError(`bad seqno: expected ${this.seqno}, got ${seqno}`);
+      if (this.buffered < FRAME_HEADER_BYTES + len) break;
+      this.seqno = (this.seqno + 1) | 0;
+      frames.push(this.take(FRAME_HEADER_BYTES + len).subarray(FRAME_HEADER_BYTES));
     }
     return frames;
   }

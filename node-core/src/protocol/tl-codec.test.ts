@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, FrameError, encodeFrame } from './framing.ts';
+import { FrameDecoder, FrameEncoder, FrameError } from './framing.ts';
 import { TlDecodeError, cocoonCodec } from './tl-codec.ts';
 
 const codec = cocoonCodec();
@@ -58,13 +58,14 @@ describe('TL codec driven by the reference schema', () => {
 
 describe('framing', () => {
   it('reassembles frames split across chunks and rejects oversized ones', () => {
-    const frames = [Buffer.from('hello'), Buffer.alloc(300, 1)].map(encodeFrame);
+    const enc = new FrameEncoder();
+    const frames = [Buffer.from('hello'), Buffer.alloc(300, 1)].map((p) => enc.encode(p));
     const all = Buffer.concat(frames);
     const dec = new FrameDecoder(1024);
     const out: Buffer[] = [];
     for (let i = 0; i < all.length; i += 3) out.push(...dec.push(all.subarray(i, i + 3)));
     expect(out.map((b) => b.length)).toEqual([5, 300]);
-    expect(() => new FrameDecoder(100).push(encodeFrame(Buffer.alloc(101)))).toThrow(FrameError);
-    expect(() => new FrameDecoder().push(Buffer.alloc(4))).toThrow(/empty/);
+    expect(() => new FrameDecoder(100).push(new FrameEncoder().encode(Buffer.alloc(101)))).toThrow(FrameError);
+    expect(() => new FrameDecoder().push(Buffer.alloc(8))).toThrow(/shorter than/);
   });
 });

@@ -1,11 +1,14 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import type tls from 'node:tls';
 import { createRaTlsServer, type AttestationReport, type PeerVerifier, type RaTlsIdentity } from '../attestation/index.ts';
 import { CocoonError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Connection } from '../protocol/connection.ts';
 import { serveJsonStats } from '../stats-server.ts';
-import { ErrorCode, PROXY_ACCEPTS_FROM_CLIENT, PROXY_ACCEPTS_FROM_WORKER, newRequestId, tokenCountsOf } from '../protocol/messages.ts';
+import { ErrorCode, modelBaseName, PROXY_ACCEPTS_FROM_CLIENT, PROXY_ACCEPTS_FROM_WORKER, WireError, ZERO_TOKENS, newRequestId, tokenCountsOf, tokensUsed } from '../protocol/messages.ts';
+import { noSettlementProxy, signedPaymentTl, type ProxySettlement } from '../protocol/settlement.ts';
+import { isHttpRequest } from '../protocol/http-payload.ts';
+import { ClientHandshake, WorkerHandshake } from './peer-handshake.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 import { WorkerPool, type WorkerEntry } from './worker-pool.ts';
 
@@ -24,9 +27,16 @@ export interface ProxyOptions {
   clientVerifier: PeerVerifier;
   ownerAddress?: string;
   contractAddress?: string;
+  /**
+   * Contract addresses, client secrets and signed payments for the handshakes (protocol/
+   * settlement.ts). Default: no payments — the reference's empty forms, as its proxy without TON.
+   */
+  settlement?: ProxySettlement;
   /** Attempts per query before giving up (first worker + retries). */
   maxAttempts?: number;
   statsPort?: number | null;
+  /** PoW difficulty asked of every dialer before TLS (default 20, as the reference router; see protocol/pow.ts). */
+  powDifficulty?: number;
   log: Logger;
 }
 
@@ -34,6 +44,8 @@ interface ProxyRequest {
   clientRequestId: Buffer;
   workerRequestId: Buffer;
   client: Connection;
+  /** The client's owner address (its payments). */
+  clientOwner: string;
   model: string;
   query: Buffer;
   maxCoefficient: number;
@@ -74,10 +86,9 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   const byClientRequest = new Map<Connection, Map<string, ProxyRequest>>();
   const modelStats = new Map<string, { requests: number; completed: number; failed: number; retries: number; tokens: number }>();
   const connections = new Set<Connection>();
-  const proxyParams: TlObject = {
-    _: 'proxy.params', flags: 2, proxy_public_key: Buffer.from(opts.identity.publicKey),
-    proxy_owner_address: opts.ownerAddress ?? '', proxy_sc_address: opts.contractAddress ?? '', proto_version: 1,
-  };
+  const settlement = opts.settlement ?? noSettlementProxy({ ...(opts.ownerAddress && { ownerAddress: opts.ownerAddress }), ...(opts.contractAddress && { contractAddress: opts.contractAddress }) });
+  const publicKey = Buffer.from(opts.identity.publicKey);
+  const handshakes = new Map<Connection, ClientHandshake>();
 
   const statsFor = (model: string) => {
     let s = modelStats.get(model);
@@ -95,7 +106,24 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   function failToClient(req: ProxyRequest, code: number, message: string): void {
     finish(req);
     statsFor(req.model).failed++;
-    req.client.send({ _: 'client.queryAnswerErrorEx', request_id: req.clientRequestId, error_code: code, error: message, flags: 0 });
+    req.client.send({
+      _: 'client.queryAnswerErrorEx', request_id: req.clientRequestId, error_code: code, error: message, flags: 1,
+      final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: tokensUsed(ZERO_TOKENS) },
+    });
+  }
+
+  /** After a completed query, as the reference: the latest signed payment to both sides. */
+  function sendPayments(req: ProxyRequest, worker: WorkerEntry, requestTokens: bigint): void {
+    const w = settlement.workerPayment(worker.owner);
+    worker.connection.send({
+      _: 'proxy.workerRequestPayment', request_id: req.workerRequestId, signed_payment: signedPaymentTl(w.signedPayment),
+      db_tokens: w.tokensCommittedToDb, max_tokens: w.maxTokens, request_tokens: requestTokens, request_client_owner: req.clientOwner,
+    });
+    const c = settlement.clientPayment(req.clientOwner);
+    req.client.send({
+      _: 'proxy.clientRequestPayment', request_id: req.clientRequestId, signed_payment: signedPaymentTl(c.signedPayment),
+      db_tokens: c.tokensCommittedToDb, max_tokens: c.maxTokens, request_tokens: requestTokens,
+    });
   }
 
   /** Sends the query to the best untried worker, or fails it. */
@@ -117,8 +145,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     byWorkerRequest.set(req.workerRequestId.toString('hex'), req);
     worker.active++;
     worker.connection.send({
-      _: 'proxy.runQueryEx', query: req.query, signed_payment: { _: 'proxy.signedPaymentEmpty' },
-      coefficient: BigInt(worker.coefficient), timeout: req.timeoutSeconds, request_id: req.workerRequestId, flags: 0,
+      _: 'proxy.runQueryEx', query: req.query, signed_payment: signedPaymentTl(settlement.workerPayment(worker.owner).signedPayment),
+      coefficient: BigInt(worker.coefficient), timeout: req.timeoutSeconds * 0.95, request_id: req.workerRequestId, flags: 1, enable_debug: false,
     });
   }
 
@@ -135,26 +163,34 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   }
 
   function onWorkerPacket(worker: WorkerEntry, p: TlObject): void {
+    if (p._ === 'cocoonx.workerLoad') return onWorkerLoad(worker, p);
+    if (p._ === 'worker.enabledDisabled') return void (worker.disabled = (p.disabled as number) !== 0);
+    if (p._ === 'worker.newCoefficient') {
+      if ((p.new_coefficient as number) < 0) throw new WireError(ErrorCode.protoviolation, 'bad coefficient value');
+      return void (worker.coefficient = p.new_coefficient as number);
+    }
+    if (!(p.request_id instanceof Buffer)) throw new CocoonError('bad_packet', `${p._} is not a query answer`);
     const req = byWorkerRequest.get((p.request_id as Buffer).toString('hex'));
     if (!req || req.worker !== worker) return; // late answer for a cancelled or retried query
     switch (p._) {
-      case 'proxy.queryAnswerPartEx':
+      case 'proxy.queryAnswerEx':
+      case 'proxy.queryAnswerPartEx': {
+        // The first answer (http.response) must come before any body part, as the reference checks.
+        if ((p._ === 'proxy.queryAnswerEx') === req.firstPartSent) return workerFailed(req, ErrorCode.protoviolation, 'out of order answer parts');
         req.firstPartSent = true;
-        req.client.send({ _: 'client.queryAnswerPartEx', request_id: req.clientRequestId, answer: p.answer, flags: 0 });
-        return;
-      case 'proxy.queryAnswerEx': {
+        const done = ((p.flags as number) & 1) !== 0;
         const tokens = (p.final_info as TlObject | undefined)?.tokens_used as TlObject | undefined;
-        if (!tokens) return workerFailed(req, ErrorCode.workerFailed, 'worker sent no token usage');
+        if (done && !tokens) return workerFailed(req, ErrorCode.workerFailed, 'worker sent no token usage');
+        const kind = p._ === 'proxy.queryAnswerEx' ? 'client.queryAnswerEx' : 'client.queryAnswerPartEx';
+        if (!done) return req.client.send({ _: kind, request_id: req.clientRequestId, answer: p.answer, flags: 0 });
         finish(req);
         pool.recordSuccess(worker, Date.now() - req.startedAt);
         const s = statsFor(req.model);
         s.completed++;
-        const t = tokenCountsOf(tokens);
+        const t = tokenCountsOf(tokens!);
         s.tokens += t.prompt + t.cached + t.completion + t.reasoning;
-        req.client.send({
-          _: 'client.queryAnswerEx', request_id: req.clientRequestId, answer: p.answer, flags: 1,
-          final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: tokens },
-        });
+        req.client.send({ _: kind, request_id: req.clientRequestId, answer: p.answer, flags: 1, final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: tokens } });
+        sendPayments(req, worker, tokens!.total_tokens_used as bigint);
         return;
       }
       case 'proxy.queryAnswerErrorEx':
@@ -162,28 +198,53 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     }
   }
 
+  /**
+   * Stops a query on its worker. Only our workers know cocoonx.cancelQuery (they announce it
+   * with cocoonx.workerLoad); a reference worker would drop it, so it is not sent there.
+   */
+  function cancelOnWorker(req: ProxyRequest): void {
+    if (req.worker?.extensions) req.worker.connection.send({ _: 'cocoonx.cancelQuery', request_id: req.workerRequestId });
+  }
+
+  /** The worker's own view of its capacity: adopt its limit (it may have shrunk, e.g. on memory pressure). */
+  function onWorkerLoad(worker: WorkerEntry, p: TlObject): void {
+    const max = p.max_active_requests as number;
+    const active = p.active_requests as number;
+    if (max < 1 || max > 10_000 || active < 0 || active > max) {
+      throw new CocoonError('bad_packet', `worker load out of range (active ${active}, max ${max})`);
+    }
+    worker.maxActive = max;
+    worker.reportedActive = active;
+    worker.extensions = true;
+  }
+
   function onClientPacket(client: Connection, p: TlObject): void {
     const requests = byClientRequest.get(client)!;
     if (p._ === 'cocoonx.cancelQuery') {
       const req = requests.get((p.request_id as Buffer).toString('hex'));
       if (!req) return;
-      req.worker?.connection.send({ _: 'cocoonx.cancelQuery', request_id: req.workerRequestId });
+      cancelOnWorker(req);
       finish(req);
       return;
     }
     if (p._ !== 'client.runQueryEx') return;
+    const hs = handshakes.get(client)!;
     const key = (p.request_id as Buffer).toString('hex');
     if (requests.has(key)) {
       client.send({ _: 'client.queryAnswerErrorEx', request_id: p.request_id, error_code: ErrorCode.badRequest, error: 'duplicate request id', flags: 0 });
       return;
     }
     const timeoutSeconds = Math.min(Math.max(p.timeout as number, 1), 3600);
+    if (!isHttpRequest(p.query as Buffer)) {
+      client.send({ _: 'client.queryAnswerErrorEx', request_id: p.request_id, error_code: ErrorCode.badRequest, error: 'query is not a serialized http.request', flags: 0 });
+      return;
+    }
     const req: ProxyRequest = {
-      clientRequestId: p.request_id as Buffer, workerRequestId: Buffer.alloc(0), client, model: p.model_name as string,
+      clientRequestId: p.request_id as Buffer, workerRequestId: Buffer.alloc(0), client, clientOwner: hs.owner, model: p.model_name as string,
       query: p.query as Buffer, maxCoefficient: p.max_coefficient as number, timeoutSeconds, worker: null, tried: new Set(),
       firstPartSent: false, startedAt: Date.now(),
       timer: setTimeout(() => {
-        req.worker?.connection.send({ _: 'cocoonx.cancelQuery', request_id: req.workerRequestId });
+        cancelOnWorker(req);
         failToClient(req, ErrorCode.timeout, `query timed out after ${timeoutSeconds} s`);
       }, timeoutSeconds * 1000),
     };
@@ -207,35 +268,50 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   function onConnection(socket: tls.TLSSocket, peer: AttestationReport, role: 'worker' | 'client'): void {
     socket.setNoDelay(true);
     let worker: WorkerEntry | null = null;
+    const workerHs = role === 'worker' ? new WorkerHandshake(settlement, publicKey) : null;
+    const clientHs = role === 'client' ? new ClientHandshake(settlement, publicKey) : null;
     const conn: Connection = new Connection(socket, {
+      role: 'acceptor',
       log,
       accept: role === 'worker' ? PROXY_ACCEPTS_FROM_WORKER : PROXY_ACCEPTS_FROM_CLIENT,
       onQuery: async (q) => {
-        if (q._ === 'worker.connectToProxy') {
-          if (worker) throw new CocoonError('already_registered', 'worker already registered on this connection');
-          const params = q.params as TlObject;
-          const maxActive = (params.max_active_requests as number | undefined) ?? 16;
-          if (!(params.model as string) || maxActive < 1 || maxActive > 10_000 || (params.coefficient as number) < 1) {
-            throw new CocoonError('bad_params', 'worker params out of range (model, coefficient ≥ 1, 1 ≤ max_active_requests ≤ 10000)');
+        if (workerHs) {
+          const answer = await workerHs.answer(q);
+          if (!answer) throw new WireError(ErrorCode.protoviolation, `unexpected query ${q._}`);
+          if (workerHs.state === 'ok' && !worker && !conn.closed) {
+            const p = workerHs.params!;
+            worker = pool.add({ connection: conn, owner: p.owner, model: modelBaseName(p.model), coefficient: p.coefficient, maxActive: p.maxActive, disabled: workerHs.disabled, extensions: false });
+            log.info({ worker: worker.id, model: p.model, imageHash: peer.imageHash, protoVersion: workerHs.protoVersion }, 'worker registered');
           }
-          worker = pool.add({ connection: conn, model: params.model as string, coefficient: params.coefficient as number, maxActive });
-          log.info({ worker: worker.id, model: worker.model, imageHash: peer.imageHash }, 'worker registered');
-          return { _: 'worker.connectedToProxy', params: proxyParams, worker_sc_address: '' };
+          return answer;
         }
-        if (q._ === 'client.connectToProxy') {
-          byClientRequest.set(conn, byClientRequest.get(conn) ?? new Map());
-          return {
-            _: 'client.connectedToProxy', params: proxyParams, client_sc_address: '',
-            auth: { _: 'client.proxyConnectionAuthLong', nonce: 0n }, signed_payment: { _: 'proxy.signedPaymentEmpty' },
-          };
+        const hs = clientHs!;
+        let answer: TlObject | null;
+        try {
+          answer = await hs.answer(q);
+        } finally {
+          // As the reference: a failed authorization is answered, then the connection closes
+          // (shortly, so the answer leaves first).
+          if (hs.state === 'failed') setTimeout(() => conn.close('client authorization failed'), 200).unref();
         }
-        if (q._ === 'client.getWorkerTypesV2') return workerTypes();
-        throw new CocoonError('bad_query', `unexpected query ${q._}`);
+        if (answer) {
+          if (hs.state === 'ok' && !byClientRequest.has(conn)) {
+            byClientRequest.set(conn, new Map());
+            handshakes.set(conn, hs);
+          }
+          return answer;
+        }
+        if (q._ === 'client.getWorkerTypesV2') {
+          hs.requireOk();
+          return workerTypes();
+        }
+        throw new WireError(ErrorCode.protoviolation, `unexpected query ${q._}`);
       },
       onPacket: (p) => {
         if (worker) return onWorkerPacket(worker, p);
         if (byClientRequest.has(conn)) return onClientPacket(conn, p);
-        conn.close(`${p._} before the connect handshake`);
+        // The reference drops such messages with a log line; we close, as for any protocol slip.
+        conn.close(`${p._} before the handshake completed`);
       },
     });
     connections.add(conn);
@@ -246,11 +322,12 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
         log.warn({ worker: worker.id, reason }, 'worker disconnected');
         for (const req of [...byWorkerRequest.values()]) if (req.worker === worker) workerFailed(req, ErrorCode.workerFailed, `worker disconnected (${reason})`);
       }
+      handshakes.delete(conn);
       const requests = byClientRequest.get(conn);
       if (requests) {
         // The client went away: stop its queries on the workers.
         for (const req of [...requests.values()]) {
-          req.worker?.connection.send({ _: 'cocoonx.cancelQuery', request_id: req.workerRequestId });
+          cancelOnWorker(req);
           finish(req);
         }
         byClientRequest.delete(conn);
@@ -259,15 +336,16 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   }
 
   // Workers and clients use separate ports so each can be held to its own policy at the handshake.
-  const listen = async (server: tls.Server, port: number) => {
+  const listen = async (server: Server, port: number) => {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, opts.host ?? '127.0.0.1', resolve);
     });
     return (server.address() as AddressInfo).port;
   };
-  const clientServer = createRaTlsServer({ identity: opts.identity, verifier: opts.clientVerifier, log, onSecureConnection: (s, peer) => onConnection(s, peer, 'client') });
-  const workerServer = createRaTlsServer({ identity: opts.identity, verifier: opts.workerVerifier, log, onSecureConnection: (s, peer) => onConnection(s, peer, 'worker') });
+  const pow = opts.powDifficulty === undefined ? {} : { powDifficulty: opts.powDifficulty };
+  const clientServer = createRaTlsServer({ identity: opts.identity, verifier: opts.clientVerifier, log, ...pow, onSecureConnection: (s, peer) => onConnection(s, peer, 'client') });
+  const workerServer = createRaTlsServer({ identity: opts.identity, verifier: opts.workerVerifier, log, ...pow, onSecureConnection: (s, peer) => onConnection(s, peer, 'worker') });
   const clientPort = await listen(clientServer, opts.port ?? 0);
   const workerPort = await listen(workerServer, 0);
 

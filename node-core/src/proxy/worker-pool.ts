@@ -8,10 +8,18 @@ import type { Connection } from '../protocol/connection.ts';
 export interface WorkerEntry {
   id: number;
   connection: Connection;
+  /** The worker operator's wallet (its payments). */
+  owner: string;
+  /** The worker said it takes no queries now (worker.proxyHandshakeComplete / worker.enabledDisabled). */
+  disabled: boolean;
+  /** The worker speaks our cocoonx.* extensions (it sent one): it can be told to cancel. */
+  extensions: boolean;
   model: string;
   coefficient: number;
   maxActive: number;
   active: number;
+  /** Active requests as the worker last reported them (cocoonx.workerLoad); null until it does. */
+  reportedActive: number | null;
   successes: number;
   failures: number;
   /** Exponential moving average of full-answer latency, ms. */
@@ -25,8 +33,8 @@ export class WorkerPool {
   private readonly workers = new Map<number, WorkerEntry>();
   private nextId = 1;
 
-  add(w: Omit<WorkerEntry, 'id' | 'active' | 'successes' | 'failures' | 'latencyEwmaMs' | 'connectedAt'>): WorkerEntry {
-    const entry: WorkerEntry = { ...w, id: this.nextId++, active: 0, successes: 0, failures: 0, latencyEwmaMs: 0, connectedAt: new Date().toISOString() };
+  add(w: Omit<WorkerEntry, 'id' | 'active' | 'reportedActive' | 'successes' | 'failures' | 'latencyEwmaMs' | 'connectedAt'>): WorkerEntry {
+    const entry: WorkerEntry = { ...w, id: this.nextId++, active: 0, reportedActive: null, successes: 0, failures: 0, latencyEwmaMs: 0, connectedAt: new Date().toISOString() };
     this.workers.set(entry.id, entry);
     return entry;
   }
@@ -49,7 +57,7 @@ export class WorkerPool {
     let best: WorkerEntry | undefined;
     let bestScore = Infinity;
     for (const w of this.workers.values()) {
-      if (w.model !== model || w.coefficient > maxCoefficient || w.active >= w.maxActive || exclude.has(w.id)) continue;
+      if (w.disabled || w.model !== model || w.coefficient > maxCoefficient || w.active >= w.maxActive || exclude.has(w.id)) continue;
       const score = this.score(w);
       // Random tie-break so equal workers share the load.
       if (score < bestScore || (score === bestScore && Math.random() < 0.5)) {

@@ -2,12 +2,15 @@ import type { PeerVerifier, RaTlsIdentity } from '../attestation/index.ts';
 import { connectRaTls } from '../attestation/index.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { InferenceBackend } from '../inference/backend.ts';
-import { chatCompletionRequestSchema, type ChatCompletionChunk, type Usage } from '../inference/openai-types.ts';
+import { chatCompletionRequestSchema, type Usage } from '../inference/openai-types.ts';
 import type { Logger } from '../log.ts';
 import { tokenCountsFromUsage } from '../payments/pricing.ts';
 import { Connection } from '../protocol/connection.ts';
 import { serveJsonStats } from '../stats-server.ts';
-import { ErrorCode, WORKER_ACCEPTS_FROM_PROXY, tokensUsed } from '../protocol/messages.ts';
+import { ErrorCode, MAX_PROTO_VERSION, MIN_PROTO_VERSION, WORKER_ACCEPTS_FROM_PROXY, tokensUsed } from '../protocol/messages.ts';
+import { decodeHttpRequest } from '../protocol/http-payload.ts';
+import { isTonAddress, noSettlementWorker, signedPaymentOf, type WorkerSettlement } from '../protocol/settlement.ts';
+import { AnswerWriter } from './answer-writer.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 
 /**
@@ -15,7 +18,6 @@ import type { TlObject } from '../protocol/tl-codec.ts';
  * model, price coefficient and capacity, runs each query on its inference backend and streams
  * the engine's chunks back, ending with the token usage the engine reported.
  */
-const USAGE_MARK = /"usage":\s*\{/;
 
 export interface ProxyAddress {
   host: string;
@@ -30,6 +32,8 @@ export interface WorkerOptions {
   coefficient?: number;
   maxActiveRequests?: number;
   ownerAddress?: string;
+  /** Earned-token records and payment checks (protocol/settlement.ts); default: no payments. */
+  settlement?: WorkerSettlement;
   identity: RaTlsIdentity;
   verifier: PeerVerifier;
   /** Port for `/jsonstats` on 127.0.0.1; null disables it. */
@@ -63,60 +67,81 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   let stopped = false;
   const stopController = new AbortController();
 
+  const settlement = opts.settlement ?? noSettlementWorker(opts.ownerAddress ? { ownerAddress: opts.ownerAddress } : {});
+  const proxyContracts = new WeakMap<Connection, string>();
   const params: TlObject = {
-    _: 'worker.params', flags: 1, worker_owner_address: opts.ownerAddress ?? '', model: opts.model, coefficient,
-    is_test: true, proxy_cnt: opts.proxies.length, max_active_requests: maxActive,
+    _: 'worker.params', flags: 1 | 2, worker_owner_address: settlement.ownerAddress, model: opts.model, coefficient,
+    is_test: settlement.isTest, proxy_cnt: opts.proxies.length, max_active_requests: maxActive,
+    min_proto_version: MIN_PROTO_VERSION, max_proto_version: MAX_PROTO_VERSION,
   };
 
   async function runQuery(conn: Connection, q: TlObject): Promise<void> {
     const requestId = q.request_id as Buffer;
     const key = requestId.toString('hex');
-    const fail = (code: number, message: string) => conn.send({ _: 'proxy.queryAnswerErrorEx', request_id: requestId, error_code: code, error: message, flags: 0 });
-    if (running.size >= maxActive) return fail(ErrorCode.noWorker, `worker is at capacity (${maxActive} active requests)`);
+    const send = (m: TlObject) => conn.send(m);
+    if (running.size >= maxActive) return new AnswerWriter(send, requestId, false, false).fail(ErrorCode.noWorker, `worker is at capacity (${maxActive} active requests)`);
     let request;
     try {
-      request = chatCompletionRequestSchema.parse(JSON.parse((q.query as Buffer).toString('utf8')));
+      const http = decodeHttpRequest(q.query as Buffer);
+      if (http.method !== 'POST' || http.url.split('?')[0] !== '/v1/chat/completions') throw new Error(`${http.method} ${http.url} is not served; this worker serves POST /v1/chat/completions`);
+      request = chatCompletionRequestSchema.parse(JSON.parse(http.body.toString('utf8')));
     } catch (err) {
-      return fail(ErrorCode.badRequest, `query is not a valid chat completion request: ${errorMessage(err)}`);
+      return new AnswerWriter(send, requestId, false, false).fail(ErrorCode.badRequest, `query is not a valid chat completion request: ${errorMessage(err)}`);
     }
+    const writer = new AnswerWriter(send, requestId, request.stream === true, request.stream_options?.include_usage === true);
     const ac = new AbortController();
     running.set(key, ac);
     const timeout = setTimeout(() => ac.abort(), Math.max(1, q.timeout as number) * 1000);
     let usage: Usage | null | undefined;
     try {
       // Chunks are relayed as the engine wrote them, those that arrived together in one answer
-      // part (newline-separated JSON); only the usage chunk is parsed.
+      // part; only the usage chunk is parsed (and, for a non-stream request, the assembly).
       for await (const batch of opts.backend.streamChatRaw(request, ac.signal)) {
-        const relay: string[] = [];
-        for (const data of batch) {
-          if (USAGE_MARK.test(data)) {
-            const chunk = JSON.parse(data) as ChatCompletionChunk;
-            usage = chunk.usage;
-            if (chunk.choices.length === 0) continue;
-          }
-          relay.push(data);
-        }
-        if (relay.length) conn.send({ _: 'proxy.queryAnswerPartEx', request_id: requestId, answer: Buffer.from(relay.join('\n')), flags: 0 });
+        usage = writer.chunks(batch) ?? usage;
       }
       if (!usage) throw new CocoonError('engine_no_usage', 'the inference engine reported no token usage; enable usage reporting (stream_options.include_usage)');
-      conn.send({
-        _: 'proxy.queryAnswerEx', request_id: requestId, answer: Buffer.alloc(0), flags: 1,
-        final_info: { _: 'proxy.queryFinalInfo', flags: 0, tokens_used: tokensUsed(tokenCountsFromUsage(usage)) },
-      });
+      writer.finish(tokensUsed(tokenCountsFromUsage(usage)));
       counters.completed++;
     } catch (err) {
       if (ac.signal.aborted && !stopped) {
         counters.cancelled++;
-        fail(ErrorCode.cancelled, 'query cancelled');
+        writer.fail(ErrorCode.cancelled, 'query cancelled');
       } else {
         counters.failed++;
         opts.log.warn({ request: key.slice(0, 16), err: errorMessage(err) }, 'query failed');
-        fail(ErrorCode.engine, errorMessage(err));
+        writer.fail(ErrorCode.engine, errorMessage(err));
       }
     } finally {
       clearTimeout(timeout);
       running.delete(key);
     }
+  }
+
+  /** The reference worker handshake; throws (closing the link) when the proxy is not acceptable. */
+  async function handshake(conn: Connection): Promise<void> {
+    const connected = await conn.query({ _: 'worker.connectToProxy', params });
+    const proxyParams = connected.params as TlObject;
+    if (((proxyParams.flags as number) & 3) === 0) throw new CocoonError('proxy_too_old', 'proxy is too old (no proxy params flags)');
+    if (proxyParams.is_test !== settlement.isTest) throw new CocoonError('test_mode_mismatch', `test mode mismatch: proxy is_test=${String(proxyParams.is_test)}, this worker ${settlement.isTest}`);
+    for (const a of [proxyParams.proxy_owner_address, proxyParams.proxy_sc_address, connected.worker_sc_address] as string[]) {
+      if (!isTonAddress(a)) throw new CocoonError('bad_handshake', `proxy sent an address that does not parse: "${a}"`);
+    }
+    const proxyContract = proxyParams.proxy_sc_address as string;
+    const earned = settlement.earned(proxyContract);
+    const compared = await conn.query({
+      _: 'worker.compareBalanceWithProxy', tokens_committed_to_blockchain: earned.committedToBlockchain,
+      tokens_committed_to_db: earned.committedToDb, max_tokens: earned.maxKnown,
+    });
+    const payment = { signedPayment: signedPaymentOf(compared.signed_payment as TlObject), tokensCommittedToDb: compared.tokens_committed_to_db as bigint, maxTokens: compared.max_tokens as bigint };
+    if (!settlement.onPayment(proxyContract, payment)) throw new CocoonError('proxy_rolled_back', 'proxy reports less than this worker knows it earned (a rollback); refusing it');
+    if ((compared.error_code as number) !== 0) {
+      const ext = await conn.query({ _: 'worker.extendedCompareBalanceWithProxy', tokens_committed_to_db: earned.committedToDb, other: Buffer.alloc(0) });
+      if ((ext.error_code as number) !== 0) throw new CocoonError('payment_mismatch', `cannot reconcile payment information: received error ${ext.error_code as number}`);
+    }
+    await conn.query({ _: 'worker.proxyHandshakeComplete', is_disabled: false });
+    proxyContracts.set(conn, proxyContract);
+    // Our extension: tells our proxy this worker takes cocoonx.cancelQuery (a reference proxy drops it).
+    conn.send({ _: 'cocoonx.workerLoad', active_requests: running.size, max_active_requests: maxActive });
   }
 
   async function maintain(link: (typeof links)[number]): Promise<void> {
@@ -125,16 +150,22 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
       try {
         const { socket } = await connectRaTls({ host: link.address.host, port: link.address.port, identity: opts.identity, verifier: opts.verifier, signal: stopController.signal });
         const conn = new Connection(socket, {
+          role: 'dialer',
           log: opts.log,
           accept: WORKER_ACCEPTS_FROM_PROXY,
           onPacket: (p) => {
             if (p._ === 'proxy.runQueryEx') void runQuery(conn, p);
+            else if (p._ === 'proxy.workerRequestPayment') {
+              const payment = { signedPayment: signedPaymentOf(p.signed_payment as TlObject), tokensCommittedToDb: p.db_tokens as bigint, maxTokens: p.max_tokens as bigint };
+              // As the reference: a payment older than what we know means a rollback; reconnect to compare again.
+              if (!settlement.onPayment(proxyContracts.get(conn) ?? '', payment)) conn.close('proxy payment went backwards');
+            }
             else if (p._ === 'cocoonx.cancelQuery') running.get((p.request_id as Buffer).toString('hex'))?.abort();
           },
         });
         const closed = new Promise<string>((r) => conn.once('close', r));
         socket.resume();
-        await conn.query({ _: 'worker.connectToProxy', params });
+        await handshake(conn);
         link.connection = conn;
         link.lastError = undefined;
         backoff = 250;
