@@ -528,3 +528,49 @@ export function proxySaveStateBody(queryId: bigint, seqno: number, uniqueHash: B
   return beginCell().storeUint(Op.doNotProcess, 32).storeUint(queryId, 64).storeUint(Op.proxySaveState, 32)
     .storeInt(seqno, 32).storeBuffer(uniqueHash, 32).endCell();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Operation bodies. Layouts built by the reference node (ClientContract, WorkerContract,
+// ProxyContract create_*_message) carry its exact bits; the root's owner operations are ours
+// except where the reference names only the opcode.
+
+const head = (op: OpName, queryId: bigint) => beginCell().storeUint(Op[op], 32).storeUint(queryId, 64);
+
+export const Body = {
+  clientTopUp: (queryId: bigint, amount: bigint, excessesTo: Address) => head('extClientTopUp', queryId).storeCoins(amount).storeAddress(excessesTo).endCell(),
+  clientTopUpReopen: (queryId: bigint, amount: bigint, excessesTo: Address) => head('ownerClientTopUpReopen', queryId).storeCoins(amount).storeAddress(excessesTo).endCell(),
+  clientRegister: (queryId: bigint, nonce: bigint, excessesTo: Address) => head('ownerClientRegister', queryId).storeUint(nonce, 64).storeAddress(excessesTo).endCell(),
+  clientChangeSecretHash: (queryId: bigint, secretHash: Buffer, excessesTo: Address) => head('ownerClientChangeSecretHash', queryId).storeBuffer(secretHash, 32).storeAddress(excessesTo).endCell(),
+  clientChangeSecretHashAndTopUp: (queryId: bigint, amount: bigint, secretHash: Buffer, excessesTo: Address) =>
+    head('ownerClientChangeSecretHashAndTopUp', queryId).storeCoins(amount).storeBuffer(secretHash, 32).storeAddress(excessesTo).endCell(),
+  /** Reference layout plus the new stake (required by our contract; see contracts/README.md). */
+  clientIncreaseStake: (queryId: bigint, excessesTo: Address, newStake: bigint) => head('ownerClientIncreaseStake', queryId).storeAddress(excessesTo).storeCoins(newStake).endCell(),
+  /** Without `amount`: the whole balance above the stake (reference layout); with it: that much. */
+  clientWithdraw: (queryId: bigint, excessesTo: Address, amount?: bigint) => {
+    const b = head('ownerClientWithdraw', queryId).storeAddress(excessesTo);
+    if (amount !== undefined) b.storeCoins(amount);
+    return b.endCell();
+  },
+  clientRequestRefund: (queryId: bigint, excessesTo: Address) => head('ownerClientRequestRefund', queryId).storeAddress(excessesTo).endCell(),
+  workerRegister: (queryId: bigint, excessesTo: Address) => head('ownerWorkerRegister', queryId).storeAddress(excessesTo).endCell(),
+  proxyIncreaseStake: (queryId: bigint, amount: bigint, excessesTo: Address) => head('extProxyIncreaseStake', queryId).storeCoins(amount).storeAddress(excessesTo).endCell(),
+  /** ProxyContract::create_withdraw_message: pays the proxy's earned balance to its owner. */
+  proxyWithdraw: (queryId: bigint, excessesTo: Address) => head('extProxyPayoutRequest', queryId).storeAddress(excessesTo).endCell(),
+  /** ProxyContract::create_start_close_message (no query id in the reference layout). */
+  proxyClose: (excessesTo: Address) => beginCell().storeUint(Op.ownerProxyClose, 32).storeAddress(excessesTo).endCell(),
+
+  rootHash: (op: 'rootAddProxyType' | 'rootDelProxyType' | 'rootAddWorkerType' | 'rootDelWorkerType' | 'rootAddModelType' | 'rootDelModelType', hash: bigint, queryId = 0n) =>
+    head(op, queryId).storeUint(hash, 256).endCell(),
+  rootRegisterProxy: (entry: string, queryId = 0n) => head('rootRegisterProxy', queryId).store(storeProxyEntry(entry)).endCell(),
+  rootUpdateProxy: (seqno: number, entry: string, queryId = 0n) => head('rootUpdateProxy', queryId).storeUint(seqno, 32).store(storeProxyEntry(entry)).endCell(),
+  rootUnregisterProxy: (seqno: number, queryId = 0n) => head('rootUnregisterProxy', queryId).storeUint(seqno, 32).endCell(),
+  rootChangePrice: (p: Pick<RootParams, 'pricePerToken' | 'workerFeePerToken' | 'promptMultiplier' | 'cachedMultiplier' | 'completionMultiplier' | 'reasoningMultiplier'>, queryId = 0n) =>
+    head('rootChangePrice', queryId).storeCoins(p.pricePerToken).storeCoins(p.workerFeePerToken)
+      .storeUint(p.promptMultiplier, 32).storeUint(p.cachedMultiplier, 32).storeUint(p.completionMultiplier, 32).storeUint(p.reasoningMultiplier, 32).endCell(),
+  rootChangeParams: (p: Pick<RootParams, 'proxyDelayBeforeClose' | 'clientDelayBeforeClose' | 'minProxyStake' | 'minClientStake'>, queryId = 0n) =>
+    head('rootChangeParams', queryId).storeUint(p.proxyDelayBeforeClose, 32).storeUint(p.clientDelayBeforeClose, 32)
+      .storeCoins(p.minProxyStake).storeCoins(p.minClientStake).endCell(),
+  rootUpgradeContracts: (codes: { proxy: Cell; worker: Cell; client: Cell }, queryId = 0n) =>
+    head('rootUpgradeContracts', queryId).storeRef(codes.proxy).storeRef(codes.worker).storeRef(codes.client).endCell(),
+  rootChangeOwner: (owner: Address, queryId = 0n) => head('rootChangeOwner', queryId).storeAddress(owner).endCell(),
+};
