@@ -40,7 +40,7 @@ export function deterministicKeyPair(label: string): KeyPair {
 }
 
 export const OP_VALUE = toNano('0.2');
-export const DEPLOY_VALUE = toNano('0.5');
+export const DEPLOY_VALUE = toNano('0.8');
 
 export async function deployNetwork(opts: { params?: Partial<RootParams>; proxyStake?: bigint; clientTopUp?: bigint; blockchain?: Blockchain } = {}): Promise<SandboxNetwork> {
   const codes = await compileAll();

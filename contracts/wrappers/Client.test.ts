@@ -127,10 +127,10 @@ describe('Client contract', () => {
     expect(d.tokensUsed).toBe(1_000n);
     expect(d.balance).toBe(0n);
     expect(valueTo(r, n.clientOwner.address)).toBe(toNano('20') - 1_000n * 20n);
-    // Audit: a closed contract kept 0 TON and froze. Seventy years of storage rent later it still
+    // Audit: a closed contract kept 0 TON and froze. Twenty-five years of storage rent later it still
     // answers (and a second close is refused, not frozen).
     expect((await n.blockchain.getContract(n.client.address)).balance).toBeGreaterThanOrEqual(STORAGE_RESERVE);
-    n.blockchain.now = Math.floor(Date.now() / 1000) + 70 * 365 * 24 * 3600;
+    n.blockchain.now = Math.floor(Date.now() / 1000) + 25 * 365 * 24 * 3600;
     const later = await n.client.sendRequestRefund(n.clientOwner.getSender(), { value: OP_VALUE });
     expectTx(later, { to: n.client.address, exitCode: ContractError.closed });
     expect((await n.blockchain.getContract(n.client.address)).accountState?.type).toBe('active');

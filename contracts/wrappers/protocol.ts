@@ -104,12 +104,12 @@ export type ContractErrorName = keyof typeof ContractError;
  * - NOTIFY_VALUE: value of a contract → proxy contract request beyond the money it carries; the
  *   proxy keeps it for its gas and credits only the rest (never a number written in a body).
  * - STORAGE_RESERVE: TON a contract never gives away, also once closed, so storage rent cannot
- *   freeze it (≈ a century of rent for these cells at today's prices).
+ *   freeze it (a closed client pays ≈ 0.017 TON a year at today's basechain prices: ~30 years).
  * - MAX_CLOSE_DELAY: bound on both close delays (root refuses more; contracts clamp).
  */
 export const MIN_OP_VALUE = 100_000_000n; // 0.1 TON
 export const NOTIFY_VALUE = 20_000_000n; // 0.02 TON
-export const STORAGE_RESERVE = 50_000_000n; // 0.05 TON
+export const STORAGE_RESERVE = 500_000_000n; // 0.5 TON
 export const MAX_CLOSE_DELAY = 30 * 24 * 3600;
 /** Version of the root params cell layout our root writes (the reference reads 0..3). */
 export const PARAMS_STRUCT_VERSION = 3;
