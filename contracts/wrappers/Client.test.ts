@@ -3,7 +3,7 @@ import { Blockchain } from '@ton/sandbox';
 import { toNano } from '@ton/core';
 import { deployNetwork, OP_VALUE, deterministicKeyPair } from '../testing/network.ts';
 import { expectTx } from '../testing/expect-tx.ts';
-import { ContractError, ContractState, MAX_CLOSE_DELAY, STORAGE_RESERVE } from './protocol.ts';
+import { ContractError, ContractState, MAX_CLOSE_DELAY, parseClientProxyRequest, STORAGE_RESERVE } from './protocol.ts';
 import { clientContractOf } from './Proxy.ts';
 import { valueTo } from '../testing/expect-tx.ts';
 
@@ -33,6 +33,9 @@ describe('Client contract', () => {
     expectTx(r, { from: n.client.address, to: n.proxy.address, success: true });
     const d = await n.client.getData();
     const cost = 1_000_000n * n.params.pricePerToken;
+    // The notification the proxy node parses (ProxyContract::on_transaction), as our contract sent it.
+    const note = r.transactions.find((t) => t.inMessage?.info.dest?.toString() === n.proxy.address.toString())!;
+    expect(parseClientProxyRequest(note.inMessage!.body)).toMatchObject({ tokensUsed: 1_000_000n, balance: d.balance, stake: d.stake, state: 0, payload: null });
     expect(d.tokensUsed).toBe(1_000_000n);
     expect(d.balance).toBe(toNano('20') - cost);
     const after = await n.proxy.getData();
