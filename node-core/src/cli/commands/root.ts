@@ -24,7 +24,7 @@ export const command: CliCommand = {
     try {
       root = await readRootData(config, Address.parse(config.rootAddress));
     } catch (err) {
-      if (err instanceof CocoonError) throw err;
+      if (err instanceof CocoonError && (err.code === 'root_not_deployed' || err.code === 'bad_contract_state')) throw err;
       throw new CocoonError('chain_unreachable', `could not read root ${config.rootAddress} on ${config.network} through ${config.endpoint}: ${(err as Error).message}`, {
         hint: config.network === 'local' ? 'is the local chain running? (`cocoon chain up`)' : 'this needs internet access to a TON HTTP API; set COCOON_TON_ENDPOINT (and COCOON_TON_API_KEY) to use another endpoint',
       });
