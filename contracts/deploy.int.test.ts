@@ -7,9 +7,8 @@ import { promisify } from 'node:util';
 import { Address } from '@ton/core';
 import { startLocalChain, type LocalChain } from '../node-core/src/chain/local/local-chain.ts';
 import { Chain } from '../node-core/src/chain/chain.ts';
-import { Root } from './wrappers/Root.ts';
 import { deterministicKeyPair } from './testing/network.ts';
-import { setRootParams } from './deploy.ts';
+import { changeRootPrice, readRoot } from './deploy.ts';
 import { DEFAULT_ROOT_PARAMS } from './wrappers/Root.ts';
 
 const run = promisify(execFile);
@@ -40,21 +39,22 @@ describe('deploy script against the local chain', () => {
     const root = await deploy(['root', '--price', '25', '--worker-fee', '20'], owner);
     expect(root.network).toBe('local');
     const chain = new Chain({ network: 'local', endpoint: local.endpoint });
-    const params = await chain.open(Root.createFromAddress(Address.parse(root.root!))).getParams();
-    expect([params.pricePerToken, params.workerFeePerToken]).toEqual([25, 20]);
+    const { params } = await readRoot(chain, Address.parse(root.root!));
+    expect([params.pricePerToken, params.workerFeePerToken]).toEqual([25n, 20n]);
+    expect(params.uniqueId).toBe(Number(root.uniqueId));
 
     const key = deterministicKeyPair('deploy test proxy');
     const proxy = await deploy(['proxy', '--root', root.root!, '--public-key', key.publicKey.toString('hex')], local.wallets[1]!.mnemonic);
     expect(BigInt(proxy.stake!)).toBeGreaterThanOrEqual(params.minProxyStake);
 
-    const reg = await deploy(['register-proxy', '--root', root.root!, '--proxy', proxy.proxy!, '--endpoint', '127.0.0.1:8443'], owner);
-    expect(reg).toMatchObject({ seqno: 0, endpoint: '127.0.0.1:8443' });
-    const { proxies } = await chain.open(Root.createFromAddress(Address.parse(root.root!))).getProxies();
-    expect(proxies[0]!.contractAddress.equals(Address.parse(proxy.proxy!))).toBe(true);
+    const reg = await deploy(['register-proxy', '--root', root.root!, '--endpoint', '127.0.0.1:8443,127.0.0.1:8444'], owner);
+    expect(reg).toMatchObject({ seqno: 1, addressForWorkers: '127.0.0.1:8443', addressForClients: '127.0.0.1:8444' });
+    const { proxies } = await readRoot(chain, Address.parse(root.root!));
+    expect(proxies).toEqual([{ seqno: 1, addressForWorkers: '127.0.0.1:8443', addressForClients: '127.0.0.1:8444' }]);
   });
 
   it('refuses to register from a wallet that does not own the root, with a readable error', async () => {
-    await expect(deploy(['register-proxy', '--root', local.rootAddress, '--proxy', local.rootAddress, '--endpoint', 'h:1'], local.wallets[2]!.mnemonic))
+    await expect(deploy(['register-proxy', '--root', local.rootAddress, '--endpoint', '10.0.0.1:1'], local.wallets[2]!.mnemonic))
       .rejects.toMatchObject({ stderr: expect.stringMatching(/is not the owner of root/) });
   });
 
@@ -62,9 +62,11 @@ describe('deploy script against the local chain', () => {
     const chain = new Chain({ network: 'local', endpoint: local.endpoint });
     const root = Address.parse(local.rootAddress);
     const owner = await chain.wallet(local.wallets[0]!.mnemonic);
-    const next = { ...DEFAULT_ROOT_PARAMS, pricePerToken: 22, clientCloseDelay: 3600 };
-    expect(await setRootParams(chain, owner, { root, params: next })).toEqual(next);
+    const before = await readRoot(chain, root);
+    const next = { ...before.params, pricePerToken: 22n };
+    const after = await changeRootPrice(chain, owner, { root, params: next });
+    expect(after.params).toEqual({ ...next, paramsVersion: before.params.paramsVersion + 1 });
     const stranger = await chain.wallet(local.wallets[3]!.mnemonic);
-    await expect(setRootParams(chain, stranger, { root, params: DEFAULT_ROOT_PARAMS })).rejects.toMatchObject({ code: 'set_params_failed' });
+    await expect(changeRootPrice(chain, stranger, { root, params: DEFAULT_ROOT_PARAMS })).rejects.toMatchObject({ code: 'not_root_owner' });
   });
 });

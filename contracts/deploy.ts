@@ -1,24 +1,28 @@
 /**
  * Deployment of the Cocoon contracts to any network reachable through node-core's Chain (mainnet,
- * testnet, or the local chain), from a wallet. Used by scripts/deploy.ts and its integration test.
+ * testnet, or the local chain), from a wallet. Used by scripts/deploy.ts, the local chain's
+ * genesis and their tests. Addresses are derived the way the reference node software derives them.
  */
-import { Address, beginCell, toNano } from '@ton/core';
+import { randomInt } from 'node:crypto';
+import { Address, beginCell, toNano, type Cell } from '@ton/core';
 import type { Chain, ChainWallet } from '../node-core/src/chain/chain.ts';
 import { CocoonError } from '../node-core/src/errors.ts';
 import { compileAll } from './compile.ts';
-import { Op } from './wrappers/protocol.ts';
-import { Root, DEFAULT_ROOT_PARAMS, storeRootParams, validateRootParams, type RootParams } from './wrappers/Root.ts';
+import { Body, MIN_OP_VALUE } from './wrappers/protocol.ts';
+import { Root, DEFAULT_ROOT_PARAMS, validateRootParams, type RootParams, type RootData } from './wrappers/Root.ts';
 import { Proxy } from './wrappers/Proxy.ts';
 
 /** Attached to owner operations; the unused part stays on the contract as storage rent. */
 const OP_VALUE = toNano('0.05');
+/** The reference deploys its contracts with 0.8 TON (client) / 0.3 TON: the storage buffer. */
+export const DEPLOY_VALUE = toNano('0.8');
 
-async function waitDeployed(chain: Chain, address: Address, timeoutMs: number): Promise<void> {
+async function waitFor(chain: Chain, what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if ((await chain.getAccount(address)).state === 'active') return;
+    if (await check()) return;
     if (Date.now() > deadline) {
-      throw new CocoonError('deploy_timeout', `contract ${address.toString()} is not active after ${timeoutMs} ms`, {
+      throw new CocoonError('deploy_timeout', `${what} did not happen within ${timeoutMs} ms`, {
         hint: 'check the deploying wallet transaction in an explorer; the wallet may lack funds',
       });
     }
@@ -26,71 +30,79 @@ async function waitDeployed(chain: Chain, address: Address, timeoutMs: number): 
   }
 }
 
-export async function deployRoot(chain: Chain, wallet: ChainWallet, opts: { owner?: Address; params?: RootParams; timeoutMs?: number } = {}) {
-  const params = opts.params ?? DEFAULT_ROOT_PARAMS;
+const active = (chain: Chain, a: Address) => async () => (await chain.getAccount(a)).state === 'active';
+
+/**
+ * Deploys a root with our codes. `uniqueId` identifies the network inside every contract address
+ * (and so every signed message): a random one unless given; never reuse one across networks.
+ */
+export async function deployRoot(chain: Chain, wallet: ChainWallet, opts: { owner?: Address; params?: Partial<RootParams>; timeoutMs?: number } = {}) {
+  const params: RootParams = { ...DEFAULT_ROOT_PARAMS, uniqueId: randomInt(1, 0xffff_ffff), isTest: chain.config.network !== 'mainnet', ...opts.params };
   validateRootParams(params);
   const codes = await compileAll();
-  const root = Root.createFromConfig({ owner: opts.owner ?? wallet.address, params }, codes.root);
+  const root = Root.createFromConfig({ owner: opts.owner ?? wallet.address, params, codes }, codes.root);
   if ((await chain.getAccount(root.address)).state === 'active') {
     throw new CocoonError('already_deployed', `a root with this owner and parameters is already deployed at ${root.address.toString()}`);
   }
   await wallet.sendAndWait([{ to: root.address, value: toNano('0.5'), init: root.init, body: beginCell().endCell() }]);
-  await waitDeployed(chain, root.address, opts.timeoutMs ?? 120_000);
-  return { address: root.address, codeHash: root.init!.code.hash().toString('hex') };
+  await waitFor(chain, `root ${root.address.toString()} becoming active`, active(chain, root.address), opts.timeoutMs ?? 120_000);
+  return { address: root.address, codeHash: root.init!.code.hash().toString('hex'), params };
 }
 
+export async function readRoot(chain: Chain, root: Address): Promise<RootData> {
+  return chain.open(Root.createFromAddress(root)).getConfig();
+}
+
+/**
+ * Deploys the proxy contract of (owner = wallet, public key) under a root, with the codes the
+ * root holds (so clients and workers derive the same address), and stakes at least the minimum.
+ */
 export async function deployProxy(chain: Chain, wallet: ChainWallet, opts: { root: Address; publicKey: Buffer; stake?: bigint; timeoutMs?: number }) {
   if (opts.publicKey.length !== 32) throw new CocoonError('bad_public_key', `proxy public key must be 32 bytes, got ${opts.publicKey.length}`);
-  const rootParams = await chain.open(Root.createFromAddress(opts.root)).getParams();
-  const stake = opts.stake ?? rootParams.minProxyStake;
-  if (stake < rootParams.minProxyStake) {
-    throw new CocoonError('stake_too_low', `stake must be at least the root's minimum proxy stake (${rootParams.minProxyStake} nanoTON)`);
+  const root = await readRoot(chain, opts.root);
+  const stake = opts.stake ?? root.params.minProxyStake;
+  if (stake < root.params.minProxyStake) {
+    throw new CocoonError('stake_too_low', `stake must be at least the root's minimum proxy stake (${root.params.minProxyStake} nanoTON)`);
   }
-  const codes = await compileAll();
+  if (!root.codes.proxy || !root.codes.worker || !root.codes.client) throw new CocoonError('root_without_codes', `root ${opts.root.toString()} holds no contract codes`);
   const proxy = Proxy.createFromConfig({
-    owner: wallet.address, publicKey: opts.publicKey, root: opts.root, params: rootParams,
-    clientCode: codes.client, workerCode: codes.worker,
-  }, codes.proxy);
-  // The attached value also covers the add-stake fee (DEPOSIT_FEE) and storage.
-  await wallet.sendAndWait([{
-    to: proxy.address, value: stake + toNano('0.1'), init: proxy.init, body: beginCell().storeUint(Op.proxyAddStake, 32).endCell(),
-  }]);
-  await waitDeployed(chain, proxy.address, opts.timeoutMs ?? 120_000);
-  const state = await chain.open(proxy).getState();
-  if (state.stake < rootParams.minProxyStake) {
-    throw new CocoonError('deploy_failed', `proxy deployed at ${proxy.address.toString()} but its stake is ${state.stake}`);
+    owner: wallet.address, publicKey: opts.publicKey, root: opts.root, params: root.params, workerCode: root.codes.worker, clientCode: root.codes.client,
+  }, root.codes.proxy as Cell);
+  await wallet.sendAndWait([{ to: proxy.address, value: DEPLOY_VALUE, init: proxy.init, body: beginCell().endCell() }]);
+  await waitFor(chain, `proxy ${proxy.address.toString()} becoming active`, active(chain, proxy.address), opts.timeoutMs ?? 120_000);
+  if (stake > 0n) {
+    await wallet.sendAndWait([{ to: proxy.address, value: stake + MIN_OP_VALUE, body: Body.proxyIncreaseStake(0n, stake, wallet.address) }]);
+    const opened = chain.open(proxy);
+    await waitFor(chain, `stake on proxy ${proxy.address.toString()}`, async () => (await opened.getData()).stake >= stake, opts.timeoutMs ?? 120_000);
   }
-  return { address: proxy.address, stake: state.stake };
+  return { address: proxy.address, stake };
 }
 
-export async function registerProxy(chain: Chain, wallet: ChainWallet, opts: { root: Address; proxy: Address; endpoint: string }) {
-  if (!/^[^\s:]+:\d{1,5}$/.test(opts.endpoint)) {
-    throw new CocoonError('bad_endpoint', `proxy endpoint must be host:port, got "${opts.endpoint}"`);
+async function ownerOp(chain: Chain, wallet: ChainWallet, rootAddress: Address, body: Cell, what: string): Promise<RootData> {
+  const before = await readRoot(chain, rootAddress);
+  if (!before.owner.equals(wallet.address)) {
+    throw new CocoonError('not_root_owner', `wallet ${wallet.address.toString()} is not the owner of root ${rootAddress.toString()}`);
   }
-  const root = chain.open(Root.createFromAddress(opts.root));
-  if (!(await root.getOwner()).equals(wallet.address)) {
-    throw new CocoonError('not_root_owner', `wallet ${wallet.address.toString()} is not the owner of root ${opts.root.toString()}`);
-  }
-  const before = await root.getVersion();
-  const body = beginCell().storeUint(Op.rootAddProxy, 32).storeAddress(opts.proxy)
-    .storeRef(beginCell().storeStringTail(opts.endpoint).endCell()).endCell();
-  await wallet.sendAndWait([{ to: opts.root, value: OP_VALUE, body }]);
-  await chain.waitForTransaction(opts.root, { predicate: (tx) => tx.inMessage?.info.src?.toString() === wallet.address.toString() });
-  const after = await root.getVersion();
-  if (after <= before) throw new CocoonError('register_failed', 'the root did not accept the registration (version unchanged)');
-  const { proxies } = await root.getProxies();
-  return proxies.find((p) => p.contractAddress.equals(opts.proxy))!;
+  await wallet.sendAndWait([{ to: rootAddress, value: OP_VALUE, body }]);
+  let after = before;
+  await waitFor(chain, `root accepting ${what}`, async () => { after = await readRoot(chain, rootAddress); return after.version > before.version; }, 60_000);
+  return after;
 }
 
-export async function setRootParams(chain: Chain, wallet: ChainWallet, opts: { root: Address; params: RootParams }) {
+/** Registers a proxy's `ip:port` (workers, then clients when different) in the root. */
+export async function registerProxy(chain: Chain, wallet: ChainWallet, opts: { root: Address; addressForWorkers: string; addressForClients?: string }) {
+  const { proxyEntryText } = await import('./wrappers/protocol.ts');
+  let text: string;
+  try {
+    text = proxyEntryText(opts.addressForWorkers, opts.addressForClients);
+  } catch (e) {
+    throw new CocoonError('bad_endpoint', (e as Error).message, { hint: 'the root stores proxies as ipv4:port, e.g. 203.0.113.7:8443' });
+  }
+  const after = await ownerOp(chain, wallet, opts.root, Body.rootRegisterProxy(text), 'the proxy registration');
+  return after.proxies.find((p) => p.seqno === after.lastProxySeqno)!;
+}
+
+export async function changeRootPrice(chain: Chain, wallet: ChainWallet, opts: { root: Address; params: RootParams }) {
   validateRootParams(opts.params);
-  const root = chain.open(Root.createFromAddress(opts.root));
-  const before = await root.getVersion();
-  const body = beginCell().storeUint(Op.rootSetParams, 32).store(storeRootParams(opts.params)).endCell();
-  await wallet.sendAndWait([{ to: opts.root, value: OP_VALUE, body }]);
-  await chain.waitForTransaction(opts.root, { predicate: (tx) => tx.inMessage?.info.src?.toString() === wallet.address.toString() });
-  if ((await root.getVersion()) <= before) {
-    throw new CocoonError('set_params_failed', 'the root did not accept the new parameters (version unchanged); is this wallet its owner?');
-  }
-  return root.getParams();
+  return ownerOp(chain, wallet, opts.root, Body.rootChangePrice(opts.params), 'the new prices');
 }

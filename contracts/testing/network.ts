@@ -1,17 +1,19 @@
 /**
  * A complete Cocoon deployment inside a fresh @ton/sandbox: root, one proxy, one client and one
- * worker contract with their owners. Used by the contract tests and by `cocoon contracts gas`.
+ * worker contract with their owners, deployed the way the reference node software does it
+ * (addresses from the codes the root holds). Used by the contract tests and `cocoon contracts gas`.
  */
 import { Blockchain, type SandboxContract, type TreasuryContract, type SendMessageResult } from '@ton/sandbox';
-import { toNano, type Address, type Transaction } from '@ton/core';
+import { toNano, type Address, type Cell, type Transaction } from '@ton/core';
 import { keyPairFromSeed, type KeyPair } from '@ton/crypto';
 import { createHash } from 'node:crypto';
 import { compileAll, type ContractCodes } from '../compile.ts';
 import { Root, DEFAULT_ROOT_PARAMS, type RootParams } from '../wrappers/Root.ts';
-import { Proxy } from '../wrappers/Proxy.ts';
-import { Client, clientConfigFor } from '../wrappers/Client.ts';
-import { Worker } from '../wrappers/Worker.ts';
-import { signPayload, type SignedMessage, type SignedTagName } from '../wrappers/signing.ts';
+import { Proxy, clientContractOf, workerContractOf } from '../wrappers/Proxy.ts';
+import type { Client } from '../wrappers/Client.ts';
+import type { Worker } from '../wrappers/Worker.ts';
+import { signTokenMessage } from '../wrappers/signing.ts';
+import type { TokenSignedOp } from '../wrappers/protocol.ts';
 
 export interface SandboxNetwork {
   blockchain: Blockchain;
@@ -21,55 +23,59 @@ export interface SandboxNetwork {
   proxyOwner: SandboxContract<TreasuryContract>;
   clientOwner: SandboxContract<TreasuryContract>;
   workerOwner: SandboxContract<TreasuryContract>;
+  /** The proxy node's wallet: submits signed messages, receives excesses. */
+  proxyWallet: SandboxContract<TreasuryContract>;
   proxyKey: KeyPair;
   root: SandboxContract<Root>;
   proxy: SandboxContract<Proxy>;
   client: SandboxContract<Client>;
   worker: SandboxContract<Worker>;
-  /** Deploy results, for gas accounting. */
   deployments: Record<'root' | 'proxy' | 'client' | 'worker', SendMessageResult>;
-  sign(tag: SignedTagName, target: Address, cumulativeTokens: bigint, key?: KeyPair): SignedMessage;
+  /** Proxy-signed token message for a contract, wrapped with the proxy wallet as excess address. */
+  sign(op: TokenSignedOp, target: Address, tokens: bigint, key?: KeyPair): Cell;
 }
 
 export function deterministicKeyPair(label: string): KeyPair {
   return keyPairFromSeed(createHash('sha256').update(label).digest());
 }
 
-export const CLIENT_STAKE = toNano('15');
-export const PROXY_STAKE = toNano('15');
+export const OP_VALUE = toNano('0.2');
+export const DEPLOY_VALUE = toNano('0.8');
 
-export async function deployNetwork(opts: { params?: RootParams; proxyStake?: bigint; clientStake?: bigint } = {}): Promise<SandboxNetwork> {
+export async function deployNetwork(opts: { params?: Partial<RootParams>; proxyStake?: bigint; clientTopUp?: bigint; blockchain?: Blockchain } = {}): Promise<SandboxNetwork> {
   const codes = await compileAll();
-  const params = opts.params ?? DEFAULT_ROOT_PARAMS;
-  const blockchain = await Blockchain.create();
+  const params: RootParams = { ...DEFAULT_ROOT_PARAMS, uniqueId: 4242, ...opts.params };
+  const blockchain = opts.blockchain ?? (await Blockchain.create());
   const rootOwner = await blockchain.treasury('root-owner');
   const proxyOwner = await blockchain.treasury('proxy-owner');
   const clientOwner = await blockchain.treasury('client-owner');
   const workerOwner = await blockchain.treasury('worker-owner');
+  const proxyWallet = await blockchain.treasury('proxy-wallet');
   const proxyKey = deterministicKeyPair('cocoon test proxy key');
 
-  const root = blockchain.openContract(Root.createFromConfig({ owner: rootOwner.address, params }, codes.root));
-  const rootDeploy = await root.sendDeploy(rootOwner.getSender(), toNano('0.5'));
+  const root = blockchain.openContract(Root.createFromConfig({ owner: rootOwner.address, params, codes }, codes.root));
+  const rootDeploy = await root.sendDeploy(rootOwner.getSender(), DEPLOY_VALUE);
 
   const proxy = blockchain.openContract(Proxy.createFromConfig({
-    owner: proxyOwner.address, publicKey: proxyKey.publicKey, root: root.address, params,
-    clientCode: codes.client, workerCode: codes.worker,
+    owner: proxyOwner.address, publicKey: proxyKey.publicKey, root: root.address, params, workerCode: codes.worker, clientCode: codes.client,
   }, codes.proxy));
-  const proxyDeploy = await proxy.sendDeploy(proxyOwner.getSender(), opts.proxyStake ?? PROXY_STAKE + toNano('0.1'));
+  const proxyDeploy = await proxy.sendDeploy(proxyOwner.getSender(), DEPLOY_VALUE);
+  const stake = opts.proxyStake ?? params.minProxyStake;
+  if (stake > 0n) await proxy.sendIncreaseStake(proxyOwner.getSender(), { value: stake + OP_VALUE, amount: stake });
 
-  const client = blockchain.openContract(Client.createFromConfig(
-    clientConfigFor(proxy.address, clientOwner.address, proxyKey.publicKey, params), codes.client));
-  const clientDeploy = await client.sendDeploy(clientOwner.getSender(), opts.clientStake ?? CLIENT_STAKE + toNano('0.1'));
+  const party = { proxy: proxy.address, proxyPublicKey: proxyKey.publicKey, params };
+  const client = blockchain.openContract(clientContractOf({ ...party, owner: clientOwner.address, clientCode: codes.client }));
+  const clientDeploy = await client.sendDeploy(clientOwner.getSender(), DEPLOY_VALUE);
+  const topUp = opts.clientTopUp ?? params.minClientStake;
+  if (topUp > 0n) await client.sendTopUp(clientOwner.getSender(), { value: topUp + OP_VALUE, amount: topUp });
 
-  const worker = blockchain.openContract(Worker.createFromConfig({
-    proxy: proxy.address, owner: workerOwner.address, proxyPublicKey: proxyKey.publicKey, workerFeePerToken: params.workerFeePerToken,
-  }, codes.worker));
-  const workerDeploy = await worker.sendDeploy(workerOwner.getSender(), toNano('0.05'));
+  const worker = blockchain.openContract(workerContractOf({ ...party, owner: workerOwner.address, workerCode: codes.worker }));
+  const workerDeploy = await worker.sendDeploy(workerOwner.getSender(), DEPLOY_VALUE);
 
   return {
-    blockchain, codes, params, rootOwner, proxyOwner, clientOwner, workerOwner, proxyKey, root, proxy, client, worker,
+    blockchain, codes, params, rootOwner, proxyOwner, clientOwner, workerOwner, proxyWallet, proxyKey, root, proxy, client, worker,
     deployments: { root: rootDeploy, proxy: proxyDeploy, client: clientDeploy, worker: workerDeploy },
-    sign: (tag, target, cumulativeTokens, key = proxyKey) => signPayload({ tag, target, cumulativeTokens }, key.secretKey),
+    sign: (op, target, tokens, key = proxyKey) => signTokenMessage({ op, tokens, target, secretKey: key.secretKey, sendExcessesTo: proxyWallet.address }),
   };
 }
 

@@ -1,60 +1,21 @@
-import {
-  beginCell, contractAddress, type Address, type Cell, type Contract, type ContractProvider, type Sender, SendMode,
-} from '@ton/core';
-import { Op } from './protocol.ts';
-import { storeSignedMessage, type SignedMessage } from './signing.ts';
-import type { ProxyParams } from './Proxy.ts';
+import { beginCell, contractAddress, type Address, type Cell, type Contract, type ContractProvider, type Sender, SendMode } from '@ton/core';
+import { contractData } from './data.ts';
+import { Body, clientInitData, parseClientData, type ClientData, type RootParams } from './protocol.ts';
+import { randomQueryId } from './signing.ts';
 
-/** Everything that fixes a client contract's address: its proxy, its owner and the proxy's terms. */
+export type { ClientData };
+
+/** What fixes a client contract's address (ClientContract's constructor arguments + root params). */
 export interface ClientConfig {
-  proxy: Address;
   owner: Address;
+  proxy: Address;
   proxyPublicKey: Buffer;
-  pricePerToken: number;
-  workerFeePerToken: number;
-  minClientStake: bigint;
-  closeDelay: number;
+  params: RootParams;
 }
 
-export interface ClientState {
-  proxy: Address;
-  owner: Address;
-  /** Free balance, nanoTON: withdrawable. */
-  balance: bigint;
-  /** Locked until close; charges draw on it only when the balance runs out. */
-  stake: bigint;
-  /** Cumulative weighted tokens charged so far (the last accepted signed counter). */
-  chargedTokens: bigint;
-  chargedNano: bigint;
-  closeRequestedAt: number;
-  closed: boolean;
-}
+export const clientConfigToCell = (c: ClientConfig): Cell => clientInitData(c);
 
-export function clientConfigFor(proxy: Address, owner: Address, proxyPublicKey: Buffer, params: ProxyParams): ClientConfig {
-  return {
-    proxy, owner, proxyPublicKey,
-    pricePerToken: params.pricePerToken,
-    workerFeePerToken: params.workerFeePerToken,
-    minClientStake: params.minClientStake,
-    closeDelay: params.clientCloseDelay,
-  };
-}
-
-export function clientConfigToCell(c: ClientConfig): Cell {
-  if (c.proxyPublicKey.length !== 32) throw new RangeError(`proxy public key must be 32 bytes, got ${c.proxyPublicKey.length}`);
-  const cfg = beginCell()
-    .storeBuffer(c.proxyPublicKey, 32).storeUint(c.pricePerToken, 32).storeUint(c.workerFeePerToken, 32)
-    .storeCoins(c.minClientStake).storeUint(c.closeDelay, 32)
-    .endCell();
-  return beginCell()
-    .storeAddress(c.proxy).storeAddress(c.owner)
-    .storeUint(0, 64).storeUint(0, 64).storeUint(0, 64).storeUint(0, 64)
-    .storeUint(0, 32).storeBit(false)
-    .storeRef(cfg)
-    .endCell();
-}
-
-const opBody = (op: number) => beginCell().storeUint(op, 32).endCell();
+type Op = { value: bigint; queryId?: bigint; excessesTo?: Address };
 
 export class Client implements Contract {
   constructor(readonly address: Address, readonly init?: { code: Cell; data: Cell }) {}
@@ -68,59 +29,53 @@ export class Client implements Contract {
     return new Client(contractAddress(workchain, init), init);
   }
 
-  /** Deploys (state init rides along while the account is not active) and stakes `value`. */
+  private async send(provider: ContractProvider, via: Sender, value: bigint, body: Cell) {
+    await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body });
+  }
+
+  private excesses(via: Sender, o: Op): Address {
+    const a = o.excessesTo ?? via.address;
+    if (!a) throw new Error('excessesTo is required when the sender has no address');
+    return a;
+  }
+
+  /** Deploys with an empty body (as the reference does): the value stays as the storage buffer. */
   async sendDeploy(provider: ContractProvider, via: Sender, value: bigint) {
-    await this.sendIncreaseStake(provider, via, value);
+    await this.send(provider, via, value, beginCell().endCell());
   }
 
-  async sendTopUp(provider: ContractProvider, via: Sender, value: bigint) {
-    await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: opBody(Op.clientTopUp) });
+  /** Adds `amount` to the balance; `value` must cover amount + MIN_OP_VALUE (the rest returns). */
+  async sendTopUp(provider: ContractProvider, via: Sender, o: Op & { amount: bigint; reopen?: boolean }) {
+    const q = o.queryId ?? randomQueryId();
+    await this.send(provider, via, o.value, o.reopen ? Body.clientTopUpReopen(q, o.amount, this.excesses(via, o)) : Body.clientTopUp(q, o.amount, this.excesses(via, o)));
   }
 
-  async sendIncreaseStake(provider: ContractProvider, via: Sender, value: bigint) {
-    await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: opBody(Op.clientIncreaseStake) });
+  async sendRegister(provider: ContractProvider, via: Sender, o: Op & { nonce: bigint }) {
+    await this.send(provider, via, o.value, Body.clientRegister(o.queryId ?? randomQueryId(), o.nonce, this.excesses(via, o)));
   }
 
-  async sendWithdraw(provider: ContractProvider, via: Sender, opts: { value: bigint; amount: bigint }) {
-    await provider.internal(via, {
-      value: opts.value, sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: beginCell().storeUint(Op.clientWithdraw, 32).storeCoins(opts.amount).endCell(),
-    });
+  async sendChangeSecretHash(provider: ContractProvider, via: Sender, o: Op & { secretHash: Buffer }) {
+    await this.send(provider, via, o.value, Body.clientChangeSecretHash(o.queryId ?? randomQueryId(), o.secretHash, this.excesses(via, o)));
   }
 
-  async sendCharge(provider: ContractProvider, via: Sender, opts: { value: bigint; signed: SignedMessage }) {
-    await provider.internal(via, {
-      value: opts.value, sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: beginCell().storeUint(Op.clientCharge, 32).store(storeSignedMessage(opts.signed)).endCell(),
-    });
+  async sendIncreaseStake(provider: ContractProvider, via: Sender, o: Op & { newStake: bigint }) {
+    await this.send(provider, via, o.value, Body.clientIncreaseStake(o.queryId ?? randomQueryId(), this.excesses(via, o), o.newStake));
   }
 
-  async sendCooperativeClose(provider: ContractProvider, via: Sender, opts: { value: bigint; signed: SignedMessage }) {
-    await provider.internal(via, {
-      value: opts.value, sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: beginCell().storeUint(Op.clientCooperativeClose, 32).store(storeSignedMessage(opts.signed)).endCell(),
-    });
+  async sendWithdraw(provider: ContractProvider, via: Sender, o: Op & { amount?: bigint }) {
+    await this.send(provider, via, o.value, Body.clientWithdraw(o.queryId ?? randomQueryId(), this.excesses(via, o), o.amount));
   }
 
-  async sendRequestClose(provider: ContractProvider, via: Sender, value: bigint) {
-    await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: opBody(Op.clientRequestClose) });
+  async sendRequestRefund(provider: ContractProvider, via: Sender, o: Op) {
+    await this.send(provider, via, o.value, Body.clientRequestRefund(o.queryId ?? randomQueryId(), this.excesses(via, o)));
   }
 
-  async sendFinishClose(provider: ContractProvider, via: Sender, value: bigint) {
-    await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: opBody(Op.clientFinishClose) });
+  /** A proxy-signed charge or refund (signing.ts), submitted by anyone. */
+  async sendSigned(provider: ContractProvider, via: Sender, o: { value: bigint; body: Cell }) {
+    await this.send(provider, via, o.value, o.body);
   }
 
-  async getState(provider: ContractProvider): Promise<ClientState> {
-    const r = (await provider.get('get_client_state', [])).stack;
-    return {
-      proxy: r.readAddress(),
-      owner: r.readAddress(),
-      balance: r.readBigNumber(),
-      stake: r.readBigNumber(),
-      chargedTokens: r.readBigNumber(),
-      chargedNano: r.readBigNumber(),
-      closeRequestedAt: r.readNumber(),
-      closed: r.readBoolean(),
-    };
+  async getData(provider: ContractProvider): Promise<ClientData> {
+    return parseClientData(await contractData(provider, this.address));
   }
 }

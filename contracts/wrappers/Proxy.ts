@@ -1,55 +1,23 @@
-import {
-  beginCell, contractAddress, type Address, type Cell, type Contract, type ContractProvider, type Sender, SendMode,
-} from '@ton/core';
-import { Op } from './protocol.ts';
-import type { RootParams } from './Root.ts';
+import { beginCell, contractAddress, type Address, type Cell, type Contract, type ContractProvider, type Sender, SendMode } from '@ton/core';
+import { contractData } from './data.ts';
+import { Body, parseProxyData, proxyInitData, type ProxyData, type RootParams } from './protocol.ts';
+import { randomQueryId } from './signing.ts';
+import { Client } from './Client.ts';
+import { Worker } from './Worker.ts';
 
-/** The root parameters a proxy contract copies at deploy (its clients and workers inherit them). */
-export type ProxyParams = Pick<RootParams,
-  'pricePerToken' | 'workerFeePerToken' | 'minProxyStake' | 'minClientStake' | 'clientCloseDelay' | 'proxyCloseDelay'>;
+export type { ProxyData };
 
+/** What fixes a proxy contract's address (ProxyContract's constructor arguments + root config). */
 export interface ProxyConfig {
   owner: Address;
-  /** Ed25519 public key (32 bytes) that signs charges, closes and payouts. */
   publicKey: Buffer;
   root: Address;
-  params: ProxyParams;
-  clientCode: Cell;
+  params: RootParams;
   workerCode: Cell;
+  clientCode: Cell;
 }
 
-export interface ProxyState {
-  owner: Address;
-  publicKey: Buffer;
-  stake: bigint;
-  /** What clients paid for workers (worker fee share), plus stake moved in to cover shortfalls. */
-  workerReserve: bigint;
-  workersPaid: bigint;
-  /** The proxy's share of client payments. */
-  earned: bigint;
-  ownerWithdrawn: bigint;
-  /** Unix time after which a requested close may finish; 0 = not closing. */
-  closeAt: number;
-  closed: boolean;
-}
-
-export function proxyConfigToCell(c: ProxyConfig): Cell {
-  if (c.publicKey.length !== 32) throw new RangeError(`proxy public key must be 32 bytes, got ${c.publicKey.length}`);
-  const p = c.params;
-  const cfg = beginCell()
-    .storeAddress(c.root)
-    .storeUint(p.pricePerToken, 32).storeUint(p.workerFeePerToken, 32)
-    .storeCoins(p.minProxyStake).storeCoins(p.minClientStake)
-    .storeUint(p.clientCloseDelay, 32).storeUint(p.proxyCloseDelay, 32)
-    .storeRef(c.clientCode).storeRef(c.workerCode)
-    .endCell();
-  return beginCell()
-    .storeAddress(c.owner).storeBuffer(c.publicKey, 32)
-    .storeUint(0, 64).storeUint(0, 64).storeUint(0, 64).storeUint(0, 64).storeUint(0, 64)
-    .storeUint(0, 32).storeBit(false)
-    .storeRef(cfg)
-    .endCell();
-}
+export const proxyConfigToCell = (c: ProxyConfig): Cell => proxyInitData(c);
 
 export class Proxy implements Contract {
   constructor(readonly address: Address, readonly init?: { code: Cell; data: Cell }) {}
@@ -63,65 +31,54 @@ export class Proxy implements Contract {
     return new Proxy(contractAddress(workchain, init), init);
   }
 
-  /** Deploys by adding the initial stake (must reach the minimum proxy stake). */
-  async sendDeploy(provider: ContractProvider, via: Sender, stake: bigint) {
-    await this.sendAddStake(provider, via, stake);
+  private async send(provider: ContractProvider, via: Sender, value: bigint, body: Cell) {
+    await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body });
   }
 
-  async sendAddStake(provider: ContractProvider, via: Sender, value: bigint) {
-    await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: beginCell().storeUint(Op.proxyAddStake, 32).endCell() });
+  async sendDeploy(provider: ContractProvider, via: Sender, value: bigint) {
+    await this.send(provider, via, value, beginCell().endCell());
   }
 
-  async sendWithdrawEarnings(provider: ContractProvider, via: Sender, opts: { value: bigint; amount: bigint }) {
-    await provider.internal(via, {
-      value: opts.value, sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: beginCell().storeUint(Op.proxyWithdrawEarnings, 32).storeCoins(opts.amount).endCell(),
-    });
+  async sendIncreaseStake(provider: ContractProvider, via: Sender, o: { value: bigint; amount: bigint; queryId?: bigint }) {
+    await this.send(provider, via, o.value, Body.proxyIncreaseStake(o.queryId ?? randomQueryId(), o.amount, via.address!));
   }
 
-  async sendRequestClose(provider: ContractProvider, via: Sender, value: bigint) {
-    await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: beginCell().storeUint(Op.proxyRequestClose, 32).endCell() });
+  /** Pays the proxy's earned balance to its owner (anyone may send it). */
+  async sendWithdraw(provider: ContractProvider, via: Sender, o: { value: bigint; queryId?: bigint }) {
+    await this.send(provider, via, o.value, Body.proxyWithdraw(o.queryId ?? randomQueryId(), via.address!));
   }
 
-  async sendFinishClose(provider: ContractProvider, via: Sender, value: bigint) {
-    await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: beginCell().storeUint(Op.proxyFinishClose, 32).endCell() });
+  /** Owner: first call starts the close, a call after the delay completes it. */
+  async sendClose(provider: ContractProvider, via: Sender, o: { value: bigint }) {
+    await this.send(provider, via, o.value, Body.proxyClose(via.address!));
   }
 
-  async getState(provider: ContractProvider): Promise<ProxyState> {
-    const r = (await provider.get('get_proxy_state', [])).stack;
-    return {
-      owner: r.readAddress(),
-      publicKey: Buffer.from(r.readBigNumber().toString(16).padStart(64, '0'), 'hex'),
-      stake: r.readBigNumber(),
-      workerReserve: r.readBigNumber(),
-      workersPaid: r.readBigNumber(),
-      earned: r.readBigNumber(),
-      ownerWithdrawn: r.readBigNumber(),
-      closeAt: r.readNumber(),
-      closed: r.readBoolean(),
-    };
+  /** A proxy-signed close request (signing.ts signCloseMessage). */
+  async sendSigned(provider: ContractProvider, via: Sender, o: { value: bigint; body: Cell }) {
+    await this.send(provider, via, o.value, o.body);
   }
 
-  async getParams(provider: ContractProvider): Promise<ProxyParams & { root: Address }> {
-    const r = (await provider.get('get_proxy_config', [])).stack;
-    return {
-      root: r.readAddress(),
-      pricePerToken: r.readNumber(),
-      workerFeePerToken: r.readNumber(),
-      minProxyStake: r.readBigNumber(),
-      minClientStake: r.readBigNumber(),
-      clientCloseDelay: r.readNumber(),
-      proxyCloseDelay: r.readNumber(),
-    };
+  async getData(provider: ContractProvider): Promise<ProxyData> {
+    return parseProxyData(await contractData(provider, this.address));
   }
 
   async getClientAddress(provider: ContractProvider, owner: Address): Promise<Address> {
-    const r = await provider.get('get_client_address', [{ type: 'slice', cell: beginCell().storeAddress(owner).endCell() }]);
-    return r.stack.readAddress();
+    return (await provider.get('get_client_address', [{ type: 'slice', cell: beginCell().storeAddress(owner).endCell() }])).stack.readAddress();
   }
 
   async getWorkerAddress(provider: ContractProvider, owner: Address): Promise<Address> {
-    const r = await provider.get('get_worker_address', [{ type: 'slice', cell: beginCell().storeAddress(owner).endCell() }]);
-    return r.stack.readAddress();
+    return (await provider.get('get_worker_address', [{ type: 'slice', cell: beginCell().storeAddress(owner).endCell() }])).stack.readAddress();
   }
+}
+
+/**
+ * A party's contract at a proxy, derived off chain from the codes the root holds (as the
+ * reference's generate_client_sc_address / generate_worker_sc_address do).
+ */
+export function clientContractOf(o: { owner: Address; proxy: Address; proxyPublicKey: Buffer; params: RootParams; clientCode: Cell }): Client {
+  return Client.createFromConfig({ owner: o.owner, proxy: o.proxy, proxyPublicKey: o.proxyPublicKey, params: o.params }, o.clientCode);
+}
+
+export function workerContractOf(o: { owner: Address; proxy: Address; proxyPublicKey: Buffer; params: RootParams; workerCode: Cell }): Worker {
+  return Worker.createFromConfig({ owner: o.owner, proxy: o.proxy, proxyPublicKey: o.proxyPublicKey, params: o.params }, o.workerCode);
 }

@@ -1,80 +1,66 @@
-import { describe, it, expect, beforeEach } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { toNano } from '@ton/core';
-import { ContractError } from './protocol.ts';
-import { deployNetwork, deterministicKeyPair, type SandboxNetwork } from '../testing/network.ts';
-import { expectTx } from '../testing/expect-tx.ts';
-import { Worker } from './Worker.ts';
+import { deployNetwork, OP_VALUE, type SandboxNetwork } from '../testing/network.ts';
+import { expectTx, valueTo } from '../testing/expect-tx.ts';
+import { ContractError, ContractState } from './protocol.ts';
 
-describe('worker contract', () => {
-  let net: SandboxNetwork;
-  beforeEach(async () => {
-    net = await deployNetwork();
-    // Clients pay the proxy first, so worker payouts come from the reserve, not the stake.
-    await net.client.sendTopUp(net.clientOwner.getSender(), toNano('5'));
-    await net.client.sendCharge(net.proxyOwner.getSender(), { value: toNano('0.05'), signed: net.sign('charge', net.client.address, 10n ** 9n) });
+async function charge(n: SandboxNetwork, tokens: bigint) {
+  const r = await n.client.sendSigned(n.proxyWallet.getSender(), { value: OP_VALUE, body: n.sign('extClientChargeSigned', n.client.address, tokens) });
+  expectTx(r, { from: n.client.address, to: n.proxy.address, success: true });
+}
+
+describe('Worker contract', () => {
+  it('a signed payout pays tokens × worker fee from the reserve to the owner', async () => {
+    const n = await deployNetwork({ clientTopUp: toNano('20') });
+    await charge(n, 1_000_000n);
+    const r = await n.worker.sendSigned(n.proxyWallet.getSender(), { value: OP_VALUE, body: n.sign('extWorkerPayoutRequestSigned', n.worker.address, 600_000n) });
+    expectTx(r, { from: n.worker.address, to: n.workerOwner.address, success: true });
+    const paid = 600_000n * n.params.workerFeePerToken;
+    expect(valueTo(r, n.workerOwner.address)).toBeGreaterThan(paid); // plus the unspent forwarding value
+    expect(valueTo(r, n.workerOwner.address)).toBeLessThan(paid + OP_VALUE);
+    const d = await n.worker.getData();
+    expect(d.tokens).toBe(600_000n);
+    expect(d.pendingTokens).toBe(0n);
+    expect((await n.proxy.getData()).workerReserve).toBe(400_000n * n.params.workerFeePerToken);
   });
 
-  it('deploys bound to its proxy, owner and fee; the proxy derives the same address', async () => {
-    const s = await net.worker.getState();
-    expect(s.paidTokens).toBe(0n);
-    expect(s.workerFeePerToken).toBe(19);
-    expect(s.proxyPublicKey.equals(net.proxyKey.publicKey)).toBe(true);
-    expect((await net.proxy.getWorkerAddress(net.workerOwner.address)).equals(net.worker.address)).toBe(true);
+  it('a refused payout leaves the counter; a later payout pays both amounts (no amount lost)', async () => {
+    // Audit: a bounced payout followed by a successful one made the first amount unpayable.
+    const n = await deployNetwork({ clientTopUp: toNano('20') });
+    const first = await n.worker.sendSigned(n.proxyWallet.getSender(), { value: OP_VALUE, body: n.sign('extWorkerPayoutRequestSigned', n.worker.address, 1_000n) });
+    expectTx(first, { from: n.worker.address, to: n.proxy.address, success: false, exitCode: ContractError.insufficientBalance });
+    expect(await n.worker.getData()).toMatchObject({ tokens: 0n, pendingTokens: 0n });
+    // two refusals in a row: still nothing counted
+    await n.worker.sendSigned(n.proxyWallet.getSender(), { value: OP_VALUE, body: n.sign('extWorkerPayoutRequestSigned', n.worker.address, 2_000n) });
+    expect(await n.worker.getData()).toMatchObject({ tokens: 0n, pendingTokens: 0n });
+    await charge(n, 5_000n);
+    const later = await n.worker.sendSigned(n.proxyWallet.getSender(), { value: OP_VALUE, body: n.sign('extWorkerPayoutRequestSigned', n.worker.address, 3_000n) });
+    expectTx(later, { from: n.worker.address, to: n.workerOwner.address, success: true });
+    expect((await n.worker.getData()).tokens).toBe(3_000n);
+    expect((await n.proxy.getData()).workerReserve).toBe(2_000n * n.params.workerFeePerToken);
   });
 
-  it('pays the owner Δtokens × worker fee from the proxy contract for a signed payout', async () => {
-    const r = await net.worker.sendPayout(net.workerOwner.getSender(), { value: toNano('0.05'), signed: net.sign('payout', net.worker.address, 1_000_000n) });
-    expectTx(r, { from: net.worker.address, to: net.proxy.address, success: true });
-    expectTx(r, { from: net.proxy.address, to: net.workerOwner.address, success: true });
-    expect((await net.worker.getState()).paidTokens).toBe(1_000_000n);
-    expect((await net.proxy.getState()).workersPaid).toBe(1900n);
-    await net.worker.sendPayout(net.workerOwner.getSender(), { value: toNano('0.05'), signed: net.sign('payout', net.worker.address, 1_500_001n) });
-    // floor(1_500_001 × 19 / 10000) = 2850: the second payout adds 950, never a rounding extra.
-    expect((await net.proxy.getState()).workersPaid).toBe(2850n);
+  it('refuses a stale counter and signatures for another contract', async () => {
+    const n = await deployNetwork({ clientTopUp: toNano('20') });
+    await charge(n, 5_000n);
+    await n.worker.sendSigned(n.proxyWallet.getSender(), { value: OP_VALUE, body: n.sign('extWorkerPayoutRequestSigned', n.worker.address, 1_000n) });
+    const stale = await n.worker.sendSigned(n.proxyWallet.getSender(), { value: OP_VALUE, body: n.sign('extWorkerPayoutRequestSigned', n.worker.address, 1_000n) });
+    expectTx(stale, { to: n.worker.address, success: false, exitCode: ContractError.staleCounter });
+    const wrong = await n.worker.sendSigned(n.proxyWallet.getSender(), { value: OP_VALUE, body: n.sign('extWorkerPayoutRequestSigned', n.client.address, 2_000n) });
+    expectTx(wrong, { to: n.worker.address, success: false, exitCode: ContractError.wrongContract });
   });
 
-  it('rejects a replayed or older payout', async () => {
-    await net.worker.sendPayout(net.workerOwner.getSender(), { value: toNano('0.05'), signed: net.sign('payout', net.worker.address, 2_000n) });
-    const replay = await net.worker.sendPayout(net.workerOwner.getSender(), { value: toNano('0.05'), signed: net.sign('payout', net.worker.address, 2_000n) });
-    expectTx(replay, { to: net.worker.address, success: false, exitCode: ContractError.staleCounter });
-    const older = await net.worker.sendPayout(net.workerOwner.getSender(), { value: toNano('0.05'), signed: net.sign('payout', net.worker.address, 1_000n) });
-    expectTx(older, { to: net.worker.address, success: false, exitCode: ContractError.staleCounter });
+  it('only the proxy contract can deliver a payout, and only the one in flight', async () => {
+    const n = await deployNetwork();
+    const stranger = await n.blockchain.treasury('stranger');
+    const r = await stranger.send({ to: n.worker.address, value: toNano('1'), body: (await import('@ton/core')).beginCell().storeUint(0xc59a7cd3, 32).storeUint(5, 64).endCell() });
+    expectTx(r, { to: n.worker.address, success: false, exitCode: ContractError.unauthorized });
   });
 
-  it('rejects a payout with a bad signature or for another worker contract', async () => {
-    const bad = await net.worker.sendPayout(net.workerOwner.getSender(), {
-      value: toNano('0.05'), signed: net.sign('payout', net.worker.address, 1_000n, deterministicKeyPair('impostor')),
-    });
-    expectTx(bad, { to: net.worker.address, success: false, exitCode: ContractError.badSignature });
-    const wrong = await net.worker.sendPayout(net.workerOwner.getSender(), { value: toNano('0.05'), signed: net.sign('payout', net.client.address, 1_000n) });
-    expectTx(wrong, { to: net.worker.address, success: false, exitCode: ContractError.wrongContract });
-  });
-
-  it('rejects a payout without enough value to reach the proxy', async () => {
-    const r = await net.worker.sendPayout(net.workerOwner.getSender(), { value: toNano('0.01'), signed: net.sign('payout', net.worker.address, 1_000n) });
-    expectTx(r, { to: net.worker.address, success: false, exitCode: ContractError.notEnoughValue });
-  });
-
-  it('a worker contract with a forged fee is not recognised by the proxy', async () => {
-    const forged = net.blockchain.openContract(Worker.createFromConfig({
-      proxy: net.proxy.address, owner: net.workerOwner.address, proxyPublicKey: net.proxyKey.publicKey, workerFeePerToken: 20_000,
-    }, net.codes.worker));
-    await forged.sendDeploy(net.workerOwner.getSender(), toNano('0.05'));
-    const r = await forged.sendPayout(net.workerOwner.getSender(), { value: toNano('0.05'), signed: net.sign('payout', forged.address, 1_000_000n) });
-    expectTx(r, { from: forged.address, to: net.proxy.address, success: false, exitCode: ContractError.unauthorized });
-    // The bounce rolled the counter back: nothing was paid, nothing recorded as paid.
-    expect((await forged.getState()).paidTokens).toBe(0n);
-    expect((await net.proxy.getState()).workersPaid).toBe(0n);
-  });
-
-  it('rolls its counter back when the proxy cannot pay (bounce), so the same message works later', async () => {
-    // Payout far beyond reserve + stake: the proxy refuses and the message bounces.
-    const huge = net.sign('payout', net.worker.address, 10n ** 17n);
-    const r = await net.worker.sendPayout(net.workerOwner.getSender(), { value: toNano('0.05'), signed: huge });
-    expectTx(r, { from: net.worker.address, to: net.proxy.address, success: false, exitCode: ContractError.insufficientBalance });
-    expectTx(r, { from: net.proxy.address, to: net.worker.address, success: true });
-    expect((await net.worker.getState()).paidTokens).toBe(0n);
-    const small = await net.worker.sendPayout(net.workerOwner.getSender(), { value: toNano('0.05'), signed: net.sign('payout', net.worker.address, 1_000n) });
-    expectTx(small, { from: net.proxy.address, to: net.workerOwner.address, success: true });
+  it('last payout closes the worker contract', async () => {
+    const n = await deployNetwork({ clientTopUp: toNano('20') });
+    await charge(n, 5_000n);
+    await n.worker.sendSigned(n.proxyWallet.getSender(), { value: OP_VALUE, body: n.sign('extWorkerLastPayoutRequestSigned', n.worker.address, 4_000n) });
+    expect(await n.worker.getData()).toMatchObject({ tokens: 4_000n, state: ContractState.closed });
   });
 });

@@ -1,32 +1,19 @@
-import {
-  beginCell, contractAddress, type Address, type Cell, type Contract, type ContractProvider, type Sender, SendMode,
-} from '@ton/core';
-import { Op } from './protocol.ts';
-import { storeSignedMessage, type SignedMessage } from './signing.ts';
+import { beginCell, contractAddress, type Address, type Cell, type Contract, type ContractProvider, type Sender, SendMode } from '@ton/core';
+import { contractData } from './data.ts';
+import { Body, parseWorkerData, workerInitData, type RootParams, type WorkerData } from './protocol.ts';
+import { randomQueryId } from './signing.ts';
 
+export type { WorkerData };
+
+/** What fixes a worker contract's address (WorkerContract's constructor arguments + root params). */
 export interface WorkerConfig {
-  proxy: Address;
   owner: Address;
+  proxy: Address;
   proxyPublicKey: Buffer;
-  workerFeePerToken: number;
+  params: RootParams;
 }
 
-export interface WorkerState {
-  proxy: Address;
-  owner: Address;
-  proxyPublicKey: Buffer;
-  workerFeePerToken: number;
-  /** Cumulative weighted tokens already paid for. */
-  paidTokens: bigint;
-}
-
-export function workerConfigToCell(c: WorkerConfig): Cell {
-  if (c.proxyPublicKey.length !== 32) throw new RangeError(`proxy public key must be 32 bytes, got ${c.proxyPublicKey.length}`);
-  return beginCell()
-    .storeAddress(c.proxy).storeAddress(c.owner).storeBuffer(c.proxyPublicKey, 32)
-    .storeUint(c.workerFeePerToken, 32).storeUint(0, 64)
-    .endCell();
-}
+export const workerConfigToCell = (c: WorkerConfig): Cell => workerInitData(c);
 
 export class Worker implements Contract {
   constructor(readonly address: Address, readonly init?: { code: Cell; data: Cell }) {}
@@ -44,22 +31,16 @@ export class Worker implements Contract {
     await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: beginCell().endCell() });
   }
 
-  /** Anyone may submit (usually the worker owner): the proxy's signature is the authority. */
-  async sendPayout(provider: ContractProvider, via: Sender, opts: { value: bigint; signed: SignedMessage }) {
-    await provider.internal(via, {
-      value: opts.value, sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: beginCell().storeUint(Op.workerPayout, 32).store(storeSignedMessage(opts.signed)).endCell(),
-    });
+  async sendRegister(provider: ContractProvider, via: Sender, o: { value: bigint; queryId?: bigint }) {
+    await provider.internal(via, { value: o.value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: Body.workerRegister(o.queryId ?? randomQueryId(), via.address!) });
   }
 
-  async getState(provider: ContractProvider): Promise<WorkerState> {
-    const r = (await provider.get('get_worker_state', [])).stack;
-    return {
-      proxy: r.readAddress(),
-      owner: r.readAddress(),
-      proxyPublicKey: Buffer.from(r.readBigNumber().toString(16).padStart(64, '0'), 'hex'),
-      workerFeePerToken: r.readNumber(),
-      paidTokens: r.readBigNumber(),
-    };
+  /** A proxy-signed payout (signing.ts), submitted by anyone. */
+  async sendSigned(provider: ContractProvider, via: Sender, o: { value: bigint; body: Cell }) {
+    await provider.internal(via, { value: o.value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: o.body });
+  }
+
+  async getData(provider: ContractProvider): Promise<WorkerData> {
+    return parseWorkerData(await contractData(provider, this.address));
   }
 }

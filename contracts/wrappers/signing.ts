@@ -1,55 +1,41 @@
 /**
- * Proxy-signed payloads: what the proxy signs for clients (charges, cooperative close) and workers
- * (payouts). Used by the wrappers, the tests and the node core's proxy, so the bytes signed and the
- * bytes checked on chain are built by one function.
+ * Proxy-signed payment messages: build, sign, check. The proxy's ledger and the wire code use
+ * these; the cell layouts are in protocol.ts (the reference's sign_and_wrap_message).
  */
-import { beginCell, type Address, type Cell } from '@ton/core';
+import { randomBytes } from 'node:crypto';
+import type { Address, Cell } from '@ton/core';
 import { sign, signVerify } from '@ton/crypto';
-import { SignedTag } from './protocol.ts';
+import {
+  closePayload, parseSignedTokenMessage, tokenPayload, wrapSigned, Op, type CloseSignedOp, type SignedTokenMessage, type TokenSignedOp,
+} from './protocol.ts';
 
-export type SignedTagName = keyof typeof SignedTag;
-
-export interface SignedPayload {
-  tag: SignedTagName;
-  /** The contract that must accept it: signatures never transfer to another contract. */
-  target: Address;
-  /** Cumulative weighted tokens (Σ tokens × multiplier in basis points). Strictly increasing. */
-  cumulativeTokens: bigint;
+export function randomQueryId(): bigint {
+  return randomBytes(8).readBigUInt64BE();
 }
 
-export interface SignedMessage {
-  payload: Cell;
-  signature: Buffer;
+/**
+ * Signs a cumulative token counter for `target` (a client contract for charges and refunds, a
+ * worker contract for payouts) with the proxy's 64-byte Ed25519 secret key; returns the wrapped
+ * body, ready to send to `target` from any wallet.
+ */
+export function signTokenMessage(o: { op: TokenSignedOp; tokens: bigint; target: Address; secretKey: Buffer; sendExcessesTo: Address | null; queryId?: bigint }): Cell {
+  const payload = tokenPayload(o.op, o.queryId ?? randomQueryId(), o.tokens, o.target);
+  return wrapSigned(payload, sign(payload.hash(), o.secretKey), o.sendExcessesTo);
 }
 
-export const MAX_CUMULATIVE_TOKENS = (1n << 64n) - 1n;
-
-/** Reads a payload cell back (for submitters that want to know which counter they carry). */
-export function readPayload(payload: Cell): { tag: number; target: Address; cumulativeTokens: bigint } {
-  const s = payload.beginParse();
-  return { tag: s.loadUint(32), target: s.loadAddress(), cumulativeTokens: s.loadUintBig(64) };
+export function signCloseMessage(o: { op: CloseSignedOp; target: Address; secretKey: Buffer; sendExcessesTo: Address | null; queryId?: bigint }): Cell {
+  const payload = closePayload(o.op, o.queryId ?? randomQueryId(), o.target);
+  return wrapSigned(payload, sign(payload.hash(), o.secretKey), o.sendExcessesTo);
 }
 
-export function payloadCell(p: SignedPayload): Cell {
-  if (p.cumulativeTokens < 0n || p.cumulativeTokens > MAX_CUMULATIVE_TOKENS) {
-    throw new RangeError(`cumulativeTokens must fit in uint64, got ${p.cumulativeTokens}`);
-  }
-  return beginCell().storeUint(SignedTag[p.tag], 32).storeAddress(p.target).storeUint(p.cumulativeTokens, 64).endCell();
-}
-
-/** Signs with the proxy's Ed25519 secret key (64-byte tweetnacl form, as @ton/crypto's keyPair). */
-export function signPayload(p: SignedPayload, secretKey: Buffer): SignedMessage {
-  const payload = payloadCell(p);
-  return { payload, signature: sign(payload.hash(), secretKey) };
-}
-
-export function verifySignedMessage(m: SignedMessage, publicKey: Buffer): boolean {
-  return signVerify(m.payload.hash(), m.signature, publicKey);
-}
-
-/** Envelope layout read by the contracts: signature bits then a ref to the payload. */
-export function storeSignedMessage(m: SignedMessage) {
-  return (b: import('@ton/core').Builder) => {
-    b.storeBuffer(m.signature, 64).storeRef(m.payload);
-  };
+/**
+ * What a client or worker does with a signed message it receives (check_signed_pay_message):
+ * layout, op, target and signature; returns the counter or throws saying what is wrong.
+ */
+export function verifyTokenMessage(body: Cell, expect: { op: TokenSignedOp; target: Address; proxyPublicKey: Buffer }): SignedTokenMessage {
+  const m = parseSignedTokenMessage(body);
+  if (m.op !== Op[expect.op]) throw new Error(`signed message: op 0x${m.op.toString(16)} is not ${expect.op}`);
+  if (!m.target.equals(expect.target)) throw new Error(`signed message targets ${m.target.toString()}, not ${expect.target.toString()}`);
+  if (!signVerify(m.payload.hash(), m.signature, expect.proxyPublicKey)) throw new Error('signed message: bad signature');
+  return m;
 }

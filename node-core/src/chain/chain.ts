@@ -3,7 +3,7 @@
  * endpoint, and the embedded local chain through the same API served on loopback. Everything goes
  * through @ton/ton's TonClient, so there is one client code path to test.
  */
-import { Address, internal, SendMode, type Cell, type Contract, type OpenedContract, type Sender, type Transaction, type TupleItem, type TupleReader } from '@ton/core';
+import { Address, Cell, internal, SendMode, type Contract, type OpenedContract, type Sender, type Transaction, type TupleItem, type TupleReader } from '@ton/core';
 import { TonClient, WalletContractV4 } from '@ton/ton';
 import { mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
 import { CocoonError, errorMessage } from '../errors.ts';
@@ -14,6 +14,8 @@ export interface AccountInfo {
   state: 'active' | 'uninitialized' | 'frozen';
   balance: bigint;
   lastTransaction: { lt: bigint; hash: string } | null;
+  /** The contract's data cell when active: Cocoon state is read by parsing it (contract-state.ts). */
+  data: Cell | null;
 }
 
 export interface ChainWallet {
@@ -69,6 +71,7 @@ export class Chain {
       state: s.state,
       balance: s.balance,
       lastTransaction: s.lastTransaction ? { lt: BigInt(s.lastTransaction.lt), hash: s.lastTransaction.hash } : null,
+      data: s.state === 'active' && s.data ? Cell.fromBoc(s.data)[0]! : null,
     };
   }
 

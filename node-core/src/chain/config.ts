@@ -19,6 +19,17 @@ export const DEFAULT_ENDPOINTS: Record<Exclude<NetworkName, 'local'>, string> = 
   testnet: 'https://testnet.toncenter.com/api/v2/jsonRPC',
 };
 
+/**
+ * The live network's root contract, as the reference distribution publishes it: the setting is
+ * `root_contract_address` in its worker.conf.example / cocoon-launch configs (its chain access
+ * is a tonlib `ton_config`, e.g. https://cocoon.org/resources/mainnet.cocoon.global.config.json;
+ * we reach the same chain through a TON HTTP API endpoint). No testnet root is published: testnet
+ * needs COCOON_ROOT_ADDRESS.
+ */
+export const PUBLISHED_ROOT_CONTRACT_ADDRESS: Partial<Record<Exclude<NetworkName, 'local'>, string>> = {
+  mainnet: 'EQCns7bYSp0igFvS1wpb5wsZjCKCV19MD5AVzI4EyxsnU73k',
+};
+
 export interface ChainConfig {
   network: NetworkName;
   endpoint: string;
@@ -58,14 +69,15 @@ export function resolveChainConfig(env: NodeJS.ProcessEnv = process.env): ChainC
   const rootAddress = checkAddress(env.COCOON_ROOT_ADDRESS, 'COCOON_ROOT_ADDRESS');
   const apiKey = env.COCOON_TON_API_KEY || undefined;
   if (env.COCOON_TON_ENDPOINT) {
+    const net = (network as NetworkName | undefined) || 'mainnet';
     return {
-      network: (network as NetworkName | undefined) || 'mainnet',
+      network: net,
       endpoint: checkEndpoint(env.COCOON_TON_ENDPOINT, 'COCOON_TON_ENDPOINT'),
-      apiKey, rootAddress,
+      apiKey, rootAddress: rootAddress ?? (net === 'local' ? undefined : PUBLISHED_ROOT_CONTRACT_ADDRESS[net]),
     };
   }
   if (network === 'mainnet' || network === 'testnet') {
-    return { network, endpoint: DEFAULT_ENDPOINTS[network], apiKey, rootAddress };
+    return { network, endpoint: DEFAULT_ENDPOINTS[network], apiKey, rootAddress: rootAddress ?? PUBLISHED_ROOT_CONTRACT_ADDRESS[network] };
   }
   const stateFile = localChainStateFile(env);
   const announced = readAnnouncement(stateFile);

@@ -1,22 +1,22 @@
 /**
- * Settlement end to end on the embedded local chain, through TonClient only: a proxy and a client
- * contract deployed from dev wallets, a charge signed with the proxy key for real token counts,
- * submitted by the proxy's wallet; a worker payout likewise. Amounts equal computeCost.
+ * Settlement end to end on the embedded local chain, through TonClient only: a proxy contract
+ * deployed from the root's codes, a client contract opened and topped up, charges signed with the
+ * proxy key for real token counts and submitted; a worker payout likewise. Amounts equal pricing.ts.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address, beginCell, toNano } from '@ton/core';
-import { mnemonicToPrivateKey } from '@ton/crypto';
+import { keyPairFromSeed } from '@ton/crypto';
 import { startLocalChain, type LocalChain } from './local/local-chain.ts';
 import { Chain } from './chain.ts';
-import { deployProxy } from '../../../contracts/deploy.ts';
-import { Op } from '../../../contracts/wrappers/protocol.ts';
-import { pricingOf, Root } from '../../../contracts/wrappers/Root.ts';
-import { Proxy } from '../../../contracts/wrappers/Proxy.ts';
-import { computeCost } from '../payments/pricing.ts';
-import { clientContractFor, signCharge, signPayout, submitCharge, submitPayout, workerContractFor } from './settlement.ts';
+import { DEPLOY_VALUE, deployProxy } from '../../../contracts/deploy.ts';
+import { Body } from '../../../contracts/wrappers/protocol.ts';
+import { pricingOf } from '../../../contracts/wrappers/Root.ts';
+import { chainTokens, computeCost, weightedTokens } from '../payments/pricing.ts';
+import { readProxyData, readRootData } from './contract-state.ts';
+import { checkCharge, clientContractFor, signCharge, signPayout, submitCharge, submitPayout, workerContractFor } from './settlement.ts';
 
 describe('settlement on the local chain', () => {
   let dir: string;
@@ -33,32 +33,36 @@ describe('settlement on the local chain', () => {
   it('charges a client and pays a worker exactly computeCost of the signed totals', async () => {
     const chain = new Chain({ network: 'local', endpoint: local.endpoint });
     const [proxyW, clientW, workerW] = await Promise.all([1, 2, 3].map((i) => chain.wallet(local.wallets[i]!.mnemonic)));
-    const proxyKey = await mnemonicToPrivateKey(local.wallets[1]!.mnemonic);
+    const proxyKey = keyPairFromSeed(Buffer.alloc(32, 7));
     const root = Address.parse(local.rootAddress);
     const { address: proxy } = await deployProxy(chain, proxyW!, { root, publicKey: proxyKey.publicKey });
+    const { params } = await readRootData(chain.config, root);
+    const pricing = pricingOf(params);
 
     const client = await clientContractFor(chain, proxy, clientW!.address);
-    await clientW!.sendAndWait([{ to: client.address, value: toNano('16'), init: client.init, body: beginCell().storeUint(Op.clientIncreaseStake, 32).endCell() }]);
-    await clientW!.sendAndWait([{ to: client.address, value: toNano('2'), body: beginCell().storeUint(Op.clientTopUp, 32).endCell() }]);
-    const start = await chain.open(client).getState();
-
-    const pricing = pricingOf(await chain.open(Root.createFromAddress(root)).getParams());
-    const totals = { prompt: 1200, cached: 800, completion: 350, reasoning: 90 };
-    const after = await submitCharge(chain, proxyW!, client.address, signCharge(client.address, totals, pricing, proxyKey));
+    await clientW!.sendAndWait([
+      { to: client.address, value: DEPLOY_VALUE, init: client.init, body: beginCell().endCell() },
+      { to: client.address, value: toNano('20.2'), body: Body.clientTopUp(1n, toNano('20'), clientW!.address) },
+    ]);
+    const totals = { prompt: 1200, cached: 3000, completion: 800, reasoning: 250 };
+    const tokens = chainTokens(weightedTokens(totals, pricing.multipliers));
+    const signed = signCharge(client.address, tokens, proxyKey, proxyW!.address);
+    expect(checkCharge(signed, client.address, proxyKey.publicKey)).toBe(tokens);
+    expect(() => checkCharge(signed, client.address, keyPairFromSeed(Buffer.alloc(32, 8)).publicKey)).toThrow(/bad signature/);
+    const before = await readProxyData(chain, proxy);
+    const after = await submitCharge(chain, proxyW!, signed);
     const cost = computeCost(totals, pricing);
-    expect(after.chargedNano).toBe(BigInt(cost.totalNanoTon));
-    expect(start.balance - after.balance).toBe(BigInt(cost.totalNanoTon));
-    const proxyState = await chain.open(Proxy.createFromAddress(proxy)).getState();
-    expect(proxyState.earned).toBe(BigInt(cost.proxyNanoTon));
-
-    // Replaying the same signed charge is refused and surfaces as an error.
-    await expect(submitCharge(chain, proxyW!, client.address, signCharge(client.address, totals, pricing, proxyKey)))
-      .rejects.toMatchObject({ code: 'settlement_rejected', message: expect.stringMatching(/staleCounter/) });
+    expect(after.tokensUsed).toBe(tokens);
+    expect(toNano('20') - after.balance).toBe(BigInt(cost.totalNanoTon));
+    let p = await readProxyData(chain, proxy);
+    for (let i = 0; i < 50 && p!.balance === before!.balance; i++) { await new Promise((r) => setTimeout(r, 100)); p = await readProxyData(chain, proxy); }
+    expect(p!.balance - before!.balance).toBe(BigInt(cost.proxyNanoTon));
+    expect(p!.workerReserve - before!.workerReserve).toBe(BigInt(cost.workerNanoTon));
 
     const worker = await workerContractFor(chain, proxy, workerW!.address);
-    await workerW!.sendAndWait([{ to: worker.address, value: toNano('0.05'), init: worker.init }]);
-    const paid = await submitPayout(chain, workerW!, worker.address, signPayout(worker.address, totals, pricing, proxyKey));
-    expect(paid.paidTokens).toBe(BigInt(cost.weightedTokens));
-    expect((await chain.open(Proxy.createFromAddress(proxy)).getState()).workersPaid).toBe(BigInt(cost.workerNanoTon));
+    await workerW!.sendAndWait([{ to: worker.address, value: DEPLOY_VALUE, init: worker.init, body: beginCell().endCell() }]);
+    const paid = await submitPayout(chain, proxyW!, signPayout(worker.address, tokens, proxyKey));
+    expect(paid.tokens).toBe(tokens);
+    await expect(submitCharge(chain, proxyW!, signed)).rejects.toMatchObject({ code: 'settlement_rejected' });
   });
 });

@@ -1,65 +1,65 @@
 /**
- * On-chain settlement for the node roles: the proxy signs cumulative counters for its clients'
- * and workers' contracts, and anyone submits them through a wallet. Counters are cumulative
- * weighted tokens computed with pricing.ts, so what the chain charges is `computeCost(totals)`.
+ * On-chain settlement, for the proxy's ledger and the parties it pays. Counters are cumulative
+ * adjusted tokens (pricing.ts `chainTokens`): a client pays `tokens × pricePerToken`, a worker is
+ * paid `tokens × workerFeePerToken`. The proxy signs with its key (contracts/wrappers/signing.ts,
+ * the reference's sign_and_wrap_message layout); anyone submits through a wallet.
  */
-import { beginCell, toNano, type Address, type Cell } from '@ton/core';
+import { toNano, type Address, type Cell } from '@ton/core';
 import type { KeyPair } from '@ton/crypto';
-import { weightedTokens, type PricingParams, type TokenCounts } from '../payments/pricing.ts';
 import { CocoonError } from '../errors.ts';
 import type { Chain, ChainWallet } from './chain.ts';
 import { compileAll } from '../../../contracts/compile.ts';
-import { readPayload, signPayload, storeSignedMessage, type SignedMessage } from '../../../contracts/wrappers/signing.ts';
-import { Client, clientConfigFor, type ClientState } from '../../../contracts/wrappers/Client.ts';
-import { Worker, type WorkerState } from '../../../contracts/wrappers/Worker.ts';
-import { Proxy } from '../../../contracts/wrappers/Proxy.ts';
-import { ContractError, Op } from '../../../contracts/wrappers/protocol.ts';
+import { signTokenMessage, verifyTokenMessage } from '../../../contracts/wrappers/signing.ts';
+import { Client, type ClientData } from '../../../contracts/wrappers/Client.ts';
+import { Worker, type WorkerData } from '../../../contracts/wrappers/Worker.ts';
+import { Proxy, clientContractOf, workerContractOf } from '../../../contracts/wrappers/Proxy.ts';
+import { ContractError, parseSignedTokenMessage, repackSigned } from '../../../contracts/wrappers/protocol.ts';
 
 function contractErrorName(code: number): string {
   const name = Object.entries(ContractError).find(([, v]) => v === code)?.[0];
   return name ? `${name} (exit code ${code})` : `exit code ${code}`;
 }
 
-/** Attached to a submitted charge or payout; what the hops do not burn comes back via mode 64. */
-export const SETTLEMENT_VALUE = toNano('0.03');
+/** Attached to a submitted charge or payout; the unspent part returns to the submitter. */
+export const SETTLEMENT_VALUE = toNano('0.15');
 
-export function cumulativeWeightedTokens(totals: TokenCounts, pricing: PricingParams): bigint {
-  for (const [k, v] of Object.entries(totals)) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new CocoonError('bad_token_count', `token count ${k} must be a non-negative integer, got ${v}`);
-  }
-  return BigInt(weightedTokens(totals, pricing.multipliers));
+/** Proxy side: a signed cumulative charge for a client contract (wrapped body, BOC-ready). */
+export function signCharge(clientContract: Address, tokens: bigint, proxyKey: KeyPair, sendExcessesTo: Address | null = null): Cell {
+  return signTokenMessage({ op: 'extClientChargeSigned', tokens, target: clientContract, secretKey: proxyKey.secretKey, sendExcessesTo });
 }
 
-export function signCharge(clientContract: Address, totals: TokenCounts, pricing: PricingParams, proxyKey: KeyPair): SignedMessage {
-  return signPayload({ tag: 'charge', target: clientContract, cumulativeTokens: cumulativeWeightedTokens(totals, pricing) }, proxyKey.secretKey);
+/** Proxy side: the final counter that closes a client contract and refunds the rest. */
+export function signClientRefund(clientContract: Address, tokens: bigint, proxyKey: KeyPair, sendExcessesTo: Address | null = null): Cell {
+  return signTokenMessage({ op: 'extClientGrantRefundSigned', tokens, target: clientContract, secretKey: proxyKey.secretKey, sendExcessesTo });
 }
 
-export function signClientClose(clientContract: Address, totals: TokenCounts, pricing: PricingParams, proxyKey: KeyPair): SignedMessage {
-  return signPayload({ tag: 'closeClient', target: clientContract, cumulativeTokens: cumulativeWeightedTokens(totals, pricing) }, proxyKey.secretKey);
+/** Proxy side: a signed cumulative payout for a worker contract. */
+export function signPayout(workerContract: Address, tokens: bigint, proxyKey: KeyPair, sendExcessesTo: Address | null = null): Cell {
+  return signTokenMessage({ op: 'extWorkerPayoutRequestSigned', tokens, target: workerContract, secretKey: proxyKey.secretKey, sendExcessesTo });
 }
 
-export function signPayout(workerContract: Address, totals: TokenCounts, pricing: PricingParams, proxyKey: KeyPair): SignedMessage {
-  return signPayload({ tag: 'payout', target: workerContract, cumulativeTokens: cumulativeWeightedTokens(totals, pricing) }, proxyKey.secretKey);
+/** Client / worker side: checks a signed message received from the proxy; returns its counter. */
+export function checkCharge(body: Cell, clientContract: Address, proxyPublicKey: Buffer): bigint {
+  return verifyTokenMessage(body, { op: 'extClientChargeSigned', target: clientContract, proxyPublicKey }).tokens;
+}
+export function checkPayout(body: Cell, workerContract: Address, proxyPublicKey: Buffer): bigint {
+  return verifyTokenMessage(body, { op: 'extWorkerPayoutRequestSigned', target: workerContract, proxyPublicKey }).tokens;
 }
 
-/** The client contract of `owner` at `proxy` (deployed or not): its address depends only on these. */
+/** The client contract of `owner` at `proxy` (deployed or not), derived from the proxy's data. */
 export async function clientContractFor(chain: Chain, proxy: Address, owner: Address): Promise<Client> {
-  const opened = chain.open(Proxy.createFromAddress(proxy));
-  const [state, params] = await Promise.all([opened.getState(), opened.getParams()]);
-  const codes = await compileAll();
-  return Client.createFromConfig(clientConfigFor(proxy, owner, state.publicKey, params), codes.client);
+  const d = await chain.open(Proxy.createFromAddress(proxy)).getData();
+  const clientCode = d.codes.client ?? (await compileAll()).client;
+  return clientContractOf({ owner, proxy, proxyPublicKey: d.publicKey, params: d.params, clientCode });
 }
 
 export async function workerContractFor(chain: Chain, proxy: Address, owner: Address): Promise<Worker> {
-  const opened = chain.open(Proxy.createFromAddress(proxy));
-  const [state, params] = await Promise.all([opened.getState(), opened.getParams()]);
-  const codes = await compileAll();
-  return Worker.createFromConfig({ proxy, owner, proxyPublicKey: state.publicKey, workerFeePerToken: params.workerFeePerToken }, codes.worker);
+  const d = await chain.open(Proxy.createFromAddress(proxy)).getData();
+  const workerCode = d.codes.worker ?? (await compileAll()).worker;
+  return workerContractOf({ owner, proxy, proxyPublicKey: d.publicKey, params: d.params, workerCode });
 }
 
-async function submit<S>(
-  chain: Chain, wallet: ChainWallet, to: Address, body: Cell, readCounter: () => Promise<S>, counterOf: (s: S) => bigint, target: bigint,
-): Promise<S> {
+async function submit<S>(chain: Chain, wallet: ChainWallet, to: Address, body: Cell, read: () => Promise<S>, done: (s: S) => boolean, what: string): Promise<S> {
   const before = await chain.getAccount(to);
   await wallet.sendAndWait([{ to, value: SETTLEMENT_VALUE, body }]);
   const tx = await chain.waitForTransaction(to, {
@@ -69,26 +69,35 @@ async function submit<S>(
   const d = tx.description;
   const exitCode = d.type === 'generic' && d.computePhase.type === 'vm' ? d.computePhase.exitCode : undefined;
   const ok = d.type === 'generic' && !d.aborted && d.computePhase.type === 'vm' && d.computePhase.success;
-  const state = await readCounter();
-  if (!ok || counterOf(state) !== target) {
-    const reason = exitCode !== undefined ? contractErrorName(exitCode) : 'not executed';
-    throw new CocoonError('settlement_rejected', `the contract at ${to.toString()} refused the signed counter ${target}: ${reason} (it holds ${counterOf(state)})`, {
-      hint: 'a same-or-older counter, a wrong key, or a closed contract; read its state with the wrapper',
+  if (!ok) {
+    throw new CocoonError('settlement_rejected', `the contract at ${to.toString()} refused ${what}: ${exitCode !== undefined ? contractErrorName(exitCode) : 'not executed'}`, {
+      hint: 'a same-or-older counter, a wrong key or target, not enough balance, or a closed contract',
     });
   }
-  return state;
+  for (let i = 0; i < 100; i++) {
+    const s = await read();
+    if (done(s)) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new CocoonError('settlement_unconfirmed', `${what} was accepted by ${to.toString()} but its effect did not show in time`);
 }
 
-/** Submits a proxy-signed charge to a client contract and waits until it is applied. */
-export async function submitCharge(chain: Chain, wallet: ChainWallet, client: Address, signed: SignedMessage): Promise<ClientState> {
-  const body = beginCell().storeUint(Op.clientCharge, 32).store(storeSignedMessage(signed)).endCell();
-  const opened = chain.open(Client.createFromAddress(client));
-  return submit(chain, wallet, client, body, () => opened.getState(), (s) => s.chargedTokens, readPayload(signed.payload).cumulativeTokens);
+/**
+ * Submits a signed charge (as received from the proxy; re-wrapped so the excess returns to this
+ * wallet) and waits until the client contract applied it. A charge the balance cannot fully
+ * cover moves the counter only as far as the balance pays.
+ */
+export async function submitCharge(chain: Chain, wallet: ChainWallet, signed: Cell): Promise<ClientData> {
+  const m = parseSignedTokenMessage(signed);
+  const client = chain.open(Client.createFromAddress(m.target));
+  const before = (await client.getData()).tokensUsed;
+  return submit(chain, wallet, m.target, repackSigned(signed, wallet.address), () => client.getData(), (s) => s.tokensUsed > before, `the signed charge ${m.tokens}`);
 }
 
-/** Submits a proxy-signed payout to a worker contract and waits until its counter moved. */
-export async function submitPayout(chain: Chain, wallet: ChainWallet, worker: Address, signed: SignedMessage): Promise<WorkerState> {
-  const body = beginCell().storeUint(Op.workerPayout, 32).store(storeSignedMessage(signed)).endCell();
-  const opened = chain.open(Worker.createFromAddress(worker));
-  return submit(chain, wallet, worker, body, () => opened.getState(), (s) => s.paidTokens, readPayload(signed.payload).cumulativeTokens);
+/** Submits a signed payout and waits until the worker contract's paid counter reached it. */
+export async function submitPayout(chain: Chain, wallet: ChainWallet, signed: Cell): Promise<WorkerData> {
+  const m = parseSignedTokenMessage(signed);
+  const worker = chain.open(Worker.createFromAddress(m.target));
+  return submit(chain, wallet, m.target, repackSigned(signed, wallet.address), () => worker.getData(),
+    (s) => s.tokens >= m.tokens || (s.pendingTokens === 0n && s.tokens < m.tokens && false), `the signed payout ${m.tokens}`);
 }

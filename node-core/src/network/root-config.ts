@@ -1,7 +1,7 @@
-import { Address, beginCell, toNano } from '@ton/core';
-import { Root } from '../../../contracts/wrappers/Root.ts';
-import { HashKind, Op, type HashKindName } from '../../../contracts/wrappers/protocol.ts';
+import { Address, toNano } from '@ton/core';
+import { pricingOf, rootHashBody, type HashKind as HashKindName } from '../../../contracts/wrappers/Root.ts';
 import { Chain } from '../chain/chain.ts';
+import { readRootData } from '../chain/contract-state.ts';
 import type { ChainConfig } from '../chain/config.ts';
 import type { PricingParams } from '../payments/pricing.ts';
 import type { RootAllowlists } from '../attestation/live-policy.ts';
@@ -24,13 +24,12 @@ type RootChainConfig = ChainConfig & { rootAddress: string };
 const hex = (h: bigint) => h.toString(16).padStart(64, '0');
 
 export async function readRootConfig(config: RootChainConfig): Promise<RootConfig> {
-  const root = new Chain(config).open(Root.createFromAddress(Address.parse(config.rootAddress)));
-  const [version, p, hashes] = await Promise.all([root.getVersion(), root.getParams(), root.getAllowedHashes()]);
+  const root = await readRootData(config, Address.parse(config.rootAddress));
   return {
-    version,
-    pricing: { pricePerToken: p.pricePerToken, workerFeePerToken: p.workerFeePerToken, multipliers: { ...p.multipliers } },
-    allowedProxyImages: hashes.proxyImages.map(hex),
-    allowedWorkerImages: hashes.workerImages.map(hex),
+    version: root.version,
+    pricing: pricingOf(root.params),
+    allowedProxyImages: root.proxyHashes.map(hex),
+    allowedWorkerImages: root.workerHashes.map(hex),
   };
 }
 
@@ -51,12 +50,14 @@ export function rootAllowlistReader(config: RootChainConfig): () => Promise<Root
  */
 export async function allowImagesOnRoot(config: RootChainConfig, ownerMnemonic: string[], images: Array<{ kind: HashKindName; hash: string }>): Promise<void> {
   const chain = new Chain(config);
-  const root = chain.open(Root.createFromAddress(Address.parse(config.rootAddress)));
+  const rootAddress = Address.parse(config.rootAddress);
   const owner = await chain.wallet(ownerMnemonic);
   for (const { kind, hash } of images) {
     const value = BigInt(`0x${hash}`);
-    if (await root.getIsHashAllowed(kind, value)) continue;
-    const body = beginCell().storeUint(Op.rootAddHash, 32).storeUint(HashKind[kind], 8).storeUint(value, 256).endCell();
-    await owner.sendAndWait([{ to: root.address, value: toNano('0.05'), body }]);
+    const root = await readRootData(config, rootAddress);
+    const list = kind === 'proxyImage' ? root.proxyHashes : kind === 'workerImage' ? root.workerHashes : root.modelHashes;
+    if (list.includes(value)) continue;
+    await owner.sendAndWait([{ to: rootAddress, value: toNano('0.05'), body: rootHashBody(kind, value) }]);
+    for (let i = 0; i < 100 && (await readRootData(config, rootAddress)).version === root.version; i++) await new Promise((r) => setTimeout(r, 50));
   }
 }

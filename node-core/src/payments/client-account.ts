@@ -5,8 +5,10 @@ import { Address, beginCell, fromNano, toNano, type Cell } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import { deployProxy } from '../../../contracts/deploy.ts';
 import type { Client } from '../../../contracts/wrappers/Client.ts';
-import { DEPOSIT_FEE, Op } from '../../../contracts/wrappers/protocol.ts';
-import { Root } from '../../../contracts/wrappers/Root.ts';
+import { Body, MIN_OP_VALUE } from '../../../contracts/wrappers/protocol.ts';
+import { randomQueryId } from '../../../contracts/wrappers/signing.ts';
+import { DEPLOY_VALUE } from '../../../contracts/deploy.ts';
+import { readClientData, readRootData } from '../chain/contract-state.ts';
 import { Chain, type ChainWallet } from '../chain/chain.ts';
 import { clientContractFor } from '../chain/settlement.ts';
 import { CocoonError } from '../errors.ts';
@@ -21,13 +23,20 @@ export interface ClientAccountState {
   contract: string;
   proxyContract: string;
   deployed: boolean;
+  /** Free balance: what the contract holds above the stake, withdrawable. */
   balanceNano: bigint;
+  /** The part of the contract's money that stays until it closes (≤ the stake setting). */
   stakeNano: bigint;
   minStakeNano: bigint;
+  /** What charges took so far: tokens used × price per token. */
   chargedNano: bigint;
+  tokensUsed: bigint;
+  /** running | closing | closed */
+  state: 'running' | 'closing' | 'closed';
 }
 
-const ACTION_FEE = toNano('0.05');
+/** Attached to every action beyond the amount it moves; what is not spent comes back. */
+const ACTION_FEE = MIN_OP_VALUE;
 
 function positive(amountNano: bigint): void {
   if (amountNano <= 0n) throw new CocoonError('bad_amount', 'the amount must be positive');
@@ -68,16 +77,20 @@ export class ClientAccount {
     }
     const owner = await chain.wallet(mnemonic('client'));
     const client = await clientContractFor(chain, proxyAddress, owner.address);
-    const params = await chain.open(Root.createFromAddress(root)).getParams();
+    const { params } = await readRootData(chain.config, root);
     return new ClientAccount(chain, owner, client, proxyAddress, params.minClientStake);
   }
 
   async state(): Promise<ClientAccountState> {
-    const account = await this.chain.getAccount(this.client.address);
     const base = { contract: this.client.address.toString(), proxyContract: this.proxyContract.toString(), minStakeNano: this.minStakeNano };
-    if (account.state !== 'active') return { ...base, deployed: false, balanceNano: 0n, stakeNano: 0n, chargedNano: 0n };
-    const s = await this.chain.open(this.client).getState();
-    return { ...base, deployed: true, balanceNano: s.balance, stakeNano: s.stake, chargedNano: s.chargedNano };
+    const s = await readClientData(this.chain, this.client.address);
+    if (!s) return { ...base, deployed: false, balanceNano: 0n, stakeNano: 0n, chargedNano: 0n, tokensUsed: 0n, state: 'running' };
+    const held = s.balance < s.stake ? s.balance : s.stake;
+    return {
+      ...base, deployed: true, balanceNano: s.balance - held, stakeNano: held,
+      chargedNano: s.tokensUsed * s.params.pricePerToken, tokensUsed: s.tokensUsed,
+      state: s.state === 0 ? 'running' : s.state === 1 ? 'closing' : 'closed',
+    };
   }
 
   /** Adds to the stake; the first stake opens (deploys) the account and must reach the minimum. */
@@ -87,8 +100,22 @@ export class ClientAccount {
     if (!before.deployed && amountNano < this.minStakeNano) {
       throw new CocoonError('stake_too_low', `opening the account needs a stake of at least ${fromNano(this.minStakeNano)} TON`, { hint: `stake ${fromNano(this.minStakeNano)} TON or more` });
     }
-    // The contract credits the attached value minus its deposit fee; attach the fee on top.
-    await this.send(amountNano + DEPOSIT_FEE, beginCell().storeUint(Op.clientIncreaseStake, 32).endCell(), !before.deployed);
+    if (!before.deployed) {
+      // As the reference does: deploy with an empty body (the value is the storage buffer; the
+      // contract starts with stake = the root's minimum), then top up what the stake locks.
+      await this.sendMany([
+        { value: DEPLOY_VALUE, body: beginCell().endCell(), init: true },
+        { value: amountNano + ACTION_FEE, body: Body.clientTopUp(randomQueryId(), amountNano, this.owner.address), init: false },
+      ]);
+      if (amountNano > this.minStakeNano) {
+        await this.confirm('stake', before, (after) => after.deployed && after.stakeNano + after.balanceNano >= amountNano);
+        await this.send(ACTION_FEE, Body.clientIncreaseStake(randomQueryId(), this.owner.address, amountNano), false);
+      }
+      return this.confirm('stake', before, (after) => after.deployed && after.stakeNano >= (amountNano < this.minStakeNano ? amountNano : this.minStakeNano));
+    }
+    const s = await readClientData(this.chain, this.client.address);
+    const newStake = s!.stake + amountNano;
+    await this.send(amountNano + ACTION_FEE, Body.clientIncreaseStake(randomQueryId(), this.owner.address, newStake), false);
     return this.confirm('stake', before, (after) => after.stakeNano > before.stakeNano);
   }
 
@@ -96,7 +123,7 @@ export class ClientAccount {
     positive(amountNano);
     const before = await this.state();
     if (!before.deployed) throw new CocoonError('account_not_open', 'the client account is not open yet', { hint: `open it with a stake of at least ${fromNano(this.minStakeNano)} TON first` });
-    await this.send(amountNano + DEPOSIT_FEE, beginCell().storeUint(Op.clientTopUp, 32).endCell(), false);
+    await this.send(amountNano + ACTION_FEE, Body.clientTopUp(randomQueryId(), amountNano, this.owner.address), false);
     return this.confirm('top-up', before, (after) => after.balanceNano > before.balanceNano);
   }
 
@@ -108,14 +135,19 @@ export class ClientAccount {
     if (amountNano > before.balanceNano) {
       throw new CocoonError('insufficient_balance', `only ${fromNano(before.balanceNano)} TON of free balance can be withdrawn (the ${fromNano(before.stakeNano)} TON stake stays locked)`);
     }
-    await this.send(ACTION_FEE, beginCell().storeUint(Op.clientWithdraw, 32).storeCoins(amountNano).endCell(), false);
+    await this.send(ACTION_FEE, Body.clientWithdraw(randomQueryId(), this.owner.address, amountNano), false);
     return this.confirm('withdraw', before, (after) => after.balanceNano < before.balanceNano);
   }
 
   private async send(value: bigint, body: Cell, withInit: boolean): Promise<void> {
+    await this.sendMany([{ value, body, init: withInit }]);
+  }
+
+  private async sendMany(messages: Array<{ value: bigint; body: Cell; init: boolean }>): Promise<void> {
+    const total = messages.reduce((a, m) => a + m.value, 0n);
     const balance = (await this.chain.getAccount(this.owner.address)).balance;
-    if (balance < value + ACTION_FEE) throw new CocoonError('wallet_balance_low', `the wallet holds ${fromNano(balance)} TON, not enough for ${fromNano(value)} TON plus fees`);
-    await this.owner.sendAndWait([{ to: this.client.address, value, body, init: withInit ? this.client.init ?? null : null, bounce: !withInit }]);
+    if (balance < total + ACTION_FEE) throw new CocoonError('wallet_balance_low', `the wallet holds ${fromNano(balance)} TON, not enough for ${fromNano(total)} TON plus fees`);
+    await this.owner.sendAndWait(messages.map((m) => ({ to: this.client.address, value: m.value, body: m.body, init: m.init ? this.client.init ?? null : null, bounce: !m.init })));
   }
 
   /** Re-reads the contract after the transfer; the contract processes it within a few polls. */

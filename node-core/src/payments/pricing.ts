@@ -10,11 +10,14 @@
  *   reasoning  = completion_tokens_details.reasoning_tokens
  * Multipliers are integers in basis points (10000 = 1x), as the root contract stores them.
  *   weightedTokens = Σ tokens[kind] × multiplier[kind]
- *   cost           = floor(weightedTokens × pricePerToken / 10000)        nanoTON
- *   workerShare    = floor(weightedTokens × workerFeePerToken / 10000)    nanoTON
+ *   chainTokens    = floor(weightedTokens / 10000)      the adjusted tokens the contracts count
+ *   cost           = chainTokens × pricePerToken        nanoTON
+ *   workerShare    = chainTokens × workerFeePerToken    nanoTON
  *   proxyShare     = cost - workerShare
- * The chain settles cumulative weighted tokens, so rounding happens once per settlement, never
- * per request in the proxy's favour.
+ * This is the reference network's unit: signed counters and contract states hold cumulative
+ * adjusted tokens and the contracts multiply by the root's prices. Ledgers keep cumulative
+ * weighted tokens and derive the counter with chainTokens, so rounding happens once per
+ * cumulative total (a fraction of one token), never per request.
  */
 
 export const TOKEN_KINDS = ['prompt', 'cached', 'completion', 'reasoning'] as const;
@@ -79,10 +82,18 @@ export function weightedTokens(tokens: TokenCounts, multipliers: TokenCounts): n
   return sum;
 }
 
+/** Cumulative weighted tokens → the adjusted-token counter the contracts settle (bigint-safe). */
+export function chainTokens(weighted: number | bigint): bigint {
+  const w = BigInt(weighted);
+  if (w < 0n) throw new RangeError(`weighted tokens must be non-negative, got ${w}`);
+  return w / BigInt(MULTIPLIER_ONE);
+}
+
 export function computeCost(tokens: TokenCounts, pricing: PricingParams = DEFAULT_PRICING): CostBreakdown {
   const weighted = weightedTokens(tokens, pricing.multipliers);
-  const total = Math.floor((weighted * pricing.pricePerToken) / MULTIPLIER_ONE);
-  const worker = Math.floor((weighted * pricing.workerFeePerToken) / MULTIPLIER_ONE);
+  const settled = Math.floor(weighted / MULTIPLIER_ONE);
+  const total = settled * pricing.pricePerToken;
+  const worker = settled * pricing.workerFeePerToken;
   const byKind = {} as TokenCounts;
   for (const kind of TOKEN_KINDS) {
     byKind[kind] = Math.floor((tokens[kind] * pricing.multipliers[kind] * pricing.pricePerToken) / MULTIPLIER_ONE);

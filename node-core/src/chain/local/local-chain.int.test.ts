@@ -7,10 +7,11 @@ import { WalletContractV4 } from '@ton/ton';
 import { mnemonicToPrivateKey } from '@ton/crypto';
 import { startLocalChain, type LocalChain } from './local-chain.ts';
 import { Chain } from '../chain.ts';
-import { Root, DEFAULT_ROOT_PARAMS } from '../../../../contracts/wrappers/Root.ts';
+import { Root, DEFAULT_ROOT_PARAMS, rootHashBody } from '../../../../contracts/wrappers/Root.ts';
 import { Proxy } from '../../../../contracts/wrappers/Proxy.ts';
 import { compileAll } from '../../../../contracts/compile.ts';
-import { Op } from '../../../../contracts/wrappers/protocol.ts';
+import { Body } from '../../../../contracts/wrappers/protocol.ts';
+import { readRootData } from '../contract-state.ts';
 
 describe('embedded local chain through TonClient', () => {
   let dir: string;
@@ -37,10 +38,15 @@ describe('embedded local chain through TonClient', () => {
     expect(local.wallets.map((w) => w.name)).toEqual(['owner', 'proxy', 'client', 'worker']);
   });
 
-  it('reads the root parameters with the same wrapper code as on mainnet', async () => {
-    const root = chain.open(Root.createFromAddress(Address.parse(local.rootAddress)));
-    expect(await root.getParams()).toEqual(DEFAULT_ROOT_PARAMS);
-    expect((await root.getOwner()).equals(Address.parse(local.wallets[0]!.address))).toBe(true);
+  it('reads the root configuration by parsing its data cell, as on mainnet', async () => {
+    const root = await readRootData(chain.config, Address.parse(local.rootAddress));
+    const { uniqueId, ...rest } = root.params;
+    const { uniqueId: _u, ...defaults } = DEFAULT_ROOT_PARAMS;
+    expect(rest).toEqual(defaults);
+    expect(uniqueId).toBeGreaterThan(0); // random per chain: binds signatures to this network
+    expect(root.owner.equals(Address.parse(local.wallets[0]!.address))).toBe(true);
+    const codes = await compileAll();
+    expect(root.codes.client?.equals(codes.client)).toBe(true);
     const info = await chain.client.getMasterchainInfo();
     expect(info.latestSeqno).toBeGreaterThan(0);
   });
@@ -64,15 +70,15 @@ describe('embedded local chain through TonClient', () => {
     const owner = await chain.wallet(local.wallets[0]!.mnemonic);
     const root = chain.open(Root.createFromAddress(Address.parse(local.rootAddress)));
     const before = await chain.getAccount(root.address);
-    const body = beginCell().storeUint(Op.rootAddHash, 32).storeUint(3, 8).storeUint(0x1234n, 256).endCell();
+    const body = rootHashBody('model', 0x1234n);
     await owner.sendAndWait([{ to: root.address, value: toNano('0.05'), body }]);
     const tx = await chain.waitForTransaction(root.address, { afterLt: before.lastTransaction?.lt ?? 0n, timeoutMs: 20_000 });
     expect(tx.inMessage?.info.src?.toString()).toBe(owner.address.toString());
-    expect(await root.getIsHashAllowed('model', 0x1234n)).toBe(true);
+    expect((await readRootData(chain.config, root.address)).modelHashes).toEqual([0x1234n]);
     expect(await root.getVersion()).toBe(1);
     expect(await owner.seqno()).toBe(1);
     // A second transfer exercises the deployed-wallet path (seqno 1).
-    await owner.sendAndWait([{ to: root.address, value: toNano('0.05'), body: beginCell().storeUint(Op.rootAddHash, 32).storeUint(3, 8).storeUint(7n, 256).endCell() }]);
+    await owner.sendAndWait([{ to: root.address, value: toNano('0.05'), body: rootHashBody('model', 7n) }]);
     expect(await root.getVersion()).toBe(2);
   });
 
@@ -80,13 +86,18 @@ describe('embedded local chain through TonClient', () => {
     const codes = await compileAll();
     const proxyWallet = await chain.wallet(local.wallets[1]!.mnemonic);
     const key = await mnemonicToPrivateKey(local.wallets[1]!.mnemonic);
+    const { params } = await readRootData(chain.config, Address.parse(local.rootAddress));
     const proxy = Proxy.createFromConfig({
-      owner: proxyWallet.address, publicKey: key.publicKey, root: Address.parse(local.rootAddress), params: DEFAULT_ROOT_PARAMS,
+      owner: proxyWallet.address, publicKey: key.publicKey, root: Address.parse(local.rootAddress), params,
       clientCode: codes.client, workerCode: codes.worker,
     }, codes.proxy);
-    await proxyWallet.sendAndWait([{ to: proxy.address, value: toNano('16'), init: proxy.init, body: beginCell().storeUint(Op.proxyAddStake, 32).endCell() }]);
+    await proxyWallet.sendAndWait([
+      { to: proxy.address, value: toNano('0.8'), init: proxy.init, body: beginCell().endCell() },
+      { to: proxy.address, value: toNano('15.2'), body: Body.proxyIncreaseStake(1n, toNano('15'), proxyWallet.address) },
+    ]);
     await chain.waitForTransaction(proxy.address, { timeoutMs: 20_000 });
-    const state = await chain.open(proxy).getState();
+    for (let i = 0; i < 50 && (await chain.open(proxy).getData()).stake === 0n; i++) await new Promise((r) => setTimeout(r, 100));
+    const state = await chain.open(proxy).getData();
     expect(state.stake).toBeGreaterThanOrEqual(toNano('15'));
     expect(state.owner.equals(proxyWallet.address)).toBe(true);
   });

@@ -6,6 +6,7 @@
  * dataDir/wallets.json, mode 0600), funded by minting internal messages from a faucet address, and
  * the root contract is deployed with the first wallet as owner. Later starts load the saved state.
  */
+import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Address, beginCell, storeMessage, toNano, type Cell } from '@ton/core';
@@ -51,7 +52,7 @@ export interface LocalChainOptions {
   /** 0 (default) = ephemeral port. */
   port?: number;
   /** Root parameters at genesis (ignored when the chain already exists). */
-  rootParams?: RootParams;
+  rootParams?: Partial<RootParams>;
   /** Where to announce the endpoint; false = don't. Default $COCOON_HOME/local-chain.json. */
   announceFile?: string | false;
   log?: Logger;
@@ -133,7 +134,10 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<LocalCha
         await ledger.send(messageCell(internal({ from: FAUCET, to: w.address, value: DEV_WALLET_FUNDS, bounce: false })));
       }
       const codes = await compileAll();
-      const root = Root.createFromConfig({ owner: contracts[0]!.address, params: opts.rootParams ?? DEFAULT_ROOT_PARAMS }, codes.root);
+      // A random unique id: this chain's contract addresses (and so every signed message) differ
+      // from any other network's, even with the same wallets and proxy key.
+      const params = { ...DEFAULT_ROOT_PARAMS, uniqueId: randomInt(1, 0xffff_ffff), ...opts.rootParams };
+      const root = Root.createFromConfig({ owner: contracts[0]!.address, params, codes }, codes.root);
       const txs = await ledger.send(messageCell(internal({
         from: contracts[0]!.address, to: root.address, value: toNano('1'), bounce: false, stateInit: root.init, body: beginCell().endCell(),
       })));

@@ -35,10 +35,16 @@ describe('cocoon chain up / root show', () => {
     expect(ready.dataDir).toBe(join(home, 'local-chain'));
 
     const { stdout } = await promisify(execFile)(process.execPath, [bin, 'root', 'show', '--json'], { env, timeout: 60_000 });
-    const shown = JSON.parse(stdout) as { network: string; rootAddress: string; params: { pricePerToken: number; workerFeePerToken: number; minClientStake: string } };
+    const shown = JSON.parse(stdout) as { network: string; rootAddress: string; params: Record<string, unknown>; codeHashes: Record<string, string> };
     expect(shown.network).toBe('local');
     expect(shown.rootAddress).toBe(ready.rootAddress);
-    expect(shown.params).toMatchObject({ pricePerToken: 20, workerFeePerToken: 19, minClientStake: '15000000000' });
+    expect(shown.params).toMatchObject({ pricePerToken: '20', workerFeePerToken: '19', minClientStake: '15000000000', structVersion: 3 });
+    expect(shown.codeHashes.client).toMatch(/^[0-9a-f]{64}$/);
+    // The real network: no internet here, so it must fail cleanly and say why.
+    const main = await promisify(execFile)(process.execPath, [bin, 'root', 'show', '--network', 'mainnet'], { env: { ...env, COCOON_TON_ENDPOINT: 'http://127.0.0.1:9/jsonRPC' }, timeout: 60_000 })
+      .catch((e: { code: number; stderr: string }) => e);
+    expect((main as { code: number }).code).toBe(1);
+    expect((main as { stderr: string }).stderr).toMatch(/could not read root EQCns7bYSp0igFvS1wpb5wsZjCKCV19MD5AVzI4EyxsnU73k on mainnet[\s\S]*internet access/);
 
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');

@@ -3,65 +3,69 @@ import { parseFlags, type CliCommand } from '../command.ts';
 import { CocoonError } from '../../errors.ts';
 import { nanoToTon } from '../../payments/pricing.ts';
 
-const usage = 'cocoon root show [--json]';
+const usage = 'cocoon root show [--network mainnet|testnet|local] [--json]';
 
 export const command: CliCommand = {
-  summary: "show the root contract's parameters on the configured network (default: the running local chain)",
+  summary: "read the root contract's configuration (prices, stakes, delays, proxies, allowlists, contract codes) and explain it",
   usage,
   async run(args) {
-    const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, usage);
+    const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, network: { type: 'string' } }, usage);
     if (positionals[0] !== 'show' || positionals.length !== 1) {
       throw new CocoonError('bad_flag', `unknown root subcommand "${positionals.join(' ')}"`, { hint: `usage: ${usage}` });
     }
     const { resolveChainConfig } = await import('../../chain/config.ts');
-    const { Chain } = await import('../../chain/chain.ts');
-    const { Root } = await import('../../../../contracts/wrappers/Root.ts');
-    const config = resolveChainConfig();
+    const { readRootData } = await import('../../chain/contract-state.ts');
+    const env = values.network ? { ...process.env, COCOON_NETWORK: values.network as string } : process.env;
+    const config = resolveChainConfig(env);
     if (!config.rootAddress) {
-      throw new CocoonError('no_root_address', `no root contract address configured for ${config.network}`, {
-        hint: 'set COCOON_ROOT_ADDRESS',
+      throw new CocoonError('no_root_address', `no root contract address configured for ${config.network}`, { hint: 'set COCOON_ROOT_ADDRESS' });
+    }
+    let root;
+    try {
+      root = await readRootData(config, Address.parse(config.rootAddress));
+    } catch (err) {
+      if (err instanceof CocoonError && (err.code === 'root_not_deployed' || err.code === 'bad_contract_state')) throw err;
+      throw new CocoonError('chain_unreachable', `could not read root ${config.rootAddress} on ${config.network} through ${config.endpoint}: ${(err as Error).message}`, {
+        hint: config.network === 'local' ? 'is the local chain running? (`cocoon chain up`)' : 'this needs internet access to a TON HTTP API; set COCOON_TON_ENDPOINT (and COCOON_TON_API_KEY) to use another endpoint',
       });
     }
-    const chain = new Chain(config);
-    const root = chain.open(Root.createFromAddress(Address.parse(config.rootAddress)));
-    const [params, version, owner, proxies, hashes] = await Promise.all([
-      root.getParams(), root.getVersion(), root.getOwner(), root.getProxies(), root.getAllowedHashes(),
-    ]);
+    const p = root.params;
     const hex = (h: bigint) => h.toString(16).padStart(64, '0');
+    const codeHash = (c: { hash(): Buffer } | null | undefined) => (c ? c.hash().toString('hex') : null);
     const out = {
-      network: config.network,
-      endpoint: config.endpoint,
-      rootAddress: config.rootAddress,
-      owner: owner.toString(),
-      version,
+      network: config.network, endpoint: config.endpoint, rootAddress: config.rootAddress,
+      owner: root.owner.toString(), version: root.version,
       params: {
-        pricePerToken: params.pricePerToken,
-        workerFeePerToken: params.workerFeePerToken,
-        multipliers: params.multipliers,
-        minProxyStake: params.minProxyStake.toString(),
-        minClientStake: params.minClientStake.toString(),
-        clientCloseDelay: params.clientCloseDelay,
-        proxyCloseDelay: params.proxyCloseDelay,
+        structVersion: p.structVersion, paramsVersion: p.paramsVersion, uniqueId: p.uniqueId, isTest: p.isTest,
+        pricePerToken: p.pricePerToken.toString(), workerFeePerToken: p.workerFeePerToken.toString(),
+        multipliers: { prompt: p.promptMultiplier, cached: p.cachedMultiplier, completion: p.completionMultiplier, reasoning: p.reasoningMultiplier },
+        minProxyStake: p.minProxyStake.toString(), minClientStake: p.minClientStake.toString(),
+        proxyDelayBeforeClose: p.proxyDelayBeforeClose, clientDelayBeforeClose: p.clientDelayBeforeClose,
       },
-      proxies: proxies.proxies.map((p) => ({ seqno: p.seqno, address: p.contractAddress.toString(), endpoint: p.endpoint })),
-      allowedHashes: { proxyImages: hashes.proxyImages.map(hex), workerImages: hashes.workerImages.map(hex), models: hashes.models.map(hex) },
+      proxies: root.proxies, lastProxySeqno: root.lastProxySeqno,
+      allowedHashes: { proxyImages: root.proxyHashes.map(hex), workerImages: root.workerHashes.map(hex), models: root.modelHashes.map(hex) },
+      codeHashes: { proxy: codeHash(root.codes.proxy), worker: codeHash(root.codes.worker), client: codeHash(root.codes.client) },
     };
     if (values.json) {
       process.stdout.write(JSON.stringify(out) + '\n');
       return 0;
     }
-    const m = params.multipliers;
+    const bp = (v: number) => `${(v / 10_000).toFixed(2)}x`;
     process.stdout.write([
       `root ${out.rootAddress} on ${out.network} (${out.endpoint})`,
-      `  owner              ${out.owner}`,
-      `  version            ${version}`,
-      `  price per token    ${params.pricePerToken} nanoTON (worker ${params.workerFeePerToken}, proxy ${params.pricePerToken - params.workerFeePerToken})`,
-      `  multipliers (bp)   prompt ${m.prompt}, cached ${m.cached}, completion ${m.completion}, reasoning ${m.reasoning}`,
-      `  min stakes         proxy ${nanoToTon(params.minProxyStake)} TON, client ${nanoToTon(params.minClientStake)} TON`,
-      `  close delays       client ${params.clientCloseDelay} s, proxy ${params.proxyCloseDelay} s`,
-      `  proxies            ${out.proxies.length === 0 ? 'none' : ''}`,
-      ...out.proxies.map((p) => `    #${p.seqno} ${p.address} ${p.endpoint}`),
-      `  allowed hashes     ${hashes.proxyImages.length} proxy images, ${hashes.workerImages.length} worker images, ${hashes.models.length} models`,
+      `  owner              ${out.owner} (changes the configuration)`,
+      `  version            ${root.version} (every change), params version ${p.paramsVersion} (prices/codes; nodes re-create contracts when it moves)`,
+      `  network id         unique id ${p.uniqueId}, ${p.isTest ? 'test' : 'production'} — part of every contract address`,
+      `  price per token    ${p.pricePerToken} nanoTON paid by clients; ${p.workerFeePerToken} to the worker, ${p.pricePerToken - p.workerFeePerToken} to the proxy`,
+      `  multipliers        prompt ${bp(p.promptMultiplier)}, cached ${bp(p.cachedMultiplier)}, completion ${bp(p.completionMultiplier)}, reasoning ${bp(p.reasoningMultiplier)}`,
+      `  min stakes         proxy ${nanoToTon(p.minProxyStake)} TON, client ${nanoToTon(p.minClientStake)} TON`,
+      `  close delays       proxy ${p.proxyDelayBeforeClose} s, client ${p.clientDelayBeforeClose} s`,
+      `  proxies            ${root.proxies.length === 0 ? 'none' : ''}`,
+      ...root.proxies.map((x) => `    #${x.seqno} workers ${x.addressForWorkers}, clients ${x.addressForClients}`),
+      `  allowlists         ${root.proxyHashes.length} proxy images, ${root.workerHashes.length} worker images, ${root.modelHashes.length} models`,
+      `  contract codes     proxy ${out.codeHashes.proxy ?? '-'}`,
+      `                     worker ${out.codeHashes.worker ?? '-'}`,
+      `                     client ${out.codeHashes.client ?? '-'}`,
     ].join('\n') + '\n');
     return 0;
   },
