@@ -65,7 +65,7 @@ describe('cocoon CLI', () => {
       expect(root.status, root.stderr).toBe(0);
       const rootInfo = JSON.parse(root.stdout);
       expect(rootInfo.rootAddress).toBe(info.chain.rootAddress);
-      expect(info.pricing.pricePerToken).toBe(rootInfo.params.pricePerToken);
+      expect(String(info.pricing.pricePerToken)).toBe(String(rootInfo.params.pricePerToken));
       // The development images are on the root's allowlists, which the policies enforce.
       expect(rootInfo.allowedHashes.proxyImages).toContain(info.proxy.imageHash);
       expect(rootInfo.allowedHashes.workerImages).toHaveLength(1);
