@@ -162,13 +162,23 @@ export class ReplayedHost extends FileAccess implements HostAccess {
       if (this.readLink(`${dev}/driver`)?.endsWith(`/${unbind[1]}`)) rmSync(this.abs(`${dev}/driver`));
       return;
     }
+    const bind = /^\/sys\/bus\/pci\/drivers\/([^/]+)\/bind$/.exec(path);
+    if (bind) return this.bind(value, bind[1]!);
     if (path === '/sys/bus/pci/drivers_probe') {
       const dev = `/sys/bus/pci/devices/${value}`;
       if (this.readLink(`${dev}/driver`)) return;
       const override = this.readText(`${dev}/driver_override`)?.trim();
       const driver = override && override !== '(null)' ? override : this.readText(`${dev}/vendor`)?.trim() === '0x10de' ? 'nvidia' : null;
-      if (driver && this.exists(`/sys/bus/pci/drivers/${driver}`)) symlinkSync(`../../drivers/${driver}`, this.abs(`${dev}/driver`));
+      if (driver) this.bind(value, driver);
     }
+  }
+  private bind(bdf: string, driver: string): void {
+    const dev = `/sys/bus/pci/devices/${bdf}`;
+    if (this.readLink(`${dev}/driver`) || !this.exists(`/sys/bus/pci/drivers/${driver}`)) return;
+    symlinkSync(`../../drivers/${driver}`, this.abs(`${dev}/driver`));
+    // vfio-pci makes the group's device node appear.
+    const group = this.readLink(`${dev}/iommu_group`)?.split('/').pop();
+    if (driver === 'vfio-pci' && group) this.writeFile(`/dev/vfio/${group}`, '');
   }
   async run(tool: string, args: string[]): Promise<ToolResult | null> {
     const key = toolKey(tool, args);
