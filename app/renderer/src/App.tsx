@@ -4,6 +4,7 @@ import { Chat } from './components/Chat.tsx';
 import { ConnectionBar } from './components/ConnectionBar.tsx';
 import { CostViewer } from './components/CostViewer.tsx';
 import { WalletPanel } from './components/WalletPanel.tsx';
+import { OwnerMode } from './components/owner/OwnerMode.tsx';
 import { useApp } from './store.ts';
 
 export function App() {
@@ -25,7 +26,7 @@ export function App() {
         <h1>Cocoon Desktop</h1>
         <nav>
           <button className={mode === 'developer' ? 'active' : ''} onClick={() => setMode('developer')}>Developer</button>
-          <button className={mode === 'owner' ? 'active' : ''} onClick={() => setMode('owner')}>GPU owner</button>
+          <button className={mode === 'owner' ? 'active' : ''} data-testid="tab-owner" onClick={() => setMode('owner')}>GPU owner</button>
         </nav>
         <ConnectionBar status={status} error={statusError} />
       </header>
@@ -39,12 +40,7 @@ export function App() {
           </div>
         </main>
       ) : (
-        <main className="owner">
-          <section className="panel">
-            <h2>GPU owner mode</h2>
-            <p>Hardware checks, GPU preparation, TD guest launch, staking and earnings are not built yet; they come with the owner-mode work.</p>
-          </section>
-        </main>
+        <OwnerMode />
       )}
     </div>
   );
