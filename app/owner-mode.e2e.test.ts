@@ -85,10 +85,13 @@ describe('owner mode in Chromium (replayed host)', () => {
     await page.click('[data-testid=open-terminal]');
     await page.waitForSelector('[data-testid=owner-terminal] .xterm-rows');
     const rows = () => page.textContent('[data-testid=owner-terminal] .xterm-rows');
+    // The shell's prompt first: bash drops what is typed before it has set up the line editor.
+    await expect.poll(rows, { timeout: 10_000 }).toMatch(/[$#]\s*$/);
     await page.click('[data-testid=owner-terminal] .xterm');
     await page.keyboard.type('echo owner-$((6*7))');
     await page.keyboard.press('Enter');
-    await expect.poll(rows, { timeout: 10_000 }).toContain('owner-42');
+    await expect.poll(rows, { timeout: 10_000 }).toMatch(/echo owner-\$\(\(6\*7\)\)\s*owner-42/);
+    expect(await rows()).not.toContain('command not found');
     // "Prepare in terminal" types the command, and the owner's Enter runs it on the replayed host.
     await page.click('[data-testid=gpu-prepare]');
     await expect.poll(rows).toContain(`gpu prepare --gpu ${BDF} --host-root ${hostRoot}`);
