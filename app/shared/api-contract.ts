@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import type { ClientStatus } from '../../node-core/src/client/status.ts';
 import type { CostBreakdown } from '../../node-core/src/payments/pricing.ts';
+import type { CheckResult, DoctorReport } from '../../node-core/src/host/check.ts';
+import type { GpuPlan } from '../../node-core/src/host/gpu-prep.ts';
+import type { PciGpu } from '../../node-core/src/host/pci.ts';
 
 /**
  * The app API contract: every request the renderer may make (name → argument schema → result
@@ -8,7 +11,7 @@ import type { CostBreakdown } from '../../node-core/src/payments/pricing.ts';
  * (exposes exactly these), web mode (serves them over WebSocket) and the renderer (calls them).
  * Type-only imports from node-core keep the renderer free of Node code.
  */
-export type { ClientStatus, CostBreakdown };
+export type { ClientStatus, CostBreakdown, CheckResult, DoctorReport, GpuPlan, PciGpu };
 
 export const chatMessageSchema = z.object({
   role: z.enum(['system', 'user', 'assistant']),
@@ -58,6 +61,16 @@ export type Conversation = z.infer<typeof conversationSchema>;
 
 const tonAmount = z.string().regex(/^(?=.*[1-9])\d{1,9}(\.\d{1,9})?$/, 'must be a positive TON amount such as "15" or "0.5"');
 
+const ptyId = z.string().regex(/^pty-\d{1,9}$/, 'must be a terminal id from pty.open');
+
+/** What the owner sets for a worker before launch (the launcher's full config file carries more). */
+export const workerConfigSchema = z.object({
+  ownerAddress: z.string().min(1, 'the owner TON address is required').max(100),
+  gpu: z.string().regex(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/, 'must be a PCI address such as 0000:41:00.0').nullable(),
+  model: z.string().min(1).max(256),
+});
+export type WorkerConfigInput = z.infer<typeof workerConfigSchema>;
+
 export const requestSchemas = {
   'status.get': z.tuple([]),
   'models.list': z.tuple([]),
@@ -88,6 +101,21 @@ export const requestSchemas = {
   'account.stake': z.tuple([z.object({ amountTon: tonAmount })]),
   'account.topUp': z.tuple([z.object({ amountTon: tonAmount })]),
   'account.withdraw': z.tuple([z.object({ amountTon: tonAmount })]),
+  // Owner mode. The app never changes the host itself: GPU preparation is planned here and run by
+  // the owner (sudo) in the embedded terminal.
+  'owner.doctor': z.tuple([]),
+  'owner.gpus': z.tuple([]),
+  'owner.gpu.plan': z.tuple([z.object({ action: z.enum(['prepare', 'restore']), bdf: z.string().min(1).max(32) })]),
+  'owner.config.check': z.tuple([workerConfigSchema]),
+  'owner.td.status': z.tuple([]),
+  'owner.td.start': z.tuple([workerConfigSchema]),
+  'owner.td.stop': z.tuple([]),
+  'owner.worker.stats': z.tuple([]),
+  // The embedded terminal: a login shell of the local user, opened only when the owner asks.
+  'pty.open': z.tuple([z.object({ cols: z.number().int().min(10).max(500), rows: z.number().int().min(4).max(200) })]),
+  'pty.write': z.tuple([z.object({ id: ptyId, data: z.string().max(65_536) })]),
+  'pty.resize': z.tuple([z.object({ id: ptyId, cols: z.number().int().min(10).max(500), rows: z.number().int().min(4).max(200) })]),
+  'pty.close': z.tuple([ptyId]),
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -166,6 +194,71 @@ export interface RequestResults {
   'account.stake': ClientAccountInfo;
   'account.topUp': ClientAccountInfo;
   'account.withdraw': ClientAccountInfo;
+  'owner.doctor': DoctorReport & { hostRoot: string; at: string };
+  'owner.gpus': Array<PciGpu & { ccMode: 'on' | 'off' | 'devtools' | null }>;
+  'owner.gpu.plan': GpuPlan & { commandLine: string };
+  'owner.config.check': WorkerConfigCheck;
+  'owner.td.status': TdStatus;
+  'owner.td.start': TdStatus;
+  'owner.td.stop': TdStatus;
+  'owner.worker.stats': WorkerDashboard;
+  'pty.open': { id: string; shell: string };
+  'pty.write': { written: boolean };
+  'pty.resize': { resized: boolean };
+  'pty.close': { closed: boolean };
+}
+
+export interface WorkerConfigCheck {
+  ok: boolean;
+  /** Field → what is wrong with it. */
+  errors: Record<string, string>;
+  /** The owner address in its canonical user-friendly form, when valid. */
+  ownerAddress: string | null;
+  network: 'mainnet' | 'testnet' | null;
+}
+
+/** TD guest phases, in launch order; `unavailable` when this build has no launcher. */
+export type TdPhase = 'unavailable' | 'stopped' | 'starting' | 'booted' | 'worker-connected' | 'serving' | 'stopping' | 'crashed';
+
+export interface TdStatus {
+  phase: TdPhase;
+  /** Why the phase is what it is (crash reason, missing launcher…). */
+  message: string | null;
+  mode: 'tdx' | 'emulation' | null;
+  pid: number | null;
+  since: string;
+  restarts: number;
+  /** The worker's `/jsonstats` URL on the host (forwarded port) once it serves. */
+  statsUrl: string | null;
+}
+
+/**
+ * The TD guest launcher as owner mode needs it (main process side). The launcher module
+ * (node-core/src/td) implements it; the app only starts, stops, watches state and console.
+ */
+export interface TdSupervisorApi {
+  start(config: WorkerConfigInput): Promise<TdStatus>;
+  stop(): Promise<TdStatus>;
+  status(): TdStatus;
+  onConsole(listener: (chunk: string) => void): () => void;
+  onState(listener: (status: TdStatus) => void): () => void;
+}
+
+export interface WorkerDashboard {
+  available: boolean;
+  /** Why there are no numbers (no worker running, stats unreachable). */
+  reason: string | null;
+  phase: TdPhase;
+  model: string | null;
+  active: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  /** Completed requests per second since the previous reading. */
+  requestsPerSecond: number | null;
+  /** Tokens per second since the previous reading, when the worker reports token counts. */
+  tokensPerSecond: number | null;
+  proxies: Array<{ endpoint: string; connected: boolean; lastError?: string }>;
 }
 
 export type RequestArgs<N extends RequestName> = z.infer<(typeof requestSchemas)[N]>;
@@ -179,6 +272,10 @@ export interface AppEvents {
    * `error` says why it failed, in words a person can act on.
    */
   'chat.end': { streamId: string; conversationId: string; message: StoredMessage | null; error: string | null };
+  'owner.td.state': TdStatus;
+  'owner.td.console': { data: string };
+  'pty.data': { id: string; data: string };
+  'pty.exit': { id: string; exitCode: number };
 }
 
 export type EventName = keyof AppEvents;

@@ -9,6 +9,8 @@ import { CONTENT_SECURITY_POLICY } from '../security.ts';
 import { APP_ENTRY, APP_SCHEME, isTrustedSender, serveAppRequest } from './renderer-origin.ts';
 import { AppService } from '../services/app-service.ts';
 import { openDevWallet } from '../services/dev-wallet.ts';
+import { OwnerService } from '../services/owner-service.ts';
+import { PtyService } from '../services/pty-service.ts';
 import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
 
 /**
@@ -36,7 +38,10 @@ async function createWindow(): Promise<void> {
   stopNetwork = network.stop;
   const devWallet = network.chain ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
   const clientAccount = network.chain ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
-  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: 'local', logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }) });
+  // The window is the local user's own: the terminal is on, owner mode reads $COCOON_HOST_ROOT or /.
+  const owner = new OwnerService({ hostRoot: process.env.COCOON_HOST_ROOT ?? '/', network: 'local' });
+  const pty = new PtyService({ enabled: true });
+  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: 'local', logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty });
 
   ipcMain.handle('cocoon:request', async (e, name: unknown, args: unknown) => {
     if (!isTrustedSender(e.senderFrame)) {

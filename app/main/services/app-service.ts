@@ -14,6 +14,8 @@ import { SettingsStore } from './settings-store.ts';
 import { readLogTail } from './log-tail.ts';
 import { argumentError, chatFailure } from './user-errors.ts';
 import type { DevWalletAccess } from './dev-wallet.ts';
+import type { OwnerService } from './owner-service.ts';
+import type { PtyService } from './pty-service.ts';
 
 /**
  * Everything the UI can ask of the app, as plain functions with no Electron in sight: the IPC
@@ -34,6 +36,10 @@ export interface AppServiceOptions {
   activeBackendUrl?: string | null;
   /** The JSON log file the Settings screen's log viewer reads (absent: no log file). */
   logFile?: string;
+  /** Owner mode (host checks, GPU plans, TD launcher); absent, its requests say so. */
+  owner?: OwnerService;
+  /** The embedded terminal; absent or disabled, pty requests are refused. */
+  pty?: PtyService;
 }
 
 export class AppService extends EventEmitter {
@@ -48,7 +54,15 @@ export class AppService extends EventEmitter {
     this.openai = new OpenAI({ baseURL: opts.openaiUrl, apiKey: 'local', maxRetries: 0 });
     this.conversations = new ConversationStore(opts.dataDir);
     this.settings = new SettingsStore(opts.dataDir);
-    this.unsubscribe = opts.client.onStatus((s) => this.emitEvent('status', s));
+    const unsubscribeStatus = opts.client.onStatus((s) => this.emitEvent('status', s));
+    const forward = (event: EventName, payload: unknown) => this.emitEvent(event, payload as never);
+    opts.owner?.on('event', forward);
+    opts.pty?.on('event', forward);
+    this.unsubscribe = () => {
+      unsubscribeStatus();
+      opts.owner?.off('event', forward);
+      opts.pty?.off('event', forward);
+    };
   }
 
   emitEvent<E extends EventName>(event: E, payload: AppEvents[E]): void {
@@ -63,7 +77,24 @@ export class AppService extends EventEmitter {
     if (!parsed.success) {
       throw argumentError(name, parsed.error.issues[0]!);
     }
+    if (name.startsWith('owner.')) {
+      if (!this.opts.owner) throw new CocoonError('no_owner_mode', 'owner mode is not available in this app instance');
+      return this.opts.owner.dispatch(name, parsed.data as unknown[]);
+    }
+    if (name.startsWith('pty.')) return this.ptyRequest(name as RequestName, parsed.data as unknown[]);
     return this.dispatch(name as RequestName, parsed.data as never);
+  }
+
+  private async ptyRequest(name: RequestName, a: unknown[]): Promise<unknown> {
+    const pty = this.opts.pty;
+    if (!pty) throw new CocoonError('terminal_disabled', 'the embedded terminal is not available in this app instance');
+    switch (name) {
+      case 'pty.open': return pty.open(a[0] as RequestArgs<'pty.open'>[0]);
+      case 'pty.write': return pty.write(a[0] as RequestArgs<'pty.write'>[0]);
+      case 'pty.resize': return pty.resize(a[0] as RequestArgs<'pty.resize'>[0]);
+      case 'pty.close': return pty.close(a[0] as string);
+    }
+    throw new CocoonError('unknown_request', `unknown request "${name}"`);
   }
 
   private async dispatch<N extends RequestName>(name: N, args: RequestArgs<N>): Promise<RequestResults[N]> {
@@ -228,6 +259,8 @@ export class AppService extends EventEmitter {
 
   close(): void {
     this.unsubscribe();
+    this.opts.owner?.close();
+    this.opts.pty?.dispose();
     for (const ac of this.streams.values()) ac.abort();
   }
 }

@@ -6,6 +6,9 @@ import { SettingsStore } from '../services/settings-store.ts';
 import { startLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from '../../../node-core/src/network/local-network.ts';
 import { AppService } from '../services/app-service.ts';
 import { openDevWallet } from '../services/dev-wallet.ts';
+import { OwnerService } from '../services/owner-service.ts';
+import { PtyService } from '../services/pty-service.ts';
+import type { TdSupervisorApi } from '../../shared/api-contract.ts';
 import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
 import { ensureRendererBuilt } from './renderer-build.ts';
 import { startWebServer, type WebServer } from './web-server.ts';
@@ -17,6 +20,12 @@ export interface WebModeOptions {
   network?: LocalNetworkOptions;
   /** Skip the embedded local TON chain (faster start; the wallet panel then has no dev wallet). */
   noChain?: boolean;
+  /** Owner mode reads this host tree (default `$COCOON_HOST_ROOT` or `/`). */
+  hostRoot?: string;
+  /** Opt-in: the embedded terminal (a shell for whoever holds the access token). */
+  terminal?: boolean;
+  /** The TD guest launcher (owner mode step 4). */
+  td?: TdSupervisorApi;
 }
 
 export interface WebMode {
@@ -45,9 +54,11 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   try {
     const devWallet = network.chain && chainDataDir ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
     const clientAccount = network.chain && chainDataDir ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
+    const owner = new OwnerService({ hostRoot: opts.hostRoot ?? process.env.COCOON_HOST_ROOT ?? '/', network: 'local', ...(opts.td && { td: opts.td }) });
+    const pty = new PtyService({ enabled: opts.terminal ?? process.env.COCOON_TERMINAL === '1' });
     service = new AppService({
       openaiUrl: network.openaiUrl, client: network.client, dataDir: appDir, network: 'local', activeBackendUrl: backendUrl ?? null, logFile,
-      ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }),
+      ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty,
     });
     const token = await persistentToken(appDir);
     const web = await startWebServer({ service, rendererDir, log, token, ...(opts.port !== undefined && { port: opts.port }) });

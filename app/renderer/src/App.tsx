@@ -5,6 +5,7 @@ import { ConnectionBar } from './components/ConnectionBar.tsx';
 import { CostViewer } from './components/CostViewer.tsx';
 import { Settings } from './components/Settings.tsx';
 import { WalletPanel } from './components/WalletPanel.tsx';
+import { OwnerMode } from './components/owner/OwnerMode.tsx';
 import { useApp } from './store.ts';
 
 type Mode = 'developer' | 'owner' | 'settings';
@@ -31,7 +32,7 @@ export function App() {
         <h1>Cocoon Desktop</h1>
         <nav>
           <button className={mode === 'developer' ? 'active' : ''} onClick={() => setMode('developer')}>Developer</button>
-          <button className={mode === 'owner' ? 'active' : ''} onClick={() => setMode('owner')}>GPU owner</button>
+          <button className={mode === 'owner' ? 'active' : ''} data-testid="tab-owner" onClick={() => setMode('owner')}>GPU owner</button>
           <button className={mode === 'settings' ? 'active' : ''} onClick={() => setMode('settings')} data-testid="tab-settings">Settings</button>
         </nav>
         <ConnectionBar status={status} error={statusError} link={link} />
@@ -49,14 +50,7 @@ export function App() {
           </div>
         </main>
       )}
-      {mode === 'owner' && (
-        <main className="owner">
-          <section className="panel">
-            <h2>GPU owner mode</h2>
-            <p>Hardware checks, GPU preparation, TD guest launch, staking and earnings are not built yet; they come with the owner-mode work.</p>
-          </section>
-        </main>
-      )}
+      {mode === 'owner' && <OwnerMode />}
       {mode === 'settings' && <main className="owner"><Settings /></main>}
     </div>
   );

@@ -18,6 +18,8 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   contracts: async () => (await import('./commands/contracts.ts')).command,
   engine: async () => (await import('./commands/engine.ts')).command,
   image: async () => (await import('./commands/image.ts')).command,
+  doctor: async () => (await import('./commands/doctor.ts')).command,
+  gpu: async () => (await import('./commands/gpu.ts')).command,
   app: async () => (await import('../../../app/main/cli/app-command.ts')).command,
   start: async () => (await import('../../../app/main/cli/start-command.ts')).command,
 };
