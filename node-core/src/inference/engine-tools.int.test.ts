@@ -144,7 +144,7 @@ describe('tool calls', () => {
       model, messages: [{ role: 'user', content: 'book_table for four' }],
       tools: [zodFunction({ name: 'book_table', parameters: z.object({ guests: z.number().int(), name: z.string(), outdoor: z.boolean(), time: z.enum(['18:00', '20:00']) }) })],
     });
-    const parsed = res.choices[0]!.message.tool_calls[0]!.function.parsed_arguments as { guests: number; time: string };
+    const parsed = res.choices[0]!.message.tool_calls![0]!.function.parsed_arguments as { guests: number; time: string };
     expect(Number.isInteger(parsed.guests)).toBe(true);
     expect(['18:00', '20:00']).toContain(parsed.time);
   });
