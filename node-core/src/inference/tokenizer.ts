@@ -39,7 +39,7 @@ export function renderChatMl(messages: TemplateMessage[], enableThinking: boolea
     if (system) rest = messages.slice(1);
     out += `<|im_start|>system\n${system}# Tools\n\nYou may call one or more functions to assist with the user query.\n\n`
       + `You are provided with function signatures within <tools></tools> XML tags:\n<tools>`
-      + tools.map((t) => `\n${JSON.stringify(t)}`).join('')
+      + tools.map((t) => `\n${pythonJson(t)}`).join('')
       + `\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n`
       + `<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n`;
   }
@@ -65,6 +65,15 @@ export function renderChatMl(messages: TemplateMessage[], enableThinking: boolea
 /** One tool call as Qwen3 emits it; its tokens are what a tool-calling answer costs. */
 export function renderToolCall(name: string, argumentsJson: string): string {
   return `<tool_call>\n{"name": ${JSON.stringify(name)}, "arguments": ${argumentsJson}}\n</tool_call>`;
+}
+
+/** JSON as the template's `tojson` (Python's json.dumps) writes it: ", " and ": " separators. */
+function pythonJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`).join(', ')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 function textOf(m: TemplateMessage): string {
