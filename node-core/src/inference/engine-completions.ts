@@ -15,7 +15,9 @@ const tokenIds = z.array(z.number().int().min(0).max(151_935)).min(1);
 
 export const completionRequestSchema = z.looseObject({
   model: z.string().min(1).max(256),
-  prompt: z.union([z.string(), z.array(z.string()).min(1).max(2048), tokenIds, z.array(tokenIds).min(1).max(2048)]),
+  prompt: z.union([z.string(), z.array(z.string()).min(1).max(2048), tokenIds, z.array(tokenIds).min(1).max(2048)], {
+    error: 'prompt must be a string, token ids, or a non-empty list of either (at most 2048)',
+  }),
   max_tokens: z.number().int().min(1).max(1_000_000).nullable().optional(),
   stream: z.boolean().nullable().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),

@@ -18,7 +18,9 @@ const tokenIds = z.array(z.number().int().min(0).max(151_935)).min(1);
 
 export const embeddingRequestSchema = z.looseObject({
   model: z.string().min(1).max(256),
-  input: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(2048), tokenIds, z.array(tokenIds).min(1).max(2048)]),
+  input: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(2048), tokenIds, z.array(tokenIds).min(1).max(2048)], {
+    error: 'input must be a non-empty string, token ids, or a non-empty list of either (at most 2048)',
+  }),
   encoding_format: z.enum(['float', 'base64']).nullable().optional(),
   dimensions: z.number().int().min(1).max(EMBEDDING_DIMENSIONS).nullable().optional(),
   user: z.string().optional(),

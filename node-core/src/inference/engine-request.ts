@@ -8,7 +8,9 @@ import { chatCompletionRequestSchema, openAiError, type ParseResult } from './op
  * shapes. Kept apart from the shared schema so the client endpoint's own rules stay its own.
  */
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
-const content = z.union([z.string(), z.array(textPart), z.null()]);
+const content = z.union([z.string(), z.array(textPart), z.null()], {
+  error: 'content must be a string, an array of {"type": "text", "text": …} parts, or null (this engine takes text only: no images or audio)',
+});
 
 const toolCallSchema = z.looseObject({
   id: z.string().min(1),
@@ -45,7 +47,7 @@ export const toolSchema = z.looseObject({
 const toolChoiceSchema = z.union([
   z.enum(['none', 'auto', 'required']),
   z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: functionName }) }),
-]);
+], { error: 'tool_choice must be "none", "auto", "required" or {"type": "function", "function": {"name": …}}' });
 
 const responseFormatSchema = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('text') }),
