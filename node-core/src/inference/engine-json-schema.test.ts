@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { checkSupportedSchema, generateFromSchema, UnsupportedSchemaError } from './engine-json-schema.ts';
+import { checkGeneratable, checkSupportedSchema, generateFromSchema, UnsupportedSchemaError } from './engine-json-schema.ts';
 import { rngFor } from './generator.ts';
 
 const words = ['river', 'stone', 'light', 'garden', 'signal'];
@@ -77,6 +77,12 @@ describe('schemas the engine refuses', () => {
     ['a required name that cannot exist', { type: 'object', properties: {}, required: ['a'], additionalProperties: false }, 'required property "a"'],
     ['a non-object', ['string'], 'must be a JSON object'],
   ];
+  it('refuses a schema only an infinite value satisfies', () => {
+    const schema = { $defs: { n: { type: 'object', properties: { next: { $ref: '#/$defs/n' } }, required: ['next'] } }, $ref: '#/$defs/n' };
+    expect(() => checkSupportedSchema(schema)).not.toThrow();
+    expect(() => checkGeneratable(schema)).toThrow(/nesting deeper/);
+  });
+
   for (const [what, schema, message] of refused) {
     it(`refuses ${what}, saying where`, () => {
       expect(() => checkSupportedSchema(schema)).toThrow(UnsupportedSchemaError);

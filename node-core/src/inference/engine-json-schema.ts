@@ -19,6 +19,13 @@ const TYPES = new Set(['object', 'array', 'string', 'number', 'integer', 'boolea
 const FORMATS = new Set(['date-time', 'date', 'time', 'email', 'uri', 'uuid', 'ipv4', 'hostname']);
 const MAX_DEPTH = 12;
 
+/** checkSupportedSchema, then one trial generation: catches schemas that only infinite values satisfy. */
+export function checkGeneratable(schema: unknown): void {
+  checkSupportedSchema(schema);
+  let state = 0;
+  generateFromSchema(schema, () => (state = (state + 0.6180339887) % 1), ['probe']);
+}
+
 export class UnsupportedSchemaError extends Error {
   constructor(message: string, readonly pointer: string) {
     super(message);
@@ -79,6 +86,7 @@ export function generateFromSchema(schema: unknown, rng: () => number, words: st
   const root = (typeof schema === 'object' && schema !== null ? schema : {}) as JsonSchema;
   const word = () => words[Math.floor(rng() * words.length)]!;
   const gen = (node: unknown, depth: number): unknown => {
+    if (depth > 4 * MAX_DEPTH) throw new UnsupportedSchemaError(`the schema requires nesting deeper than ${4 * MAX_DEPTH} levels (a required property that refers back to itself?)`, '#');
     if (node === true || node === undefined) return word();
     if (node === false) throw new UnsupportedSchemaError('schema "false" admits no value', '#');
     let s = node as JsonSchema;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkSupportedSchema, UnsupportedSchemaError } from './engine-json-schema.ts';
+import { checkGeneratable, UnsupportedSchemaError } from './engine-json-schema.ts';
 import { chatCompletionRequestSchema, openAiError, type ParseResult } from './openai-types.ts';
 
 /**
@@ -135,7 +135,7 @@ export function parseEngineChatRequest(raw: string): ParseResult<EngineChatReque
 
 function schemaError(schema: unknown, param: string): Failure | null {
   try {
-    checkSupportedSchema(schema);
+    checkGeneratable(schema);
     return null;
   } catch (err) {
     if (err instanceof UnsupportedSchemaError) return badRequest(`${param}: ${err.message}`, param, 'unsupported_schema');
