@@ -19,6 +19,8 @@ question result example method process design pattern layer module service engin
 export interface GeneratedPiece {
   kind: 'reasoning' | 'content';
   text: string;
+  /** Tokens this piece stands for: 1, except where a character spans several byte-level tokens. */
+  tokens: number;
 }
 
 export interface Generation {
@@ -28,12 +30,23 @@ export interface Generation {
   completionTokens: number;
 }
 
+export interface GenerateOptions {
+  promptKey: string;
+  seed?: number | null;
+  maxTokens?: number;
+  thinking: boolean;
+  stop?: string[];
+  /** Fixed answer text (JSON mode, a tool call's rendering) instead of generated sentences. */
+  content?: string;
+}
+
 export class DeterministicGenerator {
-  private readonly vocabulary: string[];
+  /** Words that are one Qwen3 token each with a leading space; also the JSON generator's words. */
+  readonly vocabulary: string[];
   private readonly capitalized: Map<string, string>;
   private readonly punctuation: string[];
 
-  constructor(tokenizer: Tokenizer) {
+  constructor(private readonly tokenizer: Tokenizer) {
     const single = (s: string) => tokenizer.encode(s).length === 1;
     this.vocabulary = WORDS.filter((w) => single(` ${w}`));
     this.capitalized = new Map();
@@ -44,22 +57,46 @@ export class DeterministicGenerator {
     this.punctuation = ['.', ','].filter(single);
   }
 
-  generate(opts: { promptKey: string; seed?: number | null; maxTokens?: number; thinking: boolean; stop?: string[] }): Generation {
-    const rng = mulberry32(seedFrom(`${opts.promptKey}\u0000${opts.seed ?? 0}`));
+  generate(opts: GenerateOptions): Generation {
+    const rng = rngFor(`${opts.promptKey}\u0000${opts.seed ?? 0}`);
     const reasoning = opts.thinking ? this.sentences(rng, 8 + Math.floor(rng() * 24)) : [];
-    const content = this.sentences(rng, 12 + Math.floor(rng() * 40));
     const pieces: GeneratedPiece[] = [
-      ...reasoning.map((text) => ({ kind: 'reasoning' as const, text })),
-      ...content.map((text) => ({ kind: 'content' as const, text })),
+      ...reasoning.map((text) => ({ kind: 'reasoning' as const, text, tokens: 1 })),
+      ...(opts.content !== undefined
+        ? this.tokenPieces(opts.content)
+        : this.sentences(rng, 12 + Math.floor(rng() * 40)).map((text) => ({ kind: 'content' as const, text, tokens: 1 }))),
     ];
     let finishReason: 'stop' | 'length' = 'stop';
-    if (opts.maxTokens !== undefined && pieces.length > opts.maxTokens) {
-      pieces.length = opts.maxTokens;
-      finishReason = 'length';
+    if (opts.maxTokens !== undefined) {
+      let used = 0;
+      const fits = pieces.findIndex((p) => (used += p.tokens) > opts.maxTokens!);
+      if (fits >= 0) {
+        pieces.length = fits;
+        finishReason = 'length';
+      }
     }
     if (opts.stop?.length) cutAtStop(pieces, opts.stop, () => (finishReason = 'stop'));
-    const reasoningTokens = pieces.filter((p) => p.kind === 'reasoning').length;
-    return { pieces, finishReason, reasoningTokens, completionTokens: pieces.length };
+    const count = (list: GeneratedPiece[]) => list.reduce((n, p) => n + p.tokens, 0);
+    return { pieces, finishReason, reasoningTokens: count(pieces.filter((p) => p.kind === 'reasoning')), completionTokens: count(pieces) };
+  }
+
+  /**
+   * Splits text into the pieces a real engine would stream: one per token, except that tokens
+   * which only together make a whole character (byte-level BPE) leave as one piece.
+   */
+  tokenPieces(text: string): GeneratedPiece[] {
+    const ids = this.tokenizer.encode(text);
+    const out: GeneratedPiece[] = [];
+    let start = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const piece = this.tokenizer.decode(ids.slice(start, i + 1));
+      if (piece.endsWith('\uFFFD') && i < ids.length - 1) continue;
+      out.push({ kind: 'content', text: piece, tokens: i + 1 - start });
+      start = i + 1;
+    }
+    // The pieces must add up to the text exactly; a tokenizer that does not round-trip gets one piece.
+    if (out.map((p) => p.text).join('') !== text) return text ? [{ kind: 'content', text, tokens: ids.length }] : [];
+    return out;
   }
 
   private sentences(rng: () => number, tokens: number): string[] {
@@ -104,6 +141,11 @@ function cutAtStop(pieces: GeneratedPiece[], stops: string[], onCut: () => void)
   pieces.length = firstContent + i + (keep > 0 ? 1 : 0);
   if (keep > 0) piece.text = piece.text.slice(0, keep);
   onCut();
+}
+
+/** A deterministic random source keyed by any string (prompt, seed, choice index). */
+export function rngFor(key: string): () => number {
+  return mulberry32(seedFrom(key));
 }
 
 function seedFrom(key: string): number {

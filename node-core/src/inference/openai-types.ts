@@ -105,11 +105,11 @@ export function messageText(message: ChatMessage): string {
   return message.content.map((p) => p.text).join('');
 }
 
-export function maxTokensOf(request: ChatCompletionRequest): number | undefined {
+export function maxTokensOf(request: Pick<ChatCompletionRequest, 'max_tokens' | 'max_completion_tokens'>): number | undefined {
   return request.max_completion_tokens ?? request.max_tokens ?? undefined;
 }
 
-export function thinkingEnabled(request: ChatCompletionRequest): boolean {
+export function thinkingEnabled(request: Pick<ChatCompletionRequest, 'chat_template_kwargs' | 'reasoning_effort'>): boolean {
   if (request.chat_template_kwargs?.enable_thinking !== undefined) return request.chat_template_kwargs.enable_thinking;
   return request.reasoning_effort != null && request.reasoning_effort !== 'minimal';
 }

@@ -3,14 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, type Logger } from '../log.ts';
 import { DeterministicGenerator } from './generator.ts';
-import { hardenServer, HttpError, requestTarget, safeHandler } from '../http/safe-http.ts';
-import { readChatRequest, renderOpenAiError, sendError, sendJson, startSse, writeSse } from './http-util.ts';
-import {
-  maxTokensOf, thinkingEnabled,
-  type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type Usage,
-} from './openai-types.ts';
+import { hardenServer, HttpError, jsonDepth, MAX_JSON_DEPTH, readBody, requestTarget, safeHandler } from '../http/safe-http.ts';
+import { renderOpenAiError, sendError, sendJson, startSse, writeSse } from './http-util.ts';
+import { chatCompletionBody, chatStreamRounds, planChat, renderPrompt, usageOf } from './engine-chat.ts';
+import { completionBody, completionStreamRounds, completionUsage, parseCompletionRequest, planCompletion } from './engine-completions.ts';
+import { Embedder, parseEmbeddingRequest } from './engine-embeddings.ts';
+import { parseEngineChatRequest } from './engine-request.ts';
+import type { ParseResult } from './openai-types.ts';
 import { PrefixCache } from './prefix-cache.ts';
-import { loadQwen3Tokenizer, renderChatMl } from './tokenizer.ts';
+import { loadQwen3Tokenizer } from './tokenizer.ts';
 
 /**
  * The embedded default inference engine: an OpenAI-compatible server with real Qwen3
@@ -29,6 +30,11 @@ export interface TestEngineOptions {
    */
   streamFormat?: 'sse' | 'json-lines';
   log?: Logger;
+  /**
+   * Endpoints beyond chat, both on by default. Turn one off to stand in for an engine that does
+   * not serve it (a chat-only vLLM model has no embeddings): its path then answers 404.
+   */
+  serve?: { completions?: boolean; embeddings?: boolean };
 }
 
 export interface TestEngineStats {
@@ -55,80 +61,57 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
   const tokenizer = await loadQwen3Tokenizer();
   const generator = new DeterministicGenerator(tokenizer);
   const prefixCache = new PrefixCache();
+  const alternatives = generator.vocabulary.map((w) => ` ${w}`);
+  const sendModelNotFound = (res: ServerResponse, id: string) =>
+    sendError(res, 404, `model "${id}" is not served here; this engine serves "${model}"`, 'invalid_request_error', 'model', 'model_not_found');
+  const embedder = new Embedder(tokenizer);
+  const serve = { completions: opts.serve?.completions ?? true, embeddings: opts.serve?.embeddings ?? true };
   const stats: TestEngineStats = { requests: 0, completed: 0, cancelled: 0, active: 0 };
   const created = Math.floor(Date.now() / 1000);
   let nextId = 0;
 
-  async function chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const parsed = await readChatRequest(req, BODY_LIMIT);
-    if (!parsed.ok) return sendJson(res, parsed.status, parsed.body);
-    const request: ChatCompletionRequest = parsed.value;
-    if (request.model !== model) {
-      return sendError(res, 404, `model "${request.model}" is not served here; this engine serves "${model}"`, 'invalid_request_error', 'model', 'model_not_found');
-    }
+  /**
+   * Paces and writes a prepared answer: one delay per round that carries tokens, stopping when the
+   * client goes away. Non-streaming answers wait for the longest choice, then go out whole.
+   */
+  async function deliver(res: ServerResponse, id: string, answer: {
+    stream: boolean; body: () => unknown; rounds: () => Array<Array<{ chunk: unknown; token: boolean }>>; longest: number; usageChunk: unknown;
+  }): Promise<void> {
     stats.requests++;
     stats.active++;
-    const thinking = thinkingEnabled(request);
-    const promptText = renderChatMl(request.messages, thinking);
-    const promptIds = tokenizer.encode(promptText);
-    const cachedTokens = prefixCache.lookupAndInsert(promptIds);
-    const stop = request.stop == null ? undefined : Array.isArray(request.stop) ? request.stop : [request.stop];
-    const maxTokens = maxTokensOf(request);
-    const gen = generator.generate({ promptKey: promptText, seed: request.seed, thinking, ...(maxTokens !== undefined && { maxTokens }), ...(stop && { stop }) });
-    const usage: Usage = {
-      prompt_tokens: promptIds.length,
-      completion_tokens: gen.completionTokens,
-      total_tokens: promptIds.length + gen.completionTokens,
-      prompt_tokens_details: { cached_tokens: cachedTokens },
-      completion_tokens_details: { reasoning_tokens: gen.reasoningTokens },
-    };
-    const id = `chatcmpl-test-${++nextId}`;
     let cancelled = false;
     res.on('close', () => {
       if (!res.writableFinished) cancelled = true;
     });
     try {
-      if (!request.stream) {
-        if (tokenDelayMs > 0) await sleep(tokenDelayMs * gen.pieces.length);
+      if (!answer.stream) {
+        if (tokenDelayMs > 0) await sleep(tokenDelayMs * answer.longest);
         if (cancelled) return void stats.cancelled++;
-        const content = gen.pieces.filter((p) => p.kind === 'content').map((p) => p.text).join('');
-        const reasoning = gen.pieces.filter((p) => p.kind === 'reasoning').map((p) => p.text).join('');
-        const body: ChatCompletion = {
-          id, object: 'chat.completion', created, model,
-          choices: [{ index: 0, message: { role: 'assistant', content, ...(reasoning && { reasoning_content: reasoning }) }, finish_reason: gen.finishReason }],
-          usage,
-        };
-        sendJson(res, 200, body);
+        sendJson(res, 200, answer.body());
         stats.completed++;
         return;
       }
       const jsonLines = opts.streamFormat === 'json-lines';
-      const writeEvent = (data: object | '[DONE]') => {
+      // JSON-lines engines write one chunk object per line and no [DONE] (workers accept both).
+      const writeEvent = (data: unknown) => {
         if (!jsonLines) return writeSse(res, data);
         if (data !== '[DONE]') res.write(`${JSON.stringify(data)}\n`);
       };
       if (jsonLines) res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
       else startSse(res);
-      const chunk = (delta: ChatCompletionChunk['choices'][0]['delta'], finish: 'stop' | 'length' | null = null): ChatCompletionChunk => ({
-        id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }],
-      });
       // At zero delay the whole answer exists at once: one socket write instead of one per token,
       // as a real engine's HTTP layer coalesces what is ready. With a delay, tokens leave one by one.
       if (tokenDelayMs === 0) res.cork();
-      writeEvent(chunk({ role: 'assistant', content: '' }));
-      for (const piece of gen.pieces) {
-        if (tokenDelayMs > 0) await sleep(tokenDelayMs);
+      for (const round of answer.rounds()) {
+        if (tokenDelayMs > 0 && round.some((e) => e.token)) await sleep(tokenDelayMs);
         if (cancelled) {
           stats.cancelled++;
           log.info({ id }, 'generation cancelled: client went away');
           return;
         }
-        writeEvent(chunk(piece.kind === 'content' ? { content: piece.text } : { reasoning_content: piece.text }));
+        for (const event of round) writeEvent(event.chunk);
       }
-      writeEvent(chunk({}, gen.finishReason));
-      if (request.stream_options?.include_usage) {
-        writeEvent({ id, object: 'chat.completion.chunk', created, model, choices: [], usage });
-      }
+      if (answer.usageChunk) writeEvent(answer.usageChunk);
       writeEvent('[DONE]');
       res.end();
       if (tokenDelayMs === 0) res.uncork();
@@ -138,15 +121,92 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
     }
   }
 
+  async function readRequest<T extends { model: string }>(req: IncomingMessage, res: ServerResponse, parse: (raw: string) => ParseResult<T>): Promise<T | null> {
+    // Size and nesting are checked before parsing (safe-http throws 413/400 as HttpError).
+    const raw = (await readBody(req, BODY_LIMIT)).toString('utf8');
+    const depth = jsonDepth(raw);
+    if (depth > MAX_JSON_DEPTH) throw new HttpError(400, `request body is JSON nested ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, 'json_too_deep');
+    const parsed = parse(raw);
+    if (!parsed.ok) return void sendJson(res, parsed.status, parsed.body), null;
+    if (parsed.value.model !== model) return void sendModelNotFound(res, parsed.value.model), null;
+    return parsed.value;
+  }
+
+  async function chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const request = await readRequest(req, res, parseEngineChatRequest);
+    if (!request) return;
+    const promptText = renderPrompt(request);
+    const promptIds = tokenizer.encode(promptText);
+    const cachedTokens = prefixCache.lookupAndInsert(promptIds);
+    const plan = planChat(generator, request, promptText);
+    const usage = usageOf(plan, promptIds.length, cachedTokens);
+    const meta = { id: `chatcmpl-test-${++nextId}`, created, model, request, alternatives };
+    await deliver(res, meta.id, {
+      stream: request.stream === true,
+      body: () => chatCompletionBody(plan, usage, meta),
+      rounds: () => chatStreamRounds(plan, meta, (text) => generator.tokenPieces(text).map((p) => p.text)),
+      longest: Math.max(...plan.choices.map((c) => c.completionTokens)),
+      usageChunk: request.stream_options?.include_usage ? { id: meta.id, object: 'chat.completion.chunk', created, model, choices: [], usage } : null,
+    });
+  }
+
+  async function completions(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const request = await readRequest(req, res, parseCompletionRequest);
+    if (!request) return;
+    const plan = planCompletion(generator, tokenizer, request);
+    const cachedTokens = plan.prompts.reduce((s, p) => s + prefixCache.lookupAndInsert(p.ids), 0);
+    const usage = completionUsage(plan, cachedTokens);
+    const meta = { id: `cmpl-test-${++nextId}`, created, model, request, alternatives };
+    await deliver(res, meta.id, {
+      stream: request.stream === true,
+      body: () => completionBody(plan, usage, meta),
+      rounds: () => completionStreamRounds(plan, meta),
+      longest: Math.max(...plan.choices.map((c) => c.pieces.length)),
+      usageChunk: request.stream_options?.include_usage ? { id: meta.id, object: 'text_completion', created, model, choices: [], usage } : null,
+    });
+  }
+
+  async function embeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const request = await readRequest(req, res, parseEmbeddingRequest);
+    if (!request) return;
+    const result = embedder.embed(request, model);
+    if (!result.ok) return sendJson(res, result.status, result.body);
+    stats.requests++;
+    stats.completed++;
+    sendJson(res, 200, result.value);
+  }
+
+  const modelCard = { id: model, object: 'model', created, owned_by: 'cocoon-test-engine' };
+  type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+  const routes: Record<string, Partial<Record<'GET' | 'POST', Handler>>> = {
+    '/health': { GET: (_q, res) => sendJson(res, 200, { status: 'ok' }) },
+    '/stats': { GET: (_q, res) => sendJson(res, 200, stats) },
+    '/v1/models': { GET: (_q, res) => sendJson(res, 200, { object: 'list', data: [modelCard] }) },
+    '/v1/chat/completions': { POST: chat },
+    ...(serve.completions && { '/v1/completions': { POST: completions } }),
+    ...(serve.embeddings && { '/v1/embeddings': { POST: embeddings } }),
+  };
+
   const server = hardenServer(createServer(safeHandler(async (req, res) => {
     const { path } = requestTarget(req);
-    if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
-    if (req.method === 'GET' && path === '/v1/models') {
-      return sendJson(res, 200, { object: 'list', data: [{ id: model, object: 'model', created, owned_by: 'cocoon-test-engine' }] });
+    let route = routes[path];
+    // GET /v1/models/{id}: ids hold slashes ("Qwen/Qwen3-0.6B"), sent raw or percent-encoded.
+    if (!route && path.startsWith('/v1/models/')) {
+      let id: string;
+      try {
+        id = decodeURIComponent(path.slice('/v1/models/'.length));
+      } catch {
+        id = path.slice('/v1/models/'.length);
+      }
+      route = { GET: (_q, r) => (id === model ? sendJson(r, 200, modelCard) : sendModelNotFound(r, id)) };
     }
-    if (req.method === 'GET' && path === '/stats') return sendJson(res, 200, stats);
-    if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, res);
-    throw new HttpError(404, `no route ${req.method} ${path}`, 'not_found');
+    if (!route) return sendError(res, 404, `no route ${req.method} ${path}`, 'invalid_request_error', null, 'not_found');
+    const handler = route[req.method as 'GET' | 'POST'];
+    if (!handler) {
+      res.setHeader('allow', Object.keys(route).join(', '));
+      return sendError(res, 405, `method ${req.method} is not allowed on ${path}; use ${Object.keys(route).join(' or ')}`, 'invalid_request_error', null, 'method_not_allowed');
+    }
+    await handler(req, res);
   }, { log, render: renderOpenAiError })), { log, requestTimeoutMs: 300_000 });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
