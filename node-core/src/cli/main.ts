@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   root: async () => (await import('./commands/root.ts')).command,
   contracts: async () => (await import('./commands/contracts.ts')).command,
   engine: async () => (await import('./commands/engine.ts')).command,
+  td: async () => (await import('./commands/td.ts')).command,
   app: async () => (await import('../../../app/main/cli/app-command.ts')).command,
   start: async () => (await import('../../../app/main/cli/start-command.ts')).command,
 };
