@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +84,7 @@ describe.skipIf(missing.length > 0)('development guest under the real launcher',
     await client?.stop();
     await proxy?.stop();
     await engine?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('boots, serves a chat request from inside the guest, and powers off cleanly on td stop', async () => {

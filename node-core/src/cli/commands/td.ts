@@ -55,7 +55,12 @@ async function launch(args: string[]): Promise<number> {
     if (!values.json) process.stderr.write(`td: emulation mode (no TDX, no GPU) on ${accel.toUpperCase()}: ${chosen.reason}\n`);
   }
   const supervisor = createTdSupervisor({ config, accel, log: createLogger('td') });
+  // One line per change of state or detail (stats updates alone are not printed).
+  let last = '';
   supervisor.onState((s) => {
+    const key = `${s.state}|${s.detail ?? ''}`;
+    if (key === last) return;
+    last = key;
     process.stdout.write(values.json ? JSON.stringify({ event: 'state', ...s }) + '\n' : `td: ${s.state}${s.detail ? ` — ${s.detail}` : ''}\n`);
   });
   if (!values.json) supervisor.onConsole((line) => process.stdout.write(`guest| ${line}\n`));

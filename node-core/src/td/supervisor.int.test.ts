@@ -1,0 +1,42 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseWorkerConfig } from './config.ts';
+import { readStatus } from './state-dir.ts';
+import { createTdSupervisor } from './supervisor.ts';
+
+const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
+if (!hasQemu) console.warn('SKIPPED supervisor restart test: qemu-system-x86_64 missing — run scripts/install-system-deps.sh');
+
+describe.skipIf(!hasQemu)('TD supervisor with a real QEMU', () => {
+  it('restarts a QEMU that dies unasked with growing delays, then gives up as failed with its error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'td-sup-'));
+    // A kernel file QEMU cannot boot: it exits at once, every time.
+    writeFileSync(join(dir, 'bad-kernel'), 'not a kernel');
+    const config = parseWorkerConfig({
+      mode: 'emulation', stateDir: join(dir, 'state'), cpus: 1, memoryMiB: 256,
+      image: { kernel: join(dir, 'bad-kernel'), initrd: join(dir, 'bad-kernel') },
+      ports: { http: 1 + Math.floor(Math.random() * 1000) + 40000 },
+      model: 'm', ownerAddress: 'UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m',
+      network: { name: 'local', rootContract: 'EQCns7bYSp0igFvS1wpb5wsZjCKCV19MD5AVzI4EyxsnU73k', endpoint: 'http://127.0.0.1:1/', proxies: ['10.0.2.2:1'] },
+    });
+    const sup = createTdSupervisor({ config, accel: 'tcg', restart: { maxRestarts: 2, baseDelayMs: 100 } });
+    const seen: Array<{ state: string; at: number; detail?: string }> = [];
+    const t0 = Date.now();
+    sup.onState((s) => { if (seen.at(-1)?.state !== s.state) seen.push({ state: s.state, at: Date.now() - t0, ...(s.detail && { detail: s.detail }) }); });
+    await sup.start();
+    await expect(sup.waitForState('booted', 60_000)).rejects.toThrow(/guest failed before reaching "booted"/);
+    expect(seen.map((s) => s.state)).toEqual(['starting', 'crashed', 'starting', 'crashed', 'starting', 'failed']);
+    expect(seen[1]!.detail).toMatch(/restarting in 100 ms/);
+    expect(seen[3]!.detail).toMatch(/restarting in 200 ms/);
+    expect(seen.at(-1)!.detail).toMatch(/not restarting: .*kernel/i);
+    // The backoff really waited between attempts.
+    expect(seen[4]!.at - seen[3]!.at).toBeGreaterThanOrEqual(190);
+    expect(sup.status().restarts).toBe(2);
+    expect(readStatus(sup.paths)).toMatchObject({ state: 'failed', restarts: 2 });
+    expect((await sup.stop()).clean).toBe(false);
+    expect(readStatus(sup.paths)).toMatchObject({ state: 'stopped', stale: false });
+  }, 90_000);
+});
