@@ -76,7 +76,7 @@ export async function stopInstance(paths: InstancePaths, timeoutMs = 90_000): Pr
   }
   for (const f of [paths.supervisorPid, paths.qemuPid, paths.qmpSocket]) removeFile(f);
   const s = readStatus(paths);
-  if (s && s.state !== 'stopped') {
+  if (s && (s.stale || s.state !== 'stopped')) {
     const { stale: _stale, ...rest } = s;
     writeStatus(paths, { ...rest, state: 'stopped', supervisorPid: null, qemuPid: null, detail: how });
   }

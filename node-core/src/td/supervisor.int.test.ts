@@ -1,12 +1,17 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseWorkerConfig } from './config.ts';
-import { readStatus } from './state-dir.ts';
+import { isAlive, readPid, readStatus } from './state-dir.ts';
 import { createTdSupervisor } from './supervisor.ts';
 
+const CLI = fileURLToPath(new URL('../../bin/cocoon.mjs', import.meta.url));
+const BUILD = fileURLToPath(new URL('../../../td-image/dev-guest/build.sh', import.meta.url));
+const OWNER = 'UQAuz15H1ZHrZ_psVrAra7HealMIVeFq0wguqlmFno1f3B-m';
+const ROOT = 'EQCns7bYSp0igFvS1wpb5wsZjCKCV19MD5AVzI4EyxsnU73k';
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 if (!hasQemu) console.warn('SKIPPED supervisor restart test: qemu-system-x86_64 missing — run scripts/install-system-deps.sh');
 
@@ -38,5 +43,47 @@ describe.skipIf(!hasQemu)('TD supervisor with a real QEMU', () => {
     expect(readStatus(sup.paths)).toMatchObject({ state: 'failed', restarts: 2 });
     expect((await sup.stop()).clean).toBe(false);
     expect(readStatus(sup.paths)).toMatchObject({ state: 'stopped', stale: false });
+    rmSync(dir, { recursive: true, force: true });
   }, 90_000);
+
+  it('td status sees a killed supervisor as stale; td stop powers the orphaned QEMU down or kills it', async () => {
+    const built = spawnSync('bash', [BUILD], { encoding: 'utf8', timeout: 240_000 });
+    expect(built.status, built.stderr).toBe(0);
+    const image = JSON.parse(built.stdout.trim().split('\n').pop()!);
+    const dir = mkdtempSync(join(tmpdir(), 'td-orphan-'));
+    const configFile = join(dir, 'worker.json');
+    writeFileSync(configFile, JSON.stringify({
+      mode: 'emulation', stateDir: join(dir, 'state'), cpus: 1, memoryMiB: 512,
+      image: { kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline }, ports: { http: 40000 + Math.floor(Math.random() * 20000) },
+      model: 'm', ownerAddress: OWNER, network: { name: 'local', rootContract: ROOT, endpoint: 'http://127.0.0.1:1/', proxies: ['10.0.2.2:1'] },
+    }));
+    const td = (...args: string[]) => spawnSync(process.execPath, [CLI, 'td', ...args, '--config', configFile], { encoding: 'utf8', env: { ...process.env, COCOON_LOG_LEVEL: 'silent' } });
+    const launcher = spawn(process.execPath, [CLI, 'td', 'launch', '--config', configFile, '--json', '--accel', 'tcg'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = new Promise((r) => launcher.once('exit', r));
+    let qemuPid: number | null = null;
+    try {
+      for (let i = 0; i < 100 && !qemuPid; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        qemuPid = readPid(join(dir, 'state', 'qemu.pid'));
+      }
+      expect(isAlive(qemuPid)).toBe(true);
+    } finally {
+      launcher.kill('SIGKILL');
+      await exited;
+    }
+
+    const st = JSON.parse(td('status', '--json').stdout);
+    expect(st).toMatchObject({ stale: true, state: 'stopped', supervisorPid: null, qemuPid });
+    expect(st.detail).toMatch(/is gone .* QEMU \d+ still runs/);
+    // A second launch refuses to start beside the orphan.
+    expect(td('launch').stderr).toMatch(/still runs without its supervisor/);
+
+    const stop = td('stop', '--timeout-s', '3');
+    if (isAlive(qemuPid)) process.kill(qemuPid!, 'SIGKILL');
+    expect(stop.status, stop.stderr).toBe(0);
+    expect(stop.stdout).toMatch(new RegExp(`orphaned QEMU ${qemuPid} (powered off|killed)`));
+    expect(isAlive(qemuPid)).toBe(false);
+    expect(JSON.parse(td('status', '--json').stdout)).toMatchObject({ state: 'stopped', stale: false, qemuPid: null });
+    rmSync(dir, { recursive: true, force: true });
+  }, 300_000);
 });
