@@ -251,3 +251,22 @@ export function createTdSupervisor(opts: TdSupervisorOptions): TdSupervisor {
     },
   };
 }
+
+/**
+ * Load-probe-start in one call, as the CLI and the app's owner mode both need it: the config is
+ * validated, emulation's accelerator chosen (`auto`: KVM when it really works, else TCG), and the
+ * supervisor started. Throws CocoonError (bad_config, td_running, qemu_missing) before anything runs.
+ */
+export async function launchTdGuest(opts: { config: WorkerConfig; accel?: Accel | 'auto'; log?: Logger } & Omit<TdSupervisorOptions, 'config' | 'accel' | 'log'>): Promise<{ supervisor: TdSupervisor; accelReason: string }> {
+  const { chooseAccel } = await import('./accel.ts');
+  let accel: Accel = 'kvm';
+  let accelReason = 'TDX runs on KVM';
+  if (opts.config.mode === 'emulation') {
+    const chosen = !opts.accel || opts.accel === 'auto' ? await chooseAccel(opts.config.qemu) : { accel: opts.accel, reason: 'chosen explicitly' };
+    accel = chosen.accel;
+    accelReason = chosen.reason;
+  }
+  const supervisor = createTdSupervisor({ ...opts, accel });
+  await supervisor.start();
+  return { supervisor, accelReason };
+}

@@ -2,8 +2,8 @@ import { accessSync, constants } from 'node:fs';
 import { CocoonError } from '../../errors.ts';
 import { createLogger } from '../../log.ts';
 import {
-  buildQemuArgv, chooseAccel, createTdSupervisor, EXAMPLE_CONFIG, guestSpec, instancePaths, instanceStatus,
-  loadWorkerConfig, stopInstance, streamConsoleLog, type Accel, type InstancePaths,
+  buildQemuArgv, EXAMPLE_CONFIG, launchTdGuest, guestSpec, instancePaths, instanceStatus,
+  loadWorkerConfig, stopInstance, streamConsoleLog, type Accel, type InstancePaths, type TdStatus,
 } from '../../td/index.ts';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 
@@ -48,23 +48,19 @@ async function launch(args: string[]): Promise<number> {
     return 0;
   }
 
-  let accel: Accel = 'kvm';
-  if (emulated) {
-    const chosen = accelFlag === 'auto' ? await chooseAccel(config.qemu) : { accel: accelFlag as Accel, reason: '--accel' };
-    accel = chosen.accel;
-    if (!values.json) process.stderr.write(`td: emulation mode (no TDX, no GPU) on ${accel.toUpperCase()}: ${chosen.reason}\n`);
-  }
-  const supervisor = createTdSupervisor({ config, accel, log: createLogger('td') });
+  const { supervisor, accelReason } = await launchTdGuest({ config, accel: accelFlag as Accel | 'auto', log: createLogger('td') });
+  if (emulated && !values.json) process.stderr.write(`td: emulation mode (no TDX, no GPU) on ${supervisor.status().accel.toUpperCase()}: ${accelReason}\n`);
   // One line per change of state or detail (stats updates alone are not printed).
   let last = '';
-  supervisor.onState((s) => {
+  const print = (s: TdStatus) => {
     const key = `${s.state}|${s.detail ?? ''}`;
     if (key === last) return;
     last = key;
     process.stdout.write(values.json ? JSON.stringify({ event: 'state', ...s }) + '\n' : `td: ${s.state}${s.detail ? ` — ${s.detail}` : ''}\n`);
-  });
+  };
+  print(supervisor.status());
+  supervisor.onState(print);
   if (!values.json) supervisor.onConsole((line) => process.stdout.write(`guest| ${line}\n`));
-  await supervisor.start();
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async () => {
@@ -75,7 +71,9 @@ async function launch(args: string[]): Promise<number> {
     };
     process.once('SIGINT', () => void stop());
     process.once('SIGTERM', () => void stop());
-    supervisor.onState((s) => { if (s.state === 'failed' && !stopping) { stopping = true; void supervisor.stop().then(() => resolve(1)); } });
+    const onFailed = (s: TdStatus) => { if (s.state === 'failed' && !stopping) { stopping = true; void supervisor.stop().then(() => resolve(1)); } };
+    supervisor.onState(onFailed);
+    onFailed(supervisor.status());
   });
 }
 
