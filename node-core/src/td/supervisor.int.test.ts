@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseWorkerConfig } from './config.ts';
-import { isAlive, readPid, readStatus } from './state-dir.ts';
+import { instancePaths, isAlive, readPid, readStatus } from './state-dir.ts';
 import { createTdSupervisor } from './supervisor.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/cocoon.mjs', import.meta.url));
@@ -46,7 +46,7 @@ describe.skipIf(!hasQemu)('TD supervisor with a real QEMU', () => {
     rmSync(dir, { recursive: true, force: true });
   }, 90_000);
 
-  it('td status sees a killed supervisor as stale; td stop powers the orphaned QEMU down or kills it', async () => {
+  it('restarts a QEMU killed mid-run; td status sees a killed supervisor as stale; td stop powers the orphan down or kills it', async () => {
     const built = spawnSync('bash', [BUILD], { encoding: 'utf8', timeout: 240_000 });
     expect(built.status, built.stderr).toBe(0);
     const image = JSON.parse(built.stdout.trim().split('\n').pop()!);
@@ -67,6 +67,16 @@ describe.skipIf(!hasQemu)('TD supervisor with a real QEMU', () => {
         qemuPid = readPid(join(dir, 'state', 'qemu.pid'));
       }
       expect(isAlive(qemuPid)).toBe(true);
+      // QEMU killed under a live supervisor: a crash, restarted after the first backoff step.
+      process.kill(qemuPid!, 'SIGKILL');
+      const first = qemuPid;
+      for (let i = 0; i < 100 && (qemuPid === first || !qemuPid); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        qemuPid = readPid(join(dir, 'state', 'qemu.pid'));
+      }
+      expect(qemuPid).not.toBe(first);
+      expect(isAlive(qemuPid)).toBe(true);
+      expect(readStatus(instancePaths(0, join(dir, 'state')))).toMatchObject({ restarts: 1, qemuPid });
     } finally {
       launcher.kill('SIGKILL');
       await exited;
