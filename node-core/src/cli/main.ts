@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   image: async () => (await import('./commands/image.ts')).command,
   doctor: async () => (await import('./commands/doctor.ts')).command,
   gpu: async () => (await import('./commands/gpu.ts')).command,
+  td: async () => (await import('./commands/td.ts')).command,
   app: async () => (await import('../../../app/main/cli/app-command.ts')).command,
   start: async () => (await import('../../../app/main/cli/start-command.ts')).command,
 };

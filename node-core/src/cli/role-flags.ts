@@ -60,13 +60,14 @@ export interface RoleAttestation {
 
 /** Everything a role needs for attestation, from its flags and the configured network. */
 export async function roleAttestation(role: NodeRole, values: AttestationFlagValues, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RoleAttestation> {
-  // With explicit --allow-image a role needs no chain for its allowlist; it then runs on the
-  // network COCOON_NETWORK names (default local, where development flags are allowed).
+  // With explicit --allow-image, or in development, a role needs no chain for its allowlist; it
+  // then runs on the network COCOON_NETWORK names (default local, where development is allowed).
   let chain: ChainConfig | null = null;
   try {
     chain = resolveChainConfig(env);
   } catch (err) {
-    if (!values['allow-image']?.length || (env.COCOON_NETWORK && !(NETWORKS as readonly string[]).includes(env.COCOON_NETWORK))) throw err;
+    const development = values.policy === 'fake' || values.policy === 'any' || values['allow-image']?.length;
+    if (!development || (env.COCOON_NETWORK && !(NETWORKS as readonly string[]).includes(env.COCOON_NETWORK))) throw err;
   }
   const network: NetworkName = chain?.network ?? ((env.COCOON_NETWORK as NetworkName | undefined) ?? 'local');
   const quoteKind = values.quote ?? (role === 'client' ? 'none' : 'tdx');

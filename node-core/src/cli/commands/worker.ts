@@ -6,7 +6,7 @@ import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { attestationFlags, parseHostPort, roleAttestation } from '../role-flags.ts';
 import { untilSignal } from './up.ts';
 
-const usage = 'cocoon worker --proxy HOST:PORT [--backend URL] [--model M] [--coefficient N] [--max-active N] [--token-delay-ms N] [--quote tdx|fake] [--policy tdx|fake|any] [--allow-image PROXY_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] [--json]';
+const usage = 'cocoon worker --proxy HOST:PORT [--backend URL] [--model M] [--coefficient N] [--max-active N] [--token-delay-ms N] [--connect-timeout-ms N] [--quote tdx|fake] [--policy tdx|fake|any] [--allow-image PROXY_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] [--json]';
 
 export const command: CliCommand = {
   summary: 'run a worker: serves an inference engine to a proxy (built-in test engine unless --backend)',
@@ -14,7 +14,7 @@ export const command: CliCommand = {
   async run(args) {
     const { values } = parseFlags(args, {
       ...attestationFlags, proxy: { type: 'string', multiple: true }, backend: { type: 'string' }, model: { type: 'string' },
-      coefficient: { type: 'string' }, 'max-active': { type: 'string' }, 'token-delay-ms': { type: 'string' }, json: { type: 'boolean' },
+      coefficient: { type: 'string' }, 'max-active': { type: 'string' }, 'token-delay-ms': { type: 'string' }, 'connect-timeout-ms': { type: 'string' }, json: { type: 'boolean' },
     }, usage, false);
     const proxies = (values.proxy ?? [undefined]).map((p) => parseHostPort('proxy', p));
     const log = createLogger('worker');
@@ -29,7 +29,8 @@ export const command: CliCommand = {
       identity: att.identity,
       verifier: att.verifierFor('proxy'),
     });
-    await waitForWorker(worker, 30_000);
+    // Emulated guests (TCG) need longer than a host for the first attested handshake.
+    await waitForWorker(worker, intFlag('connect-timeout-ms', values['connect-timeout-ms'], 30_000, 1000, 3_600_000));
     const info = { model, stats: worker.statsUrl, engine: engine?.url ?? values.backend, pid: process.pid };
     process.stdout.write(values.json ? JSON.stringify(info) + '\n' : `worker serving ${model}, connected; stats ${info.stats}\n`);
     await untilSignal(async () => { await worker.stop(); await engine?.stop(); att.stop(); });
