@@ -10,6 +10,7 @@ import { fakeQuoteProvider, type QuoteProvider } from './quote-provider.ts';
 import { createRaTlsIdentity, OID_CLAIMS, OID_QUOTE, reportDataFor } from './ratls-cert.ts';
 import { decodeRefusal, encodeRefusal } from './refusal.ts';
 import { connectRaTls, createRaTlsServer, refusalOf } from './tls.ts';
+import { LOCAL_POW_DIFFICULTY } from '../protocol/pow.ts';
 import { parseTdxQuote, verifyTdxQuote } from './tdx-quote.ts';
 import { createPeerVerifier } from './verifier.ts';
 
@@ -172,7 +173,7 @@ describe('the refusal reason travels to the refused peer', () => {
   it('a worker port refusing a client certificate sends the reason; the client sees it', async () => {
     const server = await createRaTlsIdentity({ provider: fakeQuoteProvider(), role: 'proxy' });
     const client = await createRaTlsIdentity({ provider: fakeQuoteProvider(), role: 'client' });
-    const srv = createRaTlsServer({ identity: server, verifier: createPeerVerifier(createPolicy({ name: 'fake' }), { expectedRole: 'worker' }), onSecureConnection: (s) => s.end() });
+    const srv = createRaTlsServer({ identity: server, verifier: createPeerVerifier(createPolicy({ name: 'fake' }), { expectedRole: 'worker' }), onSecureConnection: (s) => s.end(), powDifficulty: LOCAL_POW_DIFFICULTY });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     try {
       const { port } = srv.address() as AddressInfo;
