@@ -240,6 +240,8 @@ export interface TdSupervisorApi {
   start(config: WorkerConfigInput): Promise<TdStatus>;
   stop(): Promise<TdStatus>;
   status(): TdStatus;
+  /** The guest worker's latest `/jsonstats`, as the guest reports it on its console (no host port needed). */
+  workerStats?(): Record<string, unknown> | null;
   onConsole(listener: (chunk: string) => void): () => void;
   onState(listener: (status: TdStatus) => void): () => void;
 }
@@ -258,7 +260,10 @@ export interface WorkerDashboard {
   requestsPerSecond: number | null;
   /** Tokens per second since the previous reading, when the worker reports token counts. */
   tokensPerSecond: number | null;
-  proxies: Array<{ endpoint: string; connected: boolean; lastError?: string }>;
+  /** Tokens the worker generated since it started (its `tokens` counter), when it reports them. */
+  tokens?: number | null;
+  /** Each proxy link; `refusal` is the reason a proxy sent when it refused this worker's attestation. */
+  proxies: Array<{ endpoint: string; connected: boolean; lastError?: string; refusal?: { code: string; reason: string } }>;
 }
 
 export type RequestArgs<N extends RequestName> = z.infer<(typeof requestSchemas)[N]>;
