@@ -102,7 +102,7 @@ describe('owner mode in Chromium (replayed host)', () => {
     // The serial console streams: the firmware/kernel lines, then the guest init's marker.
     await expect.poll(() => page.textContent('[data-testid=td-console]'), { timeout: 90_000 }).toContain('cocoon-guest: booted');
     await expect.poll(() => page.textContent('[data-testid=td-phase]'), { timeout: 5_000 }).toMatch(/booted|worker-connected|serving/);
-    expect(await page.textContent('[data-testid=td-console]')).toMatch(/Linux version \d/);
+    expect(await page.textContent('[data-testid=td-console]')).toMatch(/cocoon-guest: booted kernel \d/);
     await page.screenshot({ path: join(ARTIFACTS, 'owner-launch.png'), fullPage: true });
     await page.click('[data-testid=launch-step] button.stop');
     await expect.poll(() => page.textContent('[data-testid=td-phase]'), { timeout: 40_000 }).toBe('stopped');
