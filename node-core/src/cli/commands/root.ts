@@ -88,7 +88,7 @@ async function changeImage(add: boolean, values: { json?: boolean; network?: str
   if (values.hash === undefined) throw new CocoonError('bad_flag', 'missing --hash (64 hex digits)', { hint: `usage: ${usage}` });
   const hash = parseHash(values.hash);
   const config = resolveChainConfig(values.network ? { ...process.env, COCOON_NETWORK: values.network } : process.env);
-  let supplied = process.env.COCOON_OWNER_MNEMONIC;
+  let supplied = process.env.COCOON_OWNER_MNEMONIC || undefined;
   if (values['mnemonic-file']) {
     const { readFileSync } = await import('node:fs');
     try {
