@@ -80,6 +80,18 @@ describe('owner mode in Chromium (replayed host)', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'owner-host-checks.png'), fullPage: true });
   });
 
+  it('"why can\'t my host join?" reports the replayed host\'s GPU failures, the local chain, the image and the local proxy accepting a worker', async () => {
+    await page.click('[data-testid=why-run]');
+    await page.waitForSelector('[data-testid=why-verdict]', { timeout: 60_000 });
+    expect(await page.getAttribute('[data-testid=why-verdict]', 'data-ready')).toBe('false');
+    expect(await page.getAttribute(`[data-testid="why-host-gpu-cc-${BDF}"]`, 'data-status')).toBe('fail');
+    for (const id of ['chain-reachable', 'chain-network', 'chain-root', 'image-allowed']) {
+      expect(await page.getAttribute(`[data-testid=why-${id}]`, 'data-status'), id).toBe('pass');
+    }
+    expect(await page.$$eval('[data-testid^="why-proxy-accepts-"]', (els) => els.map((e) => e.getAttribute('data-status')))).toEqual(['pass']);
+    await page.screenshot({ path: join(ARTIFACTS, 'owner-why.png'), fullPage: true });
+  });
+
   it('checks the owner address as a TON address', async () => {
     await page.fill('[data-testid=owner-address]', 'not-an-address');
     await page.click('[data-testid=worker-config] button[type=submit]');

@@ -4,6 +4,7 @@ import type { CostBreakdown } from '../../node-core/src/payments/pricing.ts';
 import type { CheckResult, DoctorReport } from '../../node-core/src/host/check.ts';
 import type { GpuPlan } from '../../node-core/src/host/gpu-prep.ts';
 import type { PciGpu } from '../../node-core/src/host/pci.ts';
+import type { Finding, WhyReport } from '../../node-core/src/why/findings.ts';
 
 /**
  * The app API contract: every request the renderer may make (name → argument schema → result
@@ -11,7 +12,7 @@ import type { PciGpu } from '../../node-core/src/host/pci.ts';
  * (exposes exactly these), web mode (serves them over WebSocket) and the renderer (calls them).
  * Type-only imports from node-core keep the renderer free of Node code.
  */
-export type { ClientStatus, CostBreakdown, CheckResult, DoctorReport, GpuPlan, PciGpu };
+export type { ClientStatus, CostBreakdown, CheckResult, DoctorReport, GpuPlan, PciGpu, Finding, WhyReport };
 
 export const chatMessageSchema = z.object({
   role: z.enum(['system', 'user', 'assistant']),
@@ -111,6 +112,8 @@ export const requestSchemas = {
   'owner.td.start': z.tuple([workerConfigSchema]),
   'owner.td.stop': z.tuple([]),
   'owner.worker.stats': z.tuple([]),
+  /** "Why can't my host join?": host, image allowlist, chain endpoint, proxies (the same report as `cocoon why`). */
+  'owner.why': z.tuple([]),
   // The embedded terminal: a login shell of the local user, opened only when the owner asks.
   'pty.open': z.tuple([z.object({ cols: z.number().int().min(10).max(500), rows: z.number().int().min(4).max(200) })]),
   'pty.write': z.tuple([z.object({ id: ptyId, data: z.string().max(65_536) })]),
@@ -202,6 +205,7 @@ export interface RequestResults {
   'owner.td.start': TdStatus;
   'owner.td.stop': TdStatus;
   'owner.worker.stats': WorkerDashboard;
+  'owner.why': WhyReport & { at: string };
   'pty.open': { id: string; shell: string };
   'pty.write': { written: boolean };
   'pty.resize': { resized: boolean };

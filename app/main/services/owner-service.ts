@@ -8,6 +8,7 @@ import { readCcMode } from '../../../node-core/src/host/gpu-checks.ts';
 import { planPrepare, planRestore } from '../../../node-core/src/host/gpu-prep.ts';
 import { openHost, type HostAccess } from '../../../node-core/src/host/host-access.ts';
 import { listNvidiaGpus, readGpu } from '../../../node-core/src/host/pci.ts';
+import type { ChainConfig } from '../../../node-core/src/chain/config.ts';
 import type { RequestArgs, RequestResults, TdStatus, TdSupervisorApi, WorkerConfigCheck, WorkerConfigInput, WorkerDashboard } from '../../shared/api-contract.ts';
 
 /**
@@ -21,6 +22,8 @@ export interface OwnerServiceOptions {
   /** The TD guest launcher; absent in builds without it. */
   td?: TdSupervisorApi;
   network: 'local' | 'testnet' | 'mainnet';
+  /** What `owner.why` checks besides the host: the chain, extra proxies, the worker image's hash. */
+  why?: { chain?: ChainConfig; proxies?: string[]; imageHash?: string | null };
 }
 
 /** The worker's `/jsonstats` (node-core/src/worker), as far as the dashboard reads it. */
@@ -69,6 +72,12 @@ export class OwnerService extends EventEmitter {
         return this.opts.td.stop();
       case 'owner.worker.stats':
         return this.dashboard();
+      case 'owner.why': {
+        const { runWhy } = await import('../../../node-core/src/why/why.ts');
+        const w = this.opts.why ?? {};
+        const report = await runWhy({ hostRoot: this.opts.hostRoot, ...(w.chain && { chain: w.chain }), ...(w.proxies && { proxies: w.proxies }), ...(w.imageHash !== undefined && { imageHash: w.imageHash }), timeoutMs: 10_000 });
+        return { ...report, at: new Date().toISOString() } satisfies RequestResults['owner.why'];
+      }
     }
     throw new CocoonError('unknown_request', `unknown request "${name}"`);
   }

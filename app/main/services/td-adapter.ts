@@ -60,7 +60,7 @@ export function workerConfigFor(input: WorkerConfigInput, opts: TdAdapterOptions
   } else if (opts.localNetwork) {
     base = devGuestBase(opts.localNetwork);
   } else {
-    throw new CocoonError('no_td_config', 'no TD guest configuration: this app runs on a public network and was started without one', {
+    throw new CocoonError('no_td_config', 'no TD guest configuration: this app runs on a public network and was started without --td-config', {
       hint: 'write one with `cocoon td config --example > worker.jsonc`, edit it, and start the app with --td-config worker.jsonc',
     });
   }

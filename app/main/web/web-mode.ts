@@ -67,7 +67,11 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
     }) : null;
     const td = opts.td === false ? undefined : opts.td ?? adapter!;
     if (adapter) stopGuest = () => adapter.close();
-    const owner = new OwnerService({ hostRoot: opts.hostRoot ?? process.env.COCOON_HOST_ROOT ?? '/', network: 'local', ...(td && { td }) });
+    const owner = new OwnerService({
+      hostRoot: opts.hostRoot ?? process.env.COCOON_HOST_ROOT ?? '/', network: 'local', ...(td && { td }),
+      // The local network's chain and proxy; its workers run the development image.
+      why: { ...(network.chain && { chain: { network: 'local', ...network.chain } }), proxies: [`127.0.0.1:${network.proxy.workerEndpoint.port}`], imageHash: network.imageHashes.worker },
+    });
     const pty = new PtyService({ enabled: opts.terminal ?? process.env.COCOON_TERMINAL === '1' });
     service = new AppService({
       openaiUrl: network.openaiUrl, client: network.client, dataDir: appDir, network: 'local', activeBackendUrl: backendUrl ?? null, logFile,
