@@ -4,6 +4,7 @@ import type { CostBreakdown } from '../../node-core/src/payments/pricing.ts';
 import type { CheckResult, DoctorReport } from '../../node-core/src/host/check.ts';
 import type { GpuPlan } from '../../node-core/src/host/gpu-prep.ts';
 import type { PciGpu } from '../../node-core/src/host/pci.ts';
+import type { Finding, WhyReport } from '../../node-core/src/why/findings.ts';
 
 /**
  * The app API contract: every request the renderer may make (name → argument schema → result
@@ -11,7 +12,7 @@ import type { PciGpu } from '../../node-core/src/host/pci.ts';
  * (exposes exactly these), web mode (serves them over WebSocket) and the renderer (calls them).
  * Type-only imports from node-core keep the renderer free of Node code.
  */
-export type { ClientStatus, CostBreakdown, CheckResult, DoctorReport, GpuPlan, PciGpu };
+export type { ClientStatus, CostBreakdown, CheckResult, DoctorReport, GpuPlan, PciGpu, Finding, WhyReport };
 
 export const chatMessageSchema = z.object({
   role: z.enum(['system', 'user', 'assistant']),
@@ -111,6 +112,8 @@ export const requestSchemas = {
   'owner.td.start': z.tuple([workerConfigSchema]),
   'owner.td.stop': z.tuple([]),
   'owner.worker.stats': z.tuple([]),
+  /** "Why can't my host join?": host, image allowlist, chain endpoint, proxies (the same report as `cocoon why`). */
+  'owner.why': z.tuple([]),
   // The embedded terminal: a login shell of the local user, opened only when the owner asks.
   'pty.open': z.tuple([z.object({ cols: z.number().int().min(10).max(500), rows: z.number().int().min(4).max(200) })]),
   'pty.write': z.tuple([z.object({ id: ptyId, data: z.string().max(65_536) })]),
@@ -202,6 +205,7 @@ export interface RequestResults {
   'owner.td.start': TdStatus;
   'owner.td.stop': TdStatus;
   'owner.worker.stats': WorkerDashboard;
+  'owner.why': WhyReport & { at: string };
   'pty.open': { id: string; shell: string };
   'pty.write': { written: boolean };
   'pty.resize': { resized: boolean };
@@ -240,6 +244,8 @@ export interface TdSupervisorApi {
   start(config: WorkerConfigInput): Promise<TdStatus>;
   stop(): Promise<TdStatus>;
   status(): TdStatus;
+  /** The guest worker's latest `/jsonstats`, as the guest reports it on its console (no host port needed). */
+  workerStats?(): Record<string, unknown> | null;
   onConsole(listener: (chunk: string) => void): () => void;
   onState(listener: (status: TdStatus) => void): () => void;
 }
@@ -258,7 +264,10 @@ export interface WorkerDashboard {
   requestsPerSecond: number | null;
   /** Tokens per second since the previous reading, when the worker reports token counts. */
   tokensPerSecond: number | null;
-  proxies: Array<{ endpoint: string; connected: boolean; lastError?: string }>;
+  /** Tokens the worker generated since it started (its `tokens` counter), when it reports them. */
+  tokens?: number | null;
+  /** Each proxy link; `refusal` is the reason a proxy sent when it refused this worker's attestation. */
+  proxies: Array<{ endpoint: string; connected: boolean; lastError?: string; refusal?: { code: string; reason: string } }>;
 }
 
 export type RequestArgs<N extends RequestName> = z.infer<(typeof requestSchemas)[N]>;

@@ -4,7 +4,7 @@ import { untilSignal } from '../../../node-core/src/cli/commands/up.ts';
 import { defaultDataDir } from '../data-dir.ts';
 import { startWebMode } from '../web/web-mode.ts';
 
-const usage = 'cocoon app --web [--port N] [--json] [--data-dir DIR] [--token-delay-ms N] [--terminal] [--host-root DIR]';
+const usage = 'cocoon app --web [--port N] [--json] [--data-dir DIR] [--token-delay-ms N] [--terminal] [--host-root DIR] [--td-config WORKER_CONFIG] [--no-td]';
 
 export const command: CliCommand = {
   summary: 'run the app in web mode (UI over HTTP + WebSocket on 127.0.0.1 with an access token)',
@@ -12,13 +12,15 @@ export const command: CliCommand = {
   async run(args) {
     const { values } = parseFlags(args, {
       web: { type: 'boolean' }, port: { type: 'string' }, json: { type: 'boolean' }, 'data-dir': { type: 'string' }, 'token-delay-ms': { type: 'string' },
-      terminal: { type: 'boolean' }, 'host-root': { type: 'string' },
+      terminal: { type: 'boolean' }, 'host-root': { type: 'string' }, 'td-config': { type: 'string' }, 'no-td': { type: 'boolean' },
     }, usage, false);
     if (!values.web) throw new CocoonError('bad_flag', 'only web mode is available from the CLI; pass --web (npm start opens the Electron app)', { hint: `usage: ${usage}` });
     const mode = await startWebMode({
       dataDir: values['data-dir'] ?? defaultDataDir(),
       ...(values.terminal && { terminal: true }),
       ...(values['host-root'] !== undefined && { hostRoot: values['host-root'] }),
+      ...(values['td-config'] !== undefined && { tdConfigFile: values['td-config'] }),
+      ...(values['no-td'] && { td: false as const }),
       network: { tokenDelayMs: intFlag('token-delay-ms', values['token-delay-ms'], 15, 0, 10_000) },
       ...(values.port !== undefined && { port: intFlag('port', values.port, 0, 1, 65535) }),
     });

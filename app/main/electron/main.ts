@@ -10,6 +10,7 @@ import { APP_ENTRY, APP_SCHEME, isTrustedSender, serveAppRequest } from './rende
 import { AppService } from '../services/app-service.ts';
 import { openDevWallet } from '../services/dev-wallet.ts';
 import { OwnerService } from '../services/owner-service.ts';
+import { createTdAdapter } from '../services/td-adapter.ts';
 import { PtyService } from '../services/pty-service.ts';
 import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
 
@@ -39,7 +40,13 @@ async function createWindow(): Promise<void> {
   const devWallet = network.chain ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
   const clientAccount = network.chain ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
   // The window is the local user's own: the terminal is on, owner mode reads $COCOON_HOST_ROOT or /.
-  const owner = new OwnerService({ hostRoot: process.env.COCOON_HOST_ROOT ?? '/', network: 'local' });
+  // The TD launcher: $COCOON_TD_CONFIG (a worker config file), else the development guest on this local network.
+  const td = createTdAdapter({
+    ...(process.env.COCOON_TD_CONFIG && { configFile: process.env.COCOON_TD_CONFIG }), log: log.child({ source: 'td' }),
+    localNetwork: { proxyWorkerPort: network.proxy.workerEndpoint.port, engineUrl: network.engine?.url ?? null, rootAddress: network.chain?.rootAddress ?? null, chainEndpoint: network.chain?.endpoint ?? null },
+  });
+  stopNetwork = async () => { await td.close().catch(() => undefined); await network.stop(); };
+  const owner = new OwnerService({ hostRoot: process.env.COCOON_HOST_ROOT ?? '/', network: 'local', td });
   const pty = new PtyService({ enabled: true });
   service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: 'local', logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty });
 

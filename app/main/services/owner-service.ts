@@ -8,6 +8,7 @@ import { readCcMode } from '../../../node-core/src/host/gpu-checks.ts';
 import { planPrepare, planRestore } from '../../../node-core/src/host/gpu-prep.ts';
 import { openHost, type HostAccess } from '../../../node-core/src/host/host-access.ts';
 import { listNvidiaGpus, readGpu } from '../../../node-core/src/host/pci.ts';
+import type { ChainConfig } from '../../../node-core/src/chain/config.ts';
 import type { RequestArgs, RequestResults, TdStatus, TdSupervisorApi, WorkerConfigCheck, WorkerConfigInput, WorkerDashboard } from '../../shared/api-contract.ts';
 
 /**
@@ -21,7 +22,12 @@ export interface OwnerServiceOptions {
   /** The TD guest launcher; absent in builds without it. */
   td?: TdSupervisorApi;
   network: 'local' | 'testnet' | 'mainnet';
+  /** What `owner.why` checks besides the host: the chain, extra proxies, the worker image's hash. */
+  why?: { chain?: ChainConfig; proxies?: string[]; imageHash?: string | null };
 }
+
+/** The worker's `/jsonstats` (node-core/src/worker), as far as the dashboard reads it. */
+interface WorkerStatsReading { model?: string; active?: number; completed?: number; failed?: number; cancelled?: number; tokens?: number; proxies?: WorkerDashboard['proxies'] }
 
 const CLI = fileURLToPath(new URL('../../../node-core/bin/cocoon.mjs', import.meta.url));
 
@@ -66,6 +72,12 @@ export class OwnerService extends EventEmitter {
         return this.opts.td.stop();
       case 'owner.worker.stats':
         return this.dashboard();
+      case 'owner.why': {
+        const { runWhy } = await import('../../../node-core/src/why/why.ts');
+        const w = this.opts.why ?? {};
+        const report = await runWhy({ hostRoot: this.opts.hostRoot, ...(w.chain && { chain: w.chain }), ...(w.proxies && { proxies: w.proxies }), ...(w.imageHash !== undefined && { imageHash: w.imageHash }), timeoutMs: 10_000 });
+        return { ...report, at: new Date().toISOString() } satisfies RequestResults['owner.why'];
+      }
     }
     throw new CocoonError('unknown_request', `unknown request "${name}"`);
   }
@@ -114,24 +126,31 @@ export class OwnerService extends EventEmitter {
   private async dashboard(): Promise<WorkerDashboard> {
     const status = this.tdStatus();
     const empty: WorkerDashboard = { available: false, reason: null, phase: status.phase, model: null, active: 0, completed: 0, failed: 0, cancelled: 0, requestsPerSecond: null, tokensPerSecond: null, proxies: [] };
-    if (!status.statsUrl) return { ...empty, reason: status.phase === 'unavailable' ? status.message : 'no worker is serving yet: launch it in step 4' };
-    try {
-      const res = await fetch(status.statsUrl, { signal: AbortSignal.timeout(3000) });
-      const s = (await res.json()) as { model?: string; active?: number; completed?: number; failed?: number; cancelled?: number; tokens?: number; proxies?: WorkerDashboard['proxies'] };
-      const now = Date.now();
-      const completed = s.completed ?? 0;
-      const tokens = typeof s.tokens === 'number' ? s.tokens : null;
-      const prev = this.lastStats;
-      this.lastStats = { at: now, completed, tokens };
-      const secs = prev ? (now - prev.at) / 1000 : 0;
-      return {
-        ...empty, available: true, model: s.model ?? null, active: s.active ?? 0, completed, failed: s.failed ?? 0, cancelled: s.cancelled ?? 0, proxies: s.proxies ?? [],
-        requestsPerSecond: prev && secs > 0 ? (completed - prev.completed) / secs : null,
-        tokensPerSecond: prev && secs > 0 && tokens !== null && prev.tokens !== null ? (tokens - prev.tokens) / secs : null,
-      };
-    } catch (err) {
-      return { ...empty, reason: `the worker's stats did not answer: ${errorMessage(err)}` };
+    let s: WorkerStatsReading | null = null;
+    if (status.statsUrl) {
+      try {
+        const res = await fetch(status.statsUrl, { signal: AbortSignal.timeout(3000) });
+        s = (await res.json()) as WorkerStatsReading;
+      } catch (err) {
+        return { ...empty, reason: `the worker's stats did not answer: ${errorMessage(err)}` };
+      }
+    } else {
+      // A guest's worker has no host port for its stats: the guest prints them on its console.
+      s = (this.opts.td?.workerStats?.() as WorkerStatsReading | null | undefined) ?? null;
     }
+    if (!s) return { ...empty, reason: status.phase === 'unavailable' ? status.message : status.phase === 'stopped' ? 'no worker is running: launch it in step 4' : `the guest is ${status.phase}; numbers appear once its worker reports` };
+    const now = Date.now();
+    const completed = s.completed ?? 0;
+    const tokens = typeof s.tokens === 'number' ? s.tokens : null;
+    const prev = this.lastStats;
+    this.lastStats = { at: now, completed, tokens };
+    const secs = prev ? (now - prev.at) / 1000 : 0;
+    return {
+      ...empty, available: true, model: s.model ?? null, active: s.active ?? 0, completed, failed: s.failed ?? 0, cancelled: s.cancelled ?? 0, proxies: s.proxies ?? [],
+      requestsPerSecond: prev && secs > 0 ? Math.max(0, completed - prev.completed) / secs : null,
+      tokensPerSecond: prev && secs > 0 && tokens !== null && prev.tokens !== null ? Math.max(0, tokens - prev.tokens) / secs : null,
+      tokens,
+    };
   }
 
   close(): void {

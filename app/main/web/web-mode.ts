@@ -8,6 +8,7 @@ import { AppService } from '../services/app-service.ts';
 import { openDevWallet } from '../services/dev-wallet.ts';
 import { OwnerService } from '../services/owner-service.ts';
 import { PtyService } from '../services/pty-service.ts';
+import { createTdAdapter } from '../services/td-adapter.ts';
 import type { TdSupervisorApi } from '../../shared/api-contract.ts';
 import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
 import { ensureRendererBuilt } from './renderer-build.ts';
@@ -24,8 +25,13 @@ export interface WebModeOptions {
   hostRoot?: string;
   /** Opt-in: the embedded terminal (a shell for whoever holds the access token). */
   terminal?: boolean;
-  /** The TD guest launcher (owner mode step 4). */
-  td?: TdSupervisorApi;
+  /**
+   * The TD guest launcher (owner mode step 4). Default: node-core's launcher over `tdConfigFile`,
+   * or the development guest in emulation on this local network; `false` for none.
+   */
+  td?: TdSupervisorApi | false;
+  /** A worker config file (`cocoon td config --example`) the owner's answers are laid over. */
+  tdConfigFile?: string;
 }
 
 export interface WebMode {
@@ -51,10 +57,21 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   const chainDataDir = opts.noChain ? undefined : join(opts.dataDir, 'app', 'chain');
   const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), ...opts.network, ...(backendUrl && { backendUrl }) });
   let service: AppService | null = null;
+  let stopGuest = async () => {};
   try {
     const devWallet = network.chain && chainDataDir ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
     const clientAccount = network.chain && chainDataDir ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
-    const owner = new OwnerService({ hostRoot: opts.hostRoot ?? process.env.COCOON_HOST_ROOT ?? '/', network: 'local', ...(opts.td && { td: opts.td }) });
+    const adapter = opts.td === undefined ? createTdAdapter({
+      ...(opts.tdConfigFile && { configFile: opts.tdConfigFile }), log: log.child({ source: 'td' }),
+      localNetwork: { proxyWorkerPort: network.proxy.workerEndpoint.port, engineUrl: network.engine?.url ?? backendUrl ?? null, rootAddress: network.chain?.rootAddress ?? null, chainEndpoint: network.chain?.endpoint ?? null },
+    }) : null;
+    const td = opts.td === false ? undefined : opts.td ?? adapter!;
+    if (adapter) stopGuest = () => adapter.close();
+    const owner = new OwnerService({
+      hostRoot: opts.hostRoot ?? process.env.COCOON_HOST_ROOT ?? '/', network: 'local', ...(td && { td }),
+      // The local network's chain and proxy; its workers run the development image.
+      why: { ...(network.chain && { chain: { network: 'local', ...network.chain } }), proxies: [`127.0.0.1:${network.proxy.workerEndpoint.port}`], imageHash: network.imageHashes.worker },
+    });
     const pty = new PtyService({ enabled: opts.terminal ?? process.env.COCOON_TERMINAL === '1' });
     service = new AppService({
       openaiUrl: network.openaiUrl, client: network.client, dataDir: appDir, network: 'local', activeBackendUrl: backendUrl ?? null, logFile,
@@ -66,12 +83,15 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
     return {
       url: web.url, web, network, service: running,
       async stop() {
+        // The guest first: its worker dials this process's proxy.
+        await stopGuest().catch((err: unknown) => log.warn({ err: String(err) }, 'stopping the TD guest failed'));
         running.close();
         await web.close();
         await network.stop();
       },
     };
   } catch (err) {
+    await stopGuest().catch(() => undefined);
     service?.close();
     await network.stop();
     throw err;

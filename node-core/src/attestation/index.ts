@@ -4,7 +4,7 @@ export { fakeQuoteProvider, configfsTsmQuoteProvider, FAKE_IMAGE_HASH, type Quot
 export { createRaTlsIdentity, parseRaTlsCert, OID_QUOTE, OID_CLAIMS, OID_ROLE, type RaTlsIdentity } from './ratls-cert.ts';
 export { createPolicy, AttestationPolicy, type PolicySpec, type NetworkKind } from './policy.ts';
 export { createPeerVerifier, type PeerVerifier } from './verifier.ts';
-export { createRaTlsServer, acceptRaTls, connectRaTls, refusalOf } from './tls.ts';
+export { createRaTlsServer, acceptRaTls, connectRaTls, refusalOf, refusalOfError } from './tls.ts';
 export { encodeRefusal, decodeRefusal, type Refusal } from './refusal.ts';
 export { parseTdxQuote, verifyTdxQuote, QuoteError } from './tdx-quote.ts';
 export { imageHashOf, imageHashOfMeasurements, parseTdReportBody } from './td-report.ts';

@@ -61,6 +61,11 @@ function keepWatching(socket: tls.TLSSocket, verifier: PeerVerifier, der: Buffer
   socket.once('close', stop);
 }
 
+/** The refusal a peer sent before a failed connectRaTls, carried by its error. */
+export function refusalOfError(err: unknown): Refusal | undefined {
+  return (err as { refusal?: Refusal } | null)?.refusal ?? undefined;
+}
+
 /** The refusal the peer sent on this connection, if it sent one (see refusal.ts). */
 export function refusalOf(socket: net.Socket): Refusal | undefined {
   return refusals.get(socket);
@@ -232,9 +237,10 @@ export async function connectRaTls(opts: ConnectRaTlsOptions): Promise<{ socket:
           // The peer may have hung up while we verified it (typically: it refused *our* attestation).
           if (socket.destroyed || socket.readyState === 'closed') {
             const r = refusalOf(socket);
-            return fail(new CocoonError('connect_failed', r
+            // The refusal travels with the error so dialers (worker stats, `cocoon why`) can show it.
+            return fail(Object.assign(new CocoonError('connect_failed', r
               ? `${opts.host}:${opts.port} refused this node's attestation (${r.code}): ${r.reason}`
-              : `${opts.host}:${opts.port} closed the connection during attestation; it probably refused this node's attestation`));
+              : `${opts.host}:${opts.port} closed the connection during attestation; it probably refused this node's attestation`), { refusal: r }));
           }
           clearTimeout(timer);
           opts.signal?.removeEventListener('abort', onAbort);

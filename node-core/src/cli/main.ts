@@ -21,6 +21,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   doctor: async () => (await import('./commands/doctor.ts')).command,
   gpu: async () => (await import('./commands/gpu.ts')).command,
   td: async () => (await import('./commands/td.ts')).command,
+  why: async () => (await import('./commands/why.ts')).command,
   app: async () => (await import('../../../app/main/cli/app-command.ts')).command,
   start: async () => (await import('../../../app/main/cli/start-command.ts')).command,
 };

@@ -1,5 +1,5 @@
 import type { PeerVerifier, RaTlsIdentity } from '../attestation/index.ts';
-import { connectRaTls } from '../attestation/index.ts';
+import { connectRaTls, refusalOf, refusalOfError, type Refusal } from '../attestation/index.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { InferenceBackend } from '../inference/backend.ts';
 import { chatCompletionRequestSchema, type Usage } from '../inference/openai-types.ts';
@@ -49,7 +49,10 @@ export interface WorkerStats {
   completed: number;
   failed: number;
   cancelled: number;
-  proxies: Array<{ endpoint: string; connected: boolean; lastError?: string }>;
+  /** Tokens generated (completion + reasoning) by completed queries: a dashboard's tokens/s. */
+  tokens: number;
+  /** `refusal`: why the proxy refused this worker's attestation, as the proxy said it. */
+  proxies: Array<{ endpoint: string; connected: boolean; lastError?: string; refusal?: Refusal }>;
 }
 
 export interface WorkerHandle {
@@ -62,8 +65,8 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   const coefficient = opts.coefficient ?? 1000;
   const maxActive = opts.maxActiveRequests ?? 32;
   const running = new Map<string, AbortController>();
-  const counters = { completed: 0, failed: 0, cancelled: 0 };
-  const links = opts.proxies.map((p) => ({ endpoint: `${p.host}:${p.port}`, address: p, connection: null as Connection | null, lastError: undefined as string | undefined }));
+  const counters = { completed: 0, failed: 0, cancelled: 0, tokens: 0 };
+  const links = opts.proxies.map((p) => ({ endpoint: `${p.host}:${p.port}`, address: p, connection: null as Connection | null, lastError: undefined as string | undefined, refusal: undefined as Refusal | undefined }));
   let stopped = false;
   const stopController = new AbortController();
 
@@ -100,8 +103,10 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
         usage = writer.chunks(batch) ?? usage;
       }
       if (!usage) throw new CocoonError('engine_no_usage', 'the inference engine reported no token usage; enable usage reporting (stream_options.include_usage)');
-      writer.finish(tokensUsed(tokenCountsFromUsage(usage)));
+      const counts = tokenCountsFromUsage(usage);
+      writer.finish(tokensUsed(counts));
       counters.completed++;
+      counters.tokens += counts.completion + counts.reasoning;
     } catch (err) {
       if (ac.signal.aborted && !stopped) {
         counters.cancelled++;
@@ -147,8 +152,10 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   async function maintain(link: (typeof links)[number]): Promise<void> {
     let backoff = 250;
     while (!stopped) {
+      let dialed: import('node:net').Socket | null = null;
       try {
         const { socket } = await connectRaTls({ host: link.address.host, port: link.address.port, identity: opts.identity, verifier: opts.verifier, signal: stopController.signal });
+        dialed = socket;
         const conn = new Connection(socket, {
           role: 'dialer',
           log: opts.log,
@@ -168,6 +175,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
         await handshake(conn);
         link.connection = conn;
         link.lastError = undefined;
+        link.refusal = undefined;
         backoff = 250;
         opts.log.info({ proxy: link.endpoint, model: opts.model }, 'connected to proxy');
         const reason = await closed;
@@ -175,7 +183,10 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
         if (!stopped) opts.log.warn({ proxy: link.endpoint, reason }, 'proxy connection lost');
       } catch (err) {
         link.lastError = errorMessage(err);
-        if (!stopped) opts.log.warn({ proxy: link.endpoint, err: link.lastError, retryMs: backoff }, 'cannot connect to proxy');
+        // The proxy may refuse during the TLS handshake (carried by the error) or just after it (on the socket).
+        link.refusal = refusalOfError(err) ?? (dialed ? refusalOf(dialed) : undefined);
+        if (link.refusal) link.lastError = `proxy refused this worker (${link.refusal.code}): ${link.refusal.reason}`;
+        if (!stopped) opts.log.warn({ proxy: link.endpoint, err: link.lastError, ...(link.refusal && { refusal: link.refusal.code }), retryMs: backoff }, 'cannot connect to proxy');
       }
       if (stopped) return;
       await new Promise((r) => setTimeout(r, backoff).unref());
@@ -187,7 +198,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
 
   const stats = (): WorkerStats => ({
     model: opts.model, coefficient, maxActiveRequests: maxActive, active: running.size, ...counters,
-    proxies: links.map((l) => ({ endpoint: l.endpoint, connected: l.connection !== null, ...(l.lastError && { lastError: l.lastError }) })),
+    proxies: links.map((l) => ({ endpoint: l.endpoint, connected: l.connection !== null, ...(l.lastError && { lastError: l.lastError }), ...(l.refusal && { refusal: l.refusal }) })),
   });
 
   const statsServer = opts.statsPort === null ? null : await serveJsonStats(opts.statsPort ?? 0, stats);

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { CocoonError, errorMessage } from '../../errors.ts';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { measureImage, parseMemorySize, REGISTER_NAMES } from '../../image/measure.ts';
+import { checkImageAllowed, parseHash, type ImageKind } from '../../image/allowlist.ts';
 
+const checkUsage = 'cocoon image check (--image-hash H | --firmware F --kernel K --initrd I --cmdline C [--rtmr0 HEX] [--config WORKER_CONFIG] ...) [--kind worker|proxy] [--network local|testnet|mainnet] [--json]';
 const usage =
   'cocoon image measure --firmware F --kernel K --initrd I --cmdline C [--memory 64G] [--cpus 32] [--config WORKER_CONFIG] ' +
   '[--rtmr0 HEX] [--mrconfigid HEX] [--mrowner HEX] [--mrownerconfig HEX] [--page-add-order single-pass|two-pass] [--json]';
@@ -23,36 +25,18 @@ function hex48(flag: string, value: string | undefined): Buffer | undefined {
   return Buffer.from(clean, 'hex');
 }
 
+const MEASURE_FLAGS = {
+  firmware: { type: 'string' }, kernel: { type: 'string' }, initrd: { type: 'string' }, cmdline: { type: 'string' },
+  memory: { type: 'string' }, cpus: { type: 'string' }, config: { type: 'string' }, rtmr0: { type: 'string' },
+  mrconfigid: { type: 'string' }, mrowner: { type: 'string' }, mrownerconfig: { type: 'string' },
+  'page-add-order': { type: 'string' }, json: { type: 'boolean' },
+} as const;
+
+type MeasureValues = { [K in keyof typeof MEASURE_FLAGS]?: (typeof MEASURE_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+
 async function measure(args: string[]): Promise<number> {
-  const { values } = parseFlags(
-    args,
-    {
-      firmware: { type: 'string' }, kernel: { type: 'string' }, initrd: { type: 'string' }, cmdline: { type: 'string' },
-      memory: { type: 'string' }, cpus: { type: 'string' }, config: { type: 'string' }, rtmr0: { type: 'string' },
-      mrconfigid: { type: 'string' }, mrowner: { type: 'string' }, mrownerconfig: { type: 'string' },
-      'page-add-order': { type: 'string' }, json: { type: 'boolean' },
-    },
-    usage,
-    false,
-  );
-  if (values.cmdline === undefined) throw new CocoonError('bad_flag', 'missing --cmdline (the exact -append string QEMU gets)', { hint: `usage: ${usage}` });
-  const order = values['page-add-order'] ?? 'single-pass';
-  if (order !== 'single-pass' && order !== 'two-pass') throw new CocoonError('bad_flag', `--page-add-order must be single-pass or two-pass, got "${order}"`);
-  const m = measureImage({
-    firmware: await readInput('firmware', values.firmware),
-    kernel: await readInput('kernel', values.kernel),
-    initrd: await readInput('initrd', values.initrd),
-    cmdline: values.cmdline,
-    // The reference launcher gives workers 100G; any size ≥ 2.75 GiB (or exactly 2 GiB) measures the same kernel.
-    memoryBytes: parseMemorySize(values.memory ?? '64G'),
-    cpus: intFlag('cpus', values.cpus, 32, 1, 1024),
-    workerConfig: values.config ? await readInput('config', values.config) : undefined,
-    rtmr0: hex48('rtmr0', values.rtmr0),
-    mrConfigId: hex48('mrconfigid', values.mrconfigid),
-    mrOwner: hex48('mrowner', values.mrowner),
-    mrOwnerConfig: hex48('mrownerconfig', values.mrownerconfig),
-    pageAddOrder: order,
-  });
+  const { values } = parseFlags(args, MEASURE_FLAGS, usage, false);
+  const m = await measureFromFlags(values as MeasureValues);
   if (values.json) {
     process.stdout.write(JSON.stringify(m) + '\n');
     return 0;
@@ -69,12 +53,60 @@ async function measure(args: string[]): Promise<number> {
   return 0;
 }
 
+async function measureFromFlags(values: MeasureValues) {
+  if (values.cmdline === undefined) throw new CocoonError('bad_flag', 'missing --cmdline (the exact -append string QEMU gets)', { hint: `usage: ${usage}` });
+  const order = values['page-add-order'] ?? 'single-pass';
+  if (order !== 'single-pass' && order !== 'two-pass') throw new CocoonError('bad_flag', `--page-add-order must be single-pass or two-pass, got "${order}"`);
+  return measureImage({
+    firmware: await readInput('firmware', values.firmware),
+    kernel: await readInput('kernel', values.kernel),
+    initrd: await readInput('initrd', values.initrd),
+    cmdline: values.cmdline,
+    // The reference launcher gives workers 100G; any size ≥ 2.75 GiB (or exactly 2 GiB) measures the same kernel.
+    memoryBytes: parseMemorySize(values.memory ?? '64G'),
+    cpus: intFlag('cpus', values.cpus, 32, 1, 1024),
+    workerConfig: values.config ? await readInput('config', values.config) : undefined,
+    rtmr0: hex48('rtmr0', values.rtmr0),
+    mrConfigId: hex48('mrconfigid', values.mrconfigid),
+    mrOwner: hex48('mrowner', values.mrowner),
+    mrOwnerConfig: hex48('mrownerconfig', values.mrownerconfig),
+    pageAddOrder: order,
+  });
+}
+
+/** `image check`: is this image (a hash, or one measured from its files) on the configured root's allowlist? */
+async function check(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, { ...MEASURE_FLAGS, 'image-hash': { type: 'string' }, kind: { type: 'string' }, network: { type: 'string' } }, checkUsage, false);
+  const kind = (values.kind ?? 'worker') as ImageKind;
+  if (kind !== 'worker' && kind !== 'proxy') throw new CocoonError('bad_flag', `--kind must be worker or proxy, got "${values.kind}"`);
+  let imageHash: string;
+  if (values['image-hash'] !== undefined) imageHash = parseHash(values['image-hash'], '--image-hash');
+  else {
+    if (values.firmware === undefined) throw new CocoonError('bad_flag', 'give --image-hash H, or the image files to measure (--firmware --kernel --initrd --cmdline)', { hint: `usage: ${checkUsage}` });
+    const m = await measureFromFlags(values as MeasureValues);
+    if (!m.imageHash) throw new CocoonError('image_not_measurable', `the image hash cannot be computed without ${m.missing.join(', ')}`, { hint: m.missing.includes('rtmr0') ? 'pass --rtmr0 read from a TD booted the same way (or --image-hash from `cocoon attest` of a running guest)' : 'pass --config WORKER_CONFIG' });
+    imageHash = m.imageHash;
+  }
+  const { resolveChainConfig } = await import('../../chain/config.ts');
+  const config = resolveChainConfig(values.network ? { ...process.env, COCOON_NETWORK: values.network } : process.env);
+  const r = await checkImageAllowed(config, imageHash, kind);
+  if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
+  else {
+    process.stdout.write(r.allowed
+      ? `allowed: ${kind} image ${imageHash} is on root ${r.rootAddress} (${r.network}, ${r.allowlistSize} ${kind} images allowed)\n`
+      : `NOT allowed: ${kind} image ${imageHash} is not on root ${r.rootAddress} (${r.network}; ${r.allowlistSize} ${kind} images allowed)\n` +
+        `  proxies will refuse this ${kind} (image_not_allowed). The root's owner adds it with:\n    cocoon root add-image --kind ${kind} --hash ${imageHash}${r.network === 'local' ? '' : ` --network ${r.network} --mnemonic-file OWNER_MNEMONIC`}\n`);
+  }
+  return r.allowed ? 0 : 1;
+}
+
 export const command: CliCommand = {
-  summary: 'TD guest image: compute expected measurements and the image hash',
-  usage,
+  summary: 'TD guest image: compute expected measurements and the image hash; check it against the root allowlist',
+  usage: `${usage}\n       ${checkUsage}`,
   async run(args) {
     const [sub, ...rest] = args;
     if (sub === 'measure') return measure(rest);
+    if (sub === 'check') return check(rest);
     throw new CocoonError('bad_flag', sub ? `unknown image subcommand "${sub}"` : 'missing image subcommand', { hint: `usage: ${usage}` });
   },
 };

@@ -3,13 +3,18 @@ import { parseFlags, type CliCommand } from '../command.ts';
 import { CocoonError } from '../../errors.ts';
 import { nanoToTon } from '../../payments/pricing.ts';
 
-const usage = 'cocoon root show [--network mainnet|testnet|local] [--json]';
+const usage = 'cocoon root show [--network mainnet|testnet|local] [--json]\n       cocoon root add-image|remove-image --kind worker|proxy|model --hash H [--network N] [--mnemonic-file F] [--json]';
 
 export const command: CliCommand = {
   summary: "read the root contract's configuration (prices, stakes, delays, proxies, allowlists, contract codes) and explain it",
   usage,
   async run(args) {
-    const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, network: { type: 'string' } }, usage);
+    const { values, positionals } = parseFlags(args, {
+      json: { type: 'boolean' }, network: { type: 'string' }, kind: { type: 'string' }, hash: { type: 'string' }, 'mnemonic-file': { type: 'string' },
+    }, usage);
+    if ((positionals[0] === 'add-image' || positionals[0] === 'remove-image') && positionals.length === 1) {
+      return changeImage(positionals[0] === 'add-image', values);
+    }
     if (positionals[0] !== 'show' || positionals.length !== 1) {
       throw new CocoonError('bad_flag', `unknown root subcommand "${positionals.join(' ')}"`, { hint: `usage: ${usage}` });
     }
@@ -70,3 +75,32 @@ export const command: CliCommand = {
     return 0;
   },
 };
+
+/**
+ * `root add-image` / `remove-image`: the root owner's allowlist change. On the local chain the
+ * owner is the development owner wallet; elsewhere the owner's mnemonic must be supplied.
+ */
+async function changeImage(add: boolean, values: { json?: boolean; network?: string; kind?: string; hash?: string; 'mnemonic-file'?: string }): Promise<number> {
+  const { IMAGE_KINDS, changeAllowlist, ownerMnemonic, parseHash } = await import('../../image/allowlist.ts');
+  const { resolveChainConfig } = await import('../../chain/config.ts');
+  const kind = values.kind as (typeof IMAGE_KINDS)[number];
+  if (!IMAGE_KINDS.includes(kind)) throw new CocoonError('bad_flag', `--kind must be one of ${IMAGE_KINDS.join(', ')}, got "${values.kind ?? ''}"`, { hint: `usage: ${usage}` });
+  if (values.hash === undefined) throw new CocoonError('bad_flag', 'missing --hash (64 hex digits)', { hint: `usage: ${usage}` });
+  const hash = parseHash(values.hash);
+  const config = resolveChainConfig(values.network ? { ...process.env, COCOON_NETWORK: values.network } : process.env);
+  let supplied = process.env.COCOON_OWNER_MNEMONIC || undefined;
+  if (values['mnemonic-file']) {
+    const { readFileSync } = await import('node:fs');
+    try {
+      supplied = readFileSync(values['mnemonic-file'], 'utf8');
+    } catch (err) {
+      throw new CocoonError('bad_flag', `cannot read --mnemonic-file ${values['mnemonic-file']}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  const r = await changeAllowlist(config, ownerMnemonic(config, supplied), kind, hash, add);
+  if (values.json) process.stdout.write(JSON.stringify({ ...r, network: config.network, rootAddress: config.rootAddress }) + '\n');
+  else process.stdout.write(r.action === 'unchanged'
+    ? `${kind} hash ${hash} was already ${add ? 'on' : 'off'} the allowlist of root ${config.rootAddress} (${config.network}); nothing sent\n`
+    : `${r.action} ${kind} hash ${hash} ${add ? 'to' : 'from'} root ${config.rootAddress} (${config.network}); root version now ${r.rootVersion}\n`);
+  return 0;
+}

@@ -16,9 +16,9 @@ export function DashboardStep() {
       <dt>State</dt><dd>{d.phase}</dd>
       <dt>Model</dt><dd>{d.model ?? '—'}</dd>
       <dt>Requests</dt><dd>{d.active} active · {d.completed} completed · {rate(d.requestsPerSecond)}/s</dd>
-      <dt>Tokens/s</dt><dd>{rate(d.tokensPerSecond)}</dd>
+      <dt>Tokens/s</dt><dd data-testid="dashboard-tokens">{rate(d.tokensPerSecond)}{typeof d.tokens === 'number' ? ` · ${d.tokens} generated` : ''}</dd>
       <dt>Errors</dt><dd>{d.failed} failed · {d.cancelled} cancelled</dd>
-      <dt>Proxies</dt><dd>{d.proxies.map((p) => `${p.endpoint} ${p.connected ? 'connected' : `down${p.lastError ? ` (${p.lastError})` : ''}`}`).join(', ') || '—'}</dd>
+      <dt>Proxies</dt><dd data-testid="dashboard-proxies">{d.proxies.map((p) => `${p.endpoint} ${p.connected ? 'connected' : p.refusal ? `refused this worker: ${p.refusal.code} — ${p.refusal.reason}` : `down${p.lastError ? ` (${p.lastError})` : ''}`}`).join(', ') || '—'}</dd>
       <dt>Earnings</dt><dd className="muted">arrive with the settlement work</dd>
     </dl>
   );

@@ -6,6 +6,7 @@ import { HostCheckStep } from './HostCheckStep.tsx';
 import { LaunchStep } from './LaunchStep.tsx';
 import { TerminalPanel } from './TerminalPanel.tsx';
 import { WorkerConfigStep } from './WorkerConfigStep.tsx';
+import { WhyPanel } from './WhyPanel.tsx';
 
 type StepState = 'done' | 'action' | 'waiting' | 'blocked';
 
@@ -44,6 +45,7 @@ export function OwnerMode() {
             {s.body}
           </section>
         ))}
+        <WhyPanel />
       </div>
       <div className="owner-terminal-bar">
         {o.terminalOpen ? <TerminalPanel /> : <button data-testid="open-terminal" onClick={() => o.setTerminalOpen(true)}>Open terminal</button>}
