@@ -41,7 +41,7 @@ async function createWindow(): Promise<void> {
   // The window is the local user's own: the terminal is on, owner mode reads $COCOON_HOST_ROOT or /.
   const owner = new OwnerService({ hostRoot: process.env.COCOON_HOST_ROOT ?? '/', network: 'local' });
   const pty = new PtyService({ enabled: true });
-  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: 'local', logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty });
+  service = new AppService({ openaiUrl: network.openaiUrl, apiKey: network.apiKey, client: network.client, dataDir: appDataDir, network: 'local', logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty });
 
   ipcMain.handle('cocoon:request', async (e, name: unknown, args: unknown) => {
     if (!isTrustedSender(e.senderFrame)) {

@@ -208,3 +208,21 @@ describe('an engine without the endpoint', () => {
     expect((await client.chat.completions.create({ model, messages: user('still chats') })).choices[0]!.message.content).toBeTruthy();
   });
 });
+
+describe('a client with an API key', () => {
+  let keyed: LocalNetwork;
+  const apiKey = 'test-key-0123456789abcdef';
+  beforeAll(async () => {
+    keyed = await startLocalNetwork({ clientApiKey: apiKey, allowedOrigins: ['http://localhost:5173'], log });
+  });
+  afterAll(() => keyed?.stop());
+
+  it('serves the SDK with the key, refuses it without, and shows the key in describe()', async () => {
+    const ok = await new OpenAI({ baseURL: keyed.openaiUrl, apiKey, maxRetries: 0 }).chat.completions.create({ model, messages: user('hi') });
+    expect(ok.choices[0]!.message.content).toBeTruthy();
+    await expect(new OpenAI({ baseURL: keyed.openaiUrl, apiKey: 'wrong-key-0123456789abc', maxRetries: 0 }).models.list()).rejects.toMatchObject({ status: 401 });
+    expect(keyed.describe()).toMatchObject({ apiKey });
+    const preflight = await fetch(`${keyed.openaiUrl}/chat/completions`, { method: 'OPTIONS', headers: { origin: 'http://localhost:5173' } });
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+  });
+});

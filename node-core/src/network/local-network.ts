@@ -29,6 +29,10 @@ export interface LocalNetworkOptions {
   /** Policy the nodes hold each other to: `fake` (default, allowlists of dev images) or `any`. */
   policy?: Extract<AttestationPolicyName, 'fake' | 'any'>;
   clientPort?: number;
+  /** Bearer key the client's OpenAI API requires (none by default on the local network). */
+  clientApiKey?: string | null;
+  /** Origins allowed to call the client's API from a browser (none by default). */
+  allowedOrigins?: string[];
   /**
    * Tests: the worker image the proxy's allowlist expects instead of the development image, so the
    * (development) worker is refused as "image not allowed". Development quotes carry no
@@ -58,6 +62,8 @@ export interface LocalNetwork {
   imageHashes: { proxy: string; worker: string };
   chain: { endpoint: string; rootAddress: string } | null;
   pricing: PricingParams;
+  /** The key the OpenAI API requires, or null. */
+  apiKey: string | null;
   describe(): Record<string, unknown>;
   stop(): Promise<void>;
 }
@@ -140,6 +146,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
     const client = await startClient({
       proxy: proxy.endpoint, identity: await identity('client'), verifier: createPeerVerifier(policyFor(allowed.proxy), { expectedRole: 'proxy' }),
       knownModels: [model], pricing, log: log.child({ role: 'client' }), ...(opts.clientPort !== undefined && { port: opts.clientPort }),
+      apiKey: opts.clientApiKey ?? null, ...(opts.allowedOrigins && { allowedOrigins: opts.allowedOrigins }),
     });
     stoppers.push(() => client.stop());
     // With a deliberately unacceptable image the refusal is the point; don't wait for success.
@@ -148,6 +155,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
 
     const describe = () => ({
       openai: client.openaiUrl,
+      ...(opts.clientApiKey && { apiKey: opts.clientApiKey }),
       models: [model],
       network: 'local',
       policy: policyName,
@@ -159,7 +167,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       pricing,
       pid: process.pid,
     });
-    return { openaiUrl: client.openaiUrl, models: [model], client, proxy, workers, engine, imageHashes, chain, pricing, describe, stop };
+    return { openaiUrl: client.openaiUrl, models: [model], client, proxy, workers, engine, imageHashes, chain, pricing, apiKey: opts.clientApiKey ?? null, describe, stop };
   } catch (err) {
     await stop();
     throw err;
