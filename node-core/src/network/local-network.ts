@@ -7,6 +7,7 @@ import { startClient, type ClientRunner } from '../client/client-runner.ts';
 import { CocoonError } from '../errors.ts';
 import { createOpenAiCompatibleBackend } from '../inference/backend.ts';
 import { DEFAULT_MODEL, startTestEngine, type TestEngine } from '../inference/test-engine.ts';
+import { startTestEngineThread } from '../inference/test-engine-thread.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { LOCAL_POW_DIFFICULTY } from '../protocol/pow.ts';
 import { startProxy, type ProxyHandle } from '../proxy/proxy-runner.ts';
@@ -26,6 +27,11 @@ export interface LocalNetworkOptions {
   /** A real OpenAI-compatible engine instead of the built-in test engine. */
   backendUrl?: string;
   tokenDelayMs?: number;
+  /**
+   * Run the test engine on its own thread (default), so its tokenization of a large prompt does
+   * not stall the relays of every other role on this event loop; false keeps it on this loop.
+   */
+  engineThread?: boolean;
   /** Policy the nodes hold each other to: `fake` (default, allowlists of dev images) or `any`. */
   policy?: Extract<AttestationPolicyName, 'fake' | 'any'>;
   clientPort?: number;
@@ -82,7 +88,10 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
     let model = opts.model;
     let backendUrl = opts.backendUrl;
     if (!backendUrl) {
-      engine = await startTestEngine({ model: model ?? DEFAULT_MODEL, tokenDelayMs: opts.tokenDelayMs ?? 0, log: log.child({ role: 'engine' }) });
+      const engineOptions = { model: model ?? DEFAULT_MODEL, tokenDelayMs: opts.tokenDelayMs ?? 0 };
+      engine = opts.engineThread === false
+        ? await startTestEngine({ ...engineOptions, log: log.child({ role: 'engine' }) })
+        : await startTestEngineThread(engineOptions);
       stoppers.push(() => engine!.stop());
       backendUrl = engine.url;
       model = engine.model;
