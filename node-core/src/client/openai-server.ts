@@ -48,6 +48,7 @@ const SCHEMAS: Record<Endpoint, z.ZodType<Record<string, unknown>>> = {
 
 export function createOpenAiServer(opts: OpenAiServerOptions): Server {
   const created = () => Math.floor(Date.now() / 1000);
+  const seenServed = new Set<string>();
 
   async function models(res: ServerResponse): Promise<void> {
     const types = await opts.link.workerTypes();
@@ -90,8 +91,10 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
     const serving = (types: Array<{ name: string; workers: number }>) => types.some((t) => t.name === modelName && t.workers > 0);
     let types = await opts.link.workerTypes(1000);
     if (!serving(types)) types = await opts.link.workerTypes(0);
+    for (const t of types) if (t.workers > 0) seenServed.add(t.name);
     if (!serving(types)) {
-      if (opts.knownModels().includes(modelName) || types.some((t) => t.name === modelName)) {
+      // A model served before (workers reconnecting after a proxy restart) is busy, not unknown.
+      if (opts.knownModels().includes(modelName) || seenServed.has(modelName) || types.some((t) => t.name === modelName)) {
         res.setHeader('retry-after', '5');
         return sendError(res, 503, `no worker is serving model "${modelName}" right now; try again later or pick another model from /v1/models`, 'service_unavailable', 'model', 'no_worker');
       }
