@@ -10,9 +10,11 @@ const benches = {
   app: '../app/bench/app.bench.ts',
   chain: '../contracts/bench/chain.bench.ts',
   fairness: '../node-core/bench/fairness.bench.ts',
+  soak: '../node-core/bench/soak.bench.ts',
 };
 const [name, ...args] = process.argv.slice(2);
-const names = name ? [name] : Object.keys(benches);
+// The soak runs for minutes: only when asked for by name.
+const names = name ? [name] : Object.keys(benches).filter((n) => n !== 'soak');
 for (const n of names) {
   const path = benches[n];
   if (!path) {

@@ -154,6 +154,8 @@ export interface AppSettings {
   network: 'local' | 'testnet' | 'mainnet';
   /** The OpenAI-compatible base URL of the local client, for the developer's own code. */
   openaiBaseUrl: string;
+  /** The key the OpenAI API requires (Authorization: Bearer), or null when it needs none. */
+  apiKey: string | null;
   dataDir: string;
   /** The local network's inference backend: null is the built-in deterministic test engine. */
   backendUrl: string | null;

@@ -48,7 +48,7 @@ async function createWindow(): Promise<void> {
   stopNetwork = async () => { await td.close().catch(() => undefined); await network.stop(); };
   const owner = new OwnerService({ hostRoot: process.env.COCOON_HOST_ROOT ?? '/', network: 'local', td });
   const pty = new PtyService({ enabled: true });
-  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: 'local', logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty });
+  service = new AppService({ openaiUrl: network.openaiUrl, apiKey: network.apiKey, client: network.client, dataDir: appDataDir, network: 'local', logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty });
 
   ipcMain.handle('cocoon:request', async (e, name: unknown, args: unknown) => {
     if (!isTrustedSender(e.senderFrame)) {

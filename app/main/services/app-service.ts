@@ -25,6 +25,8 @@ import type { PtyService } from './pty-service.ts';
  */
 export interface AppServiceOptions {
   openaiUrl: string;
+  /** The key the client's OpenAI API requires (shown in Settings); absent: none. */
+  apiKey?: string | null;
   client: ClientHandle;
   dataDir: string;
   network: 'local' | 'testnet' | 'mainnet';
@@ -51,7 +53,7 @@ export class AppService extends EventEmitter {
 
   constructor(private readonly opts: AppServiceOptions) {
     super();
-    this.openai = new OpenAI({ baseURL: opts.openaiUrl, apiKey: 'local', maxRetries: 0 });
+    this.openai = new OpenAI({ baseURL: opts.openaiUrl, apiKey: opts.apiKey ?? 'local', maxRetries: 0 });
     this.conversations = new ConversationStore(opts.dataDir);
     this.settings = new SettingsStore(opts.dataDir);
     const unsubscribeStatus = opts.client.onStatus((s) => this.emitEvent('status', s));
@@ -179,6 +181,7 @@ export class AppService extends EventEmitter {
     return {
       network: this.opts.network,
       openaiBaseUrl: this.opts.openaiUrl,
+      apiKey: this.opts.apiKey ?? null,
       dataDir: this.opts.dataDir,
       backendUrl: saved.backendUrl,
       activeBackend: { kind: active ? 'url' : 'test-engine', url: active },

@@ -74,7 +74,7 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
     });
     const pty = new PtyService({ enabled: opts.terminal ?? process.env.COCOON_TERMINAL === '1' });
     service = new AppService({
-      openaiUrl: network.openaiUrl, client: network.client, dataDir: appDir, network: 'local', activeBackendUrl: backendUrl ?? null, logFile,
+      openaiUrl: network.openaiUrl, apiKey: network.apiKey, client: network.client, dataDir: appDir, network: 'local', activeBackendUrl: backendUrl ?? null, logFile,
       ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty,
     });
     const token = await persistentToken(appDir);

@@ -53,6 +53,7 @@ export interface RoleAttestation {
   verifierFor(role: NodeRole): PeerVerifier;
   /** The live root-contract policy, when one runs. */
   live: LivePolicy | null;
+  network: NetworkName;
   policy: AttestationPolicyName;
   development: boolean;
   stop(): void;
@@ -108,7 +109,7 @@ export async function roleAttestation(role: NodeRole, values: AttestationFlagVal
     };
   }
   return {
-    identity, verifierFor, live, policy: policyName, development,
+    identity, verifierFor, live, network, policy: policyName, development,
     stop: () => {
       live?.stop();
       (collateral as { close?: () => void } | undefined)?.close?.();

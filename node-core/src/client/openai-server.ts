@@ -1,20 +1,25 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { z } from 'zod';
 import { errorMessage } from '../errors.ts';
-import { hardenServer, HttpError, requestTarget, safeHandler } from '../http/safe-http.ts';
-import { readChatRequest, renderOpenAiError, sendError, sendJson } from '../inference/http-util.ts';
-import { maxTokensOf, type ChatCompletionChunk, type Usage } from '../inference/openai-types.ts';
+import { decodePath, hardenServer, HttpError, jsonDepth, MAX_JSON_DEPTH, readBody, requestTarget, safeHandler } from '../http/safe-http.ts';
+import { renderOpenAiError, sendError, sendJson } from '../inference/http-util.ts';
+import { chatCompletionRequestSchema, embeddingRequestSchema, maxTokensOf, openAiError, textCompletionRequestSchema } from '../inference/openai-types.ts';
 import type { Logger } from '../log.ts';
-import { computeCost, type CostBreakdown, type PricingParams, type TokenCounts } from '../payments/pricing.ts';
-import { ErrorCode, httpStatusOf } from '../protocol/messages.ts';
+import type { PricingParams } from '../payments/pricing.ts';
 import { CapacityQueue, type CapacityQueueOptions } from './capacity-queue.ts';
 import { createClientGate, type ClientGateOptions } from './http-gate.ts';
-import type { ProxyLink, RunningQuery } from './proxy-link.ts';
+import type { ProxyLink } from './proxy-link.ts';
+import { ENDPOINT_PATHS, relayQuery, type Endpoint, type RelayContext } from './query-relay.ts';
 import type { ClientStatus } from './status.ts';
 
+export { usageOf } from './usage.ts';
+
 /**
- * The developer-facing API on 127.0.0.1: OpenAI-compatible chat completions (SSE and not) and
- * model listing, plus `GET /v1/cocoon/status`. Every response carries `usage` in OpenAI's shape
- * and `cost`, the per-kind price breakdown from payments/pricing.ts.
+ * The developer-facing API on 127.0.0.1: OpenAI-compatible chat completions and legacy
+ * completions (SSE and not), embeddings, model listing and lookup, plus `GET /v1/cocoon/status`.
+ * Every answer carries `usage` in OpenAI's shape and `cost`, the per-kind price breakdown from
+ * payments/pricing.ts. Request fields the client does not itself rely on pass to the engine
+ * unchanged (query-relay.ts).
  */
 export interface OpenAiServerOptions {
   link: ProxyLink;
@@ -32,21 +37,18 @@ export interface OpenAiServerOptions {
 
 const BODY_LIMIT = 4 * 1024 * 1024;
 const DEFAULT_MAX_TOKENS = 4096;
+/** Engines' own default for legacy completions (OpenAI's too). */
+const DEFAULT_COMPLETION_TOKENS = 16;
 
-export function usageOf(t: TokenCounts): Usage {
-  const prompt = t.prompt + t.cached;
-  const completion = t.completion + t.reasoning;
-  return {
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: t.cached },
-    completion_tokens_details: { reasoning_tokens: t.reasoning },
-  };
-}
+const SCHEMAS: Record<Endpoint, z.ZodType<Record<string, unknown>>> = {
+  chat: chatCompletionRequestSchema,
+  completions: textCompletionRequestSchema,
+  embeddings: embeddingRequestSchema,
+};
 
 export function createOpenAiServer(opts: OpenAiServerOptions): Server {
   const created = () => Math.floor(Date.now() / 1000);
+  const seenServed = new Set<string>();
 
   async function models(res: ServerResponse): Promise<void> {
     const types = await opts.link.workerTypes();
@@ -54,153 +56,68 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
     sendJson(res, 200, { object: 'list', data: types.map((t) => ({ id: t.name, object: 'model', created: now, owned_by: 'cocoon', workers: t.workers })) });
   }
 
-  async function chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const parsed = await readChatRequest(req, BODY_LIMIT);
-    if (!parsed.ok) return sendJson(res, parsed.status, parsed.body);
-    const request = parsed.value;
+  /** `GET /v1/models/{id}`: the id raw (`Qwen/Qwen3-0.6B`) or percent-encoded, as the SDK sends it. */
+  async function model(res: ServerResponse, id: string): Promise<void> {
+    const types = await opts.link.workerTypes(1000);
+    const found = types.find((t) => t.name === id) ?? (await opts.link.workerTypes(0)).find((t) => t.name === id);
+    if (!found) {
+      const known = opts.knownModels().includes(id) ? ' (it is listed by the network but no worker serves it right now)' : '';
+      return sendError(res, 404, `model "${id}" does not exist on this network${known}; see /v1/models`, 'invalid_request_error', 'model', 'model_not_found');
+    }
+    sendJson(res, 200, { id: found.name, object: 'model', created: created(), owned_by: 'cocoon', workers: found.workers });
+  }
+
+  /** Reads and checks the body, then relays it; 400 naming the field when it does not parse. */
+  async function inference(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint): Promise<void> {
+    const raw = (await readBody(req, BODY_LIMIT)).toString('utf8');
+    const depth = jsonDepth(raw);
+    if (depth > MAX_JSON_DEPTH) throw new HttpError(400, `request body is JSON nested ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, 'json_too_deep');
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch (err) {
+      return sendJson(res, 400, openAiError(`request body is not valid JSON: ${(err as Error).message}`, 'invalid_request_error', null, 'invalid_json'));
+    }
+    const parsed = SCHEMAS[endpoint].safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const param = issue.path.map(String).join('.') || null;
+      return sendJson(res, 400, openAiError(`invalid field ${param ?? '(body)'}: ${issue.message}`, 'invalid_request_error', param, 'invalid_value'));
+    }
+    // The developer's own JSON goes on, not zod's copy of it: nothing is reordered or dropped.
+    const body = json as Record<string, unknown>;
+    const modelName = body.model as string;
     // A recent model list saves a proxy round trip per request; a miss is re-checked fresh.
-    const serving = (types: Array<{ name: string; workers: number }>) => types.some((t) => t.name === request.model && t.workers > 0);
+    const serving = (types: Array<{ name: string; workers: number }>) => types.some((t) => t.name === modelName && t.workers > 0);
     let types = await opts.link.workerTypes(1000);
     if (!serving(types)) types = await opts.link.workerTypes(0);
+    for (const t of types) if (t.workers > 0) seenServed.add(t.name);
     if (!serving(types)) {
-      if (opts.knownModels().includes(request.model) || types.some((t) => t.name === request.model)) {
+      // A model served before (workers reconnecting after a proxy restart) is busy, not unknown.
+      if (opts.knownModels().includes(modelName) || seenServed.has(modelName) || types.some((t) => t.name === modelName)) {
         res.setHeader('retry-after', '5');
-        return sendError(res, 503, `no worker is serving model "${request.model}" right now; try again later or pick another model from /v1/models`, 'service_unavailable', 'model', 'no_worker');
+        return sendError(res, 503, `no worker is serving model "${modelName}" right now; try again later or pick another model from /v1/models`, 'service_unavailable', 'model', 'no_worker');
       }
-      return sendError(res, 404, `model "${request.model}" does not exist on this network; see /v1/models`, 'invalid_request_error', 'model', 'model_not_found');
+      return sendError(res, 404, `model "${modelName}" does not exist on this network; see /v1/models`, 'invalid_request_error', 'model', 'model_not_found');
     }
-    const stream = request.stream === true;
-    const includeUsage = request.stream_options?.include_usage === true;
-    let headersSent = false;
-    let finished = false;
-    // Non-stream answers are assembled from the same chunks the stream would carry.
-    let id = '';
-    let content = '';
-    let reasoning = '';
-    let finishReason: 'stop' | 'length' | null = null;
-
-    // Busy workers: the request waits in the bounded queue and retries, ahead of later arrivals.
-    const gone = new AbortController();
-    let running: RunningQuery | null = null;
-    let probeDone: ((accepted: boolean) => void) | null = null;
-    let answered = false;
-    const accepted = () => {
-      if (!answered) { answered = true; probeDone?.(true); probeDone = null; }
-    };
-    const fail = (err: unknown) => {
-      finished = true;
-      if (res.writableEnded || gone.signal.aborted) return;
-      const httpErr = err instanceof HttpError ? err : new HttpError(503, errorMessage(err), (err as { code?: string }).code ?? 'proxy_unavailable');
-      renderOpenAiError(res, httpErr);
-    };
-    const attempt = () => {
-      answered = false;
-      try {
-        running = opts.link.runQuery(
-          {
-            model: request.model,
-            // Always streamed through the network (with usage): the client answers either form itself.
-            request: Buffer.from(JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } })),
-            maxCoefficient: opts.maxCoefficient,
-            maxTokens: maxTokensOf(request) ?? DEFAULT_MAX_TOKENS,
-            timeoutSeconds: opts.defaultTimeoutSeconds,
-          },
-          callbacks,
-        );
-      } catch (err) {
-        probeDone?.(false);
-        probeDone = null;
-        fail(err);
-      }
-    };
-    const callbacks = {
-        onPart(answer: Buffer) {
-          accepted();
-          if (stream) {
-            if (!headersSent) {
-              res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-              headersSent = true;
-            }
-            // Parts that arrive in one tick leave in one write.
-            if (!res.writableCorked) {
-              res.cork();
-              process.nextTick(() => res.uncork());
-            }
-            // An answer part holds one or more chunks, one JSON text per line.
-            res.write(`data: ${answer.toString('utf8').replaceAll('\n', '\n\ndata: ')}\n\n`);
-            return;
-          }
-          for (const line of answer.toString('utf8').split('\n')) {
-            let chunk: ChatCompletionChunk;
-            try {
-              chunk = JSON.parse(line) as ChatCompletionChunk;
-            } catch {
-              opts.log.warn('proxy sent an answer part that is not JSON; skipped');
-              continue;
-            }
-            id ||= chunk.id;
-            const choice = chunk.choices?.[0];
-            if (choice?.delta?.content) content += choice.delta.content;
-            if (choice?.delta?.reasoning_content) reasoning += choice.delta.reasoning_content;
-            if (choice?.finish_reason) finishReason = choice.finish_reason;
-          }
-        },
-        onFinal(tokens: TokenCounts) {
-          accepted();
-          finished = true;
-          queue.released();
-          const usage = usageOf(tokens);
-          const cost: CostBreakdown = computeCost(tokens, opts.pricing());
-          if (stream) {
-            if (!headersSent) res.writeHead(200, { 'content-type': 'text/event-stream' });
-            if (includeUsage) res.write(`data: ${JSON.stringify({ id: id || 'chatcmpl-cocoon', object: 'chat.completion.chunk', created: created(), model: request.model, choices: [], usage, cost })}\n\n`);
-            res.end('data: [DONE]\n\n');
-            return;
-          }
-          sendJson(res, 200, {
-            id: id || 'chatcmpl-cocoon', object: 'chat.completion', created: created(), model: request.model,
-            choices: [{ index: 0, message: { role: 'assistant', content, ...(reasoning && { reasoning_content: reasoning }) }, finish_reason: finishReason }],
-            usage, cost,
-          });
-        },
-        onError(code: number, message: string) {
-          if (code === ErrorCode.noWorker && !answered && !headersSent && !gone.signal.aborted) {
-            // Every worker is busy: back to the head of the queue until capacity frees up.
-            probeDone?.(false);
-            probeDone = null;
-            running = null;
-            queue.wait(gone.signal, true).then((done) => { probeDone = done; attempt(); }, fail);
-            return;
-          }
-          accepted();
-          finished = true;
-          queue.released();
-          const type = code === ErrorCode.noWorker ? 'service_unavailable' : code === ErrorCode.badRequest ? 'invalid_request_error' : 'server_error';
-          if (headersSent) {
-            // Mid-stream: an SSE error event, which the openai package raises as an APIError.
-            res.end(`data: ${JSON.stringify({ error: { message, type, code: String(code), param: null } })}\n\n`);
-            return;
-          }
-          if (!res.writableEnded) sendError(res, httpStatusOf(code), message, type, null, String(code));
-        },
-    };
-    res.on('close', () => {
-      if (!finished) {
-        opts.log.info('client went away; cancelling query');
-        gone.abort();
-        running?.cancel();
-        probeDone?.(false);
-      }
+    const n = typeof body.n === 'number' ? body.n : 1;
+    const perChoice = endpoint === 'chat'
+      ? maxTokensOf(body as { max_tokens?: number | null; max_completion_tokens?: number | null }) ?? DEFAULT_MAX_TOKENS
+      : endpoint === 'completions' ? (body.max_tokens as number | null | undefined) ?? DEFAULT_COMPLETION_TOKENS : 0;
+    const streamOptions = body.stream_options as { include_usage?: boolean } | null | undefined;
+    relayQuery(relay, res, {
+      endpoint, model: modelName, body,
+      stream: endpoint !== 'embeddings' && body.stream === true,
+      includeUsage: streamOptions?.include_usage === true,
+      maxTokens: Math.max(1, perChoice * n),
     });
-    if (queue.open) attempt();
-    else {
-      probeDone = await queue.wait(gone.signal);
-      attempt();
-    }
   }
 
   const gate = createClientGate(opts.gate);
   const queue = new CapacityQueue(opts.queue);
+  const relay: RelayContext = {
+    link: opts.link, queue, pricing: opts.pricing, maxCoefficient: opts.maxCoefficient, timeoutSeconds: opts.defaultTimeoutSeconds, log: opts.log,
+  };
   const server = hardenServer(createServer(safeHandler(async (req, res) => {
     const { path } = requestTarget(req);
     if (gate(req, res) === 'answered') return;
@@ -216,7 +133,12 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
 
   async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (req.method === 'GET' && path === '/v1/models') return models(res);
-    if (req.method === 'POST' && path === '/v1/chat/completions') return chat(req, res);
+    if (req.method === 'GET' && path.startsWith('/v1/models/') && path.length > '/v1/models/'.length) return model(res, decodePath(path.slice('/v1/models/'.length)));
+    for (const endpoint of ['chat', 'completions', 'embeddings'] as const) {
+      if (path !== ENDPOINT_PATHS[endpoint]) continue;
+      if (req.method !== 'POST') throw new HttpError(405, `${path} takes POST`, 'method_not_allowed', { allow: 'POST' });
+      return inference(req, res, endpoint);
+    }
     if (req.method === 'GET' && path === '/v1/cocoon/status') return sendJson(res, 200, opts.status());
     if (req.method === 'GET' && path === '/v1/cocoon/proxy-certificate') {
       if (!opts.link.proxyCertificatePem) return sendError(res, 503, 'not connected to a proxy yet', 'service_unavailable');

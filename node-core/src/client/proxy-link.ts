@@ -6,7 +6,7 @@ import type { Logger } from '../log.ts';
 import type { TokenCounts } from '../payments/pricing.ts';
 import { Connection } from '../protocol/connection.ts';
 import { CLIENT_ACCEPTS_FROM_PROXY, ErrorCode, MAX_PROTO_VERSION, MIN_PROTO_VERSION, newRequestId, tokenCountsOf } from '../protocol/messages.ts';
-import { chatCompletionQuery, decodeHttpResponse } from '../protocol/http-payload.ts';
+import { chatCompletionQuery, decodeHttpResponse, encodeHttpRequest } from '../protocol/http-payload.ts';
 import { isTonAddress, noSettlementClient, secretHash, signedPaymentOf, type ClientSettlement } from '../protocol/settlement.ts';
 import { ChunkStreamParser } from '../inference/chunk-stream.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
@@ -17,8 +17,16 @@ import type { ClientStatus } from './status.ts';
  * the proxy's attestation report, and runs queries whose answers stream back as callbacks.
  */
 export interface QueryCallbacks {
+  /** Streamed answers: chunk JSON texts, one per line. */
   onPart(answer: Buffer): void;
+  /** Answers that are one JSON body (embeddings): the whole body, before onFinal. */
+  onBody?(body: Buffer): void;
   onFinal(tokens: TokenCounts): void;
+  /**
+   * The engine refused the request (its HTTP status, 4xx, and body): the engine's verdict, ends
+   * the query. Without this callback it reaches onError as that status.
+   */
+  onRefused?(status: number, body: Buffer): void;
   onError(code: number, message: string): void;
 }
 
@@ -26,9 +34,17 @@ interface ActiveQuery {
   cb: QueryCallbacks;
   /** The first answer (http.response) arrived. */
   started: boolean;
+  /** How the body is read: chunk by chunk, or gathered whole (a JSON answer or a refusal). */
+  whole: boolean;
+  /** The engine's status when it is not 200. */
+  refusedWith: number | null;
+  gathered: Buffer[];
   text: StringDecoder;
   parser: ChunkStreamParser;
 }
+
+/** Bytes of a whole answer the client holds (embeddings of many inputs). */
+const WHOLE_ANSWER_LIMIT = 64 * 1024 * 1024;
 
 const USAGE_ONLY = /"choices":\s*\[\s*\]/;
 function isUsageOnly(chunk: string): boolean {
@@ -90,18 +106,21 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
   }
 
   /**
-   * Runs a chat completion. `request` is the JSON body as the engine gets it; it travels as an
-   * http.request, and the answer's body (SSE or JSON lines) comes back to `onPart` as chunk JSON
-   * texts, one per line — the engine's usage-only chunk left out (the caller makes its own, with
-   * the cost).
+   * Runs a query: `request` is the JSON body as the engine gets it, POSTed to `path` (chat
+   * completions by default); it travels as an http.request. A streamed answer's body (SSE or JSON
+   * lines) comes back to `onPart` as chunk JSON texts, one per line — the engine's usage-only
+   * chunk left out (the caller makes its own, with the cost); a `whole` answer to `onBody`.
    */
-  runQuery(q: { model: string; request: Buffer; maxCoefficient: number; maxTokens: number; timeoutSeconds: number }, cb: QueryCallbacks): RunningQuery {
+  runQuery(q: { model: string; request: Buffer; path?: string; whole?: boolean; maxCoefficient: number; maxTokens: number; timeoutSeconds: number }, cb: QueryCallbacks): RunningQuery {
     const conn = this.requireConnection();
     const requestId = newRequestId();
     const key = requestId.toString('hex');
-    this.queries.set(key, { cb, started: false, text: new StringDecoder('utf8'), parser: new ChunkStreamParser() });
+    this.queries.set(key, { cb, started: false, whole: q.whole === true, refusedWith: null, gathered: [], text: new StringDecoder('utf8'), parser: new ChunkStreamParser() });
+    const query = q.path && q.path !== '/v1/chat/completions'
+      ? encodeHttpRequest({ method: 'POST', url: q.path, headers: [['Content-Type', 'application/json']], body: q.request })
+      : chatCompletionQuery(q.request);
     conn.send({
-      _: 'client.runQueryEx', model_name: q.model, query: chatCompletionQuery(q.request), max_coefficient: q.maxCoefficient, max_tokens: q.maxTokens,
+      _: 'client.runQueryEx', model_name: q.model, query, max_coefficient: q.maxCoefficient, max_tokens: q.maxTokens,
       timeout: q.timeoutSeconds, request_id: requestId, min_config_version: 0, flags: 0,
     });
     return {
@@ -146,13 +165,25 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
           if (!q.started) {
             q.started = true;
             const res = decodeHttpResponse(body);
-            if (res.status !== 200) {
-              this.queries.delete(key);
-              return q.cb.onError(res.status, `engine answered ${res.status} ${res.reason}: ${res.body.toString('utf8').slice(0, 500)}`);
-            }
+            if (res.status !== 200) q.refusedWith = res.status;
             body = res.body;
           }
           const done = ((p.flags as number) & 1) !== 0;
+          if (q.whole || q.refusedWith !== null) {
+            q.gathered.push(body);
+            if (q.gathered.reduce((n, b) => n + b.length, 0) > WHOLE_ANSWER_LIMIT) throw new CocoonError('answer_too_large', `answer is larger than ${WHOLE_ANSWER_LIMIT} bytes`);
+            if (!done) return;
+            this.queries.delete(key);
+            const whole = Buffer.concat(q.gathered);
+            if (q.refusedWith !== null) {
+              if (q.cb.onRefused) return q.cb.onRefused(q.refusedWith, whole);
+              return q.cb.onError(q.refusedWith, `engine answered ${q.refusedWith}: ${whole.toString('utf8').slice(0, 500)}`);
+            }
+            q.cb.onBody?.(whole);
+            const info = p.final_info as TlObject | undefined;
+            if (!info) return q.cb.onError(ErrorCode.workerFailed, 'proxy sent a final answer without token usage');
+            return q.cb.onFinal(tokenCountsOf(info.tokens_used as TlObject));
+          }
           const chunks = q.parser.push(q.text.write(body));
           if (done) chunks.push(...q.parser.push(q.text.end()), ...q.parser.end());
           const relay = chunks.filter((c) => !isUsageOnly(c));

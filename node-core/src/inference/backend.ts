@@ -21,6 +21,11 @@ export interface InferenceBackend {
    * batch, so a fast engine's burst travels as one message.
    */
   streamChatRaw(request: ChatCompletionRequest, signal?: AbortSignal): AsyncIterable<string[]>;
+  /**
+   * POSTs a JSON body to an engine path (`/v1/completions`, `/v1/embeddings`…) and resolves with
+   * the engine's response whatever its status, for relays that pass the HTTP exchange on as is.
+   */
+  post(path: string, body: string, signal?: AbortSignal): Promise<http.IncomingMessage>;
 }
 
 export interface OpenAiBackendOptions {
@@ -87,6 +92,9 @@ export function createOpenAiCompatibleBackend(opts: OpenAiBackendOptions): Infer
     streamChatRaw(request, signal) {
       return streamRaw(`${base}/v1/chat/completions`, headers, JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } }), timeoutMs, signal);
     },
+    post(path, body, signal) {
+      return openPost(`${base}${path}`, headers, body, timeoutMs, signal);
+    },
   };
 }
 
@@ -105,13 +113,13 @@ function parseChunk(data: string): ChatCompletionChunk {
 const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }) };
 
 /**
- * Streams chunk payloads (SSE `data:` or JSON lines) from a POST, on node:http rather than fetch: the WHATWG stream
- * layer under fetch was the worker's largest cost in the relay profile.
+ * POSTs to the engine on node:http rather than fetch: the WHATWG stream layer under fetch was the
+ * worker's largest cost in the relay profile. Resolves at the response headers.
  */
-async function* streamRaw(url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal): AsyncIterable<string[]> {
+function openPost(url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal): Promise<http.IncomingMessage> {
   const target = new URL(url);
   const lib = target.protocol === 'https:' ? https : http;
-  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+  return new Promise<http.IncomingMessage>((resolve, reject) => {
     const req = lib.request(target, { method: 'POST', agent: agents[target.protocol as 'http:'], headers: { ...headers, 'content-length': Buffer.byteLength(body) }, signal });
     const timer = setTimeout(() => req.destroy(new CocoonError('engine_timeout', `inference engine at ${target.origin} did not answer within ${timeoutMs} ms`)), timeoutMs);
     req.once('response', (r) => { clearTimeout(timer); resolve(r); });
@@ -123,6 +131,16 @@ async function* streamRaw(url: string, headers: Record<string, string>, body: st
     });
     req.end(body);
   });
+}
+
+/** Streams chunk payloads (SSE `data:` or JSON lines) from a POST. */
+async function* streamRaw(url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal): AsyncIterable<string[]> {
+  const res = await openPost(url, headers, body, timeoutMs, signal);
+  yield* engineChunks(res, signal);
+}
+
+/** The chunk payloads of an engine's streamed answer; a non-200 status or an error event throws. */
+export async function* engineChunks(res: http.IncomingMessage, signal?: AbortSignal): AsyncIterable<string[]> {
   if (res.statusCode !== 200) {
     let text = '';
     for await (const c of res) text += c;

@@ -6,12 +6,27 @@ import { z } from 'zod';
  * engines accept extensions (vLLM's `chat_template_kwargs`, Ollama's options…).
  */
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
+const toolCall = z.looseObject({
+  id: z.string().min(1).max(256),
+  type: z.literal('function'),
+  function: z.looseObject({ name: z.string().min(1).max(256), arguments: z.string() }),
+});
 export const chatMessageSchema = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
-  content: z.union([z.string(), z.array(textPart), z.null()]),
+  // OpenAI lets an assistant turn that only calls tools leave content out; engines check the rest.
+  content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
   name: z.string().max(256).optional(),
+  tool_calls: z.array(toolCall).max(128).optional(),
+  tool_call_id: z.string().max(256).optional(),
+  refusal: z.string().nullable().optional(),
+  reasoning_content: z.string().nullable().optional(),
 });
 
+/**
+ * The client endpoint checks shapes and bounds it must rely on itself (model, stream, token
+ * limits, n); what only the engine can judge (tool schemas, response_format details) passes
+ * through unchanged and comes back as the engine's own 400 when it is wrong.
+ */
 export const chatCompletionRequestSchema = z.looseObject({
   model: z.string().min(1).max(256),
   messages: z.array(chatMessageSchema).min(1).max(4096),
@@ -23,13 +38,34 @@ export const chatCompletionRequestSchema = z.looseObject({
   max_completion_tokens: z.number().int().min(1).max(1_000_000).nullable().optional(),
   stop: z.union([z.string(), z.array(z.string()).max(16)]).nullable().optional(),
   seed: z.number().int().nullable().optional(),
-  n: z.literal(1).nullable().optional(),
+  n: z.number().int().min(1).max(128).nullable().optional(),
   presence_penalty: z.number().min(-2).max(2).nullable().optional(),
   frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+  logprobs: z.boolean().nullable().optional(),
+  top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
+  tools: z.array(z.looseObject({ type: z.string() })).max(128).nullable().optional(),
+  tool_choice: z.union([z.string(), z.looseObject({})]).nullable().optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
+  response_format: z.looseObject({ type: z.string() }).nullable().optional(),
   user: z.string().optional(),
   /** Reasoning models: "low" | "medium" | "high" enables thinking in the test engine. */
   reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional(),
   chat_template_kwargs: z.looseObject({ enable_thinking: z.boolean().optional() }).optional(),
+});
+
+/** Legacy completions and embeddings: the fields the client relies on; the engine checks the rest. */
+export const textCompletionRequestSchema = z.looseObject({
+  model: z.string().min(1).max(256),
+  prompt: z.unknown().refine((p) => p !== undefined, 'prompt is required'),
+  stream: z.boolean().optional(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  max_tokens: z.number().int().min(0).max(1_000_000).nullable().optional(),
+  n: z.number().int().min(1).max(128).nullable().optional(),
+});
+
+export const embeddingRequestSchema = z.looseObject({
+  model: z.string().min(1).max(256),
+  input: z.unknown().refine((p) => p !== undefined, 'input is required'),
 });
 
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
@@ -50,8 +86,8 @@ export interface ChatCompletionChunk {
   model: string;
   choices: Array<{
     index: number;
-    delta: { role?: 'assistant'; content?: string; reasoning_content?: string };
-    finish_reason: 'stop' | 'length' | null;
+    delta: { role?: 'assistant'; content?: string | null; reasoning_content?: string };
+    finish_reason: string | null;
   }>;
   usage?: Usage | null;
 }
@@ -63,8 +99,8 @@ export interface ChatCompletion {
   model: string;
   choices: Array<{
     index: number;
-    message: { role: 'assistant'; content: string; reasoning_content?: string };
-    finish_reason: 'stop' | 'length' | null;
+    message: { role: 'assistant'; content: string | null; reasoning_content?: string };
+    finish_reason: string | null;
   }>;
   usage: Usage;
 }
@@ -100,7 +136,7 @@ export function parseChatCompletionRequest(raw: string): ParseResult<ChatComplet
 
 /** The text of a message, whichever content form the caller used. */
 export function messageText(message: ChatMessage): string {
-  if (message.content === null) return '';
+  if (message.content == null) return '';
   if (typeof message.content === 'string') return message.content;
   return message.content.map((p) => p.text).join('');
 }

@@ -11,7 +11,7 @@ import { Embedder, parseEmbeddingRequest } from './engine-embeddings.ts';
 import { parseEngineChatRequest } from './engine-request.ts';
 import type { ParseResult } from './openai-types.ts';
 import { PrefixCache } from './prefix-cache.ts';
-import { loadQwen3Tokenizer } from './tokenizer.ts';
+import { encodeFairly, loadQwen3Tokenizer } from './tokenizer.ts';
 
 /**
  * The embedded default inference engine: an OpenAI-compatible server with real Qwen3
@@ -136,7 +136,7 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
     const request = await readRequest(req, res, parseEngineChatRequest);
     if (!request) return;
     const promptText = renderPrompt(request);
-    const promptIds = tokenizer.encode(promptText);
+    const promptIds = await encodeFairly(tokenizer, promptText);
     const cachedTokens = prefixCache.lookupAndInsert(promptIds);
     const plan = planChat(generator, request, promptText);
     const usage = usageOf(plan, promptIds.length, cachedTokens);

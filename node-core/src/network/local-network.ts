@@ -7,6 +7,7 @@ import { startClient, type ClientRunner } from '../client/client-runner.ts';
 import { CocoonError } from '../errors.ts';
 import { createOpenAiCompatibleBackend } from '../inference/backend.ts';
 import { DEFAULT_MODEL, startTestEngine, type TestEngine } from '../inference/test-engine.ts';
+import { startTestEngineThread } from '../inference/test-engine-thread.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { LOCAL_POW_DIFFICULTY } from '../protocol/pow.ts';
 import { startProxy, type ProxyHandle } from '../proxy/proxy-runner.ts';
@@ -26,9 +27,18 @@ export interface LocalNetworkOptions {
   /** A real OpenAI-compatible engine instead of the built-in test engine. */
   backendUrl?: string;
   tokenDelayMs?: number;
+  /**
+   * Run the test engine on its own thread (default), so its tokenization of a large prompt does
+   * not stall the relays of every other role on this event loop; false keeps it on this loop.
+   */
+  engineThread?: boolean;
   /** Policy the nodes hold each other to: `fake` (default, allowlists of dev images) or `any`. */
   policy?: Extract<AttestationPolicyName, 'fake' | 'any'>;
   clientPort?: number;
+  /** Bearer key the client's OpenAI API requires (none by default on the local network). */
+  clientApiKey?: string | null;
+  /** Origins allowed to call the client's API from a browser (none by default). */
+  allowedOrigins?: string[];
   /**
    * Tests: the worker image the proxy's allowlist expects instead of the development image, so the
    * (development) worker is refused as "image not allowed". Development quotes carry no
@@ -58,6 +68,8 @@ export interface LocalNetwork {
   imageHashes: { proxy: string; worker: string };
   chain: { endpoint: string; rootAddress: string } | null;
   pricing: PricingParams;
+  /** The key the OpenAI API requires, or null. */
+  apiKey: string | null;
   describe(): Record<string, unknown>;
   stop(): Promise<void>;
 }
@@ -76,7 +88,10 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
     let model = opts.model;
     let backendUrl = opts.backendUrl;
     if (!backendUrl) {
-      engine = await startTestEngine({ model: model ?? DEFAULT_MODEL, tokenDelayMs: opts.tokenDelayMs ?? 0, log: log.child({ role: 'engine' }) });
+      const engineOptions = { model: model ?? DEFAULT_MODEL, tokenDelayMs: opts.tokenDelayMs ?? 0 };
+      engine = opts.engineThread === false
+        ? await startTestEngine({ ...engineOptions, log: log.child({ role: 'engine' }) })
+        : await startTestEngineThread(engineOptions);
       stoppers.push(() => engine!.stop());
       backendUrl = engine.url;
       model = engine.model;
@@ -140,6 +155,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
     const client = await startClient({
       proxy: proxy.endpoint, identity: await identity('client'), verifier: createPeerVerifier(policyFor(allowed.proxy), { expectedRole: 'proxy' }),
       knownModels: [model], pricing, log: log.child({ role: 'client' }), ...(opts.clientPort !== undefined && { port: opts.clientPort }),
+      apiKey: opts.clientApiKey ?? null, ...(opts.allowedOrigins && { allowedOrigins: opts.allowedOrigins }),
     });
     stoppers.push(() => client.stop());
     // With a deliberately unacceptable image the refusal is the point; don't wait for success.
@@ -148,6 +164,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
 
     const describe = () => ({
       openai: client.openaiUrl,
+      ...(opts.clientApiKey && { apiKey: opts.clientApiKey }),
       models: [model],
       network: 'local',
       policy: policyName,
@@ -159,7 +176,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       pricing,
       pid: process.pid,
     });
-    return { openaiUrl: client.openaiUrl, models: [model], client, proxy, workers, engine, imageHashes, chain, pricing, describe, stop };
+    return { openaiUrl: client.openaiUrl, models: [model], client, proxy, workers, engine, imageHashes, chain, pricing, apiKey: opts.clientApiKey ?? null, describe, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,4 +1,5 @@
-import type { ChatCompletion, ChatCompletionChunk } from '../inference/openai-types.ts';
+import type { Usage } from '../inference/openai-types.ts';
+import { ChatCompletionAssembler, TextCompletionAssembler } from '../inference/stream-assembly.ts';
 import { ZERO_TOKENS, tokensUsed } from '../protocol/messages.ts';
 import { encodeHttpResponse } from '../protocol/http-payload.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
@@ -11,19 +12,17 @@ import type { TlObject } from '../protocol/tl-codec.ts';
  * (the reference proxy reads it unconditionally).
  *
  * The body is what the requester asked for: an SSE stream (`data: {chunk}` … `data: [DONE]`)
- * for `stream: true`, else one chat.completion JSON assembled from the engine's chunks.
+ * for `stream: true`, else one chat.completion (or text_completion) JSON assembled from the
+ * engine's chunks with every field kept; embeddings and engine refusals go as the engine wrote them.
  */
 const USAGE_MARK = /"usage":\s*\{/;
+/** Body bytes per answer message, well under the 16 MiB frame limit. */
+const PART_BYTES = 1024 * 1024;
 
 export class AnswerWriter {
   private started = false;
-  // Non-stream assembly.
-  private id = '';
-  private created = 0;
-  private model = '';
-  private content = '';
-  private reasoning = '';
-  private finishReason: 'stop' | 'length' | null = null;
+  /** Non-stream requests: the answer built from the engine's chunks, every field kept. */
+  private readonly assembler: ChatCompletionAssembler | TextCompletionAssembler | null;
 
   constructor(
     private readonly send: (m: TlObject) => void,
@@ -31,19 +30,22 @@ export class AnswerWriter {
     private readonly stream: boolean,
     /** Whether the requester asked for the usage chunk (the engine is always asked for it). */
     private readonly includeUsage: boolean,
-  ) {}
+    kind: 'chat' | 'completions' | 'embeddings' = 'chat',
+  ) {
+    this.assembler = stream || kind === 'embeddings' ? null : kind === 'chat' ? new ChatCompletionAssembler() : new TextCompletionAssembler();
+  }
 
   /** Engine chunks (JSON texts). Returns the usage if one of them carried it. */
-  chunks(batch: string[]): ChatCompletionChunk['usage'] | undefined {
-    let usage: ChatCompletionChunk['usage'] | undefined;
+  chunks(batch: string[]): Usage | undefined {
+    let usage: Usage | undefined;
     const relay: string[] = [];
     for (const data of batch) {
       const hasUsage = USAGE_MARK.test(data);
-      if (hasUsage || !this.stream) {
-        const chunk = JSON.parse(data) as ChatCompletionChunk;
-        if (hasUsage) usage = chunk.usage;
-        if (!this.stream) this.absorb(chunk);
-        if (hasUsage && chunk.choices.length === 0 && !this.includeUsage) continue;
+      if (hasUsage || this.assembler) {
+        const chunk = JSON.parse(data) as { usage?: Usage | null; choices?: unknown[] };
+        if (hasUsage && chunk.usage) usage = chunk.usage;
+        this.assembler?.add(chunk as Record<string, unknown>);
+        if (hasUsage && chunk.choices?.length === 0 && !this.includeUsage) continue;
       }
       relay.push(data);
     }
@@ -54,13 +56,21 @@ export class AnswerWriter {
   /** Ends the answer with the token usage (TL tokensUsed). */
   finish(tokens: TlObject): void {
     const finalInfo = { _: 'proxy.queryFinalInfo', flags: 0, tokens_used: tokens };
-    if (this.stream) return this.body(Buffer.from('data: [DONE]\n\n'), finalInfo);
-    const completion: ChatCompletion = {
-      id: this.id || 'chatcmpl-cocoon', object: 'chat.completion', created: this.created, model: this.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: this.content, ...(this.reasoning && { reasoning_content: this.reasoning }) }, finish_reason: this.finishReason }],
-      usage: this.usage,
-    } as ChatCompletion;
-    this.body(Buffer.from(JSON.stringify(completion)), finalInfo, 'application/json');
+    if (this.stream || !this.assembler) return this.body(Buffer.from('data: [DONE]\n\n'), finalInfo);
+    this.body(Buffer.from(JSON.stringify(this.assembler.result())), finalInfo, 'application/json');
+  }
+
+  /**
+   * A whole engine answer relayed as it came: a non-streamed body (embeddings) or the engine's
+   * refusal (a 4xx with its error JSON), in parts that fit a frame.
+   */
+  whole(status: number, reason: string, contentType: string, bytes: Buffer, tokens: TlObject): void {
+    const finalInfo = { _: 'proxy.queryFinalInfo', flags: 0, tokens_used: tokens };
+    for (let at = 0; ; at += PART_BYTES) {
+      const last = at + PART_BYTES >= bytes.length;
+      this.body(bytes.subarray(at, at + PART_BYTES), last ? finalInfo : null, contentType, status, reason);
+      if (last) return;
+    }
   }
 
   fail(code: number, message: string): void {
@@ -70,25 +80,12 @@ export class AnswerWriter {
     });
   }
 
-  private usage: ChatCompletionChunk['usage'] | undefined;
-
-  private absorb(chunk: ChatCompletionChunk): void {
-    this.id ||= chunk.id;
-    this.created ||= chunk.created;
-    this.model ||= chunk.model;
-    if (chunk.usage) this.usage = chunk.usage;
-    const choice = chunk.choices[0];
-    if (choice?.delta.content) this.content += choice.delta.content;
-    if (choice?.delta.reasoning_content) this.reasoning += choice.delta.reasoning_content;
-    if (choice?.finish_reason) this.finishReason = choice.finish_reason;
-  }
-
-  private body(bytes: Buffer, finalInfo: TlObject | null, contentType = 'text/event-stream'): void {
+  private body(bytes: Buffer, finalInfo: TlObject | null, contentType = 'text/event-stream', status = 200, reason = 'OK'): void {
     const flags = finalInfo ? 1 : 0;
     const tail = finalInfo ? { final_info: finalInfo } : {};
     if (!this.started) {
       this.started = true;
-      const answer = encodeHttpResponse({ status: 200, reason: 'OK', headers: [['Content-Type', contentType]], body: bytes });
+      const answer = encodeHttpResponse({ status, reason, headers: [['Content-Type', contentType]], body: bytes });
       this.send({ _: 'proxy.queryAnswerEx', request_id: this.requestId, answer, flags, ...tail });
       return;
     }

@@ -2,15 +2,13 @@ import type { PeerVerifier, RaTlsIdentity } from '../attestation/index.ts';
 import { connectRaTls, refusalOf, refusalOfError, type Refusal } from '../attestation/index.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { InferenceBackend } from '../inference/backend.ts';
-import { chatCompletionRequestSchema, type Usage } from '../inference/openai-types.ts';
 import type { Logger } from '../log.ts';
-import { tokenCountsFromUsage } from '../payments/pricing.ts';
 import { Connection } from '../protocol/connection.ts';
 import { serveJsonStats } from '../stats-server.ts';
-import { ErrorCode, MAX_PROTO_VERSION, MIN_PROTO_VERSION, WORKER_ACCEPTS_FROM_PROXY, tokensUsed } from '../protocol/messages.ts';
-import { decodeHttpRequest } from '../protocol/http-payload.ts';
+import { ErrorCode, MAX_PROTO_VERSION, MIN_PROTO_VERSION, WORKER_ACCEPTS_FROM_PROXY } from '../protocol/messages.ts';
 import { isTonAddress, noSettlementWorker, signedPaymentOf, type WorkerSettlement } from '../protocol/settlement.ts';
 import { AnswerWriter } from './answer-writer.ts';
+import { parseEngineQuery, runOnEngine, type EngineQuery } from './engine-query.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 
 /**
@@ -83,28 +81,19 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     const key = requestId.toString('hex');
     const send = (m: TlObject) => conn.send(m);
     if (running.size >= maxActive) return new AnswerWriter(send, requestId, false, false).fail(ErrorCode.noWorker, `worker is at capacity (${maxActive} active requests)`);
-    let request;
+    let query: EngineQuery;
     try {
-      const http = decodeHttpRequest(q.query as Buffer);
-      if (http.method !== 'POST' || http.url.split('?')[0] !== '/v1/chat/completions') throw new Error(`${http.method} ${http.url} is not served; this worker serves POST /v1/chat/completions`);
-      request = chatCompletionRequestSchema.parse(JSON.parse(http.body.toString('utf8')));
+      query = parseEngineQuery(q.query as Buffer);
     } catch (err) {
-      return new AnswerWriter(send, requestId, false, false).fail(ErrorCode.badRequest, `query is not a valid chat completion request: ${errorMessage(err)}`);
+      return new AnswerWriter(send, requestId, false, false).fail(ErrorCode.badRequest, `query is not a valid request: ${errorMessage(err)}`);
     }
-    const writer = new AnswerWriter(send, requestId, request.stream === true, request.stream_options?.include_usage === true);
+    const writer = new AnswerWriter(send, requestId, query.stream, query.includeUsage, query.kind);
     const ac = new AbortController();
     running.set(key, ac);
     const timeout = setTimeout(() => ac.abort(), Math.max(1, q.timeout as number) * 1000);
-    let usage: Usage | null | undefined;
     try {
-      // Chunks are relayed as the engine wrote them, those that arrived together in one answer
-      // part; only the usage chunk is parsed (and, for a non-stream request, the assembly).
-      for await (const batch of opts.backend.streamChatRaw(request, ac.signal)) {
-        usage = writer.chunks(batch) ?? usage;
-      }
-      if (!usage) throw new CocoonError('engine_no_usage', 'the inference engine reported no token usage; enable usage reporting (stream_options.include_usage)');
-      const counts = tokenCountsFromUsage(usage);
-      writer.finish(tokensUsed(counts));
+      // An engine's 4xx is its verdict on the request, relayed as such: the worker did its job.
+      const { counts } = await runOnEngine(opts.backend, query, writer, ac.signal);
       counters.completed++;
       counters.tokens += counts.completion + counts.reasoning;
     } catch (err) {

@@ -24,7 +24,7 @@ export function Settings() {
   useEffect(() => { void refreshLogs(); }, []);
 
   if (!settings) return <section className="panel"><h2>Settings</h2><p className="muted">Loading…</p></section>;
-  const snippet = `import OpenAI from 'openai';\nconst openai = new OpenAI({ baseURL: '${settings.openaiBaseUrl}', apiKey: 'local' });\nconst res = await openai.chat.completions.create({\n  model: '${models[0]?.id ?? 'MODEL'}',\n  messages: [{ role: 'user', content: 'hi' }],\n});\nconsole.log(res.choices[0].message.content, res.usage);`;
+  const snippet = `import OpenAI from 'openai';\nconst openai = new OpenAI({ baseURL: '${settings.openaiBaseUrl}', apiKey: '${settings.apiKey ?? 'local'}' });\nconst res = await openai.chat.completions.create({\n  model: '${models[0]?.id ?? 'MODEL'}',\n  messages: [{ role: 'user', content: 'hi' }],\n});\nconsole.log(res.choices[0].message.content, res.usage);`;
 
   const save = async (patch: Parameters<typeof saveSettings>[0]) => {
     setError(null);
@@ -50,6 +50,10 @@ export function Settings() {
         <h2>Use the API from your code</h2>
         <dl className="kv">
           <dt>OpenAI base URL</dt><dd className="mono" data-testid="settings-openai-url">{settings.openaiBaseUrl} <CopyButton value={settings.openaiBaseUrl} /></dd>
+          <dt>API key</dt>
+          {settings.apiKey
+            ? <dd className="mono" data-testid="settings-api-key">{settings.apiKey} <CopyButton value={settings.apiKey} /> <span className="small muted">send as Authorization: Bearer; keep it secret</span></dd>
+            : <dd className="small muted" data-testid="settings-api-key">none required (the local network spends no real TON; any value works)</dd>}
         </dl>
         <pre className="snippet mono"><CopyButton value={snippet} label="Copy snippet" />{snippet}</pre>
       </section>

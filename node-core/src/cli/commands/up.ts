@@ -2,9 +2,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CocoonError } from '../../errors.ts';
 import { startLocalNetwork } from '../../network/local-network.ts';
+import { resolveApiKey } from '../../client/api-key.ts';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
+import { checkedOrigins } from './client.ts';
 
-const usage = 'cocoon up [--json] [--workers N] [--model M] [--backend URL] [--token-delay-ms N] [--port N] [--data-dir DIR] [--no-chain]';
+const usage = 'cocoon up [--json] [--workers N] [--model M] [--backend URL] [--token-delay-ms N] [--port N] [--data-dir DIR] [--no-chain] [--api-key KEY | --api-key-file FILE] [--allow-origin ORIGIN]...';
 
 function defaultHome(): string {
   return process.env.COCOON_HOME ?? join(homedir(), '.cocoon');
@@ -31,7 +33,14 @@ export const command: CliCommand = {
     const { values } = parseFlags(args, {
       json: { type: 'boolean' }, workers: { type: 'string' }, model: { type: 'string' }, backend: { type: 'string' },
       'token-delay-ms': { type: 'string' }, port: { type: 'string' }, 'data-dir': { type: 'string' }, 'no-chain': { type: 'boolean' },
+      'api-key': { type: 'string' }, 'api-key-file': { type: 'string' }, 'allow-origin': { type: 'string', multiple: true },
     }, usage, false);
+    // The local network spends no real TON: no key unless one is asked for.
+    const apiKey = resolveApiKey({
+      network: 'local', dataDir: values['data-dir'] ?? defaultHome(),
+      ...(values['api-key'] !== undefined && { apiKey: values['api-key'] }),
+      ...(values['api-key-file'] !== undefined && { apiKeyFile: values['api-key-file'] }),
+    });
     if (values.model !== undefined && !values.model.trim()) throw new CocoonError('bad_flag', '--model must not be empty');
     const net = await startLocalNetwork({
       workers: intFlag('workers', values.workers, 1, 1, 64),
@@ -39,13 +48,15 @@ export const command: CliCommand = {
       ...(values.port !== undefined && { clientPort: intFlag('port', values.port, 0, 1, 65535) }),
       ...(values.model !== undefined && { model: values.model }),
       ...(values.backend !== undefined && { backendUrl: values.backend }),
+      ...(apiKey.key && { clientApiKey: apiKey.key }),
+      ...(values['allow-origin'] && { allowedOrigins: checkedOrigins(values['allow-origin']) }),
       ...(!values['no-chain'] && { chainDataDir: join(values['data-dir'] ?? defaultHome(), 'local-chain') }),
     });
     const info = net.describe();
     if (values.json) process.stdout.write(JSON.stringify(info) + '\n');
     else {
       process.stdout.write(
-        `Cocoon local network is up.\n  OpenAI endpoint: ${net.openaiUrl}\n  model(s):        ${net.models.join(', ')}\n` +
+        `Cocoon local network is up.\n  OpenAI endpoint: ${net.openaiUrl}\n` + (net.apiKey ? `  API key:         ${net.apiKey}\n` : '') + `  model(s):        ${net.models.join(', ')}\n` +
           `  workers:         ${net.workers.length}\n  proxy stats:     ${net.proxy.statsUrl}\n` +
           (net.chain ? `  local TON chain: ${net.chain.endpoint} (root ${net.chain.rootAddress})\n` : '') +
           `  price:           ${net.pricing.pricePerToken} nanoTON/token (worker ${net.pricing.workerFeePerToken})\nPress Ctrl-C to stop.\n`,
