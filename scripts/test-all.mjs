@@ -7,8 +7,8 @@ import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 const extra = process.argv.slice(2);
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: process.env }).status ?? 1;
 
-console.log('== typecheck (tsc --noEmit)');
-const tscStatus = run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']);
+console.log('== typecheck (tsc --noEmit, one project per runtime)');
+const tscStatus = run(process.execPath, ['scripts/typecheck.mjs']);
 
 mkdirSync('.test-results', { recursive: true });
 const jsonPath = '.test-results/vitest.json';

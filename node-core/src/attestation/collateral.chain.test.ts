@@ -19,9 +19,9 @@ const real = readFileSync(new URL('../../../testdata/tdx/quote-a.dat', import.me
 const NOW = new Date('2026-06-01T00:00:00Z');
 const day = 86_400_000;
 
-type Pair = { cryptoKey: CryptoKeyPair; key: Key };
+type Pair = { cryptoKey: webcrypto.CryptoKeyPair; key: Key };
 async function keyPair(): Promise<Pair> {
-  const cryptoKey = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const cryptoKey = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   return { cryptoKey, key: KeyObject.from(cryptoKey.privateKey as never) };
 }
 const p1363 = (key: Key, data: Buffer): Buffer => sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' });

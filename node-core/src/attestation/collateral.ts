@@ -26,7 +26,7 @@ const CollateralSchema = z.object({
   qe_identity_signature: hexOrBytes,
 });
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[1]);
 
 const ROOT_DER = new X509Certificate(readFileSync(new URL('./intel-sgx-root-ca.pem', import.meta.url))).raw;
 

@@ -17,16 +17,16 @@ import { createPeerVerifier } from './verifier.ts';
 // Issue 9, finding by finding. Hostile-hardware cases use a TEST-ONLY stand-in Intel hierarchy
 // (root → PCK CA → PCK leaf) that re-signs quote-a's header, TD report and QE report after the
 // change under test; `testOnlyRootDer` is refused outside vitest (checked below).
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[1]);
 const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 const real = readFileSync(new URL('../../../testdata/tdx/quote-a.dat', import.meta.url));
 const day = 86_400_000;
-type Pair = { cryptoKey: CryptoKeyPair; key: KeyObject };
+type Pair = { cryptoKey: webcrypto.CryptoKeyPair; key: KeyObject };
 let root: x509.X509Certificate, pckCa: x509.X509Certificate, pck: x509.X509Certificate, rootKey: Pair, pckCaKey: Pair, pckKey: Pair;
 let rootDer: Buffer;
 
 async function keyPair(): Promise<Pair> {
-  const cryptoKey = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const cryptoKey = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   return { cryptoKey, key: KeyObject.from(cryptoKey.privateKey as never) };
 }
 const p1363 = (key: KeyObject, data: Buffer) => sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' });
@@ -118,7 +118,7 @@ describe('issue 9 findings', () => {
   });
 
   it('certificate lifetime is bounded: a 100-year certificate is refused', async () => {
-    const keys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const keys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const pub = Buffer.from(await webcrypto.subtle.exportKey('raw', keys.publicKey));
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: '01', name: 'CN=forever', notBefore: new Date(Date.now() - 1000), notAfter: new Date(Date.now() + 100 * 365 * day), signingAlgorithm: { name: 'Ed25519' }, keys,

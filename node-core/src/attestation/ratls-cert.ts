@@ -23,7 +23,7 @@ import type { NodeRole } from './report.ts';
  * A certificate without the quote and claims extensions is the "plain" certificate the reference
  * uses where it is not in a TD (its client, and its router without a configured certificate).
  */
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[1]);
 
 export const OID_QUOTE = '1.3.6.1.4.1.12345.1';
 export const OID_CLAIMS = '1.3.6.1.4.1.12345.2';
@@ -68,7 +68,7 @@ export function reportDataFor(publicKey: Buffer): Buffer {
 export async function createRaTlsIdentity(opts: RaTlsOptions): Promise<RaTlsIdentity> {
   const validity = opts.validitySeconds ?? 86_400;
   if (!(validity > 0 && validity <= MAX_CERT_LIFETIME_SECONDS)) throw new Error(`certificate validity must be 1..${MAX_CERT_LIFETIME_SECONDS} s`);
-  const keys = (await webcrypto.subtle.generateKey(ED25519, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(ED25519, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const publicKey = Buffer.from(await webcrypto.subtle.exportKey('raw', keys.publicKey));
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),

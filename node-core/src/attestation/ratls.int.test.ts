@@ -94,7 +94,7 @@ describe('RA-TLS certificates and the handshake', () => {
     const victim = await createRaTlsIdentity({ provider: fakeQuoteProvider() });
     const parsed = new x509.X509Certificate(new Uint8Array(victim.certDer));
     const stolenQuote = new Uint8Array(parsed.getExtension(OID_QUOTE)!.value);
-    const keys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const keys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const pub = Buffer.from(await webcrypto.subtle.exportKey('raw', keys.publicKey)).toString('hex');
     const make = (extra: x509.Extension[]) => x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: '02', name: 'CN=thief', notBefore: new Date(Date.now() - 1000), notAfter: new Date(Date.now() + 3600_000),
@@ -122,8 +122,8 @@ describe('RA-TLS certificates and the handshake', () => {
 
   it('refuses, in the handshake, a peer that presents a certificate chain (depth > 0)', async () => {
     // A leaf with a valid fake quote bound to its own key, but issued by a CA the peer also sends.
-    const caKeys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
-    const leafKeys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const caKeys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const leafKeys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const now = Date.now();
     const ca = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '0a', name: 'CN=ca', notBefore: new Date(now - 60_000), notAfter: new Date(now + 3600_000), signingAlgorithm: { name: 'Ed25519' }, keys: caKeys, extensions: [new x509.BasicConstraintsExtension(true, undefined, true)] });
     const pub = Buffer.from(await webcrypto.subtle.exportKey('raw', leafKeys.publicKey)).toString('hex');

@@ -74,11 +74,11 @@ describe('local network through the official openai client', () => {
     expect((await fetch(`${net.openaiUrl}/chat/completions`, { method: 'POST', body: 'nope' })).status).toBe(415);
     const res = await fetch(`${net.openaiUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'nope' });
     expect(res.status).toBe(400);
-    expect((await res.json()).error.message).toMatch(/JSON/);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/JSON/);
   });
 
   it('reports the proxy attestation in the status', async () => {
-    const status = await (await fetch(`${net.openaiUrl}/cocoon/status`)).json();
+    const status = (await (await fetch(`${net.openaiUrl}/cocoon/status`)).json()) as { proxy: { state: string }; attestation: unknown };
     expect(status.proxy.state).toBe('connected');
     expect(status.attestation).toMatchObject({ valid: true, policy: 'fake', imageHash: net.imageHashes.proxy, imageAllowed: true });
   });
