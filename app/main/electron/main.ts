@@ -5,7 +5,10 @@ import pino from 'pino';
 import { startLocalNetwork } from '../../../node-core/src/network/local-network.ts';
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import { defaultDataDir } from '../data-dir.ts';
-import { CONTENT_SECURITY_POLICY } from '../security.ts';
+import { contentSecurityPolicy } from '../security.ts';
+import { SettingsStore } from '../services/settings-store.ts';
+import { checkNetworkSettings, LOCAL_NETWORK_SETTINGS } from '../services/network-settings.ts';
+import { WalletSession } from '../services/wallet-session.ts';
 import { APP_ENTRY, APP_SCHEME, isTrustedSender, serveAppRequest } from './renderer-origin.ts';
 import { AppService } from '../services/app-service.ts';
 import { openDevWallet } from '../services/dev-wallet.ts';
@@ -31,17 +34,26 @@ mkdirSync(appDataDir, { recursive: true });
 const log = pino({ name: 'app', level: process.env.COCOON_LOG_LEVEL ?? 'info' }, pino.destination({ dest: join(appDataDir, 'app.log'), mkdir: true }));
 let service: AppService | null = null;
 let stopNetwork: (() => Promise<void>) | null = null;
+let walletSession: WalletSession | null = null;
+// The TON network chosen in Settings applies from start to quit: it fixes the CSP and the wallet session.
+const tonNetwork = await new SettingsStore(appDataDir).read().then((s) => checkNetworkSettings(s.network)).catch((err: unknown) => {
+  log.error({ err: errorMessage(err) }, 'the saved network settings are invalid; running on the local network');
+  return LOCAL_NETWORK_SETTINGS;
+});
 
 async function createWindow(): Promise<void> {
   const chainDataDir = join(appDataDir, 'chain');
   const network = await startLocalNetwork({ log, tokenDelayMs: 15, chainDataDir });
   stopNetwork = network.stop;
-  const devWallet = network.chain ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
-  const clientAccount = network.chain ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
+  const local = tonNetwork.name === 'local';
+  const devWallet = local && network.chain ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
+  const clientAccount = local && network.chain ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
+  walletSession = new WalletSession({ network: tonNetwork.name, appDataDir, log: log as never });
+  await walletSession.start();
   // The window is the local user's own: the terminal is on, owner mode reads $COCOON_HOST_ROOT or /.
   const owner = new OwnerService({ hostRoot: process.env.COCOON_HOST_ROOT ?? '/', network: 'local' });
   const pty = new PtyService({ enabled: true });
-  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: 'local', logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty });
+  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: tonNetwork.name, logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty, walletSession });
 
   ipcMain.handle('cocoon:request', async (e, name: unknown, args: unknown) => {
     if (!isTrustedSender(e.senderFrame)) {
@@ -63,7 +75,7 @@ async function createWindow(): Promise<void> {
   // Bundled, this file is dist/electron/main.mjs; the renderer build sits beside it in dist/renderer.
   const rendererDir = join(import.meta.dirname, '..', 'renderer');
   protocol.handle(APP_SCHEME, (request) => {
-    const r = serveAppRequest(request.url, rendererDir);
+    const r = serveAppRequest(request.url, rendererDir, contentSecurityPolicy(tonNetwork.name));
     return new Response(new Uint8Array(r.body), { status: r.status, headers: r.headers });
   });
   // Navigation and new windows are blocked; external links open in the system browser.
@@ -77,7 +89,7 @@ async function createWindow(): Promise<void> {
 
 if (primaryInstance) app.whenReady().then(() => {
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  session.defaultSession.webRequest.onHeadersReceived((details, cb) => cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } }));
+  session.defaultSession.webRequest.onHeadersReceived((details, cb) => cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [contentSecurityPolicy(tonNetwork.name)] } }));
   Menu.setApplicationMenu(Menu.buildFromTemplate([{ role: 'fileMenu' }, { role: 'editMenu' }, { role: 'viewMenu' }, { role: 'windowMenu' }]));
   return createWindow();
 }).catch((err) => {
@@ -94,5 +106,6 @@ app.on('before-quit', (event) => {
   event.preventDefault();
   stopNetwork = null;
   service?.close();
+  void walletSession?.close();
   stop().catch((err: unknown) => log.error({ err }, 'stopping the local network failed')).finally(() => app.quit());
 });

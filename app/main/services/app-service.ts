@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { fromNano, toNano } from '@ton/core';
-import type { ClientAccount, ClientAccountState } from '../../../node-core/src/payments/client-account.ts';
+import { fromNano, toNano, type Address } from '@ton/core';
+import type { AccountActionKind, ClientAccount, ClientAccountState } from '../../../node-core/src/payments/client-account.ts';
+import type { TransactionSigner } from '../../../node-core/src/payments/wallet-signer.ts';
 import OpenAI from 'openai';
 import type { ClientHandle } from '../../../node-core/src/client/status.ts';
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
@@ -16,6 +17,7 @@ import { argumentError, chatFailure } from './user-errors.ts';
 import type { DevWalletAccess } from './dev-wallet.ts';
 import type { OwnerService } from './owner-service.ts';
 import type { PtyService } from './pty-service.ts';
+import type { WalletSession } from './wallet-session.ts';
 
 /**
  * Everything the UI can ask of the app, as plain functions with no Electron in sight: the IPC
@@ -40,6 +42,12 @@ export interface AppServiceOptions {
   owner?: OwnerService;
   /** The embedded terminal; absent or disabled, pty requests are refused. */
   pty?: PtyService;
+  /** TON Connect (main process); absent, wallet.* requests are refused. */
+  walletSession?: WalletSession;
+  /** The client account of a connected wallet's address (read and planned here, signed by the wallet). */
+  accountFor?: (owner: Address) => Promise<ClientAccount>;
+  /** Balance of any address on the running network's chain. */
+  balanceOf?: (address: Address) => Promise<bigint>;
 }
 
 export class AppService extends EventEmitter {
@@ -58,7 +66,10 @@ export class AppService extends EventEmitter {
     const forward = (event: EventName, payload: unknown) => this.emitEvent(event, payload as never);
     opts.owner?.on('event', forward);
     opts.pty?.on('event', forward);
+    const onWallet = (state: AppEvents['wallet.session']) => this.emitEvent('wallet.session', state);
+    opts.walletSession?.on('state', onWallet);
     this.unsubscribe = () => {
+      opts.walletSession?.off('state', onWallet);
       unsubscribeStatus();
       opts.owner?.off('event', forward);
       opts.pty?.off('event', forward);
@@ -133,21 +144,69 @@ export class AppService extends EventEmitter {
       case 'account.stake':
       case 'account.topUp':
       case 'account.withdraw': {
-        const account = this.opts.clientAccount;
-        if (!account) throw new CocoonError('no_chain', 'client-contract actions need the chain layer, which is not running', { hint: 'start the app with its embedded local chain' });
-        const amount = toNano((a[0] as { amountTon: string }).amountTon);
-        const act = name === 'account.stake' ? account.stake(amount) : name === 'account.topUp' ? account.topUp(amount) : account.withdraw(amount);
-        return accountInfo(await act) as RequestResults[N];
+        const { amountTon, confirmMainnet } = a[0] as RequestArgs<'account.stake'>[0];
+        const kind = name.slice('account.'.length) as AccountActionKind;
+        const { account, signer, signerName } = await this.payingAccount();
+        if (this.opts.network === 'mainnet' && !(await this.settings.read()).mainnetConfirmed) {
+          if (!confirmMainnet) throw new CocoonError('mainnet_confirmation_required', 'This is mainnet: the transaction moves real TON. Confirm to continue (asked once).');
+          await this.settings.update({ mainnetConfirmed: true });
+        }
+        const plan = await account.plan(kind, toNano(amountTon));
+        const { state, hash } = await account.execute(plan, signer ?? undefined);
+        return { ...accountInfo(state), lastTransaction: { action: kind, hash, signer: signerName } } as RequestResults[N];
       }
+      case 'account.quote': {
+        const { action, amountTon } = a[0] as RequestArgs<'account.quote'>[0];
+        const { account, signerName } = await this.payingAccount();
+        const plan = await account.plan(action, toNano(amountTon));
+        return {
+          action, network: this.opts.network, contract: plan.before.contract, amountTon: fromNano(plan.amountNano), attachedTon: fromNano(plan.attachedNano), feeTon: fromNano(plan.feeEstimateNano),
+          signer: signerName, needsMainnetConfirmation: this.opts.network === 'mainnet' && !(await this.settings.read()).mainnetConfirmed,
+        } as RequestResults[N];
+      }
+      case 'wallet.session':
+        return this.session().current() as RequestResults[N];
+      case 'wallet.connect':
+        return (await this.session().connect((a[0] as { appName: string }).appName)) as RequestResults[N];
+      case 'wallet.disconnect':
+        return (await this.session().disconnect()) as RequestResults[N];
     }
     throw new CocoonError('unknown_request', `unknown request "${String(name)}"`);
   }
 
+  private session(): WalletSession {
+    if (!this.opts.walletSession) throw new CocoonError('no_wallet_session', 'TON Connect is not available in this app instance');
+    return this.opts.walletSession;
+  }
+
+  /**
+   * Who pays for a client-account action: the connected TON Connect wallet (its own account,
+   * signed in the wallet) or, on the local network with no wallet connected, the development
+   * wallet (signed by the app: it holds no real TON).
+   */
+  private async payingAccount(): Promise<{ account: ClientAccount; signer: TransactionSigner | null; signerName: string }> {
+    const signer = this.opts.walletSession?.signer() ?? null;
+    if (signer) {
+      if (!this.opts.accountFor) throw new CocoonError('no_chain', `client-contract actions on ${this.opts.network} are not available yet: the app has no proxy contract for this network`);
+      return { account: await this.opts.accountFor(signer.address), signer, signerName: `${this.opts.walletSession!.current().walletName ?? 'wallet'} (TON Connect)` };
+    }
+    if (this.opts.network === 'local' && this.opts.clientAccount) return { account: this.opts.clientAccount, signer: null, signerName: 'local development wallet' };
+    if (this.opts.network !== 'local') throw new CocoonError('no_wallet', 'connect your wallet first: every transaction is signed in your wallet through TON Connect');
+    throw new CocoonError('no_chain', 'client-contract actions need the chain layer, which is not running', { hint: 'start the app with its embedded local chain' });
+  }
+
   private async walletInfo(): Promise<RequestResults['wallet.get']> {
     const dev = this.opts.devWallet;
+    const connected = this.opts.walletSession?.signer() ?? null;
     let balanceTon: string | null = null;
     let balanceError: string | null = null;
-    if (dev) {
+    if (connected && this.opts.balanceOf) {
+      try {
+        balanceTon = fromNano(await this.opts.balanceOf(connected.address));
+      } catch (err) {
+        balanceError = `the chain did not answer the balance query: ${errorMessage(err)}`;
+      }
+    } else if (dev) {
       try {
         balanceTon = fromNano(await dev.balanceNano());
       } catch (err) {
@@ -156,20 +215,24 @@ export class AppService extends EventEmitter {
     }
     let clientAccount: RequestResults['wallet.get']['clientAccount'] = null;
     let accountError: string | null = null;
-    if (this.opts.clientAccount) {
+    const account = connected ? (this.opts.accountFor ? await this.opts.accountFor(connected.address).catch(() => undefined) : undefined) : this.opts.clientAccount;
+    if (account) {
       try {
-        clientAccount = accountInfo(await this.opts.clientAccount.state());
+        clientAccount = accountInfo(await account.state());
       } catch (err) {
         accountError = `the client contract could not be read: ${errorMessage(err)}`;
       }
     }
     return {
       network: this.opts.network,
-      mode: this.opts.network === 'local' ? 'development' : 'tonconnect',
-      address: dev?.address ?? null,
+      mode: connected || this.opts.network !== 'local' ? 'tonconnect' : 'development',
+      address: connected ? this.opts.walletSession!.current().address : dev?.address ?? null,
       balanceTon,
       clientAccount,
-      contractActionsDisabledReason: balanceError ?? accountError ?? (this.opts.clientAccount ? null : 'the chain layer is not running, so the client contract cannot be reached'),
+      contractActionsDisabledReason: balanceError ?? accountError ?? (account ? null
+        : connected ? `client-contract actions on ${this.opts.network} are not available yet: the app has no proxy contract for this network`
+        : this.opts.network !== 'local' ? 'connect your wallet to see and use your client contract'
+        : 'the chain layer is not running, so the client contract cannot be reached'),
     };
   }
 
@@ -184,7 +247,8 @@ export class AppService extends EventEmitter {
       activeBackend: { kind: active ? 'url' : 'test-engine', url: active },
       logLevel: saved.logLevel,
       logFile: this.opts.logFile ?? null,
-      restartRequired: saved.backendUrl !== active,
+      restartRequired: saved.backendUrl !== active || saved.network.name !== this.opts.network,
+      savedNetwork: { name: saved.network.name, endpoint: saved.network.endpoint, apiKeySet: Boolean(saved.network.apiKey), rootAddress: saved.network.rootAddress },
     };
   }
 

@@ -10,6 +10,11 @@ import { OwnerService } from '../services/owner-service.ts';
 import { PtyService } from '../services/pty-service.ts';
 import type { TdSupervisorApi } from '../../shared/api-contract.ts';
 import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
+import type { Address } from '@ton/core';
+import { Chain } from '../../../node-core/src/chain/chain.ts';
+import { checkNetworkSettings } from '../services/network-settings.ts';
+import { WalletSession } from '../services/wallet-session.ts';
+import { contentSecurityPolicy } from '../security.ts';
 import { ensureRendererBuilt } from './renderer-build.ts';
 import { startWebServer, type WebServer } from './web-server.ts';
 
@@ -33,6 +38,8 @@ export interface WebMode {
   web: WebServer;
   network: LocalNetwork;
   service: AppService;
+  /** TON Connect in main; on the local network it runs the local bridge the development wallet uses. */
+  walletSession: WalletSession;
   stop(): Promise<void>;
 }
 
@@ -49,30 +56,52 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   const backendUrl = opts.network?.backendUrl ?? settings.backendUrl ?? undefined;
   // The app's chain lives under its own data dir so it never contends for `cocoon up`'s chain lock.
   const chainDataDir = opts.noChain ? undefined : join(opts.dataDir, 'app', 'chain');
+  // The TON network (Settings, applies at start): local is the embedded chain; on testnet/mainnet
+  // the wallet and the chain reads go to the configured endpoint, the inference network stays local.
+  const tonNetwork = checkNetworkSettings(settings.network);
   const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), ...opts.network, ...(backendUrl && { backendUrl }) });
   let service: AppService | null = null;
+  let walletSession: WalletSession | null = null;
   try {
-    const devWallet = network.chain && chainDataDir ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
-    const clientAccount = network.chain && chainDataDir ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
+    const local = tonNetwork.name === 'local';
+    const devWallet = local && network.chain && chainDataDir ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
+    const clientAccount = local && network.chain && chainDataDir ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
+    const chain = local
+      ? network.chain && new Chain({ network: 'local', endpoint: network.chain.endpoint, rootAddress: network.chain.rootAddress })
+      : new Chain({ network: tonNetwork.name, endpoint: tonNetwork.endpoint!, ...(tonNetwork.apiKey && { apiKey: tonNetwork.apiKey }), rootAddress: tonNetwork.rootAddress! });
+    walletSession = new WalletSession({ network: tonNetwork.name, appDataDir: appDir, log });
+    await walletSession.start();
+    // Local: accounts at the local proxy contract. Testnet/mainnet: no proxy contract is chosen yet (see README).
+    const proxyContract = local && chain && chainDataDir ? await ClientAccount.localProxyContract(chain, { rootAddress: network.chain!.rootAddress, chainDataDir }) : null;
+    const accounts = new Map<string, Promise<ClientAccount>>();
+    const accountFor = proxyContract && chain ? (owner: Address) => {
+      const key = owner.toRawString();
+      if (!accounts.has(key)) accounts.set(key, ClientAccount.open({ chain, proxyContract, owner, signer: null }));
+      return accounts.get(key)!;
+    } : undefined;
     const owner = new OwnerService({ hostRoot: opts.hostRoot ?? process.env.COCOON_HOST_ROOT ?? '/', network: 'local', ...(opts.td && { td: opts.td }) });
     const pty = new PtyService({ enabled: opts.terminal ?? process.env.COCOON_TERMINAL === '1' });
     service = new AppService({
-      openaiUrl: network.openaiUrl, client: network.client, dataDir: appDir, network: 'local', activeBackendUrl: backendUrl ?? null, logFile,
-      ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty,
+      openaiUrl: network.openaiUrl, client: network.client, dataDir: appDir, network: tonNetwork.name, activeBackendUrl: backendUrl ?? null, logFile,
+      ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty, walletSession,
+      ...(accountFor && { accountFor }), ...(chain && { balanceOf: async (a: Address) => (await chain.getAccount(a)).balance }),
     });
     const token = await persistentToken(appDir);
-    const web = await startWebServer({ service, rendererDir, log, token, ...(opts.port !== undefined && { port: opts.port }) });
+    const web = await startWebServer({ service, rendererDir, log, token, contentSecurityPolicy: contentSecurityPolicy(tonNetwork.name), ...(opts.port !== undefined && { port: opts.port }) });
     const running = service;
+    const session = walletSession;
     return {
-      url: web.url, web, network, service: running,
+      url: web.url, web, network, service: running, walletSession: session,
       async stop() {
         running.close();
         await web.close();
+        await session.close();
         await network.stop();
       },
     };
   } catch (err) {
     service?.close();
+    await walletSession?.close();
     await network.stop();
     throw err;
   }
