@@ -87,7 +87,7 @@ export class WalletSession extends EventEmitter {
 
   /** Starts the local bridge (local network), the manifest/wallet-list server, the SDK, and restores a saved session. */
   async start(): Promise<void> {
-    if (this.opts.network === 'local') this.bridge = await startTonConnectBridge();
+    if (this.opts.network === 'local') this.bridge = await this.startLocalBridge();
     const list = walletsList(this.opts.network, this.bridge?.url);
     this.assets = createServer((req, res) => {
       const origin = `http://127.0.0.1:${(this.assets!.address() as AddressInfo).port}`;
@@ -106,6 +106,24 @@ export class WalletSession extends EventEmitter {
     this.update({ wallets: list.map((w) => ({ appName: w.app_name, name: w.name, image: w.image })) });
     await this.connector.restoreConnection();
     if (this.connector.connected && this.state.state !== 'connected') await this.onWallet(this.connector.wallet);
+  }
+
+  /**
+   * The local bridge keeps its port across restarts (saved in the data dir), because a restored
+   * TON Connect session names its bridge by URL; a taken port gets a new one (reconnect then).
+   */
+  private async startLocalBridge(): Promise<TonConnectBridge> {
+    const file = join(this.opts.appDataDir, 'tonconnect', 'bridge-port');
+    const saved = Number(await readFile(file, 'utf8').catch(() => '0'));
+    let bridge: TonConnectBridge;
+    try {
+      bridge = await startTonConnectBridge({ port: Number.isInteger(saved) && saved > 1023 && saved < 65536 ? saved : 0 });
+    } catch {
+      bridge = await startTonConnectBridge();
+    }
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, new URL(bridge.url).port);
+    return bridge;
   }
 
   private async publicManifestDomain(): Promise<string> {
