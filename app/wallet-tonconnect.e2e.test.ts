@@ -154,9 +154,7 @@ describe('TON Connect in the app, with the headless development wallet', () => {
 
   it('restores the connection after a restart of the app', async () => {
     await stopApp();
-    const t0 = Date.now();
     info = await startApp();
-    console.log('restart took', Date.now() - t0, 'ms');
     await page.goto(info.url);
     await expect.poll(() => page.getAttribute('[data-testid=tonconnect]', 'data-state'), { timeout: 30_000 }).toBe('connected');
     expect(Address.parse((await page.textContent('[data-testid=tc-address]'))!).equals(wallet.address)).toBe(true);
