@@ -123,6 +123,11 @@ export const requestSchemas = {
   'wallet.session': z.tuple([]),
   'wallet.connect': z.tuple([z.object({ appName: z.string().regex(/^[\w.-]{1,64}$/, 'must be a wallet app_name from the wallet list') })]),
   'wallet.disconnect': z.tuple([]),
+  // Owner economics: a worker's earnings (owner address typed, or the connected wallet's when null), claims, the proxy operator's contract.
+  'economics.worker': z.tuple([z.object({ ownerAddress: z.string().min(1).max(100).nullable(), range: z.enum(['hour', 'day', 'week']) })]),
+  'economics.claim': z.tuple([z.object({ ownerAddress: z.string().min(1).max(100).nullable() })]),
+  'economics.proxy': z.tuple([]),
+  'economics.proxy.act': z.tuple([z.object({ action: z.enum(['stake', 'withdraw', 'close']), amountTon: tonAmount.optional() })]),
   // Owner mode. The app never changes the host itself: GPU preparation is planned here and run by
   // the owner (sudo) in the embedded terminal.
   'owner.doctor': z.tuple([]),
@@ -239,6 +244,50 @@ export interface WalletSessionState {
   error: string | null;
 }
 
+/** One worker's earnings: the proxy's signed side (from its ledger, when wired) and the chain's paid side. */
+export interface WorkerEconomics {
+  network: 'local' | 'testnet' | 'mainnet';
+  owner: string;
+  workerContract: string;
+  proxyContract: string;
+  deployed: boolean;
+  /** Tokens served (ledger), or null when the proxy's ledger is not available to the app. */
+  tokensServed: string | null;
+  /** TON the proxy signed for this worker (latest signed payout), null without the ledger. */
+  signedTon: string | null;
+  /** TON paid to the worker contract on chain (its paid-tokens counter × the worker fee). */
+  paidTon: string;
+  /** Signed but not yet claimed on chain. */
+  pendingTon: string | null;
+  /** Usage per bucket of the chosen range (empty without the ledger). */
+  series: Array<{ at: string; tokens: number; earnedTon: string }>;
+  payouts: Array<{ signedAt: string; tokens: string; amountTon: string; claimed: boolean; hash: string | null }>;
+  /** Whether "claim now" has something to submit, and if not why. */
+  claimable: boolean;
+  /** What is not available yet and why (e.g. the proxy's ledger is not connected). */
+  notes: string[];
+}
+
+export interface ProxyEconomics {
+  network: 'local' | 'testnet' | 'mainnet';
+  contract: string | null;
+  owner: string | null;
+  deployed: boolean;
+  state: 'running' | 'closing' | 'closed' | null;
+  stakeTon: string;
+  minStakeTon: string;
+  /** The owner's earnings, withdrawable. */
+  earningsTon: string;
+  workerReserveTon: string;
+  /** Client money the contract holds beyond stake, earnings and the worker reserve. */
+  clientFundsTon: string;
+  closeDelaySeconds: number;
+  /** Closing: when the close completes (unix seconds), for the countdown. */
+  unlockAt: number | null;
+  /** Why actions are not available, when they are not. */
+  disabledReason: string | null;
+}
+
 /** The saved network choice (applies on the next start); the API key is never sent back, only whether one is set. */
 export interface NetworkSettingsInfo {
   name: 'local' | 'testnet' | 'mainnet';
@@ -267,6 +316,10 @@ export interface RequestResults {
   'wallet.session': WalletSessionState;
   'wallet.connect': WalletSessionState;
   'wallet.disconnect': WalletSessionState;
+  'economics.worker': WorkerEconomics;
+  'economics.claim': WorkerEconomics & { claimed: { hash: string; tokens: string; signer: string } };
+  'economics.proxy': ProxyEconomics;
+  'economics.proxy.act': ProxyEconomics & { sent: { action: 'stake' | 'withdraw' | 'close'; hash: string; signer: string } };
   'owner.doctor': DoctorReport & { hostRoot: string; at: string };
   'owner.gpus': Array<PciGpu & { ccMode: 'on' | 'off' | 'devtools' | null }>;
   'owner.gpu.plan': GpuPlan & { commandLine: string };
