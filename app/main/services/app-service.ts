@@ -18,6 +18,8 @@ import type { DevWalletAccess } from './dev-wallet.ts';
 import type { OwnerService } from './owner-service.ts';
 import type { PtyService } from './pty-service.ts';
 import type { WalletSession } from './wallet-session.ts';
+import type { OwnerEconomics } from './owner-economics.ts';
+import { Address as TonAddress } from '@ton/core';
 
 /**
  * Everything the UI can ask of the app, as plain functions with no Electron in sight: the IPC
@@ -48,6 +50,10 @@ export interface AppServiceOptions {
   accountFor?: (owner: Address) => Promise<ClientAccount>;
   /** Balance of any address on the running network's chain. */
   balanceOf?: (address: Address) => Promise<bigint>;
+  /** Owner economics (worker earnings, claims, the proxy operator's contract); absent, economics.* is refused. */
+  economics?: OwnerEconomics;
+  /** Local network only: development wallets that sign for the worker owner and the proxy operator when no wallet is connected. */
+  devSigners?: { worker?: TransactionSigner; proxy?: TransactionSigner };
 }
 
 export class AppService extends EventEmitter {
@@ -164,6 +170,26 @@ export class AppService extends EventEmitter {
           signer: signerName, needsMainnetConfirmation: this.opts.network === 'mainnet' && !(await this.settings.read()).mainnetConfirmed,
         } as RequestResults[N];
       }
+      case 'economics.worker': {
+        const { ownerAddress, range } = a[0] as RequestArgs<'economics.worker'>[0];
+        return (await this.econ().worker(this.workerOwner(ownerAddress), range)) as RequestResults[N];
+      }
+      case 'economics.claim': {
+        const owner = this.workerOwner((a[0] as RequestArgs<'economics.claim'>[0]).ownerAddress);
+        const { signer, signerName } = this.signerFor(owner, 'worker');
+        const { hash, tokens } = await this.econ().claim(owner, signer);
+        return { ...(await this.econ().worker(owner, 'day')), claimed: { hash, tokens: tokens.toString(), signer: signerName } } as RequestResults[N];
+      }
+      case 'economics.proxy':
+        return (await this.econ().proxy()) as RequestResults[N];
+      case 'economics.proxy.act': {
+        const { action, amountTon } = a[0] as RequestArgs<'economics.proxy.act'>[0];
+        const view = await this.econ().proxy();
+        if (!view.owner) throw new CocoonError('no_proxy_contract', view.disabledReason ?? 'the proxy contract is not deployed');
+        const { signer, signerName } = this.signerFor(TonAddress.parse(view.owner), 'proxy');
+        const { hash } = await this.econ().proxyAct(action, amountTon ? toNano(amountTon) : null, signer);
+        return { ...(await this.econ().proxy()), sent: { action, hash, signer: signerName } } as RequestResults[N];
+      }
       case 'wallet.session':
         return this.session().current() as RequestResults[N];
       case 'wallet.connect':
@@ -172,6 +198,35 @@ export class AppService extends EventEmitter {
         return (await this.session().disconnect()) as RequestResults[N];
     }
     throw new CocoonError('unknown_request', `unknown request "${String(name)}"`);
+  }
+
+  private econ(): OwnerEconomics {
+    if (!this.opts.economics) throw new CocoonError('no_economics', `owner economics need the chain layer and a proxy contract, which this app instance does not have on ${this.opts.network}`);
+    return this.opts.economics;
+  }
+
+  /** The worker owner: the typed address, else the connected wallet's, else (local) the worker development wallet's. */
+  private workerOwner(typed: string | null): Address {
+    if (typed) {
+      try {
+        return TonAddress.parse(typed.trim());
+      } catch {
+        throw new CocoonError('bad_address', `"${typed.slice(0, 80)}" is not a TON address`, { hint: 'paste the owner address from your wallet' });
+      }
+    }
+    const connected = this.opts.walletSession?.signer();
+    if (connected) return connected.address;
+    if (this.opts.devSigners?.worker) return this.opts.devSigners.worker.address;
+    throw new CocoonError('no_wallet', 'connect your wallet or type the worker owner address');
+  }
+
+  /** Who signs for `owner`: the connected wallet when it is the owner, else (local) the matching development wallet. */
+  private signerFor(owner: Address, role: 'worker' | 'proxy'): { signer: TransactionSigner; signerName: string } {
+    const connected = this.opts.walletSession?.signer();
+    if (connected?.address.equals(owner)) return { signer: connected, signerName: `${this.opts.walletSession!.current().walletName ?? 'wallet'} (TON Connect)` };
+    const dev = this.opts.devSigners?.[role];
+    if (this.opts.network === 'local' && dev?.address.equals(owner)) return { signer: dev, signerName: `local ${role} development wallet` };
+    throw new CocoonError('wrong_wallet', `connect the wallet that owns ${owner.toString()} to sign this`, { hint: 'TON Connect: disconnect and connect the owner\'s wallet' });
   }
 
   private session(): WalletSession {

@@ -12,8 +12,12 @@ import type { TdSupervisorApi } from '../../shared/api-contract.ts';
 import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
 import type { Address } from '@ton/core';
 import { Chain } from '../../../node-core/src/chain/chain.ts';
+import { chainWalletSigner, type TransactionSigner } from '../../../node-core/src/payments/wallet-signer.ts';
 import { checkNetworkSettings } from '../services/network-settings.ts';
 import { WalletSession } from '../services/wallet-session.ts';
+import { OwnerEconomics } from '../services/owner-economics.ts';
+import type { EarningsLedger } from '../services/earnings-ledger.ts';
+import { readFile as readFileAsync } from 'node:fs/promises';
 import { contentSecurityPolicy } from '../security.ts';
 import { ensureRendererBuilt } from './renderer-build.ts';
 import { startWebServer, type WebServer } from './web-server.ts';
@@ -31,6 +35,8 @@ export interface WebModeOptions {
   terminal?: boolean;
   /** The TD guest launcher (owner mode step 4). */
   td?: TdSupervisorApi;
+  /** The proxy's settlement ledger for owner economics (absent: the views show the chain side only and say so). */
+  earningsLedger?: EarningsLedger;
 }
 
 export interface WebMode {
@@ -80,11 +86,22 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
       return accounts.get(key)!;
     } : undefined;
     const owner = new OwnerService({ hostRoot: opts.hostRoot ?? process.env.COCOON_HOST_ROOT ?? '/', network: 'local', ...(opts.td && { td: opts.td }) });
+    // Owner economics on the local proxy contract; the development "worker" and "proxy" wallets sign when no wallet is connected.
+    const economics = proxyContract && chain ? new OwnerEconomics({ network: tonNetwork.name, chain, proxyContract, ledger: opts.earningsLedger ?? null }) : undefined;
+    let devSigners: { worker?: TransactionSigner; proxy?: TransactionSigner } | undefined;
+    if (local && chain && chainDataDir) {
+      const stored = JSON.parse(await readFileAsync(join(chainDataDir, 'wallets.json'), 'utf8')) as Array<{ name: string; mnemonic: string[] }>;
+      const signer = async (name: string) => {
+        const m = stored.find((w) => w.name === name)?.mnemonic;
+        return m ? chainWalletSigner(await chain.wallet(m)) : undefined;
+      };
+      devSigners = { ...(await signer('worker').then((w) => w && { worker: w })), ...(await signer('proxy').then((p) => p && { proxy: p })) };
+    }
     const pty = new PtyService({ enabled: opts.terminal ?? process.env.COCOON_TERMINAL === '1' });
     service = new AppService({
       openaiUrl: network.openaiUrl, client: network.client, dataDir: appDir, network: tonNetwork.name, activeBackendUrl: backendUrl ?? null, logFile,
       ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty, walletSession,
-      ...(accountFor && { accountFor }), ...(chain && { balanceOf: async (a: Address) => (await chain.getAccount(a)).balance }),
+      ...(accountFor && { accountFor }), ...(economics && { economics }), ...(devSigners && { devSigners }), ...(chain && { balanceOf: async (a: Address) => (await chain.getAccount(a)).balance }),
     });
     const token = await persistentToken(appDir);
     const web = await startWebServer({ service, rendererDir, log, token, contentSecurityPolicy: contentSecurityPolicy(tonNetwork.name), ...(opts.port !== undefined && { port: opts.port }) });
