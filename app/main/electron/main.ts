@@ -8,13 +8,12 @@ import { defaultDataDir } from '../data-dir.ts';
 import { contentSecurityPolicy } from '../security.ts';
 import { SettingsStore } from '../services/settings-store.ts';
 import { checkNetworkSettings, LOCAL_NETWORK_SETTINGS } from '../services/network-settings.ts';
-import { WalletSession } from '../services/wallet-session.ts';
+import type { WalletSession } from '../services/wallet-session.ts';
+import { startMoneyServices } from '../services/money-services.ts';
 import { APP_ENTRY, APP_SCHEME, isTrustedSender, serveAppRequest } from './renderer-origin.ts';
 import { AppService } from '../services/app-service.ts';
-import { openDevWallet } from '../services/dev-wallet.ts';
 import { OwnerService } from '../services/owner-service.ts';
 import { PtyService } from '../services/pty-service.ts';
-import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
 
 /**
  * Electron main process, kept thin: one window, a menu, single-instance lock, the services
@@ -45,15 +44,12 @@ async function createWindow(): Promise<void> {
   const chainDataDir = join(appDataDir, 'chain');
   const network = await startLocalNetwork({ log, tokenDelayMs: 15, chainDataDir });
   stopNetwork = network.stop;
-  const local = tonNetwork.name === 'local';
-  const devWallet = local && network.chain ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
-  const clientAccount = local && network.chain ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
-  walletSession = new WalletSession({ network: tonNetwork.name, appDataDir, log: log as never });
-  await walletSession.start();
+  const money = await startMoneyServices({ tonNetwork, localChain: network.chain ?? null, chainDataDir, appDataDir, log: log as never });
+  walletSession = money.walletSession;
   // The window is the local user's own: the terminal is on, owner mode reads $COCOON_HOST_ROOT or /.
   const owner = new OwnerService({ hostRoot: process.env.COCOON_HOST_ROOT ?? '/', network: 'local' });
   const pty = new PtyService({ enabled: true });
-  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: tonNetwork.name, logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty, walletSession });
+  service = new AppService({ openaiUrl: network.openaiUrl, client: network.client, dataDir: appDataDir, network: tonNetwork.name, logFile: join(appDataDir, 'app.log'), owner, pty, ...money.options });
 
   ipcMain.handle('cocoon:request', async (e, name: unknown, args: unknown) => {
     if (!isTrustedSender(e.senderFrame)) {

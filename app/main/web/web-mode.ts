@@ -5,19 +5,13 @@ import { createLogger, logToFile } from '../../../node-core/src/log.ts';
 import { SettingsStore } from '../services/settings-store.ts';
 import { startLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from '../../../node-core/src/network/local-network.ts';
 import { AppService } from '../services/app-service.ts';
-import { openDevWallet } from '../services/dev-wallet.ts';
 import { OwnerService } from '../services/owner-service.ts';
 import { PtyService } from '../services/pty-service.ts';
 import type { TdSupervisorApi } from '../../shared/api-contract.ts';
-import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
-import type { Address } from '@ton/core';
-import { Chain } from '../../../node-core/src/chain/chain.ts';
-import { chainWalletSigner, type TransactionSigner } from '../../../node-core/src/payments/wallet-signer.ts';
 import { checkNetworkSettings } from '../services/network-settings.ts';
-import { WalletSession } from '../services/wallet-session.ts';
-import { OwnerEconomics } from '../services/owner-economics.ts';
+import type { WalletSession } from '../services/wallet-session.ts';
+import { startMoneyServices, type MoneyServices } from '../services/money-services.ts';
 import type { EarningsLedger } from '../services/earnings-ledger.ts';
-import { readFile as readFileAsync } from 'node:fs/promises';
 import { contentSecurityPolicy } from '../security.ts';
 import { ensureRendererBuilt } from './renderer-build.ts';
 import { startWebServer, type WebServer } from './web-server.ts';
@@ -67,58 +61,31 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   const tonNetwork = checkNetworkSettings(settings.network);
   const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), ...opts.network, ...(backendUrl && { backendUrl }) });
   let service: AppService | null = null;
-  let walletSession: WalletSession | null = null;
+  let money: MoneyServices | null = null;
   try {
-    const local = tonNetwork.name === 'local';
-    const devWallet = local && network.chain && chainDataDir ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
-    const clientAccount = local && network.chain && chainDataDir ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
-    const chain = local
-      ? network.chain && new Chain({ network: 'local', endpoint: network.chain.endpoint, rootAddress: network.chain.rootAddress })
-      : new Chain({ network: tonNetwork.name, endpoint: tonNetwork.endpoint!, ...(tonNetwork.apiKey && { apiKey: tonNetwork.apiKey }), rootAddress: tonNetwork.rootAddress! });
-    walletSession = new WalletSession({ network: tonNetwork.name, appDataDir: appDir, log });
-    await walletSession.start();
-    // Local: accounts at the local proxy contract. Testnet/mainnet: no proxy contract is chosen yet (see README).
-    const proxyContract = local && chain && chainDataDir ? await ClientAccount.localProxyContract(chain, { rootAddress: network.chain!.rootAddress, chainDataDir }) : null;
-    const accounts = new Map<string, Promise<ClientAccount>>();
-    const accountFor = proxyContract && chain ? (owner: Address) => {
-      const key = owner.toRawString();
-      if (!accounts.has(key)) accounts.set(key, ClientAccount.open({ chain, proxyContract, owner, signer: null }));
-      return accounts.get(key)!;
-    } : undefined;
+    money = await startMoneyServices({ tonNetwork, localChain: network.chain ?? null, chainDataDir, appDataDir: appDir, log, ...(opts.earningsLedger && { earningsLedger: opts.earningsLedger }) });
     const owner = new OwnerService({ hostRoot: opts.hostRoot ?? process.env.COCOON_HOST_ROOT ?? '/', network: 'local', ...(opts.td && { td: opts.td }) });
-    // Owner economics on the local proxy contract; the development "worker" and "proxy" wallets sign when no wallet is connected.
-    const economics = proxyContract && chain ? new OwnerEconomics({ network: tonNetwork.name, chain, proxyContract, ledger: opts.earningsLedger ?? null }) : undefined;
-    let devSigners: { worker?: TransactionSigner; proxy?: TransactionSigner } | undefined;
-    if (local && chain && chainDataDir) {
-      const stored = JSON.parse(await readFileAsync(join(chainDataDir, 'wallets.json'), 'utf8')) as Array<{ name: string; mnemonic: string[] }>;
-      const signer = async (name: string) => {
-        const m = stored.find((w) => w.name === name)?.mnemonic;
-        return m ? chainWalletSigner(await chain.wallet(m)) : undefined;
-      };
-      devSigners = { ...(await signer('worker').then((w) => w && { worker: w })), ...(await signer('proxy').then((p) => p && { proxy: p })) };
-    }
     const pty = new PtyService({ enabled: opts.terminal ?? process.env.COCOON_TERMINAL === '1' });
     service = new AppService({
       openaiUrl: network.openaiUrl, client: network.client, dataDir: appDir, network: tonNetwork.name, activeBackendUrl: backendUrl ?? null, logFile,
-      ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty, walletSession,
-      ...(accountFor && { accountFor }), ...(economics && { economics }), ...(devSigners && { devSigners }), ...(chain && { balanceOf: async (a: Address) => (await chain.getAccount(a)).balance }),
+      owner, pty, ...money.options,
     });
     const token = await persistentToken(appDir);
     const web = await startWebServer({ service, rendererDir, log, token, contentSecurityPolicy: contentSecurityPolicy(tonNetwork.name), ...(opts.port !== undefined && { port: opts.port }) });
     const running = service;
-    const session = walletSession;
+    const started = money;
     return {
-      url: web.url, web, network, service: running, walletSession: session,
+      url: web.url, web, network, service: running, walletSession: started.walletSession,
       async stop() {
         running.close();
         await web.close();
-        await session.close();
+        await started.close();
         await network.stop();
       },
     };
   } catch (err) {
     service?.close();
-    await walletSession?.close();
+    await money?.close();
     await network.stop();
     throw err;
   }
