@@ -30,6 +30,7 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   dataDir = mkdtempSync(join(tmpdir(), 'cocoon-economics-e2e-'));
   process.env.COCOON_HOME = dataDir;
+  process.env.COCOON_LOG_LEVEL = 'warn';
   mode = await startWebMode({ dataDir, earningsLedger: ledger });
   const chainDir = join(dataDir, 'app', 'chain');
   const localChain = mode.network.chain!;
