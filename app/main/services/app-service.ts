@@ -152,11 +152,12 @@ export class AppService extends EventEmitter {
       case 'account.withdraw': {
         const { amountTon, confirmMainnet } = a[0] as RequestArgs<'account.stake'>[0];
         const kind = name.slice('account.'.length) as AccountActionKind;
-        const { account, signer, signerName } = await this.payingAccount();
+        // Asked once, before the first mainnet transaction, whoever signs it.
         if (this.opts.network === 'mainnet' && !(await this.settings.read()).mainnetConfirmed) {
           if (!confirmMainnet) throw new CocoonError('mainnet_confirmation_required', 'This is mainnet: the transaction moves real TON. Confirm to continue (asked once).');
           await this.settings.update({ mainnetConfirmed: true });
         }
+        const { account, signer, signerName } = await this.payingAccount();
         const plan = await account.plan(kind, toNano(amountTon));
         const { state, hash } = await account.execute(plan, signer ?? undefined);
         return { ...accountInfo(state), lastTransaction: { action: kind, hash, signer: signerName } } as RequestResults[N];

@@ -1,5 +1,6 @@
 import { Address } from '@ton/core';
 import { z } from 'zod';
+import { CocoonError } from '../../../node-core/src/errors.ts';
 
 /**
  * Which TON network the app runs against, as the Settings screen saves it. Local is the embedded
@@ -56,11 +57,11 @@ export function checkNetworkSettings(input: unknown): NetworkSettings {
   const parsed = networkSettingsSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new Error(`network.${issue.path.join('.')}: ${issue.message}`);
+    throw new CocoonError('bad_network_settings', `network.${issue.path.join('.')}: ${issue.message}`);
   }
   const s = parsed.data.name === 'local' ? { ...LOCAL_NETWORK_SETTINGS } : { ...parsed.data, apiKey: parsed.data.apiKey || null };
   const errors = networkSettingsErrors(s);
   const first = Object.entries(errors)[0];
-  if (first) throw new Error(`network.${first[0]}: ${first[1]}`);
+  if (first) throw new CocoonError('bad_network_settings', `network.${first[0]}: ${first[1]}`);
   return s;
 }
