@@ -176,4 +176,22 @@ describe('TON Connect in the app, with the headless development wallet', () => {
     expect(await chainBalance(wallet.address)).toBe(before);
     await page.locator('[data-testid=wallet-panel]').screenshot({ path: join(ARTIFACTS, 'wallet-wrong-network.png') });
   });
+
+  it('Settings: a network is checked field by field and applies on restart', async () => {
+    await page.click('[data-testid=tab-settings]');
+    expect(await page.textContent('[data-testid=settings-network]')).toBe('local');
+    await page.click('[data-testid=network-mainnet]');
+    await page.fill('[data-testid=network-endpoint]', 'http://toncenter.com/api/v2/jsonRPC');
+    await page.fill('[data-testid=network-root]', 'EQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAM9c');
+    await page.click('[data-testid=save-network]');
+    await expect.poll(() => page.textContent('[data-testid=network-error]')).toMatch(/network\.endpoint: the endpoint must use https on mainnet/);
+    await page.fill('[data-testid=network-endpoint]', 'https://toncenter.com/api/v2/jsonRPC');
+    await page.click('[data-testid=save-network]');
+    await expect.poll(() => page.textContent('[data-testid=network-restart]')).toMatch(/switches to mainnet when it is restarted/);
+    expect(await page.textContent('[data-testid=settings-network]')).toBe('local');
+    // Back to local so the saved choice does not outlive the test's meaning.
+    await page.click('[data-testid=network-local]');
+    await page.click('[data-testid=save-network]');
+    await expect.poll(() => page.locator('[data-testid=network-restart]').count()).toBe(0);
+  });
 });
