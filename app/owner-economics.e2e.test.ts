@@ -67,6 +67,8 @@ describe('owner economics in the page', () => {
     expect(await page.textContent('[data-testid=earnings-tokens]')).toBe('50000');
     expect(await page.textContent('[data-testid=earnings-paid]')).toBe('0 TON');
     expect(await page.locator('[data-testid=earnings-chart]').count()).toBe(1);
+    // The worker contract is new: the claim deploys it in the same transfer (0.8 + 0.15 TON attached).
+    expect(await page.textContent('[data-testid=earnings-claim-cost]')).toMatch(/attaches 0\.95 TON \(estimated fee up to 0\.96 TON.*receives 0\.00095 TON/);
     await page.click('[data-testid=earnings-range-hour]');
     await page.click('[data-testid=earnings-claim]');
     await expect.poll(() => page.textContent('[data-testid=earnings-claimed]'), { timeout: 30_000 }).toMatch(/Claimed 50000 tokens, transaction [0-9a-f]{16}… \(signed by local worker development wallet\)/);

@@ -264,6 +264,9 @@ export interface WorkerEconomics {
   payouts: Array<{ signedAt: string; tokens: string; amountTon: string; claimed: boolean; hash: string | null }>;
   /** Whether "claim now" has something to submit, and if not why. */
   claimable: boolean;
+  /** What the claim's wallet transfer attaches (processing, plus the deploy when the worker contract is new) and its estimated fee; unspent value returns. */
+  claimAttachedTon?: string;
+  claimFeeTon?: string;
   /** What is not available yet and why (e.g. the proxy's ledger is not connected). */
   notes: string[];
 }
@@ -286,6 +289,9 @@ export interface ProxyEconomics {
   unlockAt: number | null;
   /** Why actions are not available, when they are not. */
   disabledReason: string | null;
+  /** What each action attaches beyond a stake amount, and the estimated fee (unspent value returns). */
+  actionAttachedTon?: string;
+  actionFeeTon?: string;
 }
 
 /** The saved network choice (applies on the next start); the API key is never sent back, only whether one is set. */

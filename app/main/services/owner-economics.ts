@@ -67,6 +67,8 @@ export class OwnerEconomics {
         claimed: p.tokens <= paidTokens, hash: this.claims.get(p.body.hash().toString('hex')) ?? null,
       })).reverse(),
       claimable: pending > 0n,
+      claimAttachedTon: fromNano(SETTLEMENT_VALUE + (onChain ? 0n : DEPLOY_VALUE)),
+      claimFeeTon: fromNano(SETTLEMENT_VALUE + (onChain ? 0n : DEPLOY_VALUE) + WALLET_FEE_ESTIMATE_NANO),
       notes: pending > 0n ? [] : ['Nothing to claim: the chain already holds the latest signed payout.'],
     };
   }
@@ -110,6 +112,7 @@ export class OwnerEconomics {
       stakeTon: fromNano(d.stake), minStakeTon: fromNano(params.minProxyStake), earningsTon: fromNano(d.balance), workerReserveTon: fromNano(d.workerReserve),
       clientFundsTon: fromNano(clientFunds > 0n ? clientFunds : 0n), closeDelaySeconds: params.proxyDelayBeforeClose,
       unlockAt: d.state === 1 && d.unlockTs > 0 ? d.unlockTs : null, disabledReason: null,
+      actionAttachedTon: fromNano(MIN_OP_VALUE), actionFeeTon: fromNano(MIN_OP_VALUE + WALLET_FEE_ESTIMATE_NANO),
     };
   }
 

@@ -69,6 +69,9 @@ function WorkerEarnings() {
             ))}
             <button disabled={!data.claimable || busy} onClick={() => void claim()} data-testid="earnings-claim">{busy ? 'Waiting for the wallet…' : 'Claim now'}</button>
           </div>
+          {data.claimable && data.claimAttachedTon && (
+            <p className="small muted" data-testid="earnings-claim-cost">Claim now: your wallet attaches {data.claimAttachedTon} TON (estimated fee up to {data.claimFeeTon} TON; what is not spent comes back) and receives {data.pendingTon} TON.</p>
+          )}
           {data.series.length > 0 && (
             <div style={{ height: 180 }} data-testid="earnings-chart">
               <ResponsiveContainer width="100%" height="100%">
@@ -140,6 +143,9 @@ function ProxyOperator() {
             <dt>Own earnings</dt><dd data-testid="proxy-earnings">{data.earningsTon} TON</dd>
             {left !== null && <><dt>Close completes in</dt><dd data-testid="proxy-countdown">{left} s</dd></>}
           </dl>
+          {!data.disabledReason && data.actionAttachedTon && (
+            <p className="small muted" data-testid="proxy-action-cost">Each action attaches {data.actionAttachedTon} TON (plus the stake amount when staking); estimated fee up to {data.actionFeeTon} TON, what is not spent comes back.</p>
+          )}
           {data.disabledReason ? <p className="muted small">Disabled: {data.disabledReason}.</p> : (
             <div className="actions">
               <input aria-label="Stake in TON" value={amount} onChange={(e) => setAmount(e.target.value)} size={6} data-testid="proxy-amount" /> TON
