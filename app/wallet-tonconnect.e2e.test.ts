@@ -149,6 +149,9 @@ describe('TON Connect in the app, with the headless development wallet', () => {
     await quoteAndConfirm('account-withdraw', '1');
     await expect.poll(() => page.textContent('[data-testid=account-balance]'), { timeout: 30_000 }).toBe('2 TON');
     expect(await page.locator('[data-testid=account-history] tbody tr').count()).toBe(3); // open, top-up, withdraw
+    // The chain's own record, newest first: withdraw, top-up, the opening top-up, deploy (the declined top-up never reached it).
+    await expect.poll(() => page.locator('[data-testid=account-chain-history] tbody tr td:nth-child(2)').allTextContents(), { timeout: 15_000 })
+      .toEqual(['withdraw', 'top-up', 'top-up', 'opened']);
     await page.locator('[data-testid=wallet-panel]').screenshot({ path: join(ARTIFACTS, 'wallet-tonconnect.png') });
   });
 

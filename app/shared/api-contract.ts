@@ -207,6 +207,8 @@ export interface ClientAccountInfo {
   chargedTon: string;
   /** After an action: the hash of what the wallet sent (hex), and who signed it. */
   lastTransaction?: { action: 'stake' | 'topUp' | 'withdraw'; hash: string; signer: string };
+  /** The contract's latest transactions on chain, newest first (wallet.get only). */
+  history?: Array<{ at: string; hash: string; action: string; valueTon: string; sentTon: string; ok: boolean }>;
 }
 
 /** Shown before the wallet is asked: nothing is sent by a quote. */

@@ -150,7 +150,11 @@ export class MoneyRequests {
     const account = connected ? (this.opts.accountFor ? await this.opts.accountFor(connected.address).catch(() => undefined) : undefined) : this.opts.clientAccount;
     if (account) {
       try {
-        clientAccount = accountInfo(await account.state());
+        const [state, history] = await Promise.all([account.state(), account.history(20)]);
+        clientAccount = {
+          ...accountInfo(state),
+          history: history.map((h) => ({ at: h.at.toISOString(), hash: h.hash, action: h.action, valueTon: fromNano(h.valueNano), sentTon: fromNano(h.sentNano), ok: h.ok })),
+        };
       } catch (err) {
         accountError = `the client contract could not be read: ${errorMessage(err)}`;
       }

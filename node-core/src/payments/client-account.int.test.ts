@@ -67,4 +67,16 @@ describe('client account on the embedded local chain', () => {
     expect(hash).toMatch(/^[0-9a-f]{64}$/);
     expect(state).toMatchObject({ deployed: true, stakeNano: toNano('20'), balanceNano: 0n });
   });
+
+  it('lists the contract\'s transactions from the chain, newest first, with what each asked', async () => {
+    const history = await account.history();
+    const actions = history.map((h) => h.action);
+    // Opened (deploy + top-up in one transfer), topped up, withdrawn: newest first.
+    expect(actions).toEqual(['ownerClientWithdraw', 'extClientTopUp', 'extClientTopUp', 'deploy']);
+    expect(history.every((h) => h.ok)).toBe(true);
+    expect(history[2]!.valueNano).toBe(toNano('15.1'));
+    expect(history.every((h) => /^[0-9a-f]{64}$/.test(h.hash))).toBe(true);
+    const withdraw = history.find((h) => h.action === 'ownerClientWithdraw')!;
+    expect(withdraw.sentNano).toBeGreaterThanOrEqual(toNano('2'));
+  });
 });

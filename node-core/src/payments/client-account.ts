@@ -5,7 +5,7 @@ import { Address, beginCell, fromNano } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import { deployProxy } from '../../../contracts/deploy.ts';
 import type { Client } from '../../../contracts/wrappers/Client.ts';
-import { Body, MIN_OP_VALUE } from '../../../contracts/wrappers/protocol.ts';
+import { Body, MIN_OP_VALUE, Op } from '../../../contracts/wrappers/protocol.ts';
 import { randomQueryId } from '../../../contracts/wrappers/signing.ts';
 import { DEPLOY_VALUE } from '../../../contracts/deploy.ts';
 import { readClientData, readRootData } from '../chain/contract-state.ts';
@@ -50,6 +50,22 @@ export interface AccountActionPlan {
   feeEstimateNano: bigint;
   before: ClientAccountState;
 }
+
+/** One transaction of the client contract as the chain records it, newest first in `history`. */
+export interface AccountHistoryEntry {
+  at: Date;
+  /** Transaction hash, hex. */
+  hash: string;
+  /** What the incoming message asked, by its op name (`deploy` for an empty body, `op 0x…` when unknown). */
+  action: string;
+  /** TON that came in with it. */
+  valueNano: bigint;
+  /** TON the contract sent out in it (a withdraw, a charge's share to the proxy, excesses). */
+  sentNano: bigint;
+  ok: boolean;
+}
+
+const OP_NAMES = new Map<number, string>(Object.entries(Op).map(([name, code]) => [code, name]));
 
 export interface AccountActionResult {
   state: ClientAccountState;
@@ -113,6 +129,25 @@ export class ClientAccount {
       chargedNano: s.tokensUsed * s.params.pricePerToken, tokensUsed: s.tokensUsed,
       state: s.state === 0 ? 'running' : s.state === 1 ? 'closing' : 'closed',
     };
+  }
+
+  /** The contract's latest transactions on chain (none before it is deployed). */
+  async history(limit = 20): Promise<AccountHistoryEntry[]> {
+    const txs = (await this.chain.transactionsSince(this.client.address)).sort((a, b) => (a.lt < b.lt ? 1 : -1)).slice(0, limit);
+    return txs.map((tx) => {
+      const inMsg = tx.inMessage;
+      const body = inMsg?.body.beginParse();
+      const op = body && body.remainingBits >= 32 ? body.loadUint(32) : null;
+      const d = tx.description;
+      let sentNano = 0n;
+      for (const out of tx.outMessages.values()) if (out.info.type === 'internal') sentNano += out.info.value.coins;
+      return {
+        at: new Date(tx.now * 1000), hash: tx.hash().toString('hex'),
+        action: op === null ? 'deploy' : OP_NAMES.get(op) ?? `op 0x${op.toString(16)}`,
+        valueNano: inMsg?.info.type === 'internal' ? inMsg.info.value.coins : 0n, sentNano,
+        ok: d.type === 'generic' && !d.aborted,
+      };
+    });
   }
 
   /**

@@ -44,6 +44,11 @@ export function WalletPanel({ wallet }: { wallet: WalletInfo | null }) {
 
 type AccountAction = 'stake' | 'topUp' | 'withdraw';
 const LABEL: Record<AccountAction, string> = { stake: 'Stake', topUp: 'Top up', withdraw: 'Withdraw' };
+/** Op names of the client contract's incoming messages, in words. */
+const ACTION_WORDS: Record<string, string> = {
+  deploy: 'opened', extClientTopUp: 'top-up', ownerClientIncreaseStake: 'stake raised', ownerClientWithdraw: 'withdraw',
+  extClientChargeSigned: 'charge', ownerClientRequestRefund: 'close requested', excesses: 'excess returned',
+};
 
 interface Done { action: AccountAction; amountTon: string; hash: string; signer: string; balanceTon: string; stakeTon: string; at: string }
 
@@ -127,8 +132,20 @@ function ClientAccountView({ account, network }: { account: ClientAccountInfo; n
       )}
       {error && <div className="error small" data-testid="account-error">{error}</div>}
       {last && <p className="small" data-testid="account-confirmed">Confirmed: {LABEL[last.action]} {last.amountTon} TON, transaction <span className="mono" data-testid="account-tx-hash">{last.hash.slice(0, 16)}…</span>; balance now {last.balanceTon} TON, stake {last.stakeTon} TON.</p>}
+      {(account.history?.length ?? 0) > 0 && (
+        <>
+          <h4>On chain</h4>
+          <table className="small" data-testid="account-chain-history">
+            <thead><tr><th>Time</th><th>Message</th><th>In</th><th>Out</th><th>Transaction</th></tr></thead>
+            <tbody>{account.history!.map((h) => (
+              <tr key={h.hash} className={h.ok ? '' : 'bad'}><td>{h.at.slice(11, 19)}</td><td>{ACTION_WORDS[h.action] ?? h.action}</td><td>{h.valueTon}</td><td>{h.sentTon}</td><td className="mono">{h.hash.slice(0, 12)}…{h.ok ? '' : ' (failed)'}</td></tr>
+            ))}</tbody>
+          </table>
+        </>
+      )}
       {history.length > 0 && (
         <table className="small" data-testid="account-history">
+          <caption>This session</caption>
           <thead><tr><th>Time</th><th>Action</th><th>TON</th><th>Transaction</th><th>Signed by</th></tr></thead>
           <tbody>{history.map((h) => <tr key={h.hash}><td>{h.at}</td><td>{LABEL[h.action]}</td><td>{h.amountTon}</td><td className="mono">{h.hash.slice(0, 12)}…</td><td>{h.signer}</td></tr>)}</tbody>
         </table>
