@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -44,6 +44,7 @@ describe('network settings validation', () => {
       expect((await store.read()).network).toEqual({ name: 'mainnet', ...ok, apiKey: null });
       await expect(store.update({ network: { name: 'testnet', endpoint: 'ftp://x', apiKey: null, rootAddress: null } })).rejects.toThrow(/network\.endpoint/);
       expect(JSON.parse(readFileSync(join(dir, 'settings.json'), 'utf8')).network.name).toBe('mainnet');
+      expect(statSync(join(dir, 'settings.json')).mode & 0o777).toBe(0o600); // it holds the API key
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

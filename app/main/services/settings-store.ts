@@ -46,7 +46,8 @@ export class SettingsStore {
     if (patch.network) patch = { ...patch, network: checkNetworkSettings(patch.network) };
     const next = savedSettingsSchema.parse({ ...(await this.read()), ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) });
     await mkdir(join(this.file, '..'), { recursive: true });
-    await writeFile(`${this.file}.tmp`, JSON.stringify(next, null, 2) + '\n');
+    // Mode 0600: the file may hold the TON API key.
+    await writeFile(`${this.file}.tmp`, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
     await rename(`${this.file}.tmp`, this.file);
     return next;
   }

@@ -8,7 +8,8 @@ import { AppService } from '../services/app-service.ts';
 import { OwnerService } from '../services/owner-service.ts';
 import { PtyService } from '../services/pty-service.ts';
 import type { TdSupervisorApi } from '../../shared/api-contract.ts';
-import { checkNetworkSettings } from '../services/network-settings.ts';
+import { checkNetworkSettings, type NetworkSettings } from '../services/network-settings.ts';
+import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import type { WalletSession } from '../services/wallet-session.ts';
 import { startMoneyServices, type MoneyServices } from '../services/money-services.ts';
 import type { EarningsLedger } from '../services/earnings-ledger.ts';
@@ -58,7 +59,12 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   const chainDataDir = opts.noChain ? undefined : join(opts.dataDir, 'app', 'chain');
   // The TON network (Settings, applies at start): local is the embedded chain; on testnet/mainnet
   // the wallet and the chain reads go to the configured endpoint, the inference network stays local.
-  const tonNetwork = checkNetworkSettings(settings.network);
+  let tonNetwork: NetworkSettings;
+  try {
+    tonNetwork = checkNetworkSettings(settings.network);
+  } catch (err) {
+    throw new CocoonError('bad_network_settings', `${join(appDir, 'settings.json')}: ${errorMessage(err)}; fix it or delete the "network" entry (local)`);
+  }
   const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), ...opts.network, ...(backendUrl && { backendUrl }) });
   let service: AppService | null = null;
   let money: MoneyServices | null = null;
