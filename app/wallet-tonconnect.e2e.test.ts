@@ -143,7 +143,7 @@ describe('TON Connect in the app, with the headless development wallet', () => {
     decide = () => true;
   });
 
-  it('tops up and withdraws through the wallet; the contract balance moves on chain', async () => {
+  it('tops up, withdraws and raises the stake through the wallet; the contract moves on chain', async () => {
     await quoteAndConfirm('account-topup', '3');
     await expect.poll(() => page.textContent('[data-testid=account-balance]'), { timeout: 30_000 }).toBe('3 TON');
     await quoteAndConfirm('account-withdraw', '1');
@@ -152,6 +152,14 @@ describe('TON Connect in the app, with the headless development wallet', () => {
     // The chain's own record, newest first: withdraw, top-up, the opening top-up, deploy (the declined top-up never reached it).
     await expect.poll(() => page.locator('[data-testid=account-chain-history] tbody tr td:nth-child(2)').allTextContents(), { timeout: 15_000 })
       .toEqual(['withdraw', 'top-up', 'top-up', 'opened']);
+    // Raising the stake uses the free balance first: the wallet attaches only the processing value.
+    await page.fill('[data-testid=account-amount]', '1');
+    await page.click('[data-testid=account-add-stake]');
+    await page.waitForSelector('[data-testid=account-quote]', { timeout: 20_000 });
+    expect(await page.textContent('[data-testid=quote-attached]')).toBe('0.1 TON');
+    await page.click('[data-testid=quote-confirm]');
+    await expect.poll(() => page.textContent('[data-testid=account-stake]'), { timeout: 30_000 }).toMatch(/^16 TON/);
+    expect(await page.textContent('[data-testid=account-balance]')).toBe('1 TON');
     await page.locator('[data-testid=wallet-panel]').screenshot({ path: join(ARTIFACTS, 'wallet-tonconnect.png') });
   });
 

@@ -161,6 +161,8 @@ export class ClientAccount {
       to: this.client.address, valueNano, body, stateInit: deploy ? this.client.init ?? null : null, bounce: !deploy,
     });
     let messages: WalletMessage[];
+    /** What the wallet moves into the contract (the rest of what it attaches pays the work and comes back). */
+    let moved = kind === 'withdraw' ? 0n : amountNano;
     if (kind === 'stake') {
       if (!before.deployed && amountNano < this.minStakeNano) {
         throw new CocoonError('stake_too_low', `opening the account needs a stake of at least ${fromNano(this.minStakeNano)} TON`, { hint: `stake ${fromNano(this.minStakeNano)} TON or more` });
@@ -173,8 +175,12 @@ export class ClientAccount {
         messages = [msg(DEPLOY_VALUE, beginCell().endCell(), true), msg(amountNano + ACTION_FEE, Body.clientTopUp(randomQueryId(), amountNano, this.owner))];
         if (amountNano > this.minStakeNano) messages.push(msg(ACTION_FEE, Body.clientIncreaseStake(randomQueryId(), this.owner, amountNano)));
       } else {
+        // The contract raises the stake out of what it already holds first; only the part the
+        // balance does not cover is attached (plus the processing value).
         const s = await readClientData(this.chain, this.client.address);
-        messages = [msg(amountNano + ACTION_FEE, Body.clientIncreaseStake(randomQueryId(), this.owner, s!.stake + amountNano))];
+        const newStake = s!.stake + amountNano;
+        moved = newStake > s!.balance ? newStake - s!.balance : 0n;
+        messages = [msg(moved + ACTION_FEE, Body.clientIncreaseStake(randomQueryId(), this.owner, newStake))];
       }
     } else if (kind === 'topUp') {
       if (!before.deployed) throw new CocoonError('account_not_open', 'the client account is not open yet', { hint: `open it with a stake of at least ${fromNano(this.minStakeNano)} TON first` });
@@ -187,7 +193,6 @@ export class ClientAccount {
       messages = [msg(ACTION_FEE, Body.clientWithdraw(randomQueryId(), this.owner, amountNano))];
     }
     const attachedNano = messages.reduce((a, m) => a + m.valueNano, 0n);
-    const moved = kind === 'withdraw' ? 0n : amountNano;
     return { kind, amountNano, messages, attachedNano, feeEstimateNano: attachedNano - moved + WALLET_FEE_ESTIMATE_NANO, before };
   }
 
