@@ -148,22 +148,32 @@ describe('web mode in Chromium', () => {
   it('opens the client contract with a stake, tops it up and withdraws only the free balance, on chain', async () => {
     const wallet = page.locator('[data-testid=wallet-panel]');
     await wallet.scrollIntoViewIfNeeded();
+    // Each action is quoted first (amount, fee, signer) and sent only on Confirm.
+    const confirm = async () => {
+      await page.waitForSelector('[data-testid=account-quote]', { timeout: 20_000 });
+      expect(await page.textContent('[data-testid=quote-signer]')).toBe('local development wallet');
+      await page.click('[data-testid=quote-confirm]');
+    };
     await expect.poll(() => page.textContent('[data-testid=account-state]'), { timeout: 15_000 }).toBe('not opened yet');
     await page.fill('[data-testid=account-amount]', '10');
     await page.click('[data-testid=account-open]');
     await expect.poll(() => page.textContent('[data-testid=account-error]'), { timeout: 20_000 }).toMatch(/at least 15 TON/);
+    expect(await page.locator('[data-testid=account-quote]').count()).toBe(0);
     await page.fill('[data-testid=account-amount]', '15');
     await page.click('[data-testid=account-open]');
+    await confirm();
     await expect.poll(() => page.textContent('[data-testid=account-state]'), { timeout: 30_000 }).toBe('open');
     expect(await page.textContent('[data-testid=account-stake]')).toMatch(/^15 TON/);
     await page.fill('[data-testid=account-amount]', '3');
     await page.click('[data-testid=account-topup]');
+    await confirm();
     await expect.poll(() => page.textContent('[data-testid=account-balance]'), { timeout: 30_000 }).toBe('3 TON');
     await page.fill('[data-testid=account-amount]', '10');
     await page.click('[data-testid=account-withdraw]');
     await expect.poll(() => page.textContent('[data-testid=account-error]'), { timeout: 20_000 }).toMatch(/stake stays locked/);
     await page.fill('[data-testid=account-amount]', '1');
     await page.click('[data-testid=account-withdraw]');
+    await confirm();
     await expect.poll(() => page.textContent('[data-testid=account-balance]'), { timeout: 30_000 }).toBe('2 TON');
     await wallet.screenshot({ path: join(ARTIFACTS, 'developer-client-account.png') });
   });

@@ -72,6 +72,20 @@ export const workerConfigSchema = z.object({
 });
 export type WorkerConfigInput = z.infer<typeof workerConfigSchema>;
 
+/** The network choice as the Settings screen sends it (main checks addresses and URLs in depth). */
+const networkSettingsInput = z.object({
+  name: z.enum(['local', 'testnet', 'mainnet']),
+  endpoint: z.string().max(2_000).nullable().default(null),
+  apiKey: z.string().max(200).nullable().default(null),
+  rootAddress: z.string().max(100).nullable().default(null),
+}).strict();
+
+const accountActionInput = z.object({
+  amountTon: tonAmount,
+  /** Mainnet: the user confirmed that real TON moves (asked once, before the first transaction). */
+  confirmMainnet: z.boolean().optional(),
+});
+
 export const requestSchemas = {
   'status.get': z.tuple([]),
   'models.list': z.tuple([]),
@@ -96,12 +110,25 @@ export const requestSchemas = {
   'settings.set': z.tuple([z.object({
     backendUrl: z.string().url().max(2_000).refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL of an OpenAI-compatible engine').nullable().optional(),
     logLevel: z.enum(['error', 'warn', 'info', 'debug']).optional(),
+    /** The TON network for the next start; main checks endpoint and root address for the network. */
+    network: networkSettingsInput.optional(),
   }).strict()]),
   'logs.tail': z.tuple([z.object({ lines: z.number().int().min(1).max(2_000) })]),
   // Client-contract actions; amounts are decimal TON strings (up to 9 decimals), never floats.
-  'account.stake': z.tuple([z.object({ amountTon: tonAmount })]),
-  'account.topUp': z.tuple([z.object({ amountTon: tonAmount })]),
-  'account.withdraw': z.tuple([z.object({ amountTon: tonAmount })]),
+  'account.stake': z.tuple([accountActionInput]),
+  'account.topUp': z.tuple([accountActionInput]),
+  'account.withdraw': z.tuple([accountActionInput]),
+  /** What an action will ask the wallet to sign: amount, attached value, estimated fee, signer. Sends nothing. */
+  'account.quote': z.tuple([z.object({ action: z.enum(['stake', 'topUp', 'withdraw']), amountTon: tonAmount })]),
+  // TON Connect, run by main: the page shows the list, the QR code and the link, and the state.
+  'wallet.session': z.tuple([]),
+  'wallet.connect': z.tuple([z.object({ appName: z.string().regex(/^[\w.-]{1,64}$/, 'must be a wallet app_name from the wallet list') })]),
+  'wallet.disconnect': z.tuple([]),
+  // Owner economics: a worker's earnings (owner address typed, or the connected wallet's when null), claims, the proxy operator's contract.
+  'economics.worker': z.tuple([z.object({ ownerAddress: z.string().min(1).max(100).nullable(), range: z.enum(['hour', 'day', 'week']) })]),
+  'economics.claim': z.tuple([z.object({ ownerAddress: z.string().min(1).max(100).nullable() })]),
+  'economics.proxy': z.tuple([]),
+  'economics.proxy.act': z.tuple([z.object({ action: z.enum(['stake', 'withdraw', 'close']), amountTon: tonAmount.optional() })]),
   // Owner mode. The app never changes the host itself: GPU preparation is planned here and run by
   // the owner (sudo) in the embedded terminal.
   'owner.doctor': z.tuple([]),
@@ -164,6 +191,8 @@ export interface AppSettings {
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   logFile: string | null;
   restartRequired: boolean;
+  /** The saved network (may differ from `network`, the running one, until the next start). */
+  savedNetwork?: NetworkSettingsInfo;
 }
 
 export interface LogLine {
@@ -181,6 +210,103 @@ export interface ClientAccountInfo {
   stakeTon: string;
   minStakeTon: string;
   chargedTon: string;
+  /** After an action: the hash of what the wallet sent (hex), and who signed it. */
+  lastTransaction?: { action: 'stake' | 'topUp' | 'withdraw'; hash: string; signer: string };
+  /** The contract's latest transactions on chain, newest first (wallet.get only). */
+  history?: Array<{ at: string; hash: string; action: string; valueTon: string; sentTon: string; ok: boolean }>;
+}
+
+/** Shown before the wallet is asked: nothing is sent by a quote. */
+export interface AccountQuote {
+  action: 'stake' | 'topUp' | 'withdraw';
+  network: 'local' | 'testnet' | 'mainnet';
+  /** The contract the messages go to. */
+  contract: string;
+  amountTon: string;
+  /** Everything the wallet attaches (the amount plus the value paying the contract's work). */
+  attachedTon: string;
+  /** Estimated fee; what the contract does not spend comes back. */
+  feeTon: string;
+  /** Which wallet signs: the connected TON Connect wallet, or the local development wallet. */
+  signer: string;
+  /** Mainnet and not yet confirmed: the app asks before the first transaction. */
+  needsMainnetConfirmation: boolean;
+}
+
+/** The TON Connect session as main holds it. */
+export interface WalletSessionState {
+  network: 'local' | 'testnet' | 'mainnet';
+  state: 'disconnected' | 'connecting' | 'connected';
+  /** The app's own wallet list for this network (local: the development wallet test double). */
+  wallets: Array<{ appName: string; name: string; image: string }>;
+  /** While connecting: the universal link to open in (or hand to) the wallet, and its QR code. */
+  universalLink: string | null;
+  qrDataUrl: string | null;
+  /** The connected address, only after its ton_proof verified. */
+  address: string | null;
+  walletName: string | null;
+  /** The network the wallet says it is on, in words. */
+  walletNetwork: string | null;
+  /** Why the last connection was refused, or a wrong-network warning. */
+  error: string | null;
+}
+
+/** One worker's earnings: the proxy's signed side (from its ledger, when wired) and the chain's paid side. */
+export interface WorkerEconomics {
+  network: 'local' | 'testnet' | 'mainnet';
+  owner: string;
+  workerContract: string;
+  proxyContract: string;
+  deployed: boolean;
+  /** Tokens served (ledger), or null when the proxy's ledger is not available to the app. */
+  tokensServed: string | null;
+  /** TON the proxy signed for this worker (latest signed payout), null without the ledger. */
+  signedTon: string | null;
+  /** TON paid to the worker contract on chain (its paid-tokens counter × the worker fee). */
+  paidTon: string;
+  /** Signed but not yet claimed on chain. */
+  pendingTon: string | null;
+  /** Usage per bucket of the chosen range (empty without the ledger). */
+  series: Array<{ at: string; tokens: number; earnedTon: string }>;
+  payouts: Array<{ signedAt: string; tokens: string; amountTon: string; claimed: boolean; hash: string | null }>;
+  /** Whether "claim now" has something to submit, and if not why. */
+  claimable: boolean;
+  /** What the claim's wallet transfer attaches (processing, plus the deploy when the worker contract is new) and its estimated fee; unspent value returns. */
+  claimAttachedTon?: string;
+  claimFeeTon?: string;
+  /** What is not available yet and why (e.g. the proxy's ledger is not connected). */
+  notes: string[];
+}
+
+export interface ProxyEconomics {
+  network: 'local' | 'testnet' | 'mainnet';
+  contract: string | null;
+  owner: string | null;
+  deployed: boolean;
+  state: 'running' | 'closing' | 'closed' | null;
+  stakeTon: string;
+  minStakeTon: string;
+  /** The owner's earnings, withdrawable. */
+  earningsTon: string;
+  workerReserveTon: string;
+  /** Client money the contract holds beyond stake, earnings and the worker reserve. */
+  clientFundsTon: string;
+  closeDelaySeconds: number;
+  /** Closing: when the close completes (unix seconds), for the countdown. */
+  unlockAt: number | null;
+  /** Why actions are not available, when they are not. */
+  disabledReason: string | null;
+  /** What each action attaches beyond a stake amount, and the estimated fee (unspent value returns). */
+  actionAttachedTon?: string;
+  actionFeeTon?: string;
+}
+
+/** The saved network choice (applies on the next start); the API key is never sent back, only whether one is set. */
+export interface NetworkSettingsInfo {
+  name: 'local' | 'testnet' | 'mainnet';
+  endpoint: string | null;
+  apiKeySet: boolean;
+  rootAddress: string | null;
 }
 
 export interface RequestResults {
@@ -199,6 +325,14 @@ export interface RequestResults {
   'account.stake': ClientAccountInfo;
   'account.topUp': ClientAccountInfo;
   'account.withdraw': ClientAccountInfo;
+  'account.quote': AccountQuote;
+  'wallet.session': WalletSessionState;
+  'wallet.connect': WalletSessionState;
+  'wallet.disconnect': WalletSessionState;
+  'economics.worker': WorkerEconomics;
+  'economics.claim': WorkerEconomics & { claimed: { hash: string; tokens: string; signer: string } };
+  'economics.proxy': ProxyEconomics;
+  'economics.proxy.act': ProxyEconomics & { sent: { action: 'stake' | 'withdraw' | 'close'; hash: string; signer: string } };
   'owner.doctor': DoctorReport & { hostRoot: string; at: string };
   'owner.gpus': Array<PciGpu & { ccMode: 'on' | 'off' | 'devtools' | null }>;
   'owner.gpu.plan': GpuPlan & { commandLine: string };
@@ -287,6 +421,7 @@ export interface AppEvents {
   'owner.td.console': { data: string };
   'pty.data': { id: string; data: string };
   'pty.exit': { id: string; exitCode: number };
+  'wallet.session': WalletSessionState;
 }
 
 export type EventName = keyof AppEvents;

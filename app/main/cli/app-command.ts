@@ -25,7 +25,7 @@ export const command: CliCommand = {
       ...(values.port !== undefined && { port: intFlag('port', values.port, 0, 1, 65535) }),
     });
     process.stdout.write(values.json
-      ? JSON.stringify({ url: mode.url, openai: mode.network.openaiUrl, pid: process.pid }) + '\n'
+      ? JSON.stringify({ url: mode.url, openai: mode.network.openaiUrl, pid: process.pid, chain: mode.network.chain?.endpoint ?? null, tonconnectBridge: mode.walletSession.localBridgeUrl }) + '\n'
       : `Cocoon Desktop (web mode) is ready. Open:\n  ${mode.url}\nOver SSH: ssh -L ${mode.web.port}:127.0.0.1:${mode.web.port} HOST, then open the same URL locally.\nCtrl-C stops.\n`);
     await untilSignal(mode.stop);
     return 0;

@@ -5,14 +5,16 @@ import pino from 'pino';
 import { startLocalNetwork } from '../../../node-core/src/network/local-network.ts';
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import { defaultDataDir } from '../data-dir.ts';
-import { CONTENT_SECURITY_POLICY } from '../security.ts';
+import { contentSecurityPolicy } from '../security.ts';
+import { SettingsStore } from '../services/settings-store.ts';
+import { checkNetworkSettings, LOCAL_NETWORK_SETTINGS } from '../services/network-settings.ts';
+import type { WalletSession } from '../services/wallet-session.ts';
+import { startMoneyServices } from '../services/money-services.ts';
 import { APP_ENTRY, APP_SCHEME, isTrustedSender, serveAppRequest } from './renderer-origin.ts';
 import { AppService } from '../services/app-service.ts';
-import { openDevWallet } from '../services/dev-wallet.ts';
 import { OwnerService } from '../services/owner-service.ts';
 import { createTdAdapter } from '../services/td-adapter.ts';
 import { PtyService } from '../services/pty-service.ts';
-import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
 
 /**
  * Electron main process, kept thin: one window, a menu, single-instance lock, the services
@@ -32,13 +34,19 @@ mkdirSync(appDataDir, { recursive: true });
 const log = pino({ name: 'app', level: process.env.COCOON_LOG_LEVEL ?? 'info' }, pino.destination({ dest: join(appDataDir, 'app.log'), mkdir: true }));
 let service: AppService | null = null;
 let stopNetwork: (() => Promise<void>) | null = null;
+let walletSession: WalletSession | null = null;
+// The TON network chosen in Settings applies from start to quit: it fixes the CSP and the wallet session.
+const tonNetwork = await new SettingsStore(appDataDir).read().then((s) => checkNetworkSettings(s.network)).catch((err: unknown) => {
+  log.error({ err: errorMessage(err) }, 'the saved network settings are invalid; running on the local network');
+  return LOCAL_NETWORK_SETTINGS;
+});
 
 async function createWindow(): Promise<void> {
   const chainDataDir = join(appDataDir, 'chain');
   const network = await startLocalNetwork({ log, tokenDelayMs: 15, chainDataDir });
   stopNetwork = network.stop;
-  const devWallet = network.chain ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
-  const clientAccount = network.chain ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
+  const money = await startMoneyServices({ tonNetwork, localChain: network.chain ?? null, chainDataDir, appDataDir, log: log as never });
+  walletSession = money.walletSession;
   // The window is the local user's own: the terminal is on, owner mode reads $COCOON_HOST_ROOT or /.
   // The TD launcher: $COCOON_TD_CONFIG (a worker config file), else the development guest on this local network.
   const td = createTdAdapter({
@@ -48,7 +56,7 @@ async function createWindow(): Promise<void> {
   stopNetwork = async () => { await td.close().catch(() => undefined); await network.stop(); };
   const owner = new OwnerService({ hostRoot: process.env.COCOON_HOST_ROOT ?? '/', network: 'local', td });
   const pty = new PtyService({ enabled: true });
-  service = new AppService({ openaiUrl: network.openaiUrl, apiKey: network.apiKey, client: network.client, dataDir: appDataDir, network: 'local', logFile: join(appDataDir, 'app.log'), ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty });
+  service = new AppService({ openaiUrl: network.openaiUrl, apiKey: network.apiKey, client: network.client, dataDir: appDataDir, network: tonNetwork.name, logFile: join(appDataDir, 'app.log'), owner, pty, ...money.options });
 
   ipcMain.handle('cocoon:request', async (e, name: unknown, args: unknown) => {
     if (!isTrustedSender(e.senderFrame)) {
@@ -70,7 +78,7 @@ async function createWindow(): Promise<void> {
   // Bundled, this file is dist/electron/main.mjs; the renderer build sits beside it in dist/renderer.
   const rendererDir = join(import.meta.dirname, '..', 'renderer');
   protocol.handle(APP_SCHEME, (request) => {
-    const r = serveAppRequest(request.url, rendererDir);
+    const r = serveAppRequest(request.url, rendererDir, contentSecurityPolicy(tonNetwork.name));
     return new Response(new Uint8Array(r.body), { status: r.status, headers: r.headers });
   });
   // Navigation and new windows are blocked; external links open in the system browser.
@@ -84,7 +92,7 @@ async function createWindow(): Promise<void> {
 
 if (primaryInstance) app.whenReady().then(() => {
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  session.defaultSession.webRequest.onHeadersReceived((details, cb) => cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } }));
+  session.defaultSession.webRequest.onHeadersReceived((details, cb) => cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [contentSecurityPolicy(tonNetwork.name)] } }));
   Menu.setApplicationMenu(Menu.buildFromTemplate([{ role: 'fileMenu' }, { role: 'editMenu' }, { role: 'viewMenu' }, { role: 'windowMenu' }]));
   return createWindow();
 }).catch((err) => {
@@ -101,5 +109,6 @@ app.on('before-quit', (event) => {
   event.preventDefault();
   stopNetwork = null;
   service?.close();
+  void walletSession?.close();
   stop().catch((err: unknown) => log.error({ err }, 'stopping the local network failed')).finally(() => app.quit());
 });

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
-import { CONTENT_SECURITY_POLICY } from '../security.ts';
+import { CONTENT_SECURITY_POLICY, withMetaPolicy } from '../security.ts';
 
 /**
  * The renderer's origin in Electron: `app://cocoon/`, a custom standard+secure scheme served
@@ -24,7 +24,7 @@ export interface AppResponse {
 }
 
 /** Answers an `app://` request from `rendererDir`: only that host, only files inside the directory. */
-export function serveAppRequest(url: string, rendererDir: string): AppResponse {
+export function serveAppRequest(url: string, rendererDir: string, policy: string = CONTENT_SECURITY_POLICY): AppResponse {
   const notFound = (why: string): AppResponse => ({ status: 404, headers: { 'content-type': 'text/plain' }, body: Buffer.from(why) });
   let parsed: URL;
   try {
@@ -47,10 +47,10 @@ export function serveAppRequest(url: string, rendererDir: string): AppResponse {
     status: 200,
     headers: {
       'content-type': MIME[extname(file)] ?? 'application/octet-stream',
-      'content-security-policy': CONTENT_SECURITY_POLICY,
+      'content-security-policy': policy,
       'x-content-type-options': 'nosniff',
     },
-    body: readFileSync(file),
+    body: rel === '/index.html' ? Buffer.from(withMetaPolicy(readFileSync(file, 'utf8'), policy)) : readFileSync(file),
   };
 }
 

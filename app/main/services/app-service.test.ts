@@ -112,3 +112,39 @@ describe('AppService handlers', () => {
     await expect(service.handle('settings.set', [{ shell: 'rm -rf /' }])).rejects.toMatchObject({ code: 'bad_arguments' });
   });
 });
+
+describe('AppService: network settings and mainnet confirmation', () => {
+  let net: LocalNetwork;
+  beforeAll(async () => { net = await startLocalNetwork({ tokenDelayMs: 0 }); });
+  afterAll(async () => { await net.stop(); });
+  const ROOT = 'EQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAM9c';
+
+  it('saves a checked network for the next start, says a restart is needed, and never returns the API key', async () => {
+    const service = new AppService({ openaiUrl: net.openaiUrl, client: net.client, dataDir: mkdtempSync(join(tmpdir(), 'app-net-')), network: 'local' });
+    try {
+      await expect(service.handle('settings.set', [{ network: { name: 'mainnet', endpoint: 'http://toncenter.com/api/v2/jsonRPC', apiKey: null, rootAddress: ROOT } }]))
+        .rejects.toMatchObject({ code: 'bad_network_settings', message: expect.stringMatching(/^network\.endpoint: .*https/) });
+      expect(await service.handle('settings.get', [])).toMatchObject({ network: 'local', restartRequired: false, savedNetwork: { name: 'local' } });
+      const saved = await service.handle('settings.set', [{ network: { name: 'mainnet', endpoint: 'https://toncenter.com/api/v2/jsonRPC', apiKey: 'secret-key-123', rootAddress: ROOT } }]);
+      expect(saved).toMatchObject({ network: 'local', restartRequired: true, savedNetwork: { name: 'mainnet', apiKeySet: true, rootAddress: ROOT } });
+      expect(JSON.stringify(saved)).not.toContain('secret-key-123');
+    } finally {
+      service.close();
+    }
+  });
+
+  it('on mainnet asks once for confirmation before the first transaction', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'app-mainnet-'));
+    const service = new AppService({ openaiUrl: net.openaiUrl, client: net.client, dataDir, network: 'mainnet' });
+    try {
+      await expect(service.handle('account.topUp', [{ amountTon: '1' }])).rejects.toMatchObject({ code: 'mainnet_confirmation_required' });
+      // Confirmed: remembered; this instance has no wallet connected, so it says so next.
+      await expect(service.handle('account.topUp', [{ amountTon: '1', confirmMainnet: true }])).rejects.toMatchObject({ code: 'no_wallet' });
+      await expect(service.handle('account.topUp', [{ amountTon: '1' }])).rejects.toMatchObject({ code: 'no_wallet' });
+      expect(JSON.parse(readFileSync(join(dataDir, 'settings.json'), 'utf8')).mainnetConfirmed).toBe(true);
+      expect(await service.handle('wallet.get', [])).toMatchObject({ network: 'mainnet', mode: 'tonconnect', contractActionsDisabledReason: expect.stringMatching(/connect your wallet/) });
+    } finally {
+      service.close();
+    }
+  });
+});

@@ -1,21 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { fromNano, toNano } from '@ton/core';
-import type { ClientAccount, ClientAccountState } from '../../../node-core/src/payments/client-account.ts';
+import type { Address } from '@ton/core';
+import type { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
+import type { TransactionSigner } from '../../../node-core/src/payments/wallet-signer.ts';
 import OpenAI from 'openai';
 import type { ClientHandle } from '../../../node-core/src/client/status.ts';
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import type { CostBreakdown } from '../../../node-core/src/payments/pricing.ts';
 import {
-  requestSchemas, type AppEvents, type ChatUsage, type StoredMessage, type ClientAccountInfo, type EventName, type RequestArgs, type RequestName, type RequestResults,
+  requestSchemas, type AppEvents, type ChatUsage, type StoredMessage, type EventName, type RequestArgs, type RequestName, type RequestResults,
 } from '../../shared/api-contract.ts';
 import { ConversationStore } from './conversation-store.ts';
 import { SettingsStore } from './settings-store.ts';
 import { readLogTail } from './log-tail.ts';
+import { MoneyRequests } from './money-requests.ts';
 import { argumentError, chatFailure } from './user-errors.ts';
 import type { DevWalletAccess } from './dev-wallet.ts';
 import type { OwnerService } from './owner-service.ts';
 import type { PtyService } from './pty-service.ts';
+import type { WalletSession } from './wallet-session.ts';
+import type { OwnerEconomics } from './owner-economics.ts';
 
 /**
  * Everything the UI can ask of the app, as plain functions with no Electron in sight: the IPC
@@ -42,12 +46,23 @@ export interface AppServiceOptions {
   owner?: OwnerService;
   /** The embedded terminal; absent or disabled, pty requests are refused. */
   pty?: PtyService;
+  /** TON Connect (main process); absent, wallet.* requests are refused. */
+  walletSession?: WalletSession;
+  /** The client account of a connected wallet's address (read and planned here, signed by the wallet). */
+  accountFor?: (owner: Address) => Promise<ClientAccount>;
+  /** Balance of any address on the running network's chain. */
+  balanceOf?: (address: Address) => Promise<bigint>;
+  /** Owner economics (worker earnings, claims, the proxy operator's contract); absent, economics.* is refused. */
+  economics?: OwnerEconomics;
+  /** Local network only: development wallets that sign for the worker owner and the proxy operator when no wallet is connected. */
+  devSigners?: { worker?: TransactionSigner; proxy?: TransactionSigner };
 }
 
 export class AppService extends EventEmitter {
   private readonly openai: OpenAI;
   private readonly conversations: ConversationStore;
   private readonly settings: SettingsStore;
+  private readonly money: MoneyRequests;
   private readonly streams = new Map<string, AbortController>();
   private readonly unsubscribe: () => void;
 
@@ -56,11 +71,15 @@ export class AppService extends EventEmitter {
     this.openai = new OpenAI({ baseURL: opts.openaiUrl, apiKey: opts.apiKey ?? 'local', maxRetries: 0 });
     this.conversations = new ConversationStore(opts.dataDir);
     this.settings = new SettingsStore(opts.dataDir);
+    this.money = new MoneyRequests(opts, this.settings);
     const unsubscribeStatus = opts.client.onStatus((s) => this.emitEvent('status', s));
     const forward = (event: EventName, payload: unknown) => this.emitEvent(event, payload as never);
     opts.owner?.on('event', forward);
     opts.pty?.on('event', forward);
+    const onWallet = (state: AppEvents['wallet.session']) => this.emitEvent('wallet.session', state);
+    opts.walletSession?.on('state', onWallet);
     this.unsubscribe = () => {
+      opts.walletSession?.off('state', onWallet);
       unsubscribeStatus();
       opts.owner?.off('event', forward);
       opts.pty?.off('event', forward);
@@ -84,6 +103,7 @@ export class AppService extends EventEmitter {
       return this.opts.owner.dispatch(name, parsed.data as unknown[]);
     }
     if (name.startsWith('pty.')) return this.ptyRequest(name as RequestName, parsed.data as unknown[]);
+    if (MoneyRequests.handles(name)) return this.money.dispatch(name as RequestName, parsed.data as unknown[]);
     return this.dispatch(name as RequestName, parsed.data as never);
   }
 
@@ -124,7 +144,7 @@ export class AppService extends EventEmitter {
       case 'conversations.delete':
         return { deleted: await this.conversations.delete(a[0] as string) } as RequestResults[N];
       case 'wallet.get':
-        return (await this.walletInfo()) as RequestResults[N];
+        return (await this.money.walletInfo()) as RequestResults[N];
       case 'settings.get':
         return (await this.settingsInfo()) as RequestResults[N];
       case 'settings.set':
@@ -132,47 +152,8 @@ export class AppService extends EventEmitter {
         return (await this.settingsInfo()) as RequestResults[N];
       case 'logs.tail':
         return (this.opts.logFile ? await readLogTail(this.opts.logFile, (a[0] as { lines: number }).lines) : []) as RequestResults[N];
-      case 'account.stake':
-      case 'account.topUp':
-      case 'account.withdraw': {
-        const account = this.opts.clientAccount;
-        if (!account) throw new CocoonError('no_chain', 'client-contract actions need the chain layer, which is not running', { hint: 'start the app with its embedded local chain' });
-        const amount = toNano((a[0] as { amountTon: string }).amountTon);
-        const act = name === 'account.stake' ? account.stake(amount) : name === 'account.topUp' ? account.topUp(amount) : account.withdraw(amount);
-        return accountInfo(await act) as RequestResults[N];
-      }
     }
     throw new CocoonError('unknown_request', `unknown request "${String(name)}"`);
-  }
-
-  private async walletInfo(): Promise<RequestResults['wallet.get']> {
-    const dev = this.opts.devWallet;
-    let balanceTon: string | null = null;
-    let balanceError: string | null = null;
-    if (dev) {
-      try {
-        balanceTon = fromNano(await dev.balanceNano());
-      } catch (err) {
-        balanceError = `the local chain did not answer the balance query: ${errorMessage(err)}`;
-      }
-    }
-    let clientAccount: RequestResults['wallet.get']['clientAccount'] = null;
-    let accountError: string | null = null;
-    if (this.opts.clientAccount) {
-      try {
-        clientAccount = accountInfo(await this.opts.clientAccount.state());
-      } catch (err) {
-        accountError = `the client contract could not be read: ${errorMessage(err)}`;
-      }
-    }
-    return {
-      network: this.opts.network,
-      mode: this.opts.network === 'local' ? 'development' : 'tonconnect',
-      address: dev?.address ?? null,
-      balanceTon,
-      clientAccount,
-      contractActionsDisabledReason: balanceError ?? accountError ?? (this.opts.clientAccount ? null : 'the chain layer is not running, so the client contract cannot be reached'),
-    };
   }
 
   private async settingsInfo(): Promise<RequestResults['settings.get']> {
@@ -187,7 +168,8 @@ export class AppService extends EventEmitter {
       activeBackend: { kind: active ? 'url' : 'test-engine', url: active },
       logLevel: saved.logLevel,
       logFile: this.opts.logFile ?? null,
-      restartRequired: saved.backendUrl !== active,
+      restartRequired: saved.backendUrl !== active || saved.network.name !== this.opts.network,
+      savedNetwork: { name: saved.network.name, endpoint: saved.network.endpoint, apiKeySet: Boolean(saved.network.apiKey), rootAddress: saved.network.rootAddress },
     };
   }
 
@@ -266,11 +248,4 @@ export class AppService extends EventEmitter {
     this.opts.pty?.dispose();
     for (const ac of this.streams.values()) ac.abort();
   }
-}
-
-function accountInfo(s: ClientAccountState): ClientAccountInfo {
-  return {
-    contract: s.contract, proxyContract: s.proxyContract, deployed: s.deployed,
-    balanceTon: fromNano(s.balanceNano), stakeTon: fromNano(s.stakeNano), minStakeTon: fromNano(s.minStakeNano), chargedTon: fromNano(s.chargedNano),
-  };
 }

@@ -5,12 +5,16 @@ import { createLogger, logToFile } from '../../../node-core/src/log.ts';
 import { SettingsStore } from '../services/settings-store.ts';
 import { startLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from '../../../node-core/src/network/local-network.ts';
 import { AppService } from '../services/app-service.ts';
-import { openDevWallet } from '../services/dev-wallet.ts';
 import { OwnerService } from '../services/owner-service.ts';
 import { PtyService } from '../services/pty-service.ts';
 import { createTdAdapter } from '../services/td-adapter.ts';
 import type { TdSupervisorApi } from '../../shared/api-contract.ts';
-import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
+import { checkNetworkSettings, type NetworkSettings } from '../services/network-settings.ts';
+import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
+import type { WalletSession } from '../services/wallet-session.ts';
+import { startMoneyServices, type MoneyServices } from '../services/money-services.ts';
+import type { EarningsLedger } from '../services/earnings-ledger.ts';
+import { contentSecurityPolicy } from '../security.ts';
 import { ensureRendererBuilt } from './renderer-build.ts';
 import { startWebServer, type WebServer } from './web-server.ts';
 
@@ -32,6 +36,8 @@ export interface WebModeOptions {
   td?: TdSupervisorApi | false;
   /** A worker config file (`cocoon td config --example`) the owner's answers are laid over. */
   tdConfigFile?: string;
+  /** The proxy's settlement ledger for owner economics (absent: the views show the chain side only and say so). */
+  earningsLedger?: EarningsLedger;
 }
 
 export interface WebMode {
@@ -39,6 +45,8 @@ export interface WebMode {
   web: WebServer;
   network: LocalNetwork;
   service: AppService;
+  /** TON Connect in main; on the local network it runs the local bridge the development wallet uses. */
+  walletSession: WalletSession;
   stop(): Promise<void>;
 }
 
@@ -55,12 +63,20 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   const backendUrl = opts.network?.backendUrl ?? settings.backendUrl ?? undefined;
   // The app's chain lives under its own data dir so it never contends for `cocoon up`'s chain lock.
   const chainDataDir = opts.noChain ? undefined : join(opts.dataDir, 'app', 'chain');
+  // The TON network (Settings, applies at start): local is the embedded chain; on testnet/mainnet
+  // the wallet and the chain reads go to the configured endpoint, the inference network stays local.
+  let tonNetwork: NetworkSettings;
+  try {
+    tonNetwork = checkNetworkSettings(settings.network);
+  } catch (err) {
+    throw new CocoonError('bad_network_settings', `${join(appDir, 'settings.json')}: ${errorMessage(err)}; fix it or delete the "network" entry (local)`);
+  }
   const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), ...opts.network, ...(backendUrl && { backendUrl }) });
   let service: AppService | null = null;
   let stopGuest = async () => {};
+  let money: MoneyServices | null = null;
   try {
-    const devWallet = network.chain && chainDataDir ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
-    const clientAccount = network.chain && chainDataDir ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;
+    money = await startMoneyServices({ tonNetwork, localChain: network.chain ?? null, chainDataDir, appDataDir: appDir, log, ...(opts.earningsLedger && { earningsLedger: opts.earningsLedger }) });
     const adapter = opts.td === undefined ? createTdAdapter({
       ...(opts.tdConfigFile && { configFile: opts.tdConfigFile }), log: log.child({ source: 'td' }),
       localNetwork: { proxyWorkerPort: network.proxy.workerEndpoint.port, engineUrl: network.engine?.url ?? backendUrl ?? null, rootAddress: network.chain?.rootAddress ?? null, chainEndpoint: network.chain?.endpoint ?? null },
@@ -74,25 +90,28 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
     });
     const pty = new PtyService({ enabled: opts.terminal ?? process.env.COCOON_TERMINAL === '1' });
     service = new AppService({
-      openaiUrl: network.openaiUrl, apiKey: network.apiKey, client: network.client, dataDir: appDir, network: 'local', activeBackendUrl: backendUrl ?? null, logFile,
-      ...(devWallet && { devWallet }), ...(clientAccount && { clientAccount }), owner, pty,
+      openaiUrl: network.openaiUrl, apiKey: network.apiKey, client: network.client, dataDir: appDir, network: tonNetwork.name, activeBackendUrl: backendUrl ?? null, logFile,
+      owner, pty, ...money.options,
     });
     const token = await persistentToken(appDir);
-    const web = await startWebServer({ service, rendererDir, log, token, ...(opts.port !== undefined && { port: opts.port }) });
+    const web = await startWebServer({ service, rendererDir, log, token, contentSecurityPolicy: contentSecurityPolicy(tonNetwork.name), ...(opts.port !== undefined && { port: opts.port }) });
     const running = service;
+    const started = money;
     return {
-      url: web.url, web, network, service: running,
+      url: web.url, web, network, service: running, walletSession: started.walletSession,
       async stop() {
         // The guest first: its worker dials this process's proxy.
         await stopGuest().catch((err: unknown) => log.warn({ err: String(err) }, 'stopping the TD guest failed'));
         running.close();
         await web.close();
+        await started.close();
         await network.stop();
       },
     };
   } catch (err) {
     await stopGuest().catch(() => undefined);
     service?.close();
+    await money?.close();
     await network.stop();
     throw err;
   }

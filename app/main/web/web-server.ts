@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
@@ -8,7 +8,7 @@ import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import { decodePath, hardenServer, HttpError, parseJson, requestTarget, safeHandler, safeUpgrade } from '../../../node-core/src/http/safe-http.ts';
 import type { Logger } from '../../../node-core/src/log.ts';
 import type { AppService } from '../services/app-service.ts';
-import { CONTENT_SECURITY_POLICY } from '../security.ts';
+import { CONTENT_SECURITY_POLICY, withMetaPolicy } from '../security.ts';
 
 /**
  * Web mode: the renderer and the app API contract over HTTP + WebSocket on 127.0.0.1. For GPU
@@ -28,6 +28,8 @@ export interface WebServerOptions {
   log: Logger;
   /** The access token (web mode keeps one across restarts); a fresh random one when absent. */
   token?: string;
+  /** The running network's policy (`contentSecurityPolicy(network)`); default: the local one. */
+  contentSecurityPolicy?: string;
 }
 
 export interface WebServer {
@@ -77,13 +79,15 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
+    const csp = opts.contentSecurityPolicy ?? CONTENT_SECURITY_POLICY;
     res.writeHead(200, {
       'content-type': MIME[extname(file)] ?? 'application/octet-stream',
-      'content-security-policy': CONTENT_SECURITY_POLICY,
+      'content-security-policy': csp,
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       'cache-control': rel === 'index.html' ? 'no-store' : 'max-age=3600',
     });
+    if (rel === 'index.html') return void res.end(withMetaPolicy(readFileSync(file, 'utf8'), csp));
     const stream = createReadStream(file);
     stream.on('error', () => res.destroy());
     stream.pipe(res);

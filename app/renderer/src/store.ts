@@ -45,7 +45,7 @@ interface AppState {
   continueAnswer(): Promise<void>;
   stop(): Promise<void>;
   dismissError(id: string): void;
-  saveSettings(patch: { backendUrl?: string | null; logLevel?: AppSettings['logLevel'] }): Promise<void>;
+  saveSettings(patch: { backendUrl?: string | null; logLevel?: AppSettings['logLevel']; network?: { name: AppSettings['network']; endpoint: string | null; apiKey: string | null; rootAddress: string | null } }): Promise<void>;
 }
 
 const DRAFTS_KEY = 'cocoon.drafts';

@@ -3,6 +3,7 @@ import type { LogLine } from '../../../shared/api-contract.ts';
 import { api } from '../api.ts';
 import { useApp } from '../store.ts';
 import { CopyButton } from './Markdown.tsx';
+import { NetworkSettings } from './NetworkSettings.tsx';
 
 /** Network, inference backend, data folder, logs, and how to call the API from your own code. */
 export function Settings() {
@@ -11,6 +12,7 @@ export function Settings() {
   const [url, setUrl] = useState('');
   const [saved, setSaved] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [networkError, setNetworkError] = useState<string | null>(null);
   const [logs, setLogs] = useState<LogLine[]>([]);
   const [logError, setLogError] = useState<string | null>(null);
 
@@ -39,10 +41,13 @@ export function Settings() {
 
   return (
     <div className="settings-screen" data-testid="settings">
+      <NetworkSettings settings={settings} error={networkError} save={async (patch) => {
+        setNetworkError(null);
+        try { await saveSettings(patch); } catch (e) { setNetworkError((e as Error).message); }
+      }} />
       <section className="panel">
-        <h2>Network</h2>
+        <h2>Data</h2>
         <dl className="kv">
-          <dt>Network</dt><dd data-testid="settings-network">{settings.network}{settings.network === 'local' ? ' — the embedded local network on this machine (development chain, no real TON)' : ''}</dd>
           <dt>Data folder</dt><dd className="mono">{settings.dataDir} <CopyButton value={settings.dataDir} /></dd>
         </dl>
       </section>
@@ -70,7 +75,7 @@ export function Settings() {
         <div className="actions">
           <button data-testid="save-backend" onClick={() => void save({ backendUrl: backend === 'url' ? url.trim() : null })}>Save backend</button>
         </div>
-        {settings.restartRequired && <p className="notice small" data-testid="restart-required">Saved: the new backend applies when the app is restarted.</p>}
+        {settings.restartRequired && settings.backendUrl !== settings.activeBackend.url && <p className="notice small" data-testid="restart-required">Saved: the new backend applies when the app is restarted.</p>}
         {saved && !settings.restartRequired && <p className="small muted">{saved}</p>}
         {error && <div className="error small" data-testid="settings-error">{error}</div>}
       </section>

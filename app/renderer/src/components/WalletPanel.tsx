@@ -1,21 +1,25 @@
-import { lazy, Suspense, useState } from 'react';
-import type { ClientAccountInfo, WalletInfo } from '../../../shared/api-contract.ts';
+import { useState } from 'react';
+import type { AccountQuote, ClientAccountInfo, WalletInfo } from '../../../shared/api-contract.ts';
 import { api } from '../api.ts';
 import { useApp } from '../store.ts';
+import { WalletConnect } from './WalletConnect.tsx';
 
-// The TON Connect SDK and the QR encoder load only on testnet/mainnet, never in local mode.
-const TonConnectLogin = lazy(() => import('./TonConnectLogin.tsx'));
+/** The network money is on, shown beside every amount (local TON is not real TON). */
+export function NetworkBadge({ network }: { network: WalletInfo['network'] }) {
+  return <span className={`network-badge ${network}`} data-testid="network-badge">{network === 'local' ? 'local chain (no real TON)' : network}</span>;
+}
 
 export function WalletPanel({ wallet }: { wallet: WalletInfo | null }) {
   return (
     <section className="panel" data-testid="wallet-panel">
-      <h2>Wallet</h2>
+      <h2>Wallet {wallet && <NetworkBadge network={wallet.network} />}</h2>
       {!wallet && <p className="muted">Loading…</p>}
       {wallet && (
         <>
+          <WalletConnect />
           {wallet.mode === 'development' ? (
             <>
-              <p>Local network: the embedded chain's development wallet for the client (it holds no real TON). Requests are not settled on chain from it yet.</p>
+              <p className="small">No wallet connected: actions are signed by the embedded chain's development wallet for the client (it holds no real TON).</p>
               {wallet.address ? (
                 <dl className="kv">
                   <dt>Address</dt><dd className="mono" data-testid="dev-wallet-address">{wallet.address}</dd>
@@ -25,12 +29,12 @@ export function WalletPanel({ wallet }: { wallet: WalletInfo | null }) {
                 <p className="muted">The embedded local chain is not running, so there is no development wallet to show.</p>
               )}
             </>
-          ) : (
-            <Suspense fallback={<p className="muted">Loading TON Connect…</p>}>
-              <TonConnectLogin network={wallet.network} />
-            </Suspense>
+          ) : wallet.address && (
+            <dl className="kv">
+              <dt>Balance</dt><dd data-testid="wallet-balance">{wallet.balanceTon === null ? 'unknown' : `${wallet.balanceTon} TON`}</dd>
+            </dl>
           )}
-          {wallet.clientAccount && <ClientAccountView account={wallet.clientAccount} />}
+          {wallet.clientAccount && <ClientAccountView account={wallet.clientAccount} network={wallet.network} />}
           {wallet.contractActionsDisabledReason && <p className="muted small" data-testid="wallet-disabled">Disabled: {wallet.contractActionsDisabledReason}.</p>}
         </>
       )}
@@ -38,30 +42,54 @@ export function WalletPanel({ wallet }: { wallet: WalletInfo | null }) {
   );
 }
 
-type AccountAction = 'account.stake' | 'account.topUp' | 'account.withdraw';
+type AccountAction = 'stake' | 'topUp' | 'withdraw';
+const LABEL: Record<AccountAction, string> = { stake: 'Stake', topUp: 'Top up', withdraw: 'Withdraw' };
+/** Op names of the client contract's incoming messages, in words. */
+const ACTION_WORDS: Record<string, string> = {
+  deploy: 'opened', extClientTopUp: 'top-up', ownerClientIncreaseStake: 'stake raised', ownerClientWithdraw: 'withdraw',
+  extClientChargeSigned: 'charge', ownerClientRequestRefund: 'close requested', excesses: 'excess returned',
+};
 
-/** The developer's client contract at the proxy: what it holds, and the owner's actions on it. */
-function ClientAccountView({ account }: { account: ClientAccountInfo }) {
+interface Done { action: AccountAction; amountTon: string; hash: string; signer: string; balanceTon: string; stakeTon: string; at: string }
+
+/**
+ * The developer's client contract at the proxy: what it holds, and the owner's actions on it. Each
+ * action is quoted first (amount, what the wallet attaches, estimated fee, who signs) and sent only
+ * after Confirm; the wallet then approves or declines it.
+ */
+function ClientAccountView({ account, network }: { account: ClientAccountInfo; network: WalletInfo['network'] }) {
   const [amount, setAmount] = useState(account.deployed ? '1' : account.minStakeTon);
-  const [busy, setBusy] = useState<AccountAction | null>(null);
+  const [quote, setQuote] = useState<AccountQuote | null>(null);
+  const [mainnetOk, setMainnetOk] = useState(false);
+  const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const setWallet = (info: ClientAccountInfo) => {
-    const w = useApp.getState().wallet;
-    if (w) useApp.setState({ wallet: { ...w, clientAccount: info } });
-  };
-  const run = async (action: AccountAction) => {
-    setBusy(action);
+  const [history, setHistory] = useState<Done[]>([]);
+  const ask = async (action: AccountAction) => {
     setError(null);
+    setQuote(null);
     try {
-      setWallet(await api.request(action, { amountTon: amount.trim() }));
-      const fresh = await api.request('wallet.get');
-      useApp.setState({ wallet: fresh });
+      setQuote(await api.request('account.quote', { action, amountTon: amount.trim() }));
     } catch (e) {
       setError((e as Error).message);
-    } finally {
-      setBusy(null);
     }
   };
+  const confirm = async () => {
+    if (!quote) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const info = await api.request(`account.${quote.action}`, { amountTon: quote.amountTon, ...(mainnetOk && { confirmMainnet: true }) });
+      if (info.lastTransaction) setHistory((h) => [{ action: quote.action, amountTon: quote.amountTon, hash: info.lastTransaction!.hash, signer: info.lastTransaction!.signer, balanceTon: info.balanceTon, stakeTon: info.stakeTon, at: new Date().toLocaleTimeString() }, ...h]);
+      setQuote(null);
+      useApp.setState({ wallet: await api.request('wallet.get') });
+    } catch (e) {
+      setError((e as Error).message);
+      setQuote(null);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const last = history[0];
   return (
     <div className="account" data-testid="client-account">
       <h3>Client contract</h3>
@@ -70,21 +98,58 @@ function ClientAccountView({ account }: { account: ClientAccountInfo }) {
         <dt>State</dt><dd data-testid="account-state">{account.deployed ? 'open' : 'not opened yet'}</dd>
         <dt>Balance</dt><dd data-testid="account-balance">{account.balanceTon} TON</dd>
         <dt>Stake</dt><dd data-testid="account-stake">{account.stakeTon} TON (minimum {account.minStakeTon})</dd>
-        <dt>Charged</dt><dd>{account.chargedTon} TON</dd>
+        <dt>Charged so far</dt><dd data-testid="account-charged">{account.chargedTon} TON</dd>
+        <dt>Pending charges</dt><dd className="muted small">signed by the proxy but not yet on chain: shown once the proxy's charge ledger is wired to the app (settlement)</dd>
       </dl>
       <div className="actions">
         <input aria-label="Amount in TON" value={amount} onChange={(e) => setAmount(e.target.value)} data-testid="account-amount" size={8} /> TON
         {account.deployed ? (
           <>
-            <button disabled={busy !== null} onClick={() => void run('account.topUp')} data-testid="account-topup">{busy === 'account.topUp' ? 'Topping up…' : 'Top up'}</button>
-            <button disabled={busy !== null} onClick={() => void run('account.stake')}>{busy === 'account.stake' ? 'Staking…' : 'Add stake'}</button>
-            <button disabled={busy !== null} onClick={() => void run('account.withdraw')} data-testid="account-withdraw">{busy === 'account.withdraw' ? 'Withdrawing…' : 'Withdraw'}</button>
+            <button disabled={busy} onClick={() => void ask('topUp')} data-testid="account-topup">Top up</button>
+            <button disabled={busy} onClick={() => void ask('stake')} data-testid="account-add-stake">Add stake</button>
+            <button disabled={busy} onClick={() => void ask('withdraw')} data-testid="account-withdraw">Withdraw</button>
           </>
         ) : (
-          <button disabled={busy !== null} onClick={() => void run('account.stake')} data-testid="account-open">{busy ? 'Opening…' : `Open with stake`}</button>
+          <button disabled={busy} onClick={() => void ask('stake')} data-testid="account-open">Open with stake</button>
         )}
       </div>
+      {quote && (
+        <div className="quote" data-testid="account-quote">
+          <p><b>{LABEL[quote.action]} {quote.amountTon} TON</b> on <NetworkBadge network={network} /></p>
+          <dl className="kv small">
+            <dt>Wallet sends</dt><dd data-testid="quote-attached">{quote.attachedTon} TON</dd>
+            <dt>Estimated fee</dt><dd data-testid="quote-fee">up to {quote.feeTon} TON (what is not spent comes back)</dd>
+            <dt>Signed by</dt><dd data-testid="quote-signer">{quote.signer}</dd>
+          </dl>
+          {quote.needsMainnetConfirmation && (
+            <label className="notice small"><input type="checkbox" checked={mainnetOk} onChange={(e) => setMainnetOk(e.target.checked)} data-testid="mainnet-confirm" /> This is mainnet: real TON moves. I understand.</label>
+          )}
+          <div className="actions">
+            <button disabled={busy || (quote.needsMainnetConfirmation && !mainnetOk)} onClick={() => void confirm()} data-testid="quote-confirm">{busy ? 'Waiting for the wallet…' : 'Confirm and send to the wallet'}</button>
+            <button disabled={busy} onClick={() => setQuote(null)}>Cancel</button>
+          </div>
+        </div>
+      )}
       {error && <div className="error small" data-testid="account-error">{error}</div>}
+      {last && <p className="small" data-testid="account-confirmed">Confirmed: {LABEL[last.action]} {last.amountTon} TON, transaction <span className="mono" data-testid="account-tx-hash">{last.hash.slice(0, 16)}…</span>; balance now {last.balanceTon} TON, stake {last.stakeTon} TON.</p>}
+      {(account.history?.length ?? 0) > 0 && (
+        <>
+          <h4>On chain</h4>
+          <table className="small" data-testid="account-chain-history">
+            <thead><tr><th>Time</th><th>Message</th><th>In</th><th>Out</th><th>Transaction</th></tr></thead>
+            <tbody>{account.history!.map((h) => (
+              <tr key={h.hash} className={h.ok ? '' : 'bad'}><td>{h.at.slice(11, 19)}</td><td>{ACTION_WORDS[h.action] ?? h.action}</td><td>{h.valueTon}</td><td>{h.sentTon}</td><td className="mono">{h.hash.slice(0, 12)}…{h.ok ? '' : ' (failed)'}</td></tr>
+            ))}</tbody>
+          </table>
+        </>
+      )}
+      {history.length > 0 && (
+        <table className="small" data-testid="account-history">
+          <caption>This session</caption>
+          <thead><tr><th>Time</th><th>Action</th><th>TON</th><th>Transaction</th><th>Signed by</th></tr></thead>
+          <tbody>{history.map((h) => <tr key={h.hash}><td>{h.at}</td><td>{LABEL[h.action]}</td><td>{h.amountTon}</td><td className="mono">{h.hash.slice(0, 12)}…</td><td>{h.signer}</td></tr>)}</tbody>
+        </table>
+      )}
     </div>
   );
 }

@@ -7,6 +7,7 @@ import { LaunchStep } from './LaunchStep.tsx';
 import { TerminalPanel } from './TerminalPanel.tsx';
 import { WorkerConfigStep } from './WorkerConfigStep.tsx';
 import { WhyPanel } from './WhyPanel.tsx';
+import { OwnerEconomicsStep } from '../economics/OwnerEconomics.tsx';
 
 type StepState = 'done' | 'action' | 'waiting' | 'blocked';
 
@@ -33,6 +34,7 @@ export function OwnerMode() {
       next: phase === 'unavailable' ? (o.td?.message ?? 'no launcher') : phase === 'serving' ? 'the worker serves' : phase === 'stopped' ? 'launch the TD guest' : `guest ${phase}` },
     { key: 'dashboard', title: 'Worker dashboard', body: <DashboardStep />,
       state: o.dashboard?.available ? 'done' : 'waiting', next: o.dashboard?.available ? 'live' : 'numbers appear once the worker serves' },
+    { key: 'earnings', title: 'Earnings and staking', body: <OwnerEconomicsStep />, state: 'action', next: 'claim signed payouts; proxy operators stake and withdraw' },
   ];
 
   return (

@@ -1,0 +1,182 @@
+import { Address as TonAddress, fromNano, toNano, type Address } from '@ton/core';
+import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
+import type { AccountActionKind, ClientAccount, ClientAccountState } from '../../../node-core/src/payments/client-account.ts';
+import type { TransactionSigner } from '../../../node-core/src/payments/wallet-signer.ts';
+import type { ClientAccountInfo, RequestArgs, RequestName, RequestResults } from '../../shared/api-contract.ts';
+import type { AppServiceOptions } from './app-service.ts';
+import type { OwnerEconomics } from './owner-economics.ts';
+import type { SettingsStore } from './settings-store.ts';
+import type { WalletSession } from './wallet-session.ts';
+
+/**
+ * The requests that move or show money: the wallet (TON Connect session, balance), the
+ * developer's client account (quote, then an action signed by the connected wallet or, locally,
+ * the development wallet), and owner economics (earnings, claims, the proxy operator's contract).
+ * Arguments arrive validated by AppService.
+ */
+export class MoneyRequests {
+  constructor(private readonly opts: AppServiceOptions, private readonly settings: SettingsStore) {}
+
+  static handles(name: string): boolean {
+    return name.startsWith('account.') || name.startsWith('economics.') || (name.startsWith('wallet.') && name !== 'wallet.get');
+  }
+
+  async dispatch<N extends RequestName>(name: N, a: unknown[]): Promise<RequestResults[N]> {
+    switch (name as RequestName) {
+      case 'account.stake':
+      case 'account.topUp':
+      case 'account.withdraw': {
+        const { amountTon, confirmMainnet } = a[0] as RequestArgs<'account.stake'>[0];
+        const kind = name.slice('account.'.length) as AccountActionKind;
+        // Asked once, before the first mainnet transaction, whoever signs it.
+        if (this.opts.network === 'mainnet' && !(await this.settings.read()).mainnetConfirmed) {
+          if (!confirmMainnet) throw new CocoonError('mainnet_confirmation_required', 'This is mainnet: the transaction moves real TON. Confirm to continue (asked once).');
+          await this.settings.update({ mainnetConfirmed: true });
+        }
+        const { account, signer, signerName } = await this.payingAccount();
+        const plan = await account.plan(kind, toNano(amountTon));
+        const { state, hash } = await account.execute(plan, signer ?? undefined);
+        return { ...accountInfo(state), lastTransaction: { action: kind, hash, signer: signerName } } as RequestResults[N];
+      }
+      case 'account.quote': {
+        const { action, amountTon } = a[0] as RequestArgs<'account.quote'>[0];
+        const { account, signerName } = await this.payingAccount();
+        const plan = await account.plan(action, toNano(amountTon));
+        return {
+          action, network: this.opts.network, contract: plan.before.contract, amountTon: fromNano(plan.amountNano), attachedTon: fromNano(plan.attachedNano), feeTon: fromNano(plan.feeEstimateNano),
+          signer: signerName, needsMainnetConfirmation: this.opts.network === 'mainnet' && !(await this.settings.read()).mainnetConfirmed,
+        } as RequestResults[N];
+      }
+      case 'economics.worker': {
+        const { ownerAddress, range } = a[0] as RequestArgs<'economics.worker'>[0];
+        return (await this.econ().worker(this.workerOwner(ownerAddress), range)) as RequestResults[N];
+      }
+      case 'economics.claim': {
+        const owner = this.workerOwner((a[0] as RequestArgs<'economics.claim'>[0]).ownerAddress);
+        const { signer, signerName } = this.signerFor(owner, 'worker');
+        const { hash, tokens } = await this.econ().claim(owner, signer);
+        return { ...(await this.econ().worker(owner, 'day')), claimed: { hash, tokens: tokens.toString(), signer: signerName } } as RequestResults[N];
+      }
+      case 'economics.proxy':
+        return (await this.econ().proxy()) as RequestResults[N];
+      case 'economics.proxy.act': {
+        const { action, amountTon } = a[0] as RequestArgs<'economics.proxy.act'>[0];
+        const view = await this.econ().proxy();
+        if (!view.owner) throw new CocoonError('no_proxy_contract', view.disabledReason ?? 'the proxy contract is not deployed');
+        const { signer, signerName } = this.signerFor(TonAddress.parse(view.owner), 'proxy');
+        const { hash } = await this.econ().proxyAct(action, amountTon ? toNano(amountTon) : null, signer);
+        return { ...(await this.econ().proxy()), sent: { action, hash, signer: signerName } } as RequestResults[N];
+      }
+      case 'wallet.session':
+        return this.session().current() as RequestResults[N];
+      case 'wallet.connect':
+        return (await this.session().connect((a[0] as { appName: string }).appName)) as RequestResults[N];
+      case 'wallet.disconnect':
+        return (await this.session().disconnect()) as RequestResults[N];
+    }
+    throw new CocoonError('unknown_request', `unknown request "${String(name)}"`);
+  }
+
+  private econ(): OwnerEconomics {
+    if (!this.opts.economics) throw new CocoonError('no_economics', `owner economics need the chain layer and a proxy contract, which this app instance does not have on ${this.opts.network}`);
+    return this.opts.economics;
+  }
+
+  /** The worker owner: the typed address, else the connected wallet's, else (local) the worker development wallet's. */
+  private workerOwner(typed: string | null): Address {
+    if (typed) {
+      try {
+        return TonAddress.parse(typed.trim());
+      } catch {
+        throw new CocoonError('bad_address', `"${typed.slice(0, 80)}" is not a TON address`, { hint: 'paste the owner address from your wallet' });
+      }
+    }
+    const connected = this.opts.walletSession?.signer();
+    if (connected) return connected.address;
+    if (this.opts.devSigners?.worker) return this.opts.devSigners.worker.address;
+    throw new CocoonError('no_wallet', 'connect your wallet or type the worker owner address');
+  }
+
+  /** Who signs for `owner`: the connected wallet when it is the owner, else (local) the matching development wallet. */
+  private signerFor(owner: Address, role: 'worker' | 'proxy'): { signer: TransactionSigner; signerName: string } {
+    const connected = this.opts.walletSession?.signer();
+    if (connected?.address.equals(owner)) return { signer: connected, signerName: `${this.opts.walletSession!.current().walletName ?? 'wallet'} (TON Connect)` };
+    const dev = this.opts.devSigners?.[role];
+    if (this.opts.network === 'local' && dev?.address.equals(owner)) return { signer: dev, signerName: `local ${role} development wallet` };
+    throw new CocoonError('wrong_wallet', `connect the wallet that owns ${owner.toString()} to sign this`, { hint: 'TON Connect: disconnect and connect the owner\'s wallet' });
+  }
+
+  private session(): WalletSession {
+    if (!this.opts.walletSession) throw new CocoonError('no_wallet_session', 'TON Connect is not available in this app instance');
+    return this.opts.walletSession;
+  }
+
+  /**
+   * Who pays for a client-account action: the connected TON Connect wallet (its own account,
+   * signed in the wallet) or, on the local network with no wallet connected, the development
+   * wallet (signed by the app: it holds no real TON).
+   */
+  private async payingAccount(): Promise<{ account: ClientAccount; signer: TransactionSigner | null; signerName: string }> {
+    const signer = this.opts.walletSession?.signer() ?? null;
+    if (signer) {
+      if (!this.opts.accountFor) throw new CocoonError('no_chain', `client-contract actions on ${this.opts.network} are not available yet: the app has no proxy contract for this network`);
+      return { account: await this.opts.accountFor(signer.address), signer, signerName: `${this.opts.walletSession!.current().walletName ?? 'wallet'} (TON Connect)` };
+    }
+    if (this.opts.network === 'local' && this.opts.clientAccount) return { account: this.opts.clientAccount, signer: null, signerName: 'local development wallet' };
+    if (this.opts.network !== 'local') throw new CocoonError('no_wallet', 'connect your wallet first: every transaction is signed in your wallet through TON Connect');
+    throw new CocoonError('no_chain', 'client-contract actions need the chain layer, which is not running', { hint: 'start the app with its embedded local chain' });
+  }
+
+  async walletInfo(): Promise<RequestResults['wallet.get']> {
+    const dev = this.opts.devWallet;
+    const connected = this.opts.walletSession?.signer() ?? null;
+    let balanceTon: string | null = null;
+    let balanceError: string | null = null;
+    if (connected && this.opts.balanceOf) {
+      try {
+        balanceTon = fromNano(await this.opts.balanceOf(connected.address));
+      } catch (err) {
+        balanceError = `the chain did not answer the balance query: ${errorMessage(err)}`;
+      }
+    } else if (dev) {
+      try {
+        balanceTon = fromNano(await dev.balanceNano());
+      } catch (err) {
+        balanceError = `the local chain did not answer the balance query: ${errorMessage(err)}`;
+      }
+    }
+    let clientAccount: RequestResults['wallet.get']['clientAccount'] = null;
+    let accountError: string | null = null;
+    const account = connected ? (this.opts.accountFor ? await this.opts.accountFor(connected.address).catch(() => undefined) : undefined) : this.opts.clientAccount;
+    if (account) {
+      try {
+        const [state, history] = await Promise.all([account.state(), account.history(20)]);
+        clientAccount = {
+          ...accountInfo(state),
+          history: history.map((h) => ({ at: h.at.toISOString(), hash: h.hash, action: h.action, valueTon: fromNano(h.valueNano), sentTon: fromNano(h.sentNano), ok: h.ok })),
+        };
+      } catch (err) {
+        accountError = `the client contract could not be read: ${errorMessage(err)}`;
+      }
+    }
+    return {
+      network: this.opts.network,
+      mode: connected || this.opts.network !== 'local' ? 'tonconnect' : 'development',
+      address: connected ? this.opts.walletSession!.current().address : dev?.address ?? null,
+      balanceTon,
+      clientAccount,
+      contractActionsDisabledReason: balanceError ?? accountError ?? (account ? null
+        : connected ? `client-contract actions on ${this.opts.network} are not available yet: the app has no proxy contract for this network`
+        : this.opts.network !== 'local' ? 'connect your wallet to see and use your client contract'
+        : 'the chain layer is not running, so the client contract cannot be reached'),
+    };
+  }
+}
+
+function accountInfo(s: ClientAccountState): ClientAccountInfo {
+  return {
+    contract: s.contract, proxyContract: s.proxyContract, deployed: s.deployed,
+    balanceTon: fromNano(s.balanceNano), stakeTon: fromNano(s.stakeNano), minStakeTon: fromNano(s.minStakeNano), chargedTon: fromNano(s.chargedNano),
+  };
+}
+
