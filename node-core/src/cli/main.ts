@@ -17,6 +17,8 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   root: async () => (await import('./commands/root.ts')).command,
   contracts: async () => (await import('./commands/contracts.ts')).command,
   engine: async () => (await import('./commands/engine.ts')).command,
+  status: async () => (await import('./commands/status.ts')).command,
+  settle: async () => (await import('./commands/settle.ts')).command,
   app: async () => (await import('../../../app/main/cli/app-command.ts')).command,
   start: async () => (await import('../../../app/main/cli/start-command.ts')).command,
 };

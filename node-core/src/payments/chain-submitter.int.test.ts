@@ -8,19 +8,13 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Address, beginCell, toNano } from '@ton/core';
-import { mnemonicToPrivateKey } from '@ton/crypto';
+import type { Address } from '@ton/core';
 import { startLocalChain, type LocalChain } from '../chain/local/local-chain.ts';
-import { Chain } from '../chain/chain.ts';
-import { clientContractFor, workerContractFor } from '../chain/settlement.ts';
-import { deployProxy } from '../../../contracts/deploy.ts';
-import { Op } from '../../../contracts/wrappers/protocol.ts';
-import { pricingOf, Root } from '../../../contracts/wrappers/Root.ts';
 import { Proxy } from '../../../contracts/wrappers/Proxy.ts';
-import { signPayload } from '../../../contracts/wrappers/signing.ts';
+import { deployLocalContracts, signLedgerCounter } from './testing/local-contracts.ts';
 import { ProxyLedger } from './proxy-ledger.ts';
 import { SettlementScheduler, DEFAULT_SETTLEMENT_POLICY } from './settlement-scheduler.ts';
-import { ChainSettlementSubmitter, encodeSignedMessage } from './chain-submitter.ts';
+import { ChainSettlementSubmitter } from './chain-submitter.ts';
 
 describe('settlement of a proxy ledger on the local chain', () => {
   let dir: string;
@@ -35,19 +29,7 @@ describe('settlement of a proxy ledger on the local chain', () => {
   });
 
   it('charges the client and pays each worker exactly what the ledger holds', async () => {
-    const chain = new Chain({ network: 'local', endpoint: local.endpoint });
-    const [proxyW, clientW, workerW] = await Promise.all([1, 2, 3].map((i) => chain.wallet(local.wallets[i]!.mnemonic)));
-    const proxyKey = await mnemonicToPrivateKey(local.wallets[1]!.mnemonic);
-    const root = Address.parse(local.rootAddress);
-    const { address: proxy } = await deployProxy(chain, proxyW!, { root, publicKey: proxyKey.publicKey });
-    const pricing = pricingOf(await chain.open(Root.createFromAddress(root)).getParams());
-
-    const client = await clientContractFor(chain, proxy, clientW!.address);
-    await clientW!.sendAndWait([{ to: client.address, value: toNano('16'), init: client.init, body: beginCell().storeUint(Op.clientIncreaseStake, 32).endCell() }]);
-    await clientW!.sendAndWait([{ to: client.address, value: toNano('2'), body: beginCell().storeUint(Op.clientTopUp, 32).endCell() }]);
-    // One worker contract: with one client and one worker the proxy's on-chain earnings equal the ledger's exactly.
-    const worker = await workerContractFor(chain, proxy, workerW!.address);
-    await workerW!.sendAndWait([{ to: worker.address, value: toNano('0.05'), init: worker.init }]);
+    const { chain, proxyWallet: proxyW, proxyKey, proxy, client, worker, pricing } = await deployLocalContracts(local);
 
     const ledger = ProxyLedger.open(join(dir, 'proxy-ledger.sqlite'), { pricing });
     const C = client.address.toString();
@@ -59,11 +41,7 @@ describe('settlement of a proxy ledger on the local chain', () => {
     ];
     usages.forEach(({ coefficient, ...tokens }, i) =>
       ledger.recordAnswer({ requestId: `r${i}`, clientContract: C, workerContract: W, tokens, coefficient, outcome: i === 1 ? 'cancelled' : 'completed' }));
-    const sign = (party: 'client' | 'worker', contract: Address) => {
-      const a = ledger.account(party, contract.toString())!;
-      const m = signPayload({ tag: party === 'client' ? 'charge' : 'payout', target: contract, cumulativeTokens: a.counter }, proxyKey.secretKey);
-      ledger.recordSigned(party, contract.toString(), a.counter, encodeSignedMessage(m));
-    };
+    const sign = (party: 'client' | 'worker', contract: Address) => signLedgerCounter(ledger, proxyKey, party, contract);
     sign('client', client.address);
     sign('worker', worker.address);
 

@@ -177,7 +177,12 @@ export class ProxyLedger implements SettlementSource {
 
   /** Opens an existing ledger for reading (status), with the pricing it was kept at. */
   static openForReading(path: string): ProxyLedger {
-    const db = openStore(path, { what: 'proxy ledger', migrations: MIGRATIONS, readonly: true });
+    return ProxyLedger.openExisting(path, true);
+  }
+
+  /** Opens an existing ledger with the pricing it was kept at (`cocoon settle`, which only moves on-chain counters). */
+  static openExisting(path: string, readonly = false): ProxyLedger {
+    const db = openStore(path, { what: 'proxy ledger', migrations: MIGRATIONS, readonly });
     const stored = db.prepare("SELECT value FROM meta WHERE key = 'pricing'").get() as { value: string } | undefined;
     if (!stored) {
       db.close();
