@@ -1,41 +1,19 @@
 /**
  * The `SettlementSubmitter` over today's chain layer (node-core/src/chain/settlement.ts): sends a
  * stored signed message through a wallet and reads the contract's counter back. This is the one
- * place that knows the signed-message bytes and the contract operations; when the contracts move
- * to the reference's payment bodies, only this adapter changes.
- *
- * Stored message bytes = BOC of the envelope cell the contracts read (signature, ref → payload).
+ * place that knows the contract operations (the message bytes are signed-payments.ts's); when the
+ * contracts move to the reference's payment bodies, only these two files change.
  */
-import { Address, beginCell, Cell } from '@ton/core';
+import { Address } from '@ton/core';
 import type { Chain, ChainWallet } from '../chain/chain.ts';
 import { submitCharge, submitPayout } from '../chain/settlement.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
-import { readPayload, storeSignedMessage, type SignedMessage } from '../../../contracts/wrappers/signing.ts';
+import { readPayload, type SignedMessage } from '../../../contracts/wrappers/signing.ts';
+import { decodeSignedMessage } from './signed-payments.ts';
 import { SignedTag } from '../../../contracts/wrappers/protocol.ts';
 import { Client } from '../../../contracts/wrappers/Client.ts';
 import { Worker } from '../../../contracts/wrappers/Worker.ts';
 import type { SettlementItem, SettlementSubmitter, SubmitOutcome } from './settlement-scheduler.ts';
-
-export function encodeSignedMessage(m: SignedMessage): Uint8Array {
-  return new Uint8Array(beginCell().store(storeSignedMessage(m)).endCell().toBoc());
-}
-
-export function decodeSignedMessage(bytes: Uint8Array): SignedMessage {
-  let cell: Cell;
-  try {
-    cell = Cell.fromBoc(Buffer.from(bytes))[0]!;
-    const s = cell.beginParse();
-    return { signature: s.loadBuffer(64), payload: s.loadRef() };
-  } catch (err) {
-    throw new CocoonError('bad_signed_message', `a stored signed message is not a signed envelope: ${errorMessage(err)}`, { cause: err });
-  }
-}
-
-/** Which counter and contract a stored signed message carries, for checks before submitting. */
-export function signedCounterOf(bytes: Uint8Array): { tag: number; target: Address; counter: bigint } {
-  const p = readPayload(decodeSignedMessage(bytes).payload);
-  return { tag: p.tag, target: p.target, counter: p.cumulativeTokens };
-}
 
 export class ChainSettlementSubmitter implements SettlementSubmitter {
   constructor(private readonly chain: Chain, private readonly wallet: ChainWallet) {}

@@ -11,12 +11,11 @@ import { clientContractFor, workerContractFor } from '../../chain/settlement.ts'
 import { deployProxy } from '../../../../contracts/deploy.ts';
 import { Op } from '../../../../contracts/wrappers/protocol.ts';
 import { pricingOf, Root } from '../../../../contracts/wrappers/Root.ts';
-import { signPayload } from '../../../../contracts/wrappers/signing.ts';
 import type { Client } from '../../../../contracts/wrappers/Client.ts';
 import type { Worker } from '../../../../contracts/wrappers/Worker.ts';
 import type { PricingParams } from '../pricing.ts';
 import type { ProxyLedger } from '../proxy-ledger.ts';
-import { encodeSignedMessage } from '../chain-submitter.ts';
+import { ProxyPaymentSigner, signLatest } from '../signed-payments.ts';
 
 export interface LocalContracts {
   chain: Chain;
@@ -45,7 +44,5 @@ export async function deployLocalContracts(local: LocalChain): Promise<LocalCont
 
 /** Signs the ledger's current counter for a contract with the proxy key and keeps it in the ledger. */
 export function signLedgerCounter(ledger: ProxyLedger, key: KeyPair, party: 'client' | 'worker', contract: Address): void {
-  const a = ledger.account(party, contract.toString())!;
-  const m = signPayload({ tag: party === 'client' ? 'charge' : 'payout', target: contract, cumulativeTokens: a.counter }, key.secretKey);
-  ledger.recordSigned(party, contract.toString(), a.counter, encodeSignedMessage(m));
+  signLatest(ledger, new ProxyPaymentSigner(key), party, contract.toString());
 }
