@@ -12,7 +12,8 @@ import { ProxyLedger } from './proxy-ledger.ts';
 import { ClientPaymentStore } from './client-payment-store.ts';
 import { WorkerPaymentStore } from './worker-payment-store.ts';
 import { DEFAULT_PRICING } from './pricing.ts';
-import { ProxyPaymentSigner, signLatest, verifySignedPayment } from './signed-payments.ts';
+import { encodeSignedMessage, ProxyPaymentSigner, signLatest, verifySignedPayment } from './signed-payments.ts';
+import { signPayload } from '../../../contracts/wrappers/signing.ts';
 
 const addr = (n: number) => new Address(0, Buffer.alloc(32, n)).toString();
 const C = addr(1);
@@ -53,6 +54,12 @@ describe('signed payments between proxy, client and worker', () => {
     }
     expect(client.holding(P, C)!.signedNano).toBe(ledger.account('client', C)!.nano);
     expect(worker.holding(P, W)!.signedNano).toBe(ledger.account('worker', W)!.nano);
+  });
+
+  it('signs exactly as the contracts wrappers do (native Ed25519 = tweetnacl)', () => {
+    const mine = new ProxyPaymentSigner(proxyKey).sign('payout', W, 123_456_789n);
+    const reference = signPayload({ tag: 'payout', target: Address.parse(W), cumulativeTokens: 123_456_789n }, proxyKey.secretKey);
+    expect(Buffer.from(mine).equals(Buffer.from(encodeSignedMessage(reference)))).toBe(true);
   });
 
   it('refuses forged, wrong-kind and wrong-target messages, saying which', () => {

@@ -10,7 +10,8 @@
 import { Address, beginCell, Cell } from '@ton/core';
 import type { KeyPair } from '@ton/crypto';
 import { CocoonError, errorMessage } from '../errors.ts';
-import { readPayload, signPayload, storeSignedMessage, verifySignedMessage, type SignedMessage } from '../../../contracts/wrappers/signing.ts';
+import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { payloadCell, readPayload, storeSignedMessage, verifySignedMessage, type SignedMessage } from '../../../contracts/wrappers/signing.ts';
 import { SignedTag } from '../../../contracts/wrappers/protocol.ts';
 import type { Party, ProxyLedger } from './proxy-ledger.ts';
 import type { SettlementKind } from './settlement-state.ts';
@@ -33,13 +34,23 @@ export interface PaymentSigner {
   sign(kind: SettlementKind, contract: string, counter: bigint): Uint8Array;
 }
 
+/**
+ * Signs with Node's native Ed25519 (same deterministic signatures as @ton/crypto's tweetnacl, about
+ * a hundred times faster): the proxy signs two counters per answer on the answering path.
+ */
 export class ProxyPaymentSigner implements PaymentSigner {
-  constructor(private readonly key: KeyPair) {}
+  private readonly privateKey: KeyObject;
+  constructor(key: KeyPair) {
+    // tweetnacl's 64-byte secret key is seed ‖ public key; PKCS#8 wraps the 32-byte seed.
+    this.privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, key.secretKey.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
+  }
   sign(kind: SettlementKind, contract: string, counter: bigint): Uint8Array {
-    const m = signPayload({ tag: kind === 'charge' ? 'charge' : 'payout', target: Address.parse(contract), cumulativeTokens: counter }, this.key.secretKey);
-    return encodeSignedMessage(m);
+    const payload = payloadCell({ tag: kind === 'charge' ? 'charge' : 'payout', target: Address.parse(contract), cumulativeTokens: counter });
+    return encodeSignedMessage({ payload, signature: cryptoSign(null, payload.hash(), this.privateKey) });
   }
 }
+
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 /** Signs the ledger's current counter for a contract and keeps the message in the ledger. */
 export function signLatest(ledger: ProxyLedger, signer: PaymentSigner, party: Party, contract: string): { counter: bigint; message: Uint8Array } {
