@@ -21,6 +21,8 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   doctor: async () => (await import('./commands/doctor.ts')).command,
   gpu: async () => (await import('./commands/gpu.ts')).command,
   td: async () => (await import('./commands/td.ts')).command,
+  status: async () => (await import('./commands/status.ts')).command,
+  settle: async () => (await import('./commands/settle.ts')).command,
   app: async () => (await import('../../../app/main/cli/app-command.ts')).command,
   start: async () => (await import('../../../app/main/cli/start-command.ts')).command,
 };
