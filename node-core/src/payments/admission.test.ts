@@ -21,26 +21,26 @@ describe('admission', () => {
   });
 
   it('answers 402 naming balance, amount needed and how to top up when funds are short', () => {
-    const r = admit({ ...base, balanceNano: 0n, stakeNano: 50_000n, ledgerCounter: 10_000n, onChainCounter: 0n, reservedNano: 30_000n });
+    const r = admit({ ...base, balanceNano: 0n, stakeNano: 50_000n, ledgerCounter: 1n, onChainCounter: 0n, reservedNano: 30_000n });
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.status).toBe(402);
     expect(r.body.error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_balance', balance_nano: '0', needed_nano: '100000', available_nano: '19980', contract: 'EQclient' });
-    // owed: floor(10000*20/10000) = 20 nanoTON; available 50000 - 20 - 30000 = 19980; shortfall 80020.
+    // owed: 1 adjusted token at 20 = 20 nanoTON; available 50000 - 20 - 30000 = 19980; shortfall 80020.
     expect(r.body.error.message).toContain('Top up at least 0.00008002 TON');
     expect(r.body.error.message).toContain('top-up operation to your client contract EQclient');
     expect(r.body.error.message).toContain('may cost up to 0.0001 TON');
   });
 
   it('says to wait for settlement when unsettled usage reached the stake, not to top up', () => {
-    const r = admit({ ...base, balanceNano: 100_000_000_000n, stakeNano: 100_000n, ledgerCounter: 40_000_000n, onChainCounter: 0n });
+    const r = admit({ ...base, balanceNano: 100_000_000_000n, stakeNano: 100_000n, ledgerCounter: 4_000n, onChainCounter: 0n });
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.body.error.code).toBe('unsettled_credit_exhausted');
       expect(r.body.error.message).toMatch(/Retry once the pending charge settles/);
     }
     // After the chain confirms the charge, the same request passes.
-    expect(admit({ ...base, balanceNano: 100_000_000_000n, stakeNano: 100_000n, ledgerCounter: 40_000_000n, onChainCounter: 40_000_000n }).ok).toBe(true);
+    expect(admit({ ...base, balanceNano: 100_000_000_000n, stakeNano: 100_000n, ledgerCounter: 4_000n, onChainCounter: 4_000n }).ok).toBe(true);
   });
 
   it('uses the caller\'s top-up hint verbatim', () => {

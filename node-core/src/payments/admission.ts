@@ -12,7 +12,7 @@
  * owes beyond the chain and what requests in flight have reserved.
  */
 import { nanoToTon, type PricingParams } from './pricing.ts';
-import { clientNano, counterUnits, checkCoefficient, COEFFICIENT_ONE } from './units.ts';
+import { clientNano, counterUnits, checkCoefficient, COEFFICIENT_ONE, UNITS_PER_TOKEN } from './units.ts';
 
 export interface AdmissionInput {
   clientContract: string;
@@ -21,7 +21,7 @@ export interface AdmissionInput {
   pricing: PricingParams;
   /** The chosen worker's coefficient in thousandths (before choosing: the client's maximum). */
   coefficient: number;
-  /** The client's cumulative counter in the proxy ledger, and the one confirmed on chain. */
+  /** The client's cumulative counter (adjusted tokens) in the proxy ledger, and the one confirmed on chain. */
   ledgerCounter: bigint;
   onChainCounter: bigint;
   /** Worst cases of this client's requests still in flight. */
@@ -72,7 +72,8 @@ export function spendableNano(i: Pick<AdmissionInput, 'pricing' | 'ledgerCounter
 
 export function admit(i: AdmissionInput): AdmissionResult {
   const units = worstCaseUnits(i.promptTokens, i.maxTokens, i.pricing, i.coefficient);
-  const worst = clientNano(i.ledgerCounter + units, i.pricing) - clientNano(i.ledgerCounter, i.pricing);
+  // The cumulative counter floors units to adjusted tokens: one answer moves it by at most ceil(units / 10000).
+  const worst = clientNano((units + UNITS_PER_TOKEN - 1n) / UNITS_PER_TOKEN, i.pricing);
   const s = spendableNano(i);
   if (worst <= s.spendable) return { ok: true, worstCaseNano: worst, availableNano: s.spendable };
   const ton = (n: bigint) => `${nanoToTon(n < 0n ? 0n : n)} TON`;

@@ -1,5 +1,5 @@
 /**
- * The ledger, the scheduler and today's contracts together on the embedded chain: answers with
+ * The ledger, the scheduler and the contracts together on the embedded chain: answers with
  * mixed token kinds and coefficients recorded in a real ledger file, counters signed with the
  * proxy key, `settleNow()` through the proxy's wallet. The chain then holds exactly the ledger's
  * amounts, to the nanoTON.
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Address } from '@ton/core';
 import { startLocalChain, type LocalChain } from '../chain/local/local-chain.ts';
-import { Proxy } from '../../../contracts/wrappers/Proxy.ts';
+import { readClientData, readProxyData } from '../chain/contract-state.ts';
 import { deployLocalContracts, signLedgerCounter } from './testing/local-contracts.ts';
 import { ProxyLedger } from './proxy-ledger.ts';
 import { SettlementScheduler, DEFAULT_SETTLEMENT_POLICY } from './settlement-scheduler.ts';
@@ -45,19 +45,27 @@ describe('settlement of a proxy ledger on the local chain', () => {
     sign('client', client.address);
     sign('worker', worker.address);
 
-    const before = await chain.open(client).getState();
+    const proxyBefore = (await readProxyData(chain, proxy))!;
+    const before = (await readClientData(chain, client.address))!;
     const scheduler = new SettlementScheduler(ledger, new ChainSettlementSubmitter(chain, proxyW!), DEFAULT_SETTLEMENT_POLICY);
     const results = await scheduler.settleNow();
     expect(results.map((r) => r.outcome.status)).toEqual(['confirmed', 'confirmed']);
 
     const clientAcc = ledger.account('client', C)!;
     const workerAcc = ledger.account('worker', W)!;
-    const after = await chain.open(client).getState();
-    expect(after.chargedTokens).toBe(clientAcc.counter);
+    const after = (await readClientData(chain, client.address))!;
+    expect(after.tokensUsed).toBe(clientAcc.counter);
     expect(before.balance - after.balance).toBe(clientAcc.nano);
-    const proxyState = await chain.open(Proxy.createFromAddress(proxy)).getState();
-    expect(proxyState.workersPaid).toBe(workerAcc.nano);
-    expect(proxyState.earned).toBe(ledger.proxyTotals().earnedNano);
+    expect(clientAcc.nano).toBe(clientAcc.counter * BigInt(pricing.pricePerToken));
+    // The proxy contract: the charge split into the owner's earnings and the workers' reserve; the payout drew on the reserve.
+    let p = (await readProxyData(chain, proxy))!;
+    for (let i = 0; i < 50 && p.balance === proxyBefore.balance; i++) { await new Promise((r) => setTimeout(r, 100)); p = (await readProxyData(chain, proxy))!; }
+    const chargedToReserve = clientAcc.counter * BigInt(pricing.workerFeePerToken);
+    expect(p.balance - proxyBefore.balance).toBe(clientAcc.nano - chargedToReserve);
+    expect(p.workerReserve - proxyBefore.workerReserve).toBe(chargedToReserve - workerAcc.nano);
+    expect(workerAcc.nano).toBe(workerAcc.counter * BigInt(pricing.workerFeePerToken));
+    // One client and one worker: the ledger's proxy earnings are exactly what the proxy contract earned.
+    expect(ledger.proxyTotals().earnedNano).toBe(clientAcc.nano - workerAcc.nano);
     expect(clientAcc).toMatchObject({ onChainCounter: clientAcc.counter, unsettledNano: 0n });
     expect(workerAcc).toMatchObject({ onChainCounter: workerAcc.counter, unsettledNano: 0n });
 

@@ -16,6 +16,7 @@ import type { PricingParams } from './pricing.ts';
 import { PartyPaymentStore, type Holding, type HoldingRow, type OwnUsage, type PartyStoreOptions } from './party-payment-store.ts';
 import { storable } from './sqlite.ts';
 import { nanoToTon } from './pricing.ts';
+import { counterOfUnits } from './units.ts';
 
 export class ClientPaymentStore extends PartyPaymentStore {
   protected readonly kind = 'charge' as const;
@@ -48,11 +49,11 @@ export class ClientPaymentStore extends PartyPaymentStore {
   }
 
   protected refuseSigned(row: HoldingRow | undefined, counter: bigint): string | null {
-    const own = row?.own_counter ?? 0n;
-    if (counter <= own + this.slackUnits) return null;
+    const own = counterOfUnits((row?.own_counter ?? 0n) + this.slackUnits);
+    if (counter <= own) return null;
     const per = Number(row?.per_token ?? 0n);
-    const value = (c: bigint) => nanoToTon((c * BigInt(per)) / 10_000n);
-    return `refusing a charge for ${counter} units (${value(counter)} TON) from proxy ${row?.proxy ?? '?'}: this client received only ${own} units (${value(own)} TON)`;
+    const value = (c: bigint) => nanoToTon(c * BigInt(per));
+    return `refusing a charge for ${counter} tokens (${value(counter)} TON) from proxy ${row?.proxy ?? '?'}: this client received only ${own} tokens (${value(own)} TON)`;
   }
 
   protected override dueReason(h: Holding): string | undefined {

@@ -14,7 +14,7 @@
 import { CocoonError } from '../errors.ts';
 import type { PricingParams, TokenCounts } from './pricing.ts';
 import { openStore, storable, type SqliteDb } from './sqlite.ts';
-import { counterUnits, nanoForCounter, COEFFICIENT_ONE } from './units.ts';
+import { counterOfUnits, counterUnits, nanoForCounter, COEFFICIENT_ONE } from './units.ts';
 import {
   readSettlementState, writeSettlementState, SETTLEMENT_STATE_SQL,
   type SettlementAccount, type SettlementKind, type SettlementSource, type SettlementState,
@@ -44,7 +44,8 @@ export interface Holding {
   signedMessage: Uint8Array | null;
   committedCounter: bigint;
   maxCounter: bigint;
-  /** The party's own count of units received (client) or served (worker). */
+  /** The party's own count: weight units received (client) or served (worker), and the counter they make. */
+  ownUnits: bigint;
   ownCounter: bigint;
   ownNano: bigint;
   ownTokens: TokenCounts;
@@ -72,7 +73,7 @@ const MIGRATIONS = [
       per_token INTEGER NOT NULL DEFAULT 0,
       signed_counter INTEGER NOT NULL DEFAULT 0, signed_message BLOB,
       committed_counter INTEGER NOT NULL DEFAULT 0, max_counter INTEGER NOT NULL DEFAULT 0,
-      own_counter INTEGER NOT NULL DEFAULT 0,
+      own_counter INTEGER NOT NULL DEFAULT 0, -- weight units (the counter is units / 10000)
       own_prompt INTEGER NOT NULL DEFAULT 0, own_cached INTEGER NOT NULL DEFAULT 0,
       own_completion INTEGER NOT NULL DEFAULT 0, own_reasoning INTEGER NOT NULL DEFAULT 0,
       onchain_counter INTEGER NOT NULL DEFAULT 0, unsettled_since INTEGER,
@@ -257,7 +258,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
       proxy: r.proxy, contract: r.contract, perToken: per,
       signedCounter: r.signed_counter, signedNano: v(r.signed_counter), signedMessage: r.signed_message ? new Uint8Array(r.signed_message) : null,
       committedCounter: r.committed_counter, maxCounter: r.max_counter,
-      ownCounter: r.own_counter, ownNano: v(r.own_counter),
+      ownUnits: r.own_counter, ownCounter: counterOfUnits(r.own_counter), ownNano: v(counterOfUnits(r.own_counter)),
       ownTokens: { prompt: Number(r.own_prompt), cached: Number(r.own_cached), completion: Number(r.own_completion), reasoning: Number(r.own_reasoning) },
       onChainCounter: r.onchain_counter, onChainNano: v(r.onchain_counter),
       unsettledNano: v(r.signed_counter) - v(r.onchain_counter),

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ProxyLedger } from './proxy-ledger.ts';
-import { computeCost, DEFAULT_PRICING } from './pricing.ts';
+import { chainTokens, computeCost, DEFAULT_PRICING } from './pricing.ts';
 import { TEST_PRICING, usageFor } from './testing/ledger-usage.ts';
 
 describe('ProxyLedger', () => {
@@ -31,7 +31,8 @@ describe('ProxyLedger', () => {
     const client = ledger.account('client', 'C')!;
     const worker = ledger.account('worker', 'W')!;
     expect(client.tokens).toEqual(total);
-    expect(client.counter).toBe(BigInt(cost.weightedTokens));
+    expect(client.units).toBe(BigInt(cost.weightedTokens));
+    expect(client.counter).toBe(chainTokens(cost.weightedTokens));
     expect(client.nano).toBe(BigInt(cost.totalNanoTon));
     expect(worker.nano).toBe(BigInt(cost.workerNanoTon));
     expect(ledger.proxyTotals().earnedNano).toBe(BigInt(cost.proxyNanoTon));

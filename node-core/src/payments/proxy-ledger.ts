@@ -1,8 +1,8 @@
 /**
  * The proxy's ledger: one SQLite file per proxy contract. For every client contract and worker
- * contract it serves it keeps the cumulative token counts by kind, the cumulative counter (the
- * units the proxy signs), the nanoTON that counter is worth, the last counter it signed and the
- * last counter the chain confirmed.
+ * contract it serves it keeps the cumulative token counts by kind, the cumulative weight units, the
+ * counter derived from them (adjusted tokens: what the proxy signs and the contracts hold), the
+ * nanoTON that counter is worth, the last counter it signed and the last counter the chain confirmed.
  *
  * An answer is committed once, when it ends (completed, cancelled by the client, or failed after
  * tokens were produced): `recordAnswer` moves the client's and the worker's counters and the
@@ -10,12 +10,13 @@
  * nothing twice. Streaming chunks never touch the file.
  *
  * Invariant, exact to the nanoTON (`audit()`): Σ clients' nanoTON = Σ workers' nanoTON + the
- * proxy's earnings, and Σ client counters = Σ worker counters = Σ answers' units.
+ * proxy's earnings, Σ client units = Σ worker units = Σ answers' units, and every counter is
+ * floor(units / 10000) of its account.
  */
 import { CocoonError } from '../errors.ts';
 import { type PricingParams, type TokenCounts } from './pricing.ts';
 import { openStore, storable, type SqliteDb } from './sqlite.ts';
-import { clientNano, counterUnits, pricingKey, workerNano, COEFFICIENT_ONE } from './units.ts';
+import { clientNano, counterOfUnits, counterUnits, pricingKey, workerNano, COEFFICIENT_ONE } from './units.ts';
 import {
   readSettlementState, writeSettlementState, SETTLEMENT_STATE_SQL,
   type SettlementAccount, type SettlementKind, type SettlementSource, type SettlementState,
@@ -53,7 +54,9 @@ export interface LedgerAccount {
   contract: string;
   tokens: TokenCounts;
   answers: number;
-  /** Cumulative units and their worth: what the ledger says (charged for a client, earned for a worker). */
+  /** Cumulative weight units (exact; the counter is floor(units / 10000)). */
+  units: bigint;
+  /** Cumulative counter (adjusted tokens) and its worth: what the ledger says (charged for a client, earned for a worker). */
   counter: bigint;
   nano: bigint;
   signedCounter: bigint;
@@ -86,6 +89,7 @@ const MIGRATIONS = [
       prompt INTEGER NOT NULL DEFAULT 0, cached INTEGER NOT NULL DEFAULT 0,
       completion INTEGER NOT NULL DEFAULT 0, reasoning INTEGER NOT NULL DEFAULT 0,
       answers INTEGER NOT NULL DEFAULT 0,
+      units INTEGER NOT NULL DEFAULT 0,
       counter INTEGER NOT NULL DEFAULT 0,
       nano INTEGER NOT NULL DEFAULT 0,
       signed_counter INTEGER NOT NULL DEFAULT 0,
@@ -116,7 +120,7 @@ const MIGRATIONS = [
 
 type AccountRow = {
   party: Party; contract: string; prompt: bigint; cached: bigint; completion: bigint; reasoning: bigint; answers: bigint;
-  counter: bigint; nano: bigint; signed_counter: bigint; signed_message: Buffer | null; onchain_counter: bigint; unsettled_since: bigint | null;
+  units: bigint; counter: bigint; nano: bigint; signed_counter: bigint; signed_message: Buffer | null; onchain_counter: bigint; unsettled_since: bigint | null;
 };
 type AnswerRow = { client: string; worker: string; units: bigint; client_nano: bigint; worker_nano: bigint; proxy_nano: bigint };
 
@@ -140,11 +144,11 @@ export class ProxyLedger implements SettlementSource {
     this.stmt = {
       answer: db.prepare('SELECT client, worker, units, client_nano, worker_nano, proxy_nano FROM answers WHERE request_id = ?'),
       account: db.prepare('SELECT * FROM accounts WHERE party = ? AND contract = ?'),
-      upsert: db.prepare(`INSERT INTO accounts (party, contract, prompt, cached, completion, reasoning, answers, counter, nano)
-        VALUES (@party, @contract, @prompt, @cached, @completion, @reasoning, 1, @counter, @nano)
+      upsert: db.prepare(`INSERT INTO accounts (party, contract, prompt, cached, completion, reasoning, answers, units, counter, nano)
+        VALUES (@party, @contract, @prompt, @cached, @completion, @reasoning, 1, @units, @counter, @nano)
         ON CONFLICT (party, contract) DO UPDATE SET prompt = prompt + @prompt, cached = cached + @cached,
           completion = completion + @completion, reasoning = reasoning + @reasoning, answers = answers + 1,
-          counter = @counter, nano = @nano`),
+          units = @units, counter = @counter, nano = @nano`),
       insertAnswer: db.prepare(`INSERT INTO answers (request_id, client, worker, outcome, prompt, cached, completion, reasoning,
         coefficient, units, client_nano, worker_nano, proxy_nano, recorded_at)
         VALUES (@requestId, @client, @worker, @outcome, @prompt, @cached, @completion, @reasoning, @coefficient, @units,
@@ -220,18 +224,22 @@ export class ProxyLedger implements SettlementSource {
       };
     }
     const units = counterUnits(u.tokens, this.pricing.multipliers, coefficient);
-    const c0 = this.row('client', u.clientContract)?.counter ?? 0n;
-    const w0 = this.row('worker', u.workerContract)?.counter ?? 0n;
-    const c1 = storable('client counter', c0 + units);
-    const w1 = storable('worker counter', w0 + units);
+    const cr = this.row('client', u.clientContract);
+    const wr = this.row('worker', u.workerContract);
+    const cu1 = storable('client units', (cr?.units ?? 0n) + units);
+    const wu1 = storable('worker units', (wr?.units ?? 0n) + units);
+    const c0 = cr?.counter ?? 0n;
+    const w0 = wr?.counter ?? 0n;
+    const c1 = counterOfUnits(cu1);
+    const w1 = counterOfUnits(wu1);
     const cNano = clientNano(c1, this.pricing);
     const wNano = workerNano(w1, this.pricing);
     const clientDelta = cNano - clientNano(c0, this.pricing);
     const workerDelta = wNano - workerNano(w0, this.pricing);
     const proxyDelta = clientDelta - workerDelta;
     const t = u.tokens;
-    this.stmt.upsert.run({ party: 'client', contract: u.clientContract, ...t, counter: c1, nano: cNano });
-    this.stmt.upsert.run({ party: 'worker', contract: u.workerContract, ...t, counter: w1, nano: wNano });
+    this.stmt.upsert.run({ party: 'client', contract: u.clientContract, ...t, units: cu1, counter: c1, nano: cNano });
+    this.stmt.upsert.run({ party: 'worker', contract: u.workerContract, ...t, units: wu1, counter: w1, nano: wNano });
     this.stmt.insertAnswer.run({
       requestId: u.requestId, client: u.clientContract, worker: u.workerContract, outcome: u.outcome, ...t, coefficient,
       units, clientNano: clientDelta, workerNano: workerDelta, proxyNano: proxyDelta, at: this.now(),
@@ -324,24 +332,25 @@ export class ProxyLedger implements SettlementSource {
     const one = <T>(sql: string) => this.db.prepare(sql).get() as T;
     const sums = one<{ cn: bigint | null; wn: bigint | null; cc: bigint | null; wc: bigint | null }>(`SELECT
       (SELECT SUM(nano) FROM accounts WHERE party = 'client') AS cn, (SELECT SUM(nano) FROM accounts WHERE party = 'worker') AS wn,
-      (SELECT SUM(counter) FROM accounts WHERE party = 'client') AS cc, (SELECT SUM(counter) FROM accounts WHERE party = 'worker') AS wc`);
+      (SELECT SUM(units) FROM accounts WHERE party = 'client') AS cc, (SELECT SUM(units) FROM accounts WHERE party = 'worker') AS wc`);
     const ans = one<{ n: bigint; u: bigint | null; cn: bigint | null; wn: bigint | null; pn: bigint | null }>(
       'SELECT COUNT(*) AS n, SUM(units) AS u, SUM(client_nano) AS cn, SUM(worker_nano) AS wn, SUM(proxy_nano) AS pn FROM answers');
     const totals = this.proxyTotals();
     const clientsNano = sums.cn ?? 0n;
     const workersNano = sums.wn ?? 0n;
     if (clientsNano !== workersNano + totals.earnedNano) problems.push(`Σ clients ${clientsNano} ≠ Σ workers ${workersNano} + proxy ${totals.earnedNano}`);
-    if ((sums.cc ?? 0n) !== (ans.u ?? 0n) || (sums.wc ?? 0n) !== (ans.u ?? 0n)) problems.push(`counters: clients ${sums.cc ?? 0n}, workers ${sums.wc ?? 0n}, answers ${ans.u ?? 0n}`);
+    if ((sums.cc ?? 0n) !== (ans.u ?? 0n) || (sums.wc ?? 0n) !== (ans.u ?? 0n)) problems.push(`units: clients ${sums.cc ?? 0n}, workers ${sums.wc ?? 0n}, answers ${ans.u ?? 0n}`);
     if ((ans.cn ?? 0n) !== clientsNano || (ans.wn ?? 0n) !== workersNano || (ans.pn ?? 0n) !== totals.earnedNano) problems.push('answers do not sum to the accounts');
     if (Number(ans.n) !== totals.answers) problems.push(`answers ${ans.n} ≠ proxy total ${totals.answers}`);
     for (const party of ['client', 'worker'] as const) {
-      const per = this.db.prepare(`SELECT a.contract, a.counter, a.nano, a.answers, x.u, x.n FROM accounts a LEFT JOIN
+      const per = this.db.prepare(`SELECT a.contract, a.units, a.counter, a.nano, a.answers, x.u, x.n FROM accounts a LEFT JOIN
         (SELECT ${party} AS c, SUM(units) AS u, COUNT(*) AS n FROM answers GROUP BY ${party}) x ON x.c = a.contract WHERE a.party = ?`).all(party) as
-        { contract: string; counter: bigint; nano: bigint; answers: bigint; u: bigint | null; n: bigint | null }[];
+        { contract: string; units: bigint; counter: bigint; nano: bigint; answers: bigint; u: bigint | null; n: bigint | null }[];
       for (const r of per) {
         const expected = party === 'client' ? clientNano(r.counter, this.pricing) : workerNano(r.counter, this.pricing);
         if (r.nano !== expected) problems.push(`${party} ${r.contract}: nano ${r.nano} ≠ value of counter ${expected}`);
-        if (r.counter !== (r.u ?? 0n) || r.answers !== (r.n ?? 0n)) problems.push(`${party} ${r.contract}: counter ${r.counter} ≠ its answers' ${r.u ?? 0n}`);
+        if (r.units !== (r.u ?? 0n) || r.answers !== (r.n ?? 0n)) problems.push(`${party} ${r.contract}: units ${r.units} ≠ its answers' ${r.u ?? 0n}`);
+        if (r.counter !== counterOfUnits(r.units)) problems.push(`${party} ${r.contract}: counter ${r.counter} ≠ floor(units ${r.units} / 10000)`);
       }
     }
     return { ok: problems.length === 0, problems, clientsNano, workersNano, proxyEarnedNano: totals.earnedNano, answers: totals.answers };
@@ -356,7 +365,7 @@ export class ProxyLedger implements SettlementSource {
     return {
       party: r.party, contract: r.contract,
       tokens: { prompt: Number(r.prompt), cached: Number(r.cached), completion: Number(r.completion), reasoning: Number(r.reasoning) },
-      answers: Number(r.answers), counter: r.counter, nano: r.nano,
+      answers: Number(r.answers), units: r.units, counter: r.counter, nano: r.nano,
       signedCounter: r.signed_counter, signedNano: value(r.signed_counter), signedMessage: r.signed_message ? new Uint8Array(r.signed_message) : null,
       onChainCounter: r.onchain_counter, onChainNano: value(r.onchain_counter),
       unsettledNano: value(r.signed_counter) - value(r.onchain_counter), owedNano: r.nano - value(r.onchain_counter),

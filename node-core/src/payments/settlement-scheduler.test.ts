@@ -66,7 +66,7 @@ describe('SettlementScheduler', () => {
     sign('worker', 'W');
     const r = await s.tick();
     expect(r.map((x) => [x.kind, x.contract, x.outcome.status])).toEqual([['charge', 'C', 'confirmed']]); // the worker's 95 000 is below
-    expect(ledger.account('client', 'C')).toMatchObject({ onChainCounter: 50_000_000n, unsettledNano: 0n });
+    expect(ledger.account('client', 'C')).toMatchObject({ onChainCounter: 5_000n, unsettledNano: 0n });
     expect(ledger.settlementState('charge', 'C')).toMatchObject({ attempts: 0, lastError: null, lastConfirmedAt: clock });
   });
 
@@ -128,23 +128,23 @@ describe('SettlementScheduler', () => {
     expect(await s.tick()).toEqual([]); // a second tick while one runs is a no-op
     release();
     expect((await pending).map((r) => r.outcome.status)).toEqual(['confirmed']);
-    expect(ledger.account('client', 'C')).toMatchObject({ onChainCounter: 1_000_000n, counter: 3_500_000n });
+    expect(ledger.account('client', 'C')).toMatchObject({ onChainCounter: 100n, counter: 350n });
   });
 
   it('flushes on shutdown, and submits a client\'s charge at half its stake', async () => {
     const store = ClientPaymentStore.open(join(dir, 'client-payments.sqlite'), { now });
     store.recordReceived({ proxy: 'P', contract: 'C', requestId: 'a', tokens: tokens(1000), pricing: DEFAULT_PRICING }); // 20 000 nanoTON
-    store.check({ proxy: 'P', contract: 'C', signed: { counter: 10_000_000n, message: new Uint8Array([1]) } });
+    store.check({ proxy: 'P', contract: 'C', signed: { counter: 1_000n, message: new Uint8Array([1]) } });
     const s = new SettlementScheduler(store, chain, DEFAULT_SETTLEMENT_POLICY, { now });
     expect(await s.tick()).toEqual([]);
     store.recordStake('P', 'C', 40_000n);
     expect((await s.tick()).map((r) => r.outcome.status)).toEqual(['confirmed']);
     store.recordReceived({ proxy: 'P', contract: 'C', requestId: 'b', tokens: tokens(1), pricing: DEFAULT_PRICING });
-    store.check({ proxy: 'P', contract: 'C', signed: { counter: 10_010_000n, message: new Uint8Array([2]) } });
+    store.check({ proxy: 'P', contract: 'C', signed: { counter: 1_001n, message: new Uint8Array([2]) } });
     s.start();
     const flushed = await s.stop({ flush: true });
-    expect(flushed.map((r) => r.counter)).toEqual([10_010_000n]);
-    expect(store.holding('P', 'C')!.onChainCounter).toBe(10_010_000n);
+    expect(flushed.map((r) => r.counter)).toEqual([1_001n]);
+    expect(store.holding('P', 'C')!.onChainCounter).toBe(1_001n);
     store.close();
   });
 });

@@ -12,8 +12,9 @@ import { ProxyLedger } from './proxy-ledger.ts';
 import { ClientPaymentStore } from './client-payment-store.ts';
 import { WorkerPaymentStore } from './worker-payment-store.ts';
 import { DEFAULT_PRICING } from './pricing.ts';
-import { encodeSignedMessage, ProxyPaymentSigner, signLatest, verifySignedPayment } from './signed-payments.ts';
-import { signPayload } from '../../../contracts/wrappers/signing.ts';
+import { ProxyPaymentSigner, signLatest, verifySignedPayment } from './signed-payments.ts';
+import { signCharge, signPayout } from '../chain/settlement.ts';
+import { signTokenMessage } from '../../../contracts/wrappers/signing.ts';
 
 const addr = (n: number) => new Address(0, Buffer.alloc(32, n)).toString();
 const C = addr(1);
@@ -56,20 +57,26 @@ describe('signed payments between proxy, client and worker', () => {
     expect(worker.holding(P, W)!.signedNano).toBe(ledger.account('worker', W)!.nano);
   });
 
-  it('signs exactly as the contracts wrappers do (native Ed25519 = tweetnacl)', () => {
-    const mine = new ProxyPaymentSigner(proxyKey).sign('payout', W, 123_456_789n);
-    const reference = signPayload({ tag: 'payout', target: Address.parse(W), cumulativeTokens: 123_456_789n }, proxyKey.secretKey);
-    expect(Buffer.from(mine).equals(Buffer.from(encodeSignedMessage(reference)))).toBe(true);
+  it('signs exactly as the contracts wrappers do (native Ed25519 = tweetnacl), and chain/settlement.ts reads it', () => {
+    const signer = new ProxyPaymentSigner(proxyKey);
+    for (const [kind, op, target] of [['payout', 'extWorkerPayoutRequestSigned', W], ['charge', 'extClientChargeSigned', C]] as const) {
+      const mine = signer.sign(kind, target, 123_456_789n, 42n);
+      const reference = signTokenMessage({ op, tokens: 123_456_789n, target: Address.parse(target), secretKey: proxyKey.secretKey, sendExcessesTo: null, queryId: 42n });
+      expect(Buffer.from(mine).equals(reference.toBoc())).toBe(true);
+    }
+    // The chain layer's own signers produce messages the verifier accepts.
+    expect(verifySignedPayment(signCharge(Address.parse(C), 7n, proxyKey).toBoc(), { kind: 'charge', contract: C, proxyPublicKey: proxyKey.publicKey })).toBe(7n);
+    expect(verifySignedPayment(signPayout(Address.parse(W), 9n, proxyKey).toBoc(), { kind: 'payout', contract: W, proxyPublicKey: proxyKey.publicKey })).toBe(9n);
   });
 
   it('refuses forged, wrong-kind and wrong-target messages, saying which', () => {
     ledger.recordAnswer({ requestId: 'a', clientContract: C, workerContract: W, tokens, outcome: 'completed' });
     const charge = signLatest(ledger, new ProxyPaymentSigner(proxyKey), 'client', C).message;
     const forged = new ProxyPaymentSigner(otherKey).sign('charge', C, 1n);
-    expect(() => verifySignedPayment(forged, { kind: 'charge', contract: C, proxyPublicKey: proxyKey.publicKey })).toThrow(/not the proxy's key/);
+    expect(() => verifySignedPayment(forged, { kind: 'charge', contract: C, proxyPublicKey: proxyKey.publicKey })).toThrow(/bad signature/);
     expect(() => verifySignedPayment(charge, { kind: 'payout', contract: C, proxyPublicKey: proxyKey.publicKey })).toThrow(/not a payout/);
-    expect(() => verifySignedPayment(charge, { kind: 'charge', contract: W, proxyPublicKey: proxyKey.publicKey })).toThrow(/this party's contract is/);
-    expect(() => verifySignedPayment(new Uint8Array([1, 2, 3]), { kind: 'charge', contract: C, proxyPublicKey: proxyKey.publicKey })).toThrow(/not a signed envelope/);
+    expect(() => verifySignedPayment(charge, { kind: 'charge', contract: W, proxyPublicKey: proxyKey.publicKey })).toThrow(/targets .*, not /);
+    expect(() => verifySignedPayment(new Uint8Array([1, 2, 3]), { kind: 'charge', contract: C, proxyPublicKey: proxyKey.publicKey })).toThrow(/not a BOC/);
   });
 
   it('a client refuses a charge above what it received (the proxy counted an answer the client never got)', () => {

@@ -1,31 +1,47 @@
 /**
- * Signed payment messages as the payment stores keep them: opaque bytes (the BOC of the envelope
- * cell the contracts read — signature, ref → payload). This module is the one place that knows
- * that layout, on both sides:
+ * Signed payment messages as the payment stores keep them and the wire carries them
+ * (`proxy.signedPayment.data`): the BOC of the reference's signed body (op, query id, excess
+ * address, signature, ^payload with the cumulative adjusted-token counter and the target
+ * contract), exactly what a wallet sends to the client or worker contract. The layout belongs to
+ * contracts/wrappers (protocol.ts, signing.ts) and chain/settlement.ts; this module only
+ * converts between those cells and the stored bytes, on both sides:
  *   - the proxy signs a ledger counter (`ProxyPaymentSigner`, `signLatest`);
  *   - a client or worker verifies what it received (`verifySignedPayment`) before `check()`.
- * When the contracts move to the reference's payment bodies, this file and chain-submitter.ts change,
- * the stores and the scheduler do not.
  */
-import { Address, beginCell, Cell } from '@ton/core';
+import { Address, Cell } from '@ton/core';
 import type { KeyPair } from '@ton/crypto';
-import { CocoonError, errorMessage } from '../errors.ts';
 import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { payloadCell, readPayload, storeSignedMessage, verifySignedMessage, type SignedMessage } from '../../../contracts/wrappers/signing.ts';
-import { SignedTag } from '../../../contracts/wrappers/protocol.ts';
+import { CocoonError, errorMessage } from '../errors.ts';
+import { checkCharge, checkPayout } from '../chain/settlement.ts';
+import { randomQueryId } from '../../../contracts/wrappers/signing.ts';
+import { parseSignedTokenMessage, tokenPayload, wrapSigned, Op, type SignedTokenMessage } from '../../../contracts/wrappers/protocol.ts';
 import type { Party, ProxyLedger } from './proxy-ledger.ts';
 import type { SettlementKind } from './settlement-state.ts';
 
-export function encodeSignedMessage(m: SignedMessage): Uint8Array {
-  return new Uint8Array(beginCell().store(storeSignedMessage(m)).endCell().toBoc());
+/** The contract operation a settlement kind signs. */
+export const SIGNED_OP = { charge: 'extClientChargeSigned', payout: 'extWorkerPayoutRequestSigned' } as const;
+
+export function encodeSignedBody(body: Cell): Uint8Array {
+  return new Uint8Array(body.toBoc());
 }
 
-export function decodeSignedMessage(bytes: Uint8Array): SignedMessage {
+export function decodeSignedBody(bytes: Uint8Array): Cell {
   try {
-    const s = Cell.fromBoc(Buffer.from(bytes))[0]!.beginParse();
-    return { signature: s.loadBuffer(64), payload: s.loadRef() };
+    const cells = Cell.fromBoc(Buffer.from(bytes));
+    if (cells.length !== 1) throw new Error(`${cells.length} root cells`);
+    return cells[0]!;
   } catch (err) {
-    throw new CocoonError('bad_signed_message', `a signed payment is not a signed envelope: ${errorMessage(err)}`, { cause: err });
+    throw new CocoonError('bad_signed_payment', `a signed payment is not a BOC with one cell: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** Parses stored bytes into the signed message (layout only; no signature check). */
+export function readSignedPayment(bytes: Uint8Array): SignedTokenMessage {
+  const body = decodeSignedBody(bytes);
+  try {
+    return parseSignedTokenMessage(body);
+  } catch (err) {
+    throw new CocoonError('bad_signed_payment', `refusing a signed payment with an unreadable body: ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -35,8 +51,9 @@ export interface PaymentSigner {
 }
 
 /**
- * Signs with Node's native Ed25519 (same deterministic signatures as @ton/crypto's tweetnacl, about
- * a hundred times faster): the proxy signs two counters per answer on the answering path.
+ * Signs with Node's native Ed25519 (same deterministic signatures as @ton/crypto's tweetnacl,
+ * many times faster): the proxy signs two counters per answer on the answering path. The body is
+ * `chain/settlement.ts` `signCharge` / `signPayout`'s, byte for byte (tested).
  */
 export class ProxyPaymentSigner implements PaymentSigner {
   private readonly privateKey: KeyObject;
@@ -44,9 +61,9 @@ export class ProxyPaymentSigner implements PaymentSigner {
     // tweetnacl's 64-byte secret key is seed ‖ public key; PKCS#8 wraps the 32-byte seed.
     this.privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, key.secretKey.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
   }
-  sign(kind: SettlementKind, contract: string, counter: bigint): Uint8Array {
-    const payload = payloadCell({ tag: kind === 'charge' ? 'charge' : 'payout', target: Address.parse(contract), cumulativeTokens: counter });
-    return encodeSignedMessage({ payload, signature: cryptoSign(null, payload.hash(), this.privateKey) });
+  sign(kind: SettlementKind, contract: string, counter: bigint, queryId: bigint = randomQueryId()): Uint8Array {
+    const payload = tokenPayload(SIGNED_OP[kind], queryId, counter, Address.parse(contract));
+    return encodeSignedBody(wrapSigned(payload, cryptoSign(null, payload.hash(), this.privateKey), null));
   }
 }
 
@@ -63,22 +80,19 @@ export function signLatest(ledger: ProxyLedger, signer: PaymentSigner, party: Pa
 }
 
 /**
- * What a client or worker runs on a received signed payment before `check()`: the signature is the
- * proxy's, the message is a charge (client) or payout (worker), and it targets the party's own
- * contract. Returns the counter it carries; a forged, mis-targeted or wrong-kind message throws a
- * `bad_signed_payment` error whose message says which.
+ * What a client or worker runs on a received signed payment before `check()`: the layout is the
+ * reference's, the operation is a charge (client) or payout (worker), it targets the party's own
+ * contract, and the signature is the proxy's key. Returns the counter it carries; a forged,
+ * mis-targeted or wrong-kind message throws `bad_signed_payment` saying which.
  */
 export function verifySignedPayment(bytes: Uint8Array, expected: { kind: SettlementKind; contract: string; proxyPublicKey: Buffer }): bigint {
-  const m = decodeSignedMessage(bytes);
-  if (!verifySignedMessage(m, expected.proxyPublicKey)) throw new CocoonError('bad_signed_payment', 'refusing a signed payment: the signature is not the proxy\'s key');
-  let p: ReturnType<typeof readPayload>;
+  const body = decodeSignedBody(bytes);
+  const m = readSignedPayment(bytes);
+  if (m.op !== Op[SIGNED_OP[expected.kind]]) throw new CocoonError('bad_signed_payment', `refusing a signed payment: op 0x${m.op.toString(16)} is not a ${expected.kind}`);
   try {
-    p = readPayload(m.payload);
+    const target = Address.parse(expected.contract);
+    return expected.kind === 'charge' ? checkCharge(body, target, expected.proxyPublicKey) : checkPayout(body, target, expected.proxyPublicKey);
   } catch (err) {
-    throw new CocoonError('bad_signed_payment', `refusing a signed payment with an unreadable payload: ${errorMessage(err)}`);
+    throw new CocoonError('bad_signed_payment', `refusing a signed ${expected.kind}: ${errorMessage(err)}`, { cause: err });
   }
-  const tag = expected.kind === 'charge' ? SignedTag.charge : SignedTag.payout;
-  if (p.tag !== tag) throw new CocoonError('bad_signed_payment', `refusing a signed payment: it is tag ${p.tag}, not a ${expected.kind}`);
-  if (!p.target.equals(Address.parse(expected.contract))) throw new CocoonError('bad_signed_payment', `refusing a signed payment for ${p.target.toString()}: this party's contract is ${expected.contract}`);
-  return p.cumulativeTokens;
 }

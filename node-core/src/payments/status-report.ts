@@ -65,7 +65,7 @@ function fromLedger(a: LedgerAccount) {
 function fromHolding(h: Holding) {
   // The party's view of "the ledger": what the proxy reported counting, or its own count if higher/none.
   const ledgerCounter = h.maxCounter > h.ownCounter ? h.maxCounter : h.ownCounter;
-  const ledgerNano = (ledgerCounter * BigInt(h.perToken)) / 10_000n;
+  const ledgerNano = ledgerCounter * BigInt(h.perToken);
   return {
     contract: h.contract, proxy: h.proxy, tokens: { ...h.ownTokens }, unsettled: h.unsettledNano.toString(),
     owed: (ledgerNano - h.onChainNano).toString(),

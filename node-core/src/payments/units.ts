@@ -3,13 +3,15 @@
  * formula in pricing.ts. Everything here is bigint: a ledger adds millions of answers and must
  * stay exact to the nanoTON.
  *
- *   counter units of one answer = floor(Σ tokens[kind] × multiplier[kind] × coefficient / 1000)
- *   nanoTON owed for a counter  = floor(counter × perToken / 10000)
+ *   weight units of one answer = floor(Σ tokens[kind] × multiplier[kind] × coefficient / 1000)
+ *   counter (adjusted tokens)  = floor(cumulative units / 10000)     what is signed and on chain
+ *   nanoTON owed for a counter = counter × perToken                  as the contracts compute it
  *
- * With the base coefficient (1000) the units are exactly `weightedTokens()` of pricing.ts, and
- * `nanoForCounter(units, price)` is `computeCost().totalNanoTon`. The worker's coefficient is in
- * thousandths, as the workers advertise it (`worker.params.coefficient`). Amounts are always
- * computed from cumulative counters, so rounding happens once per settled counter, never per answer.
+ * With the base coefficient (1000) the units are exactly `weightedTokens()` of pricing.ts and the
+ * counter is `chainTokens()`, so `nanoForCounter(counterOfUnits(units), price)` is
+ * `computeCost().totalNanoTon`. The worker's coefficient is in thousandths, as the workers
+ * advertise it. Stores keep cumulative units and derive the counter from them, so rounding
+ * happens once per cumulative total (less than one adjusted token), never per answer.
  */
 import { MULTIPLIER_ONE, TOKEN_KINDS, type PricingParams, type TokenCounts } from './pricing.ts';
 import { CocoonError } from '../errors.ts';
@@ -38,9 +40,17 @@ export function counterUnits(tokens: TokenCounts, multipliers: TokenCounts, coef
   return (weighted * BigInt(coefficient)) / BigInt(COEFFICIENT_ONE);
 }
 
-/** nanoTON a cumulative counter is worth at `perToken` nanoTON per weighted token (price or worker fee). */
+/** Weight units in one adjusted token (the multipliers' basis points). */
+export const UNITS_PER_TOKEN = BigInt(MULTIPLIER_ONE);
+
+/** Cumulative weight units → the cumulative adjusted-token counter the proxy signs and the contracts hold. */
+export function counterOfUnits(units: bigint): bigint {
+  return units / UNITS_PER_TOKEN;
+}
+
+/** nanoTON a cumulative counter (adjusted tokens) is worth at `perToken` (price or worker fee), as on chain. */
 export function nanoForCounter(counter: bigint, perToken: number): bigint {
-  return (counter * BigInt(perToken)) / BigInt(MULTIPLIER_ONE);
+  return counter * BigInt(perToken);
 }
 
 /** What the client pays for a cumulative counter. */

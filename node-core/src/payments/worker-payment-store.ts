@@ -24,8 +24,8 @@ export class WorkerPaymentStore extends PartyPaymentStore {
     return this.recordOwn(u);
   }
 
-  /** Units served but not yet covered by a signed payout (shown in status; not a rollback by itself). */
-  unsignedUnits(proxy: string, contract: string): bigint {
+  /** Adjusted tokens served but not yet covered by a signed payout (shown in status; not a rollback by itself). */
+  unsignedTokens(proxy: string, contract: string): bigint {
     const h = this.holding(proxy, contract);
     return h && h.ownCounter > h.signedCounter ? h.ownCounter - h.signedCounter : 0n;
   }

@@ -14,6 +14,7 @@ import { startLocalChain, type LocalChain } from '../../chain/local/local-chain.
 import { ProxyLedger } from '../../payments/proxy-ledger.ts';
 import { WorkerPaymentStore } from '../../payments/worker-payment-store.ts';
 import { deployLocalContracts, signLedgerCounter } from '../../payments/testing/local-contracts.ts';
+import { readClientData } from '../../chain/contract-state.ts';
 
 const CLI = fileURLToPath(new URL('../../../bin/cocoon.mjs', import.meta.url));
 
@@ -86,8 +87,8 @@ describe('cocoon status / settle', () => {
     expect(s2.workers[0].paid.onChain).toBe(worker.signedNano.toString());
     expect(s2.client.unsettled).toBe('0');
     expect(s2.settlement).toEqual([]);
-    const onChain = await net.chain.open(net.client).getState();
-    expect(onChain.chargedTokens).toBe(client.signedCounter);
+    const onChain = (await readClientData(net.chain, net.client.address))!;
+    expect(onChain.tokensUsed).toBe(client.signedCounter);
 
     expect((await cocoon('settle', '--data-dir', home)).stdout).toMatch(/nothing to settle/);
   }, 180_000);

@@ -9,8 +9,10 @@ import type { LocalChain } from '../../chain/local/local-chain.ts';
 import { Chain, type ChainWallet } from '../../chain/chain.ts';
 import { clientContractFor, workerContractFor } from '../../chain/settlement.ts';
 import { deployProxy } from '../../../../contracts/deploy.ts';
-import { Op } from '../../../../contracts/wrappers/protocol.ts';
-import { pricingOf, Root } from '../../../../contracts/wrappers/Root.ts';
+import { DEPLOY_VALUE } from '../../../../contracts/deploy.ts';
+import { Body } from '../../../../contracts/wrappers/protocol.ts';
+import { pricingOf } from '../../../../contracts/wrappers/Root.ts';
+import { readRootData } from '../../chain/contract-state.ts';
 import type { Client } from '../../../../contracts/wrappers/Client.ts';
 import type { Worker } from '../../../../contracts/wrappers/Worker.ts';
 import type { PricingParams } from '../pricing.ts';
@@ -33,12 +35,15 @@ export async function deployLocalContracts(local: LocalChain): Promise<LocalCont
   const proxyKey = await mnemonicToPrivateKey(local.wallets[1]!.mnemonic);
   const root = Address.parse(local.rootAddress);
   const { address: proxy } = await deployProxy(chain, proxyW!, { root, publicKey: proxyKey.publicKey });
-  const pricing = pricingOf(await chain.open(Root.createFromAddress(root)).getParams());
+  const pricing = pricingOf((await readRootData(chain.config, root)).params);
   const client = await clientContractFor(chain, proxy, clientW!.address);
-  await clientW!.sendAndWait([{ to: client.address, value: toNano('16'), init: client.init, body: beginCell().storeUint(Op.clientIncreaseStake, 32).endCell() }]);
-  await clientW!.sendAndWait([{ to: client.address, value: toNano('2'), body: beginCell().storeUint(Op.clientTopUp, 32).endCell() }]);
+  // As the reference opens a client: deploy with an empty body, then top up (the root's minimum stake stays locked).
+  await clientW!.sendAndWait([
+    { to: client.address, value: DEPLOY_VALUE, init: client.init, body: beginCell().endCell() },
+    { to: client.address, value: toNano('18.2'), body: Body.clientTopUp(1n, toNano('18'), clientW!.address) },
+  ]);
   const worker = await workerContractFor(chain, proxy, workerW!.address);
-  await workerW!.sendAndWait([{ to: worker.address, value: toNano('0.05'), init: worker.init }]);
+  await workerW!.sendAndWait([{ to: worker.address, value: DEPLOY_VALUE, init: worker.init, body: beginCell().endCell() }]);
   return { chain, proxyWallet: proxyW!, proxyKey, proxy, client, worker, pricing };
 }
 
