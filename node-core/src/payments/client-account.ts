@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Address, beginCell, fromNano, toNano, type Cell } from '@ton/core';
-import { keyPairFromSeed } from '@ton/crypto';
+import { keyPairFromSeed, type KeyPair } from '@ton/crypto';
 import { deployProxy } from '../../../contracts/deploy.ts';
 import type { Client } from '../../../contracts/wrappers/Client.ts';
 import { Body, MIN_OP_VALUE } from '../../../contracts/wrappers/protocol.ts';
@@ -12,6 +12,23 @@ import { readClientData, readRootData } from '../chain/contract-state.ts';
 import { Chain, type ChainWallet } from '../chain/chain.ts';
 import { clientContractFor } from '../chain/settlement.ts';
 import { CocoonError } from '../errors.ts';
+
+/**
+ * The local network's proxy contract: deployed once by the "proxy" development wallet, its signing
+ * key kept beside the chain state (mode 0600), so the app, `cocoon up` and the proxy's ledger all
+ * use the same contract across restarts. Local chain only.
+ */
+export async function localProxyContract(chain: Chain, chainDataDir: string, root: Address, proxyWallet: ChainWallet): Promise<{ address: Address; key: KeyPair }> {
+  const proxyFile = join(chainDataDir, 'proxy-contract.json');
+  if (existsSync(proxyFile)) {
+    const f = JSON.parse(readFileSync(proxyFile, 'utf8')) as { address: string; publicKey: string; secretKey: string };
+    return { address: Address.parse(f.address), key: { publicKey: Buffer.from(f.publicKey, 'hex'), secretKey: Buffer.from(f.secretKey, 'hex') } };
+  }
+  const key = keyPairFromSeed(randomBytes(32));
+  const { address } = await deployProxy(chain, proxyWallet, { root, publicKey: key.publicKey });
+  writeFileSync(proxyFile, JSON.stringify({ address: address.toString(), publicKey: key.publicKey.toString('hex'), secretKey: key.secretKey.toString('hex') }, null, 2), { mode: 0o600 });
+  return { address, key };
+}
 
 /**
  * A developer's client contract at their proxy: balance, stake, charges, and the owner's actions
@@ -65,16 +82,7 @@ export class ClientAccount {
       return w.mnemonic;
     };
     const root = Address.parse(opts.rootAddress);
-    const proxyFile = join(opts.chainDataDir, 'proxy-contract.json');
-    let proxyAddress: Address;
-    if (existsSync(proxyFile)) {
-      proxyAddress = Address.parse((JSON.parse(readFileSync(proxyFile, 'utf8')) as { address: string }).address);
-    } else {
-      const key = keyPairFromSeed(randomBytes(32));
-      const deployed = await deployProxy(chain, await chain.wallet(mnemonic('proxy')), { root, publicKey: key.publicKey });
-      proxyAddress = deployed.address;
-      writeFileSync(proxyFile, JSON.stringify({ address: proxyAddress.toString(), publicKey: key.publicKey.toString('hex'), secretKey: key.secretKey.toString('hex') }, null, 2), { mode: 0o600 });
-    }
+    const { address: proxyAddress } = await localProxyContract(chain, opts.chainDataDir, root, await chain.wallet(mnemonic('proxy')));
     const owner = await chain.wallet(mnemonic('client'));
     const client = await clientContractFor(chain, proxyAddress, owner.address);
     const { params } = await readRootData(chain.config, root);
