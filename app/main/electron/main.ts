@@ -34,7 +34,7 @@ let stopNetwork: (() => Promise<void>) | null = null;
 
 async function createWindow(): Promise<void> {
   const chainDataDir = join(appDataDir, 'chain');
-  const network = await startLocalNetwork({ log, tokenDelayMs: 15, chainDataDir });
+  const network = await startLocalNetwork({ log, tokenDelayMs: 15, chainDataDir, openClientContract: false }); // the app opens the client contract from the wallet panel
   stopNetwork = network.stop;
   const devWallet = network.chain ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
   const clientAccount = network.chain ? await ClientAccount.openLocal({ ...network.chain, chainDataDir }) : undefined;

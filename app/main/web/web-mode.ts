@@ -49,7 +49,7 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   const backendUrl = opts.network?.backendUrl ?? settings.backendUrl ?? undefined;
   // The app's chain lives under its own data dir so it never contends for `cocoon up`'s chain lock.
   const chainDataDir = opts.noChain ? undefined : join(opts.dataDir, 'app', 'chain');
-  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), ...opts.network, ...(backendUrl && { backendUrl }) });
+  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), openClientContract: false, ...opts.network, ...(backendUrl && { backendUrl }) });
   let service: AppService | null = null;
   try {
     const devWallet = network.chain && chainDataDir ? await openDevWallet(chainDataDir, network.chain.endpoint) : undefined;
