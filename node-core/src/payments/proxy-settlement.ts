@@ -153,30 +153,43 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
   async admit(r: AdmissionRequest): Promise<Admission> {
     const contract = this.clientContractAddress(r.clientOwner);
     let view = this.clients.get(contract);
-    if (!view || Date.now() - view.readAt > (this.o.clientStateTtlMs ?? 2_000)) {
-      // Known clients are admitted on the cached state while a fresh read runs; a new one waits for it.
-      const fresh = this.refreshClient(contract);
-      if (!view) view = await fresh.catch(() => ({ balanceNano: 0n, stakeNano: 0n, tokensUsed: 0n, deployed: false, readAt: 0 }));
-      else fresh.catch(() => undefined);
+    const stale = !view || Date.now() - view.readAt > (this.o.clientStateTtlMs ?? 2_000);
+    // Known clients are admitted on the cached state while a fresh read runs; a new one waits for it.
+    const fresh = stale ? this.refreshClient(contract) : null;
+    if (!view) view = await this.readOrEmpty(fresh!);
+    else fresh?.catch(() => undefined);
+    let result = this.assess(contract, r, view);
+    // A refusal on an old read may be out of date (a top-up, a contract just opened): decide on a fresh one.
+    if (!result.ok && view.readAt < Date.now() - 200) {
+      view = await this.readOrEmpty(fresh ?? this.refreshClient(contract));
+      result = this.assess(contract, r, view);
     }
-    const account = this.ledger.account('client', contract);
-    const result = admit({
-      clientContract: contract, promptTokens: r.promptTokens, maxTokens: r.maxTokens, pricing: this.pricing, coefficient: Math.max(1, r.coefficient),
-      ledgerCounter: account?.counter ?? 0n, onChainCounter: view.tokensUsed, reservedNano: this.reserved.get(contract) ?? 0n,
-      balanceNano: view.balanceNano, stakeNano: view.stakeNano,
-      ...(!view.deployed && { topUpHint: `open the client contract ${contract} first (Cocoon app: Wallet → Open; it needs the root's minimum stake)` }),
-    });
     if (!result.ok) return { ok: false, status: 402, body: result.body };
-    this.reserved.set(contract, (this.reserved.get(contract) ?? 0n) + result.worstCaseNano);
+    const worst = result.worstCaseNano;
+    this.reserved.set(contract, (this.reserved.get(contract) ?? 0n) + worst);
     let released = false;
     return {
       ok: true,
       release: () => {
         if (released) return;
         released = true;
-        this.reserved.set(contract, (this.reserved.get(contract) ?? 0n) - result.worstCaseNano);
+        this.reserved.set(contract, (this.reserved.get(contract) ?? 0n) - worst);
       },
     };
+  }
+
+  private async readOrEmpty(p: Promise<ClientView>): Promise<ClientView> {
+    return p.catch(() => ({ balanceNano: 0n, stakeNano: 0n, tokensUsed: 0n, deployed: false, readAt: 0 }));
+  }
+
+  private assess(contract: string, r: AdmissionRequest, view: ClientView) {
+    const account = this.ledger.account('client', contract);
+    return admit({
+      clientContract: contract, promptTokens: r.promptTokens, maxTokens: r.maxTokens, pricing: this.pricing, coefficient: Math.max(1, r.coefficient),
+      ledgerCounter: account?.counter ?? 0n, onChainCounter: view.tokensUsed, reservedNano: this.reserved.get(contract) ?? 0n,
+      balanceNano: view.balanceNano, stakeNano: view.stakeNano,
+      ...(!view.deployed && { topUpHint: `open the client contract ${contract} first (Cocoon app: Wallet → Open; it needs the root's minimum stake)` }),
+    });
   }
 
   answerEnded(a: AnswerEnd): void {
