@@ -83,3 +83,40 @@ describe('every token is paid for on the local chain', () => {
     expect(net.engine!.stats().requests).toBe(calls);
   }, 240_000);
 });
+
+describe('a proxy restarted from an older copy of its ledger', () => {
+  it('is refused by the worker, which says why, across restarts', async () => {
+    const { copyFileSync, existsSync, rmSync: rm } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'cocoon-rollback-'));
+    const opts = { workers: 1, chainDataDir: join(dir, 'local-chain'), chainAnnounceFile: false as const, log };
+    const ask = async (net: LocalNetwork, n: number) => {
+      const openai = new OpenAI({ baseURL: net.openaiUrl, apiKey: 'unused', maxRetries: 0 });
+      for (let i = 0; i < n; i++) await openai.chat.completions.create({ model: net.models[0]!, messages: [{ role: 'user', content: `q${i}` }], max_tokens: 6 });
+    };
+    try {
+      let net = await startLocalNetwork(opts);
+      await ask(net, 2);
+      const ledgerPath = join(net.settlement!.dirs.proxy, 'proxy-ledger.sqlite');
+      await net.stop();
+      copyFileSync(ledgerPath, join(dir, 'old-ledger.sqlite'));
+      net = await startLocalNetwork(opts);
+      await ask(net, 2);
+      await net.stop();
+      // The operator restores the older copy.
+      for (const suffix of ['-wal', '-shm']) if (existsSync(ledgerPath + suffix)) rm(ledgerPath + suffix);
+      copyFileSync(join(dir, 'old-ledger.sqlite'), ledgerPath);
+      await expect(startLocalNetwork(opts)).rejects.toThrow(/rolled back/);
+      // The flag is persistent: the worker's store still says why.
+      const { WorkerPaymentStore } = await import('../payments/worker-payment-store.ts');
+      const store = WorkerPaymentStore.open(join(dir, 'local-worker-0', 'worker-payments.sqlite'), { readonly: true });
+      try {
+        const h = store.holdings()[0]!;
+        expect(store.rollbackOf(h.proxy)!.reason).toMatch(/proxy ledger rolled back/);
+      } finally {
+        store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
