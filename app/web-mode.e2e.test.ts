@@ -89,6 +89,48 @@ describe('web mode in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'developer-connected.png') });
   });
 
+  // Every answer is paid for: the developer opens a client contract before the first chat (the app's
+  // local network does not open one for them), so the wallet tests come before the chat tests.
+  it('shows the local development wallet with its balance on the embedded chain', async () => {
+    await expect.poll(() => page.textContent('[data-testid=dev-wallet-address]'), { timeout: 15_000 }).toMatch(/^[UE]Q[A-Za-z0-9_-]{46}$/);
+    expect(await page.textContent('[data-testid=dev-wallet-balance]')).toMatch(/^\d+(\.\d+)? TON$/);
+    expect(await page.locator('[data-testid=wallet-disabled]').count()).toBe(0);
+    await page.locator('[data-testid=wallet-panel]').screenshot({ path: join(ARTIFACTS, 'developer-wallet.png') });
+  });
+
+  it('opens the client contract with a stake, tops it up and withdraws only the free balance, on chain', async () => {
+    const wallet = page.locator('[data-testid=wallet-panel]');
+    await wallet.scrollIntoViewIfNeeded();
+    // Each action is quoted first (amount, fee, signer) and sent only on Confirm.
+    const confirm = async () => {
+      await page.waitForSelector('[data-testid=account-quote]', { timeout: 20_000 });
+      expect(await page.textContent('[data-testid=quote-signer]')).toBe('local development wallet');
+      await page.click('[data-testid=quote-confirm]');
+    };
+    await expect.poll(() => page.textContent('[data-testid=account-state]'), { timeout: 15_000 }).toBe('not opened yet');
+    await page.fill('[data-testid=account-amount]', '10');
+    await page.click('[data-testid=account-open]');
+    await expect.poll(() => page.textContent('[data-testid=account-error]'), { timeout: 20_000 }).toMatch(/at least 15 TON/);
+    expect(await page.locator('[data-testid=account-quote]').count()).toBe(0);
+    await page.fill('[data-testid=account-amount]', '15');
+    await page.click('[data-testid=account-open]');
+    await confirm();
+    await expect.poll(() => page.textContent('[data-testid=account-state]'), { timeout: 30_000 }).toBe('open');
+    expect(await page.textContent('[data-testid=account-stake]')).toMatch(/^15 TON/);
+    await page.fill('[data-testid=account-amount]', '3');
+    await page.click('[data-testid=account-topup]');
+    await confirm();
+    await expect.poll(() => page.textContent('[data-testid=account-balance]'), { timeout: 30_000 }).toBe('3 TON');
+    await page.fill('[data-testid=account-amount]', '10');
+    await page.click('[data-testid=account-withdraw]');
+    await expect.poll(() => page.textContent('[data-testid=account-error]'), { timeout: 20_000 }).toMatch(/stake stays locked/);
+    await page.fill('[data-testid=account-amount]', '1');
+    await page.click('[data-testid=account-withdraw]');
+    await confirm();
+    await expect.poll(() => page.textContent('[data-testid=account-balance]'), { timeout: 30_000 }).toBe('2 TON');
+    await wallet.screenshot({ path: join(ARTIFACTS, 'developer-client-account.png') });
+  });
+
   it('streams an answer and shows exactly the usage and cost the client API returned', async () => {
     wsFrames.length = 0;
     await page.fill('[data-testid=composer]', 'Tell me about confidential computing');
@@ -136,46 +178,6 @@ describe('web mode in Chromium', () => {
     await expect.poll(() => page.locator('.conversations li').count()).toBe(before);
     await page.getByRole('button', { name: 'Tell me about confidential computing' }).click();
     expect(await page.locator('[data-testid=msg-user]').count()).toBeGreaterThanOrEqual(1);
-  });
-
-  it('shows the local development wallet with its balance on the embedded chain', async () => {
-    await expect.poll(() => page.textContent('[data-testid=dev-wallet-address]'), { timeout: 15_000 }).toMatch(/^[UE]Q[A-Za-z0-9_-]{46}$/);
-    expect(await page.textContent('[data-testid=dev-wallet-balance]')).toMatch(/^\d+(\.\d+)? TON$/);
-    expect(await page.locator('[data-testid=wallet-disabled]').count()).toBe(0);
-    await page.locator('[data-testid=wallet-panel]').screenshot({ path: join(ARTIFACTS, 'developer-wallet.png') });
-  });
-
-  it('opens the client contract with a stake, tops it up and withdraws only the free balance, on chain', async () => {
-    const wallet = page.locator('[data-testid=wallet-panel]');
-    await wallet.scrollIntoViewIfNeeded();
-    // Each action is quoted first (amount, fee, signer) and sent only on Confirm.
-    const confirm = async () => {
-      await page.waitForSelector('[data-testid=account-quote]', { timeout: 20_000 });
-      expect(await page.textContent('[data-testid=quote-signer]')).toBe('local development wallet');
-      await page.click('[data-testid=quote-confirm]');
-    };
-    await expect.poll(() => page.textContent('[data-testid=account-state]'), { timeout: 15_000 }).toBe('not opened yet');
-    await page.fill('[data-testid=account-amount]', '10');
-    await page.click('[data-testid=account-open]');
-    await expect.poll(() => page.textContent('[data-testid=account-error]'), { timeout: 20_000 }).toMatch(/at least 15 TON/);
-    expect(await page.locator('[data-testid=account-quote]').count()).toBe(0);
-    await page.fill('[data-testid=account-amount]', '15');
-    await page.click('[data-testid=account-open]');
-    await confirm();
-    await expect.poll(() => page.textContent('[data-testid=account-state]'), { timeout: 30_000 }).toBe('open');
-    expect(await page.textContent('[data-testid=account-stake]')).toMatch(/^15 TON/);
-    await page.fill('[data-testid=account-amount]', '3');
-    await page.click('[data-testid=account-topup]');
-    await confirm();
-    await expect.poll(() => page.textContent('[data-testid=account-balance]'), { timeout: 30_000 }).toBe('3 TON');
-    await page.fill('[data-testid=account-amount]', '10');
-    await page.click('[data-testid=account-withdraw]');
-    await expect.poll(() => page.textContent('[data-testid=account-error]'), { timeout: 20_000 }).toMatch(/stake stays locked/);
-    await page.fill('[data-testid=account-amount]', '1');
-    await page.click('[data-testid=account-withdraw]');
-    await confirm();
-    await expect.poll(() => page.textContent('[data-testid=account-balance]'), { timeout: 30_000 }).toBe('2 TON');
-    await wallet.screenshot({ path: join(ARTIFACTS, 'developer-client-account.png') });
   });
 
   it('keeps conversations and the bookmarked URL across a restart of the app', async () => {

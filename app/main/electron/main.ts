@@ -43,7 +43,7 @@ const tonNetwork = await new SettingsStore(appDataDir).read().then((s) => checkN
 
 async function createWindow(): Promise<void> {
   const chainDataDir = join(appDataDir, 'chain');
-  const network = await startLocalNetwork({ log, tokenDelayMs: 15, chainDataDir });
+  const network = await startLocalNetwork({ log, tokenDelayMs: 15, chainDataDir, openClientContract: false }); // the app opens the client contract from the wallet panel
   stopNetwork = network.stop;
   const money = await startMoneyServices({ tonNetwork, localChain: network.chain ?? null, chainDataDir, appDataDir, log: log as never });
   walletSession = money.walletSession;

@@ -19,7 +19,7 @@ describe('local development wallet', () => {
     const home = mkdtempSync(join(tmpdir(), 'app-wallet-'));
     process.env.COCOON_HOME = home;
     chainDataDir = join(home, 'chain');
-    net = await startLocalNetwork({ chainDataDir });
+    net = await startLocalNetwork({ chainDataDir, openClientContract: false }); // as the app: it opens the client contract itself
   }, 120_000);
   afterAll(async () => {
     await net?.stop();

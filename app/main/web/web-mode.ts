@@ -62,6 +62,7 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   // A flag wins over the saved setting; the saved backend applies from the next start.
   const backendUrl = opts.network?.backendUrl ?? settings.backendUrl ?? undefined;
   // The app's chain lives under its own data dir so it never contends for `cocoon up`'s chain lock.
+  // The developer opens their client contract in the wallet panel (every answer is paid for).
   const chainDataDir = opts.noChain ? undefined : join(opts.dataDir, 'app', 'chain');
   // The TON network (Settings, applies at start): local is the embedded chain; on testnet/mainnet
   // the wallet and the chain reads go to the configured endpoint, the inference network stays local.
@@ -71,7 +72,7 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   } catch (err) {
     throw new CocoonError('bad_network_settings', `${join(appDir, 'settings.json')}: ${errorMessage(err)}; fix it or delete the "network" entry (local)`);
   }
-  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), ...opts.network, ...(backendUrl && { backendUrl }) });
+  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), openClientContract: false, ...opts.network, ...(backendUrl && { backendUrl }) });
   let service: AppService | null = null;
   let stopGuest = async () => {};
   let money: MoneyServices | null = null;

@@ -22,6 +22,8 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   gpu: async () => (await import('./commands/gpu.ts')).command,
   td: async () => (await import('./commands/td.ts')).command,
   why: async () => (await import('./commands/why.ts')).command,
+  status: async () => (await import('./commands/status.ts')).command,
+  settle: async () => (await import('./commands/settle.ts')).command,
   app: async () => (await import('../../../app/main/cli/app-command.ts')).command,
   start: async () => (await import('../../../app/main/cli/start-command.ts')).command,
 };

@@ -21,6 +21,8 @@ export interface ClientOptions {
   maxCoefficient?: number;
   requestTimeoutSeconds?: number;
   ownerAddress?: string;
+  /** Payments (payments/party-settlement.ts); default: none, as a reference client without TON. */
+  settlement?: import('../protocol/settlement.ts').ClientSettlement;
   /**
    * Bearer key the OpenAI API requires. Omitted: none on the local network; on testnet/mainnet
    * the caller must pass one (see loadOrCreateApiKey) or explicitly `null` to run without.
@@ -45,7 +47,7 @@ export async function startClient(opts: ClientOptions): Promise<ClientRunner> {
   if (opts.apiKey === undefined && apiKeyRequiredByDefault(network)) {
     throw new CocoonError('api_key_required', `a client on ${network} spends real TON: its OpenAI API needs an API key`, { hint: 'pass apiKey (loadOrCreateApiKey(dataDir)) or apiKey: null to run without one deliberately' });
   }
-  const link = new ProxyLink({ ...opts.proxy, identity: opts.identity, verifier: opts.verifier, log: opts.log, ...(opts.ownerAddress && { ownerAddress: opts.ownerAddress }) });
+  const link = new ProxyLink({ ...opts.proxy, identity: opts.identity, verifier: opts.verifier, log: opts.log, ...(opts.ownerAddress && { ownerAddress: opts.ownerAddress }), ...(opts.settlement && { settlement: opts.settlement }) });
   const pricing = opts.pricing ?? DEFAULT_PRICING;
   let models: ClientStatus['models'] = [];
   // The attestation is only vouched for while the link it was verified on is up.

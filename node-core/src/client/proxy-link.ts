@@ -31,6 +31,7 @@ export interface QueryCallbacks {
 }
 
 interface ActiveQuery {
+  maxCoefficient?: number;
   cb: QueryCallbacks;
   /** The first answer (http.response) arrived. */
   started: boolean;
@@ -115,7 +116,7 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     const conn = this.requireConnection();
     const requestId = newRequestId();
     const key = requestId.toString('hex');
-    this.queries.set(key, { cb, started: false, whole: q.whole === true, refusedWith: null, gathered: [], text: new StringDecoder('utf8'), parser: new ChunkStreamParser() });
+    this.queries.set(key, { cb, maxCoefficient: q.maxCoefficient, started: false, whole: q.whole === true, refusedWith: null, gathered: [], text: new StringDecoder('utf8'), parser: new ChunkStreamParser() });
     const query = q.path && q.path !== '/v1/chat/completions'
       ? encodeHttpRequest({ method: 'POST', url: q.path, headers: [['Content-Type', 'application/json']], body: q.request })
       : chatCompletionQuery(q.request);
@@ -192,7 +193,14 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
           this.queries.delete(key);
           const info = p.final_info as TlObject | undefined;
           if (!info) return q.cb.onError(ErrorCode.workerFailed, 'proxy sent a final answer without token usage');
-          return q.cb.onFinal(tokenCountsOf(info.tokens_used as TlObject));
+          const tokens = tokenCountsOf(info.tokens_used as TlObject);
+          // The client's own count comes first: the payment for this answer follows it on the wire.
+          try {
+            this.settlement.onAnswer?.(this.proxyContract, key, tokens, q.maxCoefficient ?? 1000);
+          } catch (err) {
+            this.opts.log.error({ err: errorMessage(err) }, 'could not record an answer in the client payment store');
+          }
+          return q.cb.onFinal(tokens);
         }
         default: // client.queryAnswerErrorEx, and the reference proxy's own client.queryAnswerError / …PartError
           this.queries.delete(key);

@@ -151,6 +151,12 @@ export function relayQuery(ctx: RelayContext, res: ServerResponse, r: RelayReque
         res.end(`data: ${JSON.stringify({ error: { message, type, code: String(code), param: null } })}\n\n`);
         return;
       }
+      if (code === 402 && !res.writableEnded) {
+        // The proxy's admission refusal carries an OpenAI-style error body (payments/admission.ts).
+        try {
+          return sendJson(res, 402, JSON.parse(message));
+        } catch { /* not JSON: fall through to a plain error */ }
+      }
       if (!res.writableEnded) sendError(res, httpStatusOf(code), message, type, null, String(code));
     },
   };

@@ -15,6 +15,7 @@ import { startWorker, waitForWorker, type WorkerHandle } from '../worker/worker-
 import { DEFAULT_PRICING, type PricingParams } from '../payments/pricing.ts';
 import { imageHashOfMeasurements } from '../attestation/td-report.ts';
 import { DEV_IMAGE_HASH } from './dev-images.ts';
+import { dirname } from 'node:path';
 
 /**
  * The whole network on loopback in one process — test engine (unless a real engine is given),
@@ -55,6 +56,17 @@ export interface LocalNetworkOptions {
   chainDataDir?: string;
   /** Where the chain announces its endpoint (default $COCOON_HOME/local-chain.json; false = nowhere). */
   chainAnnounceFile?: string | false;
+  /**
+   * With the chain: every answer is paid for (payments/local-settlement.ts) — the proxy ledger,
+   * signed charges and payouts, settlement on the embedded chain. Default true when the chain runs.
+   */
+  settlement?: boolean;
+  /** Where the roles' payment stores go (default: the directory above chainDataDir). */
+  paymentsDataDir?: string;
+  /** Open the dev client contract with the minimum stake when needed (default true; the app opens it itself). */
+  openClientContract?: boolean;
+  /** Settlement policy for the proxy (default LOCAL_DEV_SETTLEMENT_POLICY: settles within seconds). */
+  settlementPolicy?: import('../payments/settlement-scheduler.ts').SettlementPolicy;
   log?: Logger;
 }
 
@@ -70,6 +82,8 @@ export interface LocalNetwork {
   pricing: PricingParams;
   /** The key the OpenAI API requires, or null. */
   apiKey: string | null;
+  /** The payments of this network, when it settles on the embedded chain. */
+  settlement: import('../payments/local-settlement.ts').LocalSettlement | null;
   describe(): Record<string, unknown>;
   stop(): Promise<void>;
 }
@@ -108,6 +122,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
     let allowed = { proxy: [imageHashes.proxy], worker: [imageHashes.worker] };
     let chain: LocalNetwork['chain'] = null;
     let pricing = DEFAULT_PRICING;
+    let settlement: LocalNetwork['settlement'] = null;
     if (opts.chainDataDir) {
       const { startLocalChain } = await import('../chain/local/local-chain.ts');
       const { allowImagesOnRoot, readRootConfig } = await import('./root-config.ts');
@@ -123,6 +138,18 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       const root = await readRootConfig(rootChain);
       pricing = root.pricing;
       allowed = { proxy: root.allowedProxyImages, worker: root.allowedWorkerImages };
+      if (opts.settlement ?? true) {
+        const { startLocalSettlement } = await import('../payments/local-settlement.ts');
+        settlement = await startLocalSettlement({
+          endpoint: local.endpoint, rootAddress: local.rootAddress, chainDataDir: opts.chainDataDir,
+          dataDir: opts.paymentsDataDir ?? dirname(opts.chainDataDir), workers: workerCount, log,
+          ...(opts.openClientContract !== undefined && { openClientContract: opts.openClientContract }),
+          ...(opts.settlementPolicy && { policy: opts.settlementPolicy }),
+        });
+        // Stopped after the roles (stoppers run in reverse), so the last answers are in the ledger; flushed before the chain stops.
+        const s = settlement;
+        stoppers.push(() => s.stop({ flush: true }));
+      }
     }
     if (opts.workerMeasurements) allowed.worker = [imageHashOfMeasurements(opts.workerMeasurements)];
     if (opts.proxyMeasurements) allowed.proxy = [imageHashOfMeasurements(opts.proxyMeasurements)];
@@ -138,6 +165,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       // Development network only: a token proof of work so local dials are instant (reference: 20).
       powDifficulty: LOCAL_POW_DIFFICULTY,
       log: log.child({ role: 'proxy' }),
+      ...(settlement && { settlement: settlement.proxy }),
     });
     stoppers.push(() => proxy.stop());
 
@@ -146,6 +174,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       const worker = await startWorker({
         proxies: [proxy.workerEndpoint], backend, model, identity: await identity('worker'),
         verifier: createPeerVerifier(policyFor(allowed.proxy), { expectedRole: 'proxy' }), log: log.child({ role: 'worker', worker: i }),
+        ...(settlement && { settlement: settlement.workers[i]! }),
         ...(opts.maxActiveRequests !== undefined && { maxActiveRequests: opts.maxActiveRequests }),
       });
       stoppers.push(() => worker.stop());
@@ -154,7 +183,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
 
     const client = await startClient({
       proxy: proxy.endpoint, identity: await identity('client'), verifier: createPeerVerifier(policyFor(allowed.proxy), { expectedRole: 'proxy' }),
-      knownModels: [model], pricing, log: log.child({ role: 'client' }), ...(opts.clientPort !== undefined && { port: opts.clientPort }),
+      knownModels: [model], pricing, log: log.child({ role: 'client' }), ...(settlement && { settlement: settlement.client }), ...(opts.clientPort !== undefined && { port: opts.clientPort }),
       apiKey: opts.clientApiKey ?? null, ...(opts.allowedOrigins && { allowedOrigins: opts.allowedOrigins }),
     });
     stoppers.push(() => client.stop());
@@ -173,10 +202,11 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       workers: workers.map((w) => ({ stats: w.statsUrl })),
       client: { port: client.port, status: `${client.openaiUrl}/cocoon/status` },
       chain: chain ?? { embedded: false },
+      payments: settlement ? { contracts: settlement.contracts, dirs: settlement.dirs } : null,
       pricing,
       pid: process.pid,
     });
-    return { openaiUrl: client.openaiUrl, models: [model], client, proxy, workers, engine, imageHashes, chain, pricing, apiKey: opts.clientApiKey ?? null, describe, stop };
+    return { openaiUrl: client.openaiUrl, models: [model], client, proxy, workers, engine, imageHashes, chain, pricing, apiKey: opts.clientApiKey ?? null, settlement, describe, stop };
   } catch (err) {
     await stop();
     throw err;

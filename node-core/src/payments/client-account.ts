@@ -2,17 +2,34 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Address, beginCell, fromNano } from '@ton/core';
-import { keyPairFromSeed } from '@ton/crypto';
+import { keyPairFromSeed, type KeyPair } from '@ton/crypto';
 import { deployProxy } from '../../../contracts/deploy.ts';
 import type { Client } from '../../../contracts/wrappers/Client.ts';
 import { Body, MIN_OP_VALUE, Op } from '../../../contracts/wrappers/protocol.ts';
 import { randomQueryId } from '../../../contracts/wrappers/signing.ts';
 import { DEPLOY_VALUE } from '../../../contracts/deploy.ts';
 import { readClientData, readRootData } from '../chain/contract-state.ts';
-import { Chain } from '../chain/chain.ts';
+import { Chain, type ChainWallet } from '../chain/chain.ts';
 import { clientContractFor } from '../chain/settlement.ts';
 import { CocoonError } from '../errors.ts';
 import { chainWalletSigner, WALLET_FEE_ESTIMATE_NANO, type TransactionSigner, type WalletMessage } from './wallet-signer.ts';
+
+/**
+ * The local network's proxy contract: deployed once by the "proxy" development wallet, its signing
+ * key kept beside the chain state (mode 0600), so the app, `cocoon up` and the proxy's ledger all
+ * use the same contract across restarts. Local chain only.
+ */
+export async function localProxyContract(chain: Chain, chainDataDir: string, root: Address, proxyWallet: ChainWallet): Promise<{ address: Address; key: KeyPair }> {
+  const proxyFile = join(chainDataDir, 'proxy-contract.json');
+  if (existsSync(proxyFile)) {
+    const f = JSON.parse(readFileSync(proxyFile, 'utf8')) as { address: string; publicKey: string; secretKey: string };
+    return { address: Address.parse(f.address), key: { publicKey: Buffer.from(f.publicKey, 'hex'), secretKey: Buffer.from(f.secretKey, 'hex') } };
+  }
+  const key = keyPairFromSeed(randomBytes(32));
+  const { address } = await deployProxy(chain, proxyWallet, { root, publicKey: key.publicKey });
+  writeFileSync(proxyFile, JSON.stringify({ address: address.toString(), publicKey: key.publicKey.toString('hex'), secretKey: key.secretKey.toString('hex') }, null, 2), { mode: 0o600 });
+  return { address, key };
+}
 
 /**
  * A developer's client contract at their proxy: balance, stake, charges, and the owner's actions
@@ -104,12 +121,8 @@ export class ClientAccount {
 
   /** The local network's proxy contract, deployed on first use by the "proxy" development wallet. */
   static async localProxyContract(chain: Chain, opts: { rootAddress: string; chainDataDir: string }): Promise<Address> {
-    const proxyFile = join(opts.chainDataDir, 'proxy-contract.json');
-    if (existsSync(proxyFile)) return Address.parse((JSON.parse(readFileSync(proxyFile, 'utf8')) as { address: string }).address);
-    const key = keyPairFromSeed(randomBytes(32));
-    const deployed = await deployProxy(chain, await chain.wallet(localMnemonic(opts.chainDataDir, 'proxy')), { root: Address.parse(opts.rootAddress), publicKey: key.publicKey });
-    writeFileSync(proxyFile, JSON.stringify({ address: deployed.address.toString(), publicKey: key.publicKey.toString('hex'), secretKey: key.secretKey.toString('hex') }, null, 2), { mode: 0o600 });
-    return deployed.address;
+    const proxyWallet = await chain.wallet(localMnemonic(opts.chainDataDir, 'proxy'));
+    return (await localProxyContract(chain, opts.chainDataDir, Address.parse(opts.rootAddress), proxyWallet)).address;
   }
 
   /** The account of `owner` at `proxyContract`; without a signer it can be read and planned, not sent. */

@@ -63,6 +63,8 @@ export interface ClientSettlement {
   registerWithProxy(proxy: { proxyContract: string; clientContract: string; nonce: bigint }): Promise<void>;
   /** The proxy's latest signed payment for this client. */
   onPayment(proxyContract: string, payment: PaymentState): void;
+  /** An answer's final usage, as received (before its payment arrives): the client's own count. */
+  onAnswer?(proxyContract: string, requestId: string, tokens: import('../payments/pricing.ts').TokenCounts, maxCoefficient: number): void;
 }
 
 /** The worker's side. */
@@ -73,6 +75,10 @@ export interface WorkerSettlement {
   earned(proxyContract: string): { committedToBlockchain: bigint; committedToDb: bigint; maxKnown: bigint };
   /** The proxy's payment for this worker (handshake and every query); false refuses the proxy. */
   onPayment(proxyContract: string, payment: PaymentState): boolean;
+  /** Why this worker refuses a proxy (a detected rollback), or null. */
+  refusal?(proxyContract: string): string | null;
+  /** An answer this worker served, with the usage its engine reported: the worker's own count. */
+  onServed?(proxyContract: string, requestId: string, tokens: import('../payments/pricing.ts').TokenCounts, coefficient: number): void;
 }
 
 /** The zero address in the raw form the reference parses ("0:" and 64 zeros). */

@@ -11,6 +11,7 @@ import { isHttpRequest } from '../protocol/http-payload.ts';
 import { ClientHandshake, WorkerHandshake } from './peer-handshake.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 import { WorkerPool, type WorkerEntry } from './worker-pool.ts';
+import { isProxyPayments } from '../payments/proxy-settlement.ts';
 
 /**
  * The proxy: accepts RA-TLS connections from workers and clients on one port (the first query
@@ -49,7 +50,10 @@ interface ProxyRequest {
   model: string;
   query: Buffer;
   maxCoefficient: number;
+  maxTokens: number;
   timeoutSeconds: number;
+  /** Releases the admission reservation (settling proxies). */
+  release: () => void;
   worker: WorkerEntry | null;
   tried: Set<number>;
   firstPartSent: boolean;
@@ -89,6 +93,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   const settlement = opts.settlement ?? noSettlementProxy({ ...(opts.ownerAddress && { ownerAddress: opts.ownerAddress }), ...(opts.contractAddress && { contractAddress: opts.contractAddress }) });
   const publicKey = Buffer.from(opts.identity.publicKey);
   const handshakes = new Map<Connection, ClientHandshake>();
+  const payments = isProxyPayments(settlement) ? settlement : null;
 
   const statsFor = (model: string) => {
     let s = modelStats.get(model);
@@ -98,6 +103,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
 
   function finish(req: ProxyRequest): void {
     clearTimeout(req.timer);
+    req.release();
     byWorkerRequest.delete(req.workerRequestId.toString('hex'));
     byClientRequest.get(req.client)?.delete(req.clientRequestId.toString('hex'));
     if (req.worker) req.worker.active--;
@@ -124,6 +130,16 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       _: 'proxy.clientRequestPayment', request_id: req.clientRequestId, signed_payment: signedPaymentTl(c.signedPayment),
       db_tokens: c.tokensCommittedToDb, max_tokens: c.maxTokens, request_tokens: requestTokens,
     });
+  }
+
+  /** Commits an answer's usage to the ledger (settling proxies); a ledger failure is logged, never thrown at the peer. */
+  function recordAnswer(req: ProxyRequest, worker: WorkerEntry, tokens: ReturnType<typeof tokenCountsOf>, outcome: 'completed' | 'cancelled' | 'failed'): void {
+    if (!payments) return;
+    try {
+      payments.answerEnded({ requestId: req.workerRequestId.toString('hex'), clientOwner: req.clientOwner, workerOwner: worker.owner, tokens, coefficient: worker.coefficient, outcome });
+    } catch (err) {
+      log.error({ request: req.workerRequestId.toString('hex').slice(0, 16), err: (err as Error).message }, 'could not record an answer in the ledger');
+    }
   }
 
   /** Sends the query to the best untried worker, or fails it. */
@@ -190,11 +206,21 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
         const t = tokenCountsOf(tokens!);
         s.tokens += t.prompt + t.cached + t.completion + t.reasoning;
         req.client.send({ _: kind, request_id: req.clientRequestId, answer: p.answer, flags: 1, final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: tokens } });
+        // The ledger commits the answer once, after the client has its final part (so a charge
+        // never covers an answer the client has not seen), then both sides get signed counters.
+        recordAnswer(req, worker, t, 'completed');
         sendPayments(req, worker, tokens!.total_tokens_used as bigint);
         return;
       }
-      case 'proxy.queryAnswerErrorEx':
+      case 'proxy.queryAnswerErrorEx': {
+        // A worker that fails after producing tokens reports them: what was produced is charged and paid.
+        const used = (p.final_info as TlObject | undefined)?.tokens_used as TlObject | undefined;
+        if (used && req.firstPartSent) {
+          const t = tokenCountsOf(used);
+          if (t.prompt + t.cached + t.completion + t.reasoning > 0) recordAnswer(req, worker, t, (p.error_code as number) === ErrorCode.cancelled ? 'cancelled' : 'failed');
+        }
         return workerFailed(req, p.error_code as number, p.error as string);
+      }
     }
   }
 
@@ -241,7 +267,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     }
     const req: ProxyRequest = {
       clientRequestId: p.request_id as Buffer, workerRequestId: Buffer.alloc(0), client, clientOwner: hs.owner, model: p.model_name as string,
-      query: p.query as Buffer, maxCoefficient: p.max_coefficient as number, timeoutSeconds, worker: null, tried: new Set(),
+      query: p.query as Buffer, maxCoefficient: p.max_coefficient as number, maxTokens: p.max_tokens as number, timeoutSeconds, worker: null, tried: new Set(),
+      release: () => undefined,
       firstPartSent: false, startedAt: Date.now(),
       timer: setTimeout(() => {
         cancelOnWorker(req);
@@ -250,7 +277,24 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     };
     requests.set(key, req);
     statsFor(req.model).requests++;
-    dispatch(req);
+    if (!payments) return dispatch(req);
+    // Admission: the client contract must cover the worst case before any worker sees the query.
+    const coefficient = pool.pick(req.model, req.maxCoefficient, req.tried)?.coefficient ?? req.maxCoefficient;
+    payments.admit({ clientOwner: req.clientOwner, promptTokens: req.query.length, maxTokens: Math.max(0, req.maxTokens), coefficient }).then((a) => {
+      if (requests.get(key) !== req) {
+        if (a.ok) a.release();
+        return;
+      }
+      if (!a.ok) {
+        finish(req);
+        statsFor(req.model).failed++;
+        log.info({ client: req.clientOwner, code: a.body.error.code }, 'query refused: the client contract cannot pay its worst case');
+        client.send({ _: 'client.queryAnswerErrorEx', request_id: req.clientRequestId, error_code: 402, error: JSON.stringify(a.body), flags: 0 });
+        return;
+      }
+      req.release = a.release;
+      dispatch(req);
+    }, (err: unknown) => failToClient(req, ErrorCode.noWorker, `cannot check the client's balance now: ${(err as Error).message}`));
   }
 
   function workerTypes(): TlObject {

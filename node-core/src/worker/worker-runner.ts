@@ -93,7 +93,14 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     const timeout = setTimeout(() => ac.abort(), Math.max(1, q.timeout as number) * 1000);
     try {
       // An engine's 4xx is its verdict on the request, relayed as such: the worker did its job.
-      const { counts } = await runOnEngine(opts.backend, query, writer, ac.signal);
+      const { outcome, counts } = await runOnEngine(opts.backend, query, writer, ac.signal);
+      if (outcome === 'completed') {
+        try {
+          settlement.onServed?.(proxyContracts.get(conn) ?? '', key, counts, Number(q.coefficient ?? 1000));
+        } catch (err) {
+          opts.log.error({ err: errorMessage(err) }, 'could not record a served answer in the worker payment store');
+        }
+      }
       counters.completed++;
       counters.tokens += counts.completion + counts.reasoning;
     } catch (err) {
@@ -121,13 +128,15 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
       if (!isTonAddress(a)) throw new CocoonError('bad_handshake', `proxy sent an address that does not parse: "${a}"`);
     }
     const proxyContract = proxyParams.proxy_sc_address as string;
+    const refusal = settlement.refusal?.(proxyContract);
+    if (refusal) throw new CocoonError('proxy_rolled_back', `taking no work from proxy ${proxyContract}: ${refusal}`, { hint: 'investigate the proxy; clear the flag in the worker payment store once resolved' });
     const earned = settlement.earned(proxyContract);
     const compared = await conn.query({
       _: 'worker.compareBalanceWithProxy', tokens_committed_to_blockchain: earned.committedToBlockchain,
       tokens_committed_to_db: earned.committedToDb, max_tokens: earned.maxKnown,
     });
     const payment = { signedPayment: signedPaymentOf(compared.signed_payment as TlObject), tokensCommittedToDb: compared.tokens_committed_to_db as bigint, maxTokens: compared.max_tokens as bigint };
-    if (!settlement.onPayment(proxyContract, payment)) throw new CocoonError('proxy_rolled_back', 'proxy reports less than this worker knows it earned (a rollback); refusing it');
+    if (!settlement.onPayment(proxyContract, payment)) throw new CocoonError('proxy_rolled_back', `refusing proxy ${proxyContract}: ${settlement.refusal?.(proxyContract) ?? 'it reports less than this worker knows it earned (a rollback)'}`);
     if ((compared.error_code as number) !== 0) {
       const ext = await conn.query({ _: 'worker.extendedCompareBalanceWithProxy', tokens_committed_to_db: earned.committedToDb, other: Buffer.alloc(0) });
       if ((ext.error_code as number) !== 0) throw new CocoonError('payment_mismatch', `cannot reconcile payment information: received error ${ext.error_code as number}`);

@@ -1,0 +1,272 @@
+/**
+ * What a client or a worker holds about its payments at each proxy (one row per proxy contract +
+ * own contract): the best signed counter received and its message (what it can submit on chain),
+ * the proxy's reported ledger counters, its own count of the units it received (client) or served
+ * (worker), what the chain confirmed, and a rollback flag.
+ *
+ * Rollback detection: the proxy's counters only ever grow. A counter below one already held means
+ * the proxy lost or rolled back its ledger; the store then sets a persistent flag with the reason,
+ * and `isBlocked(proxy)` stays true — across restarts — until an operator clears it.
+ *
+ * Signature checking is not done here: the caller verifies the signed message with the contract
+ * wrappers first and passes the counter it carries.
+ */
+import { CocoonError } from '../errors.ts';
+import type { PricingParams, TokenCounts } from './pricing.ts';
+import { openStore, storable, type SqliteDb } from './sqlite.ts';
+import { counterOfUnits, counterUnits, nanoForCounter, COEFFICIENT_ONE } from './units.ts';
+import {
+  readSettlementState, writeSettlementState, SETTLEMENT_STATE_SQL,
+  type SettlementAccount, type SettlementKind, type SettlementSource, type SettlementState,
+} from './settlement-state.ts';
+
+/** What the proxy reported with an answer (the reference's payment status: signed, db and max counters). */
+export interface PaymentReport {
+  proxy: string;
+  contract: string;
+  /** A signed counter already verified by the caller, with its message bytes. */
+  signed?: { counter: bigint; message: Uint8Array };
+  /** The proxy's counter committed to its ledger, and the highest it counted (may include answers in flight). */
+  committedCounter?: bigint;
+  maxCounter?: bigint;
+}
+
+export type CheckResult =
+  | { ok: true; improved: boolean }
+  | { ok: false; code: 'rollback' | 'charge_above_received' | 'blocked'; reason: string };
+
+export interface Holding {
+  proxy: string;
+  contract: string;
+  perToken: number;
+  signedCounter: bigint;
+  signedNano: bigint;
+  signedMessage: Uint8Array | null;
+  committedCounter: bigint;
+  maxCounter: bigint;
+  /** The party's own count: weight units received (client) or served (worker), and the counter they make. */
+  ownUnits: bigint;
+  ownCounter: bigint;
+  ownNano: bigint;
+  ownTokens: TokenCounts;
+  onChainCounter: bigint;
+  onChainNano: bigint;
+  unsettledNano: bigint;
+  unsettledSince: number | null;
+  stakeNano: bigint | null;
+  rollback: { reason: string; at: number } | null;
+}
+
+export interface OwnUsage {
+  proxy: string;
+  contract: string;
+  requestId: string;
+  tokens: TokenCounts;
+  coefficient?: number;
+  pricing: PricingParams;
+}
+
+const MIGRATIONS = [
+  (db: SqliteDb) => db.exec(`
+    CREATE TABLE holdings (
+      proxy TEXT NOT NULL, contract TEXT NOT NULL,
+      per_token INTEGER NOT NULL DEFAULT 0,
+      signed_counter INTEGER NOT NULL DEFAULT 0, signed_message BLOB,
+      committed_counter INTEGER NOT NULL DEFAULT 0, max_counter INTEGER NOT NULL DEFAULT 0,
+      own_counter INTEGER NOT NULL DEFAULT 0, -- weight units (the counter is units / 10000)
+      own_prompt INTEGER NOT NULL DEFAULT 0, own_cached INTEGER NOT NULL DEFAULT 0,
+      own_completion INTEGER NOT NULL DEFAULT 0, own_reasoning INTEGER NOT NULL DEFAULT 0,
+      onchain_counter INTEGER NOT NULL DEFAULT 0, unsettled_since INTEGER,
+      stake_nano INTEGER,
+      PRIMARY KEY (proxy, contract)
+    );
+    CREATE TABLE own_usage (request_id TEXT PRIMARY KEY, proxy TEXT NOT NULL, contract TEXT NOT NULL, units INTEGER NOT NULL, at INTEGER NOT NULL);
+    CREATE TABLE rollbacks (proxy TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL);
+    ${SETTLEMENT_STATE_SQL}`),
+];
+
+type Row = {
+  proxy: string; contract: string; per_token: bigint; signed_counter: bigint; signed_message: Buffer | null; committed_counter: bigint;
+  max_counter: bigint; own_counter: bigint; own_prompt: bigint; own_cached: bigint; own_completion: bigint; own_reasoning: bigint;
+  onchain_counter: bigint; unsettled_since: bigint | null; stake_nano: bigint | null;
+};
+
+export interface PartyStoreOptions {
+  readonly?: boolean;
+  now?: () => number;
+}
+
+export abstract class PartyPaymentStore implements SettlementSource {
+  protected abstract readonly kind: SettlementKind;
+  protected readonly now: () => number;
+
+  protected constructor(protected readonly db: SqliteDb, readonly path: string, now?: () => number) {
+    this.now = now ?? Date.now;
+  }
+
+  protected static openDb(path: string, what: string, opts: PartyStoreOptions): SqliteDb {
+    return openStore(path, { what, migrations: MIGRATIONS, readonly: opts.readonly });
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Which price applies to this party's counters: the client pays the price, the worker gets the fee. */
+  protected abstract perToken(pricing: PricingParams): number;
+  /** Extra refusal a party applies to a signed counter (the client's "not above what I received"). */
+  protected abstract refuseSigned(row: Row | undefined, counter: bigint): string | null;
+
+  /** Counts one answer the party itself received or served; idempotent by request id. */
+  protected recordOwn(u: OwnUsage): bigint {
+    const units = counterUnits(u.tokens, u.pricing.multipliers, u.coefficient ?? COEFFICIENT_ONE);
+    return this.db.transaction(() => {
+      const seen = this.db.prepare('SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
+      if (seen) return seen.units;
+      this.ensure(u.proxy, u.contract, this.perToken(u.pricing));
+      const t = u.tokens;
+      const cur = this.row(u.proxy, u.contract)!;
+      storable('own counter', cur.own_counter + units);
+      this.db.prepare(`UPDATE holdings SET own_counter = own_counter + ?, own_prompt = own_prompt + ?, own_cached = own_cached + ?,
+        own_completion = own_completion + ?, own_reasoning = own_reasoning + ? WHERE proxy = ? AND contract = ?`)
+        .run(units, t.prompt, t.cached, t.completion, t.reasoning, u.proxy, u.contract);
+      this.db.prepare('INSERT INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)').run(u.requestId, u.proxy, u.contract, units, this.now());
+      return units;
+    }).immediate();
+  }
+
+  /**
+   * Checks what a proxy reported against what this party holds, keeps it when it is better, and
+   * flags a rollback when any counter went backwards. Call it for every payment message received.
+   */
+  check(report: PaymentReport): CheckResult {
+    return this.db.transaction((): CheckResult => {
+      const blocked = this.rollbackOf(report.proxy);
+      if (blocked) return { ok: false, code: 'blocked', reason: `work from proxy ${report.proxy} is stopped since ${new Date(blocked.at).toISOString()}: ${blocked.reason}` };
+      const row = this.row(report.proxy, report.contract);
+      const held = { signed: row?.signed_counter ?? 0n, committed: row?.committed_counter ?? 0n, max: row?.max_counter ?? 0n };
+      const backwards: string[] = [];
+      if (report.signed && report.signed.counter < held.signed) backwards.push(`signed counter ${report.signed.counter} < ${held.signed} already held`);
+      if (report.committedCounter !== undefined && report.committedCounter < held.committed) backwards.push(`committed counter ${report.committedCounter} < ${held.committed}`);
+      if (report.maxCounter !== undefined && report.maxCounter < held.max) backwards.push(`ledger counter ${report.maxCounter} < ${held.max}`);
+      if (backwards.length > 0) {
+        const reason = `proxy ledger rolled back for contract ${report.contract}: ${backwards.join('; ')} (the proxy lost or restored an older ledger)`;
+        this.db.prepare('INSERT OR REPLACE INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?)').run(report.proxy, reason, this.now());
+        return { ok: false, code: 'rollback', reason };
+      }
+      if (report.signed) {
+        const refusal = this.refuseSigned(row, report.signed.counter);
+        if (refusal) return { ok: false, code: 'charge_above_received', reason: refusal };
+      }
+      this.ensure(report.proxy, report.contract, row ? Number(row.per_token) : 0);
+      let improved = false;
+      if (report.signed && report.signed.counter > held.signed) {
+        storable('signed counter', report.signed.counter);
+        const onchain = row?.onchain_counter ?? 0n;
+        const since = row?.unsettled_since ?? (report.signed.counter > onchain ? BigInt(this.now()) : null);
+        this.db.prepare('UPDATE holdings SET signed_counter = ?, signed_message = ?, unsettled_since = ? WHERE proxy = ? AND contract = ?')
+          .run(report.signed.counter, Buffer.from(report.signed.message), since, report.proxy, report.contract);
+        improved = true;
+      }
+      const committed = report.committedCounter ?? held.committed;
+      const max = report.maxCounter ?? held.max;
+      if (committed > held.committed || max > held.max) {
+        this.db.prepare('UPDATE holdings SET committed_counter = ?, max_counter = ? WHERE proxy = ? AND contract = ?')
+          .run(storable('committed counter', committed), storable('ledger counter', max), report.proxy, report.contract);
+      }
+      return { ok: true, improved };
+    }).immediate();
+  }
+
+  /** True while a rollback of this proxy is flagged: take no work from it. */
+  isBlocked(proxy: string): boolean {
+    return this.rollbackOf(proxy) !== null;
+  }
+
+  rollbackOf(proxy: string): { reason: string; at: number } | null {
+    const r = this.db.prepare('SELECT reason, at FROM rollbacks WHERE proxy = ?').get(proxy) as { reason: string; at: bigint } | undefined;
+    return r ? { reason: r.reason, at: Number(r.at) } : null;
+  }
+
+  /**
+   * Operator action after investigating a rollback. The held counters stay: the proxy must get
+   * back above them (or be settled from the held signed message) — clearing does not forget.
+   */
+  clearRollback(proxy: string): boolean {
+    return this.db.prepare('DELETE FROM rollbacks WHERE proxy = ?').run(proxy).changes > 0;
+  }
+
+  holdings(): Holding[] {
+    return (this.db.prepare('SELECT * FROM holdings ORDER BY proxy, contract').all() as Row[]).map((r) => this.toHolding(r));
+  }
+
+  holding(proxy: string, contract: string): Holding | undefined {
+    const r = this.row(proxy, contract);
+    return r ? this.toHolding(r) : undefined;
+  }
+
+  recordOnChain(_kind: SettlementKind, contract: string, counter: bigint, _at?: number): void {
+    this.db.transaction(() => {
+      for (const r of this.db.prepare('SELECT * FROM holdings WHERE contract = ?').all(contract) as Row[]) {
+        if (counter <= r.onchain_counter) continue;
+        const settled = counter >= r.signed_counter;
+        this.db.prepare('UPDATE holdings SET onchain_counter = ?, unsettled_since = ? WHERE proxy = ? AND contract = ?')
+          .run(storable('on-chain counter', counter), settled ? null : r.unsettled_since, r.proxy, r.contract);
+      }
+    }).immediate();
+  }
+
+  settlementAccounts(): SettlementAccount[] {
+    const rows = this.db.prepare('SELECT * FROM holdings WHERE signed_counter > onchain_counter AND signed_message IS NOT NULL').all() as Row[];
+    // A blocked proxy still gets its last good signed counter settled: that is money already earned or owed.
+    return rows.map((r) => {
+      const h = this.toHolding(r);
+      return {
+        kind: this.kind, contract: r.contract, signedCounter: h.signedCounter, signedMessage: h.signedMessage, onChainCounter: h.onChainCounter,
+        unsettledNano: h.unsettledNano, unsettledSince: h.unsettledSince, dueReason: this.dueReason(h),
+      };
+    });
+  }
+
+  /** A party's own reason to submit now regardless of the fee threshold. */
+  protected dueReason(_h: Holding): string | undefined {
+    return undefined;
+  }
+
+  settlementState(kind: SettlementKind, contract: string): SettlementState {
+    return readSettlementState(this.db, kind, contract);
+  }
+
+  saveSettlementState(kind: SettlementKind, contract: string, state: SettlementState): void {
+    writeSettlementState(this.db, kind, contract, state);
+  }
+
+  protected ensure(proxy: string, contract: string, perToken: number): void {
+    if (!proxy || !contract) throw new CocoonError('bad_contract', 'a payment needs its proxy and contract addresses');
+    this.db.prepare('INSERT INTO holdings (proxy, contract, per_token) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, contract, perToken);
+    if (perToken > 0) this.db.prepare('UPDATE holdings SET per_token = ? WHERE proxy = ? AND contract = ? AND per_token = 0').run(perToken, proxy, contract);
+  }
+
+  protected row(proxy: string, contract: string): Row | undefined {
+    return this.db.prepare('SELECT * FROM holdings WHERE proxy = ? AND contract = ?').get(proxy, contract) as Row | undefined;
+  }
+
+  private toHolding(r: Row): Holding {
+    const per = Number(r.per_token);
+    const v = (c: bigint) => nanoForCounter(c, per);
+    return {
+      proxy: r.proxy, contract: r.contract, perToken: per,
+      signedCounter: r.signed_counter, signedNano: v(r.signed_counter), signedMessage: r.signed_message ? new Uint8Array(r.signed_message) : null,
+      committedCounter: r.committed_counter, maxCounter: r.max_counter,
+      ownUnits: r.own_counter, ownCounter: counterOfUnits(r.own_counter), ownNano: v(counterOfUnits(r.own_counter)),
+      ownTokens: { prompt: Number(r.own_prompt), cached: Number(r.own_cached), completion: Number(r.own_completion), reasoning: Number(r.own_reasoning) },
+      onChainCounter: r.onchain_counter, onChainNano: v(r.onchain_counter),
+      unsettledNano: v(r.signed_counter) - v(r.onchain_counter),
+      unsettledSince: r.unsettled_since === null ? null : Number(r.unsettled_since),
+      stakeNano: r.stake_nano,
+      rollback: this.rollbackOf(r.proxy),
+    };
+  }
+}
+
+export type { Row as HoldingRow };

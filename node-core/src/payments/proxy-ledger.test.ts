@@ -1,0 +1,118 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { ProxyLedger } from './proxy-ledger.ts';
+import { chainTokens, computeCost, DEFAULT_PRICING } from './pricing.ts';
+import { TEST_PRICING, usageFor } from './testing/ledger-usage.ts';
+
+describe('ProxyLedger', () => {
+  let dir: string;
+  let path: string;
+  let ledger: ProxyLedger;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cocoon-ledger-'));
+    path = join(dir, 'proxy-ledger.sqlite');
+    ledger = ProxyLedger.open(path, { pricing: DEFAULT_PRICING });
+  });
+  afterEach(() => {
+    ledger.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('charges a client exactly computeCost of its cumulative tokens and pays the worker its share', () => {
+    const a = { prompt: 120, cached: 30, completion: 77, reasoning: 5 };
+    const b = { prompt: 3, cached: 1, completion: 9, reasoning: 0 };
+    ledger.recordAnswer({ requestId: 'r1', clientContract: 'C', workerContract: 'W', tokens: a, outcome: 'completed' });
+    ledger.recordAnswer({ requestId: 'r2', clientContract: 'C', workerContract: 'W', tokens: b, outcome: 'cancelled' });
+    const total = { prompt: 123, cached: 31, completion: 86, reasoning: 5 };
+    const cost = computeCost(total, DEFAULT_PRICING);
+    const client = ledger.account('client', 'C')!;
+    const worker = ledger.account('worker', 'W')!;
+    expect(client.tokens).toEqual(total);
+    expect(client.units).toBe(BigInt(cost.weightedTokens));
+    expect(client.counter).toBe(chainTokens(cost.weightedTokens));
+    expect(client.nano).toBe(BigInt(cost.totalNanoTon));
+    expect(worker.nano).toBe(BigInt(cost.workerNanoTon));
+    expect(ledger.proxyTotals().earnedNano).toBe(BigInt(cost.proxyNanoTon));
+    expect(ledger.audit()).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('records a request id once: a retry moves nothing and reports the first record', () => {
+    const first = ledger.recordAnswer(usageFor(1));
+    const again = ledger.recordAnswer(usageFor(1));
+    expect(first.duplicate).toBe(false);
+    expect(again).toMatchObject({ duplicate: true, units: first.units, clientNano: first.clientNano, clientCounter: first.clientCounter });
+    expect(ledger.proxyTotals().answers).toBe(1);
+    expect(() => ledger.recordAnswer({ ...usageFor(1), workerContract: 'other' })).toThrow(/already recorded/);
+  });
+
+  it('applies the worker coefficient in thousandths to both counters', () => {
+    const tokens = { prompt: 1000, cached: 0, completion: 0, reasoning: 0 };
+    const r = ledger.recordAnswer({ requestId: 'x', clientContract: 'C', workerContract: 'W', tokens, coefficient: 1500, outcome: 'completed' });
+    expect(r.units).toBe(15_000_000n);
+    expect(r.clientNano).toBe(30_000n); // 1500 tokens at 20
+    expect(r.workerNano).toBe(28_500n);
+  });
+
+  it('keeps the invariant exactly over many mixed answers with odd prices', () => {
+    ledger.close();
+    rmSync(path, { force: true });
+    ledger = ProxyLedger.open(path, { pricing: TEST_PRICING });
+    for (let n = 0; n < 500; n++) ledger.recordAnswer(usageFor(n));
+    const audit = ledger.audit();
+    expect(audit.problems).toEqual([]);
+    const clients = ledger.accounts('client').reduce((s, a) => s + a.nano, 0n);
+    const workers = ledger.accounts('worker').reduce((s, a) => s + a.nano, 0n);
+    expect(clients).toBe(workers + ledger.proxyTotals().earnedNano);
+    expect(ledger.proxyTotals().earnedNano).toBeGreaterThan(0n);
+  });
+
+  it('survives reopening, and refuses to reopen at another price', () => {
+    ledger.recordAnswer(usageFor(7));
+    ledger.close();
+    ledger = ProxyLedger.open(path, { pricing: DEFAULT_PRICING });
+    expect(ledger.hasAnswer('req-7')).toBe(true);
+    expect(() => ProxyLedger.open(path, { pricing: { ...DEFAULT_PRICING, pricePerToken: 21 } })).toThrow(/was kept at pricing/);
+  });
+
+  it('uses WAL and stores amounts as exact integers', () => {
+    ledger.recordAnswer(usageFor(3));
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    const types = raw.prepare("SELECT typeof(nano) AS t, typeof(counter) AS c FROM accounts").all() as { t: string; c: string }[];
+    expect(types.every((r) => r.t === 'integer' && r.c === 'integer')).toBe(true);
+    raw.close();
+  });
+
+  it('keeps signed counters monotonic and never above the ledger', () => {
+    const r = ledger.recordAnswer(usageFor(2));
+    const contract = usageFor(2).clientContract;
+    expect(() => ledger.recordSigned('client', contract, r.clientCounter + 1n, new Uint8Array([1]))).toThrow(/above the ledger/);
+    ledger.recordSigned('client', contract, r.clientCounter, new Uint8Array([7, 7]));
+    expect(() => ledger.recordSigned('client', contract, r.clientCounter - 1n, new Uint8Array([1]))).toThrow(/below the one already signed/);
+    const a = ledger.account('client', contract)!;
+    expect(a.signedCounter).toBe(r.clientCounter);
+    expect([...a.signedMessage!]).toEqual([7, 7]);
+    expect(a.unsettledNano).toBe(a.nano);
+    expect(ledger.settlementAccounts()).toEqual([expect.objectContaining({ kind: 'charge', contract, signedCounter: r.clientCounter, onChainCounter: 0n })]);
+    ledger.recordOnChain('charge', contract, r.clientCounter);
+    expect(ledger.account('client', contract)).toMatchObject({ onChainCounter: r.clientCounter, unsettledNano: 0n, owedNano: 0n, unsettledSince: null });
+    expect(ledger.settlementAccounts()).toEqual([]);
+  });
+
+  it('says so when the chain holds more than the ledger counted (an old ledger file)', () => {
+    const r = ledger.recordAnswer(usageFor(4));
+    expect(() => ledger.recordOnChain('payout', usageFor(4).workerContract, r.workerCounter + 10n)).toThrow(/this ledger only counted/);
+  });
+
+  it('refuses a newer schema than it knows', () => {
+    ledger.close();
+    const raw = new Database(path);
+    raw.pragma('user_version = 99');
+    raw.close();
+    expect(() => ProxyLedger.open(path, { pricing: DEFAULT_PRICING })).toThrow(/newer than this build knows/);
+    ledger = ProxyLedger.open(join(dir, 'other.sqlite'), { pricing: DEFAULT_PRICING });
+  });
+});

@@ -1,0 +1,375 @@
+/**
+ * The proxy's ledger: one SQLite file per proxy contract. For every client contract and worker
+ * contract it serves it keeps the cumulative token counts by kind, the cumulative weight units, the
+ * counter derived from them (adjusted tokens: what the proxy signs and the contracts hold), the
+ * nanoTON that counter is worth, the last counter it signed and the last counter the chain confirmed.
+ *
+ * An answer is committed once, when it ends (completed, cancelled by the client, or failed after
+ * tokens were produced): `recordAnswer` moves the client's and the worker's counters and the
+ * proxy's earnings in ONE transaction, keyed by the request id, so a retry after a crash counts
+ * nothing twice. Streaming chunks never touch the file.
+ *
+ * Invariant, exact to the nanoTON (`audit()`): Σ clients' nanoTON = Σ workers' nanoTON + the
+ * proxy's earnings, Σ client units = Σ worker units = Σ answers' units, and every counter is
+ * floor(units / 10000) of its account.
+ */
+import { CocoonError } from '../errors.ts';
+import { type PricingParams, type TokenCounts } from './pricing.ts';
+import { openStore, storable, type SqliteDb } from './sqlite.ts';
+import { clientNano, counterOfUnits, counterUnits, pricingKey, workerNano, COEFFICIENT_ONE } from './units.ts';
+import {
+  readSettlementState, writeSettlementState, SETTLEMENT_STATE_SQL,
+  type SettlementAccount, type SettlementKind, type SettlementSource, type SettlementState,
+} from './settlement-state.ts';
+
+export type Party = 'client' | 'worker';
+/** How an answer ended; all three are charged for what was produced. */
+export type AnswerOutcome = 'completed' | 'cancelled' | 'failed';
+
+export interface AnswerUsage {
+  /** Unique per answer (the proxy's request id); a second record with the same id is a no-op. */
+  requestId: string;
+  clientContract: string;
+  workerContract: string;
+  tokens: TokenCounts;
+  /** The serving worker's price coefficient in thousandths (1000 = base price). */
+  coefficient?: number;
+  outcome: AnswerOutcome;
+}
+
+export interface RecordedAnswer {
+  /** True when this request id was already recorded; nothing moved this time. */
+  duplicate: boolean;
+  units: bigint;
+  clientNano: bigint;
+  workerNano: bigint;
+  proxyNano: bigint;
+  /** The client's and worker's cumulative counters after this answer. */
+  clientCounter: bigint;
+  workerCounter: bigint;
+}
+
+export interface LedgerAccount {
+  party: Party;
+  contract: string;
+  tokens: TokenCounts;
+  answers: number;
+  /** Cumulative weight units (exact; the counter is floor(units / 10000)). */
+  units: bigint;
+  /** Cumulative counter (adjusted tokens) and its worth: what the ledger says (charged for a client, earned for a worker). */
+  counter: bigint;
+  nano: bigint;
+  signedCounter: bigint;
+  signedNano: bigint;
+  signedMessage: Uint8Array | null;
+  onChainCounter: bigint;
+  onChainNano: bigint;
+  /** signed − on chain, nanoTON: what submitting the signed message settles now. */
+  unsettledNano: bigint;
+  /** ledger − on chain, nanoTON: everything not yet on chain. */
+  owedNano: bigint;
+  unsettledSince: number | null;
+}
+
+export interface LedgerAudit {
+  ok: boolean;
+  problems: string[];
+  clientsNano: bigint;
+  workersNano: bigint;
+  proxyEarnedNano: bigint;
+  answers: number;
+}
+
+const MIGRATIONS = [
+  (db: SqliteDb) => db.exec(`
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE accounts (
+      party TEXT NOT NULL CHECK (party IN ('client', 'worker')),
+      contract TEXT NOT NULL,
+      prompt INTEGER NOT NULL DEFAULT 0, cached INTEGER NOT NULL DEFAULT 0,
+      completion INTEGER NOT NULL DEFAULT 0, reasoning INTEGER NOT NULL DEFAULT 0,
+      answers INTEGER NOT NULL DEFAULT 0,
+      units INTEGER NOT NULL DEFAULT 0,
+      counter INTEGER NOT NULL DEFAULT 0,
+      nano INTEGER NOT NULL DEFAULT 0,
+      signed_counter INTEGER NOT NULL DEFAULT 0,
+      signed_message BLOB,
+      onchain_counter INTEGER NOT NULL DEFAULT 0,
+      unsettled_since INTEGER,
+      PRIMARY KEY (party, contract),
+      CHECK (signed_counter <= counter AND onchain_counter <= counter)
+    );
+    CREATE TABLE answers (
+      request_id TEXT PRIMARY KEY,
+      client TEXT NOT NULL, worker TEXT NOT NULL,
+      outcome TEXT NOT NULL CHECK (outcome IN ('completed', 'cancelled', 'failed')),
+      prompt INTEGER NOT NULL, cached INTEGER NOT NULL, completion INTEGER NOT NULL, reasoning INTEGER NOT NULL,
+      coefficient INTEGER NOT NULL,
+      units INTEGER NOT NULL, client_nano INTEGER NOT NULL, worker_nano INTEGER NOT NULL, proxy_nano INTEGER NOT NULL,
+      recorded_at INTEGER NOT NULL
+    );
+    CREATE TABLE proxy_totals (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      earned_nano INTEGER NOT NULL DEFAULT 0,
+      answers INTEGER NOT NULL DEFAULT 0,
+      onchain_earned_nano INTEGER
+    );
+    INSERT INTO proxy_totals (id) VALUES (1);
+    ${SETTLEMENT_STATE_SQL}`),
+];
+
+type AccountRow = {
+  party: Party; contract: string; prompt: bigint; cached: bigint; completion: bigint; reasoning: bigint; answers: bigint;
+  units: bigint; counter: bigint; nano: bigint; signed_counter: bigint; signed_message: Buffer | null; onchain_counter: bigint; unsettled_since: bigint | null;
+};
+type AnswerRow = { client: string; worker: string; units: bigint; client_nano: bigint; worker_nano: bigint; proxy_nano: bigint };
+
+export interface ProxyLedgerOptions {
+  /** The proxy contract's pricing; the file remembers it and refuses another (a new price means a new proxy contract). */
+  pricing: PricingParams;
+  readonly?: boolean;
+  synchronous?: 'NORMAL' | 'FULL';
+  now?: () => number;
+}
+
+export class ProxyLedger implements SettlementSource {
+  readonly pricing: PricingParams;
+  private readonly now: () => number;
+  private readonly stmt;
+  private readonly recordTx: import('better-sqlite3').Transaction<(u: AnswerUsage) => RecordedAnswer>;
+
+  private constructor(private readonly db: SqliteDb, readonly path: string, pricing: PricingParams, now: () => number) {
+    this.pricing = pricing;
+    this.now = now;
+    this.stmt = {
+      answer: db.prepare('SELECT client, worker, units, client_nano, worker_nano, proxy_nano FROM answers WHERE request_id = ?'),
+      account: db.prepare('SELECT * FROM accounts WHERE party = ? AND contract = ?'),
+      upsert: db.prepare(`INSERT INTO accounts (party, contract, prompt, cached, completion, reasoning, answers, units, counter, nano)
+        VALUES (@party, @contract, @prompt, @cached, @completion, @reasoning, 1, @units, @counter, @nano)
+        ON CONFLICT (party, contract) DO UPDATE SET prompt = prompt + @prompt, cached = cached + @cached,
+          completion = completion + @completion, reasoning = reasoning + @reasoning, answers = answers + 1,
+          units = @units, counter = @counter, nano = @nano`),
+      insertAnswer: db.prepare(`INSERT INTO answers (request_id, client, worker, outcome, prompt, cached, completion, reasoning,
+        coefficient, units, client_nano, worker_nano, proxy_nano, recorded_at)
+        VALUES (@requestId, @client, @worker, @outcome, @prompt, @cached, @completion, @reasoning, @coefficient, @units,
+          @clientNano, @workerNano, @proxyNano, @at)`),
+      earn: db.prepare('UPDATE proxy_totals SET earned_nano = earned_nano + ?, answers = answers + 1 WHERE id = 1'),
+    };
+    this.recordTx = db.transaction((u: AnswerUsage) => this.recordInTx(u));
+  }
+
+  static open(path: string, opts: ProxyLedgerOptions): ProxyLedger {
+    if (opts.pricing.workerFeePerToken > opts.pricing.pricePerToken) {
+      throw new CocoonError('bad_pricing', `the worker fee (${opts.pricing.workerFeePerToken}) exceeds the price (${opts.pricing.pricePerToken})`);
+    }
+    const db = openStore(path, { what: 'proxy ledger', migrations: MIGRATIONS, readonly: opts.readonly, synchronous: opts.synchronous });
+    try {
+      const key = pricingKey(opts.pricing);
+      const stored = db.prepare("SELECT value FROM meta WHERE key = 'pricing'").get() as { value: string } | undefined;
+      if (stored && stored.value !== key) {
+        throw new CocoonError('ledger_pricing_mismatch', `the proxy ledger at ${path} was kept at pricing ${stored.value}, not ${key}`, {
+          hint: 'a price change means a new proxy contract, and a new ledger file for it; keep the old file until its contract is settled',
+        });
+      }
+      if (!stored && !opts.readonly) db.prepare("INSERT INTO meta (key, value) VALUES ('pricing', ?)").run(key);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new ProxyLedger(db, path, opts.pricing, opts.now ?? Date.now);
+  }
+
+  /** Opens an existing ledger for reading (status), with the pricing it was kept at. */
+  static openForReading(path: string): ProxyLedger {
+    return ProxyLedger.openExisting(path, true);
+  }
+
+  /** Opens an existing ledger with the pricing it was kept at (`cocoon settle`, which only moves on-chain counters). */
+  static openExisting(path: string, readonly = false): ProxyLedger {
+    const db = openStore(path, { what: 'proxy ledger', migrations: MIGRATIONS, readonly });
+    const stored = db.prepare("SELECT value FROM meta WHERE key = 'pricing'").get() as { value: string } | undefined;
+    if (!stored) {
+      db.close();
+      throw new CocoonError('ledger_empty', `the proxy ledger at ${path} has no pricing recorded yet`);
+    }
+    const p = JSON.parse(stored.value) as { price: number; fee: number; m: [number, number, number, number] };
+    const pricing: PricingParams = {
+      pricePerToken: p.price, workerFeePerToken: p.fee,
+      multipliers: { prompt: p.m[0], cached: p.m[1], completion: p.m[2], reasoning: p.m[3] },
+    };
+    return new ProxyLedger(db, path, pricing, Date.now);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Commits one answer's usage for its client and worker atomically; idempotent by request id. */
+  recordAnswer(usage: AnswerUsage): RecordedAnswer {
+    if (!usage.requestId) throw new CocoonError('bad_request_id', 'an answer needs a request id to be recorded');
+    if (usage.clientContract === '' || usage.workerContract === '') throw new CocoonError('bad_contract', 'an answer needs its client and worker contracts');
+    return this.recordTx.immediate(usage);
+  }
+
+  private recordInTx(u: AnswerUsage): RecordedAnswer {
+    const coefficient = u.coefficient ?? COEFFICIENT_ONE;
+    const seen = this.stmt.answer.get(u.requestId) as AnswerRow | undefined;
+    if (seen) {
+      if (seen.client !== u.clientContract || seen.worker !== u.workerContract) {
+        throw new CocoonError('request_id_reused', `request id ${u.requestId} was already recorded for another client/worker`);
+      }
+      return {
+        duplicate: true, units: seen.units, clientNano: seen.client_nano, workerNano: seen.worker_nano, proxyNano: seen.proxy_nano,
+        clientCounter: this.row('client', u.clientContract)!.counter, workerCounter: this.row('worker', u.workerContract)!.counter,
+      };
+    }
+    const units = counterUnits(u.tokens, this.pricing.multipliers, coefficient);
+    const cr = this.row('client', u.clientContract);
+    const wr = this.row('worker', u.workerContract);
+    const cu1 = storable('client units', (cr?.units ?? 0n) + units);
+    const wu1 = storable('worker units', (wr?.units ?? 0n) + units);
+    const c0 = cr?.counter ?? 0n;
+    const w0 = wr?.counter ?? 0n;
+    const c1 = counterOfUnits(cu1);
+    const w1 = counterOfUnits(wu1);
+    const cNano = clientNano(c1, this.pricing);
+    const wNano = workerNano(w1, this.pricing);
+    const clientDelta = cNano - clientNano(c0, this.pricing);
+    const workerDelta = wNano - workerNano(w0, this.pricing);
+    const proxyDelta = clientDelta - workerDelta;
+    const t = u.tokens;
+    this.stmt.upsert.run({ party: 'client', contract: u.clientContract, ...t, units: cu1, counter: c1, nano: cNano });
+    this.stmt.upsert.run({ party: 'worker', contract: u.workerContract, ...t, units: wu1, counter: w1, nano: wNano });
+    this.stmt.insertAnswer.run({
+      requestId: u.requestId, client: u.clientContract, worker: u.workerContract, outcome: u.outcome, ...t, coefficient,
+      units, clientNano: clientDelta, workerNano: workerDelta, proxyNano: proxyDelta, at: this.now(),
+    });
+    this.stmt.earn.run(proxyDelta);
+    return { duplicate: false, units, clientNano: clientDelta, workerNano: workerDelta, proxyNano: proxyDelta, clientCounter: c1, workerCounter: w1 };
+  }
+
+  /** Whether this request id is already in the ledger (a retry must not be charged again). */
+  hasAnswer(requestId: string): boolean {
+    return this.stmt.answer.get(requestId) !== undefined;
+  }
+
+  /**
+   * Stores the message the proxy signed for a contract's counter. The counter may not exceed the
+   * ledger (the proxy never signs what it did not count) nor go below a counter already signed.
+   */
+  recordSigned(party: Party, contract: string, counter: bigint, signedMessage: Uint8Array): void {
+    this.db.transaction(() => {
+      const row = this.row(party, contract);
+      if (!row) throw new CocoonError('unknown_account', `no ${party} contract ${contract} in the ledger`);
+      if (counter > row.counter) throw new CocoonError('sign_above_ledger', `refusing to keep a signed counter ${counter} above the ledger's ${row.counter} for ${party} ${contract}`);
+      if (counter < row.signed_counter) throw new CocoonError('sign_below_signed', `a signed counter ${counter} is below the one already signed (${row.signed_counter}) for ${party} ${contract}`);
+      if (counter === row.signed_counter && row.signed_message) return;
+      const since = row.unsettled_since ?? (counter > row.onchain_counter ? BigInt(this.now()) : null);
+      this.db.prepare('UPDATE accounts SET signed_counter = ?, signed_message = ?, unsettled_since = ? WHERE party = ? AND contract = ?')
+        .run(counter, Buffer.from(signedMessage), since, party, contract);
+    }).immediate();
+  }
+
+  recordOnChain(kind: SettlementKind, contract: string, counter: bigint, _at?: number): void {
+    const party: Party = kind === 'charge' ? 'client' : 'worker';
+    this.db.transaction(() => {
+      const row = this.row(party, contract);
+      if (!row || counter <= row.onchain_counter) return;
+      if (counter > row.counter) {
+        // The chain holds more than this ledger ever counted: the ledger was rolled back or replaced.
+        throw new CocoonError('ledger_behind_chain', `the chain holds counter ${counter} for ${party} ${contract} but this ledger only counted ${row.counter}`, {
+          hint: 'this ledger file is older than what the proxy signed; restore the newest copy before serving again',
+        });
+      }
+      const settled = counter >= row.signed_counter;
+      this.db.prepare('UPDATE accounts SET onchain_counter = ?, unsettled_since = ? WHERE party = ? AND contract = ?')
+        .run(counter, settled ? null : row.unsettled_since, party, contract);
+    }).immediate();
+  }
+
+  /** The proxy contract's earnings as last read from the chain. */
+  recordProxyOnChain(earnedNano: bigint): void {
+    this.db.prepare('UPDATE proxy_totals SET onchain_earned_nano = ? WHERE id = 1').run(storable('earned', earnedNano));
+  }
+
+  account(party: Party, contract: string): LedgerAccount | undefined {
+    const row = this.row(party, contract);
+    return row ? this.toAccount(row) : undefined;
+  }
+
+  accounts(party: Party): LedgerAccount[] {
+    return (this.db.prepare('SELECT * FROM accounts WHERE party = ? ORDER BY contract').all(party) as AccountRow[]).map((r) => this.toAccount(r));
+  }
+
+  proxyTotals(): { earnedNano: bigint; answers: number; onChainEarnedNano: bigint | null } {
+    const r = this.db.prepare('SELECT earned_nano, answers, onchain_earned_nano FROM proxy_totals WHERE id = 1').get() as
+      { earned_nano: bigint; answers: bigint; onchain_earned_nano: bigint | null };
+    return { earnedNano: r.earned_nano, answers: Number(r.answers), onChainEarnedNano: r.onchain_earned_nano };
+  }
+
+  settlementAccounts(): SettlementAccount[] {
+    const rows = this.db.prepare('SELECT * FROM accounts WHERE signed_counter > onchain_counter ORDER BY party, contract').all() as AccountRow[];
+    return rows.map((r) => {
+      const a = this.toAccount(r);
+      return {
+        kind: r.party === 'client' ? 'charge' : 'payout', contract: r.contract, signedCounter: a.signedCounter, signedMessage: a.signedMessage,
+        onChainCounter: a.onChainCounter, unsettledNano: a.unsettledNano, unsettledSince: a.unsettledSince,
+      } satisfies SettlementAccount;
+    });
+  }
+
+  settlementState(kind: SettlementKind, contract: string): SettlementState {
+    return readSettlementState(this.db, kind, contract);
+  }
+
+  saveSettlementState(kind: SettlementKind, contract: string, state: SettlementState): void {
+    writeSettlementState(this.db, kind, contract, state);
+  }
+
+  /** Checks the ledger's invariants exactly; used by tests, status and on start. */
+  audit(): LedgerAudit {
+    const problems: string[] = [];
+    const one = <T>(sql: string) => this.db.prepare(sql).get() as T;
+    const sums = one<{ cn: bigint | null; wn: bigint | null; cc: bigint | null; wc: bigint | null }>(`SELECT
+      (SELECT SUM(nano) FROM accounts WHERE party = 'client') AS cn, (SELECT SUM(nano) FROM accounts WHERE party = 'worker') AS wn,
+      (SELECT SUM(units) FROM accounts WHERE party = 'client') AS cc, (SELECT SUM(units) FROM accounts WHERE party = 'worker') AS wc`);
+    const ans = one<{ n: bigint; u: bigint | null; cn: bigint | null; wn: bigint | null; pn: bigint | null }>(
+      'SELECT COUNT(*) AS n, SUM(units) AS u, SUM(client_nano) AS cn, SUM(worker_nano) AS wn, SUM(proxy_nano) AS pn FROM answers');
+    const totals = this.proxyTotals();
+    const clientsNano = sums.cn ?? 0n;
+    const workersNano = sums.wn ?? 0n;
+    if (clientsNano !== workersNano + totals.earnedNano) problems.push(`Σ clients ${clientsNano} ≠ Σ workers ${workersNano} + proxy ${totals.earnedNano}`);
+    if ((sums.cc ?? 0n) !== (ans.u ?? 0n) || (sums.wc ?? 0n) !== (ans.u ?? 0n)) problems.push(`units: clients ${sums.cc ?? 0n}, workers ${sums.wc ?? 0n}, answers ${ans.u ?? 0n}`);
+    if ((ans.cn ?? 0n) !== clientsNano || (ans.wn ?? 0n) !== workersNano || (ans.pn ?? 0n) !== totals.earnedNano) problems.push('answers do not sum to the accounts');
+    if (Number(ans.n) !== totals.answers) problems.push(`answers ${ans.n} ≠ proxy total ${totals.answers}`);
+    for (const party of ['client', 'worker'] as const) {
+      const per = this.db.prepare(`SELECT a.contract, a.units, a.counter, a.nano, a.answers, x.u, x.n FROM accounts a LEFT JOIN
+        (SELECT ${party} AS c, SUM(units) AS u, COUNT(*) AS n FROM answers GROUP BY ${party}) x ON x.c = a.contract WHERE a.party = ?`).all(party) as
+        { contract: string; units: bigint; counter: bigint; nano: bigint; answers: bigint; u: bigint | null; n: bigint | null }[];
+      for (const r of per) {
+        const expected = party === 'client' ? clientNano(r.counter, this.pricing) : workerNano(r.counter, this.pricing);
+        if (r.nano !== expected) problems.push(`${party} ${r.contract}: nano ${r.nano} ≠ value of counter ${expected}`);
+        if (r.units !== (r.u ?? 0n) || r.answers !== (r.n ?? 0n)) problems.push(`${party} ${r.contract}: units ${r.units} ≠ its answers' ${r.u ?? 0n}`);
+        if (r.counter !== counterOfUnits(r.units)) problems.push(`${party} ${r.contract}: counter ${r.counter} ≠ floor(units ${r.units} / 10000)`);
+      }
+    }
+    return { ok: problems.length === 0, problems, clientsNano, workersNano, proxyEarnedNano: totals.earnedNano, answers: totals.answers };
+  }
+
+  private row(party: Party, contract: string): AccountRow | undefined {
+    return this.stmt.account.get(party, contract) as AccountRow | undefined;
+  }
+
+  private toAccount(r: AccountRow): LedgerAccount {
+    const value = (c: bigint) => (r.party === 'client' ? clientNano(c, this.pricing) : workerNano(c, this.pricing));
+    return {
+      party: r.party, contract: r.contract,
+      tokens: { prompt: Number(r.prompt), cached: Number(r.cached), completion: Number(r.completion), reasoning: Number(r.reasoning) },
+      answers: Number(r.answers), units: r.units, counter: r.counter, nano: r.nano,
+      signedCounter: r.signed_counter, signedNano: value(r.signed_counter), signedMessage: r.signed_message ? new Uint8Array(r.signed_message) : null,
+      onChainCounter: r.onchain_counter, onChainNano: value(r.onchain_counter),
+      unsettledNano: value(r.signed_counter) - value(r.onchain_counter), owedNano: r.nano - value(r.onchain_counter),
+      unsettledSince: r.unsettled_since === null ? null : Number(r.unsettled_since),
+    };
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * The proxy's settlement, behind `ProxySettlement` (protocol/settlement.ts): the ledger file, the
+ * proxy key's signatures, admission against the client contract on chain, and the scheduler that
+ * puts charges on chain. The runner calls it at three points: `admit` before a query goes to a
+ * worker, `answerEnded` once per answer (whatever its outcome), and the handshakes' payment reads.
+ *
+ * Nothing here waits for the chain on the answering path: client contract states are cached and
+ * refreshed in the background (admission awaits a read only for a client never seen before), and
+ * the scheduler submits on its own timer.
+ */
+import { Address, type Cell } from '@ton/core';
+import type { KeyPair } from '@ton/crypto';
+import { join } from 'node:path';
+import type { Chain, ChainWallet } from '../chain/chain.ts';
+import { readClientData, readProxyData, type ProxyData } from '../chain/contract-state.ts';
+import { compileAll } from '../../../contracts/compile.ts';
+import { clientContractOf, workerContractOf } from '../../../contracts/wrappers/Proxy.ts';
+import { pricingOf } from '../../../contracts/wrappers/Root.ts';
+import { CocoonError, errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { NO_PAYMENT, type PaymentState, type ProxySettlement } from '../protocol/settlement.ts';
+import { admit, type PaymentErrorBody } from './admission.ts';
+import { ChainSettlementSubmitter } from './chain-submitter.ts';
+import type { PricingParams, TokenCounts } from './pricing.ts';
+import { ProxyLedger, type AnswerOutcome, type Party } from './proxy-ledger.ts';
+import { SettlementScheduler, DEFAULT_SETTLEMENT_POLICY, type SettlementPolicy } from './settlement-scheduler.ts';
+import { ProxyPaymentSigner, signLatest } from './signed-payments.ts';
+
+export const PROXY_LEDGER_FILE = 'proxy-ledger.sqlite';
+
+interface ClientView { balanceNano: bigint; stakeNano: bigint; tokensUsed: bigint; deployed: boolean; readAt: number }
+
+export interface AdmissionRequest {
+  clientOwner: string;
+  /** An upper bound of the prompt's tokens (the reference uses the query's size in bytes). */
+  promptTokens: number;
+  maxTokens: number;
+  coefficient: number;
+}
+
+export type Admission = { ok: true; release(): void } | { ok: false; status: 402; body: PaymentErrorBody };
+
+export interface AnswerEnd {
+  requestId: string;
+  clientOwner: string;
+  workerOwner: string;
+  tokens: TokenCounts;
+  coefficient: number;
+  outcome: AnswerOutcome;
+}
+
+/** What the runner may additionally call on a settling proxy. */
+export interface ProxyPayments {
+  admit(r: AdmissionRequest): Promise<Admission>;
+  answerEnded(a: AnswerEnd): void;
+}
+
+export interface ProxySettlementOptions {
+  chain: Chain;
+  /** The proxy operator's wallet: pays the fees of the charges the proxy submits. */
+  wallet: ChainWallet;
+  proxyContract: Address;
+  /** The key the proxy contract holds (signs charges and payouts). */
+  proxyKey: KeyPair;
+  dataDir: string;
+  policy?: SettlementPolicy;
+  /** How long a client contract read stays fresh for admission (default 2 s). */
+  clientStateTtlMs?: number;
+  log: Logger;
+}
+
+export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
+  readonly ledger: ProxyLedger;
+  readonly scheduler: SettlementScheduler;
+  readonly pricing: PricingParams;
+  readonly ownerAddress: string;
+  readonly contractAddress: string;
+  readonly isTest: boolean;
+  private readonly signer: ProxyPaymentSigner;
+  private readonly clients = new Map<string, ClientView>();
+  private readonly refreshing = new Map<string, Promise<ClientView>>();
+  private readonly reserved = new Map<string, bigint>();
+  private readonly addressCache = new Map<string, string>();
+  private proxyTimer: NodeJS.Timeout | undefined;
+
+  private constructor(private readonly o: ProxySettlementOptions, private readonly data: ProxyData, private readonly codes: { client: Cell; worker: Cell }) {
+    this.pricing = pricingOf(data.params);
+    this.ownerAddress = data.owner.toString();
+    this.contractAddress = o.proxyContract.toString();
+    this.isTest = data.params.isTest;
+    this.signer = new ProxyPaymentSigner(o.proxyKey);
+    this.ledger = ProxyLedger.open(join(o.dataDir, PROXY_LEDGER_FILE), { pricing: this.pricing });
+    const audit = this.ledger.audit();
+    if (!audit.ok) {
+      this.ledger.close();
+      throw new CocoonError('ledger_inconsistent', `the proxy ledger ${this.ledger.path} fails its audit: ${audit.problems.join('; ')}`);
+    }
+    this.scheduler = new SettlementScheduler(this.ledger, new ChainSettlementSubmitter(o.chain, o.wallet), o.policy ?? DEFAULT_SETTLEMENT_POLICY, { log: o.log });
+  }
+
+  static async open(o: ProxySettlementOptions): Promise<LedgerProxySettlement> {
+    const data = await readProxyData(o.chain, o.proxyContract);
+    if (!data) throw new CocoonError('proxy_not_deployed', `no proxy contract at ${o.proxyContract.toString()}`, { hint: 'deploy it first (cocoon contracts deploy-proxy, or cocoon up on the local chain)' });
+    if (!data.publicKey.equals(o.proxyKey.publicKey)) {
+      throw new CocoonError('proxy_key_mismatch', `the proxy contract ${o.proxyContract.toString()} holds another public key than this proxy's signing key`);
+    }
+    const compiled = data.codes.client && data.codes.worker ? null : await compileAll();
+    const s = new LedgerProxySettlement(o, data, { client: data.codes.client ?? compiled!.client, worker: data.codes.worker ?? compiled!.worker });
+    s.scheduler.start();
+    s.proxyTimer = setInterval(() => void s.refreshProxy(), s.scheduler.policy.tickMs * 4);
+    s.proxyTimer.unref();
+    void s.refreshProxy();
+    return s;
+  }
+
+  async close(opts: { flush?: boolean } = {}): Promise<void> {
+    clearInterval(this.proxyTimer);
+    try {
+      const results = await this.scheduler.stop({ flush: opts.flush ?? true });
+      const failed = results.filter((r) => r.outcome.status === 'failed');
+      if (failed.length) this.o.log.warn({ failed: failed.length }, 'some signed counters could not be settled on shutdown; they stay in the ledger');
+    } finally {
+      this.ledger.close();
+    }
+  }
+
+  clientContractAddress(clientOwner: string): string {
+    return this.contractOf('client', clientOwner);
+  }
+
+  workerContractAddress(workerOwner: string): string {
+    return this.contractOf('worker', workerOwner);
+  }
+
+  clientSecretHash(): Buffer | null {
+    return null;
+  }
+
+  async awaitClientRegistration(clientOwner: string): Promise<void> {
+    // Long authorization is not verified on chain yet; the client contract must at least exist.
+    const view = await this.refreshClient(this.clientContractAddress(clientOwner));
+    if (!view.deployed) this.o.log.warn({ clientOwner }, 'client has no client contract yet: its queries will be refused with 402 until it opens one');
+  }
+
+  clientPayment(clientOwner: string): PaymentState {
+    return this.payment('client', this.clientContractAddress(clientOwner));
+  }
+
+  workerPayment(workerOwner: string): PaymentState {
+    return this.payment('worker', this.workerContractAddress(workerOwner));
+  }
+
+  async admit(r: AdmissionRequest): Promise<Admission> {
+    const contract = this.clientContractAddress(r.clientOwner);
+    let view = this.clients.get(contract);
+    const stale = !view || Date.now() - view.readAt > (this.o.clientStateTtlMs ?? 2_000);
+    // Known clients are admitted on the cached state while a fresh read runs; a new one waits for it.
+    const fresh = stale ? this.refreshClient(contract) : null;
+    if (!view) view = await this.readOrEmpty(fresh!);
+    else fresh?.catch(() => undefined);
+    let result = this.assess(contract, r, view);
+    // A refusal on an old read may be out of date (a top-up, a contract just opened): decide on a fresh one.
+    if (!result.ok && view.readAt < Date.now() - 200) {
+      view = await this.readOrEmpty(fresh ?? this.refreshClient(contract));
+      result = this.assess(contract, r, view);
+    }
+    if (!result.ok) return { ok: false, status: 402, body: result.body };
+    const worst = result.worstCaseNano;
+    this.reserved.set(contract, (this.reserved.get(contract) ?? 0n) + worst);
+    let released = false;
+    return {
+      ok: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.reserved.set(contract, (this.reserved.get(contract) ?? 0n) - worst);
+      },
+    };
+  }
+
+  private async readOrEmpty(p: Promise<ClientView>): Promise<ClientView> {
+    return p.catch(() => ({ balanceNano: 0n, stakeNano: 0n, tokensUsed: 0n, deployed: false, readAt: 0 }));
+  }
+
+  private assess(contract: string, r: AdmissionRequest, view: ClientView) {
+    const account = this.ledger.account('client', contract);
+    return admit({
+      clientContract: contract, promptTokens: r.promptTokens, maxTokens: r.maxTokens, pricing: this.pricing, coefficient: Math.max(1, r.coefficient),
+      ledgerCounter: account?.counter ?? 0n, onChainCounter: view.tokensUsed, reservedNano: this.reserved.get(contract) ?? 0n,
+      balanceNano: view.balanceNano, stakeNano: view.stakeNano,
+      ...(!view.deployed && { topUpHint: `open the client contract ${contract} first (Cocoon app: Wallet → Open; it needs the root's minimum stake)` }),
+    });
+  }
+
+  answerEnded(a: AnswerEnd): void {
+    const clientContract = this.clientContractAddress(a.clientOwner);
+    const workerContract = this.workerContractAddress(a.workerOwner);
+    if (a.tokens.prompt + a.tokens.cached + a.tokens.completion + a.tokens.reasoning === 0) return;
+    this.ledger.recordAnswer({ requestId: a.requestId, clientContract, workerContract, tokens: a.tokens, coefficient: a.coefficient, outcome: a.outcome });
+    signLatest(this.ledger, this.signer, 'client', clientContract);
+    signLatest(this.ledger, this.signer, 'worker', workerContract);
+    const view = this.clients.get(clientContract);
+    if (!view || Date.now() - view.readAt > 1_000) void this.refreshClient(clientContract).catch(() => undefined);
+  }
+
+  private payment(party: Party, contract: string): PaymentState {
+    const a = this.ledger.account(party, contract);
+    if (!a) return NO_PAYMENT;
+    return { signedPayment: a.signedMessage ? Buffer.from(a.signedMessage) : null, tokensCommittedToDb: a.signedCounter, maxTokens: a.counter };
+  }
+
+  private contractOf(party: Party, owner: string): string {
+    const key = `${party}:${owner}`;
+    let a = this.addressCache.get(key);
+    if (!a) {
+      const base = { owner: Address.parse(owner), proxy: this.o.proxyContract, proxyPublicKey: this.data.publicKey, params: this.data.params };
+      a = (party === 'client' ? clientContractOf({ ...base, clientCode: this.codes.client }) : workerContractOf({ ...base, workerCode: this.codes.worker })).address.toString();
+      this.addressCache.set(key, a);
+    }
+    return a;
+  }
+
+  private refreshClient(contract: string): Promise<ClientView> {
+    let p = this.refreshing.get(contract);
+    if (p) return p;
+    p = (async () => {
+      try {
+        const d = await readClientData(this.o.chain, Address.parse(contract));
+        const held = d ? (d.balance < d.stake ? d.balance : d.stake) : 0n;
+        const view: ClientView = d
+          ? { balanceNano: d.balance - held, stakeNano: held, tokensUsed: d.tokensUsed, deployed: d.state === 0, readAt: Date.now() }
+          : { balanceNano: 0n, stakeNano: 0n, tokensUsed: 0n, deployed: false, readAt: Date.now() };
+        this.clients.set(contract, view);
+        if (d && this.ledger.account('client', contract)) {
+          try {
+            this.ledger.recordOnChain('charge', contract, d.tokensUsed);
+          } catch (err) {
+            this.o.log.error({ contract, err: errorMessage(err) }, 'the chain holds more than this ledger: restored from an older copy?');
+          }
+        }
+        return view;
+      } finally {
+        this.refreshing.delete(contract);
+      }
+    })();
+    this.refreshing.set(contract, p);
+    return p;
+  }
+
+  private async refreshProxy(): Promise<void> {
+    try {
+      const d = await readProxyData(this.o.chain, this.o.proxyContract);
+      if (d) this.ledger.recordProxyOnChain(d.balance);
+    } catch (err) {
+      this.o.log.debug?.({ err: errorMessage(err) }, 'cannot read the proxy contract now');
+    }
+  }
+}
+
+export function isProxyPayments(s: ProxySettlement): s is ProxySettlement & ProxyPayments {
+  return typeof (s as Partial<ProxyPayments>).admit === 'function' && typeof (s as Partial<ProxyPayments>).answerEnded === 'function';
+}

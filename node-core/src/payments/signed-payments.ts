@@ -1,0 +1,98 @@
+/**
+ * Signed payment messages as the payment stores keep them and the wire carries them
+ * (`proxy.signedPayment.data`): the BOC of the reference's signed body (op, query id, excess
+ * address, signature, ^payload with the cumulative adjusted-token counter and the target
+ * contract), exactly what a wallet sends to the client or worker contract. The layout belongs to
+ * contracts/wrappers (protocol.ts, signing.ts) and chain/settlement.ts; this module only
+ * converts between those cells and the stored bytes, on both sides:
+ *   - the proxy signs a ledger counter (`ProxyPaymentSigner`, `signLatest`);
+ *   - a client or worker verifies what it received (`verifySignedPayment`) before `check()`.
+ */
+import { Address, Cell } from '@ton/core';
+import type { KeyPair } from '@ton/crypto';
+import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { CocoonError, errorMessage } from '../errors.ts';
+import { checkCharge, checkPayout } from '../chain/settlement.ts';
+import { randomQueryId } from '../../../contracts/wrappers/signing.ts';
+import { parseSignedTokenMessage, tokenPayload, wrapSigned, Op, type SignedTokenMessage } from '../../../contracts/wrappers/protocol.ts';
+import type { Party, ProxyLedger } from './proxy-ledger.ts';
+import type { SettlementKind } from './settlement-state.ts';
+
+/** The contract operation a settlement kind signs. */
+export const SIGNED_OP = { charge: 'extClientChargeSigned', payout: 'extWorkerPayoutRequestSigned' } as const;
+
+export function encodeSignedBody(body: Cell): Uint8Array {
+  return new Uint8Array(body.toBoc());
+}
+
+export function decodeSignedBody(bytes: Uint8Array): Cell {
+  try {
+    const cells = Cell.fromBoc(Buffer.from(bytes));
+    if (cells.length !== 1) throw new Error(`${cells.length} root cells`);
+    return cells[0]!;
+  } catch (err) {
+    throw new CocoonError('bad_signed_payment', `a signed payment is not a BOC with one cell: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** Parses stored bytes into the signed message (layout only; no signature check). */
+export function readSignedPayment(bytes: Uint8Array): SignedTokenMessage {
+  const body = decodeSignedBody(bytes);
+  try {
+    return parseSignedTokenMessage(body);
+  } catch (err) {
+    throw new CocoonError('bad_signed_payment', `refusing a signed payment with an unreadable body: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** Signs counters for the proxy's contracts; the proxy's key never leaves it. */
+export interface PaymentSigner {
+  sign(kind: SettlementKind, contract: string, counter: bigint): Uint8Array;
+}
+
+/**
+ * Signs with Node's native Ed25519 (same deterministic signatures as @ton/crypto's tweetnacl,
+ * many times faster): the proxy signs two counters per answer on the answering path. The body is
+ * `chain/settlement.ts` `signCharge` / `signPayout`'s, byte for byte (tested).
+ */
+export class ProxyPaymentSigner implements PaymentSigner {
+  private readonly privateKey: KeyObject;
+  constructor(key: KeyPair) {
+    // tweetnacl's 64-byte secret key is seed ‖ public key; PKCS#8 wraps the 32-byte seed.
+    this.privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, key.secretKey.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
+  }
+  sign(kind: SettlementKind, contract: string, counter: bigint, queryId: bigint = randomQueryId()): Uint8Array {
+    const payload = tokenPayload(SIGNED_OP[kind], queryId, counter, Address.parse(contract));
+    return encodeSignedBody(wrapSigned(payload, cryptoSign(null, payload.hash(), this.privateKey), null));
+  }
+}
+
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** Signs the ledger's current counter for a contract and keeps the message in the ledger. */
+export function signLatest(ledger: ProxyLedger, signer: PaymentSigner, party: Party, contract: string): { counter: bigint; message: Uint8Array } {
+  const a = ledger.account(party, contract);
+  if (!a) throw new CocoonError('unknown_account', `no ${party} contract ${contract} in the ledger`);
+  if (a.signedMessage && a.signedCounter === a.counter) return { counter: a.counter, message: a.signedMessage };
+  const message = signer.sign(party === 'client' ? 'charge' : 'payout', contract, a.counter);
+  ledger.recordSigned(party, contract, a.counter, message);
+  return { counter: a.counter, message };
+}
+
+/**
+ * What a client or worker runs on a received signed payment before `check()`: the layout is the
+ * reference's, the operation is a charge (client) or payout (worker), it targets the party's own
+ * contract, and the signature is the proxy's key. Returns the counter it carries; a forged,
+ * mis-targeted or wrong-kind message throws `bad_signed_payment` saying which.
+ */
+export function verifySignedPayment(bytes: Uint8Array, expected: { kind: SettlementKind; contract: string; proxyPublicKey: Buffer }): bigint {
+  const body = decodeSignedBody(bytes);
+  const m = readSignedPayment(bytes);
+  if (m.op !== Op[SIGNED_OP[expected.kind]]) throw new CocoonError('bad_signed_payment', `refusing a signed payment: op 0x${m.op.toString(16)} is not a ${expected.kind}`);
+  try {
+    const target = Address.parse(expected.contract);
+    return expected.kind === 'charge' ? checkCharge(body, target, expected.proxyPublicKey) : checkPayout(body, target, expected.proxyPublicKey);
+  } catch (err) {
+    throw new CocoonError('bad_signed_payment', `refusing a signed ${expected.kind}: ${errorMessage(err)}`, { cause: err });
+  }
+}
