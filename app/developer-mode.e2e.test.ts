@@ -15,7 +15,7 @@ import { launchChromium } from './testing/chromium.ts';
  * unbroken text at three window sizes, Markdown (sanitised), model truth, errors in words, cost
  * history across reloads, Settings. Screenshots go to test-artifacts/.
  */
-const CLI = fileURLToPath(new URL('../node-core/bin/cocoon.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('./main/cli/cocoon.mjs', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const SIZES = [[1024, 700], [1280, 800], [2560, 1440]] as const;
 const LONG_URL = `https://example.com/${'a1b2c3d4e5'.repeat(20)}`;

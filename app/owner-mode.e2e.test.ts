@@ -14,7 +14,7 @@ import { launchChromium } from './testing/chromium.ts';
  * COCOON_HOST_ROOT): the checks with their fixes, the GPU plan, the worker config check, and the
  * embedded terminal running a real shell. Screenshots go to test-artifacts/.
  */
-const CLI = fileURLToPath(new URL('../node-core/bin/cocoon.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('./main/cli/cocoon.mjs', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const BDF = '0000:41:00.0';
 const BUILD_GUEST = fileURLToPath(new URL('../td-image/dev-guest/build.sh', import.meta.url));

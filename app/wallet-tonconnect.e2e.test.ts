@@ -18,7 +18,7 @@ import { launchChromium } from './testing/chromium.ts';
  * link the page shows, and approves or declines each transaction like a person would; the
  * balances are read back from the embedded chain.
  */
-const CLI = fileURLToPath(new URL('../node-core/bin/cocoon.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('./main/cli/cocoon.mjs', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 
 interface AppInfo { url: string; chain: string; tonconnectBridge: string }

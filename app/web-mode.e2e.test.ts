@@ -13,7 +13,7 @@ import WebSocket from 'ws';
  * The app in web mode, driven in Debian's Chromium against the real local network (a separate
  * `cocoon app --web` process). Screenshots of the main screens go to test-artifacts/.
  */
-const CLI = fileURLToPath(new URL('../node-core/bin/cocoon.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('./main/cli/cocoon.mjs', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 
 let child: ChildProcess;

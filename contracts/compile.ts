@@ -13,7 +13,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cell } from '@ton/core';
 import { runTolkCompiler, getTolkCompilerVersion } from '@ton/tolk-js';
-import { CocoonError } from '../node-core/src/errors.ts';
 import { protocolTolk } from './wrappers/protocol.ts';
 
 export const CONTRACT_NAMES = ['root', 'proxy', 'client', 'worker'] as const;
@@ -54,9 +53,8 @@ async function compileUncached(name: ContractName): Promise<CompiledContract> {
     optimizationLevel: 2,
   });
   if (result.status !== 'ok') {
-    throw new CocoonError('contract_compile_failed', `Tolk compilation of ${name}.tolk failed: ${result.message}`, {
-      hint: 'fix the contract source in contracts/src/',
-    });
+    // contracts/ sits below node-core and does not know its error type: a plain Error with the code.
+    throw Object.assign(new Error(`Tolk compilation of ${name}.tolk failed: ${result.message}; fix the contract source in contracts/src/`), { code: 'contract_compile_failed' });
   }
   const code = Cell.fromBoc(Buffer.from(result.codeBoc64, 'base64'))[0]!;
   mkdirSync(buildDir, { recursive: true });

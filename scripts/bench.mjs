@@ -8,7 +8,7 @@ const benches = {
   relay: '../node-core/bench/relay.bench.ts',
   attest: '../node-core/bench/attest.bench.ts',
   app: '../app/bench/app.bench.ts',
-  chain: '../contracts/bench/chain.bench.ts',
+  chain: '../node-core/bench/chain.bench.ts',
   fairness: '../node-core/bench/fairness.bench.ts',
   soak: '../node-core/bench/soak.bench.ts',
 };

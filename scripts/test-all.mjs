@@ -9,6 +9,8 @@ const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: process
 
 console.log('== typecheck (tsc --noEmit, one project per runtime)');
 const tscStatus = run(process.execPath, ['scripts/typecheck.mjs']);
+console.log('== layering (contracts ← node-core ← app; the renderer only through app/shared)');
+const depsStatus = run(process.execPath, ['scripts/lint-deps.mjs']);
 
 mkdirSync('.test-results', { recursive: true });
 const jsonPath = '.test-results/vitest.json';
@@ -30,6 +32,10 @@ if (existsSync(jsonPath)) {
 }
 if (tscStatus !== 0) {
   console.log('typecheck failed (counted as 1 failure)');
+  failed += 1;
+}
+if (depsStatus !== 0) {
+  console.log('layering check failed (counted as 1 failure)');
   failed += 1;
 }
 if (vitestStatus !== 0 && failed === 0) failed = 1; // the runner itself failed

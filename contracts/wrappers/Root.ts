@@ -1,5 +1,5 @@
 import { beginCell, Cell, contractAddress, type Address, type Contract, type ContractProvider, type Sender, SendMode } from '@ton/core';
-import { DEFAULT_PRICING, MULTIPLIER_ONE, type PricingParams } from '../../node-core/src/payments/pricing.ts';
+import { DEFAULT_PRICING, MULTIPLIER_ONE, type PricingParams } from './economics.ts';
 import { contractData } from './data.ts';
 import { Body, MAX_CLOSE_DELAY, PARAMS_STRUCT_VERSION, parseRootData, rootDataCell, type RootData, type RootParams } from './protocol.ts';
 

@@ -1,5 +1,5 @@
 import { Address, beginCell, fromNano } from '@ton/core';
-import { DEPLOY_VALUE } from '../../../contracts/deploy.ts';
+import { DEPLOY_VALUE } from '../../../node-core/src/chain/deploy.ts';
 import { Body, MIN_OP_VALUE, repackSigned } from '../../../contracts/wrappers/protocol.ts';
 import { randomQueryId } from '../../../contracts/wrappers/signing.ts';
 import type { Chain } from '../../../node-core/src/chain/chain.ts';

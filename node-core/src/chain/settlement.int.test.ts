@@ -11,7 +11,7 @@ import { Address, beginCell, toNano } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import { startLocalChain, type LocalChain } from './local/local-chain.ts';
 import { Chain } from './chain.ts';
-import { DEPLOY_VALUE, deployProxy } from '../../../contracts/deploy.ts';
+import { DEPLOY_VALUE, deployProxy } from './deploy.ts';
 import { Body } from '../../../contracts/wrappers/protocol.ts';
 import { pricingOf } from '../../../contracts/wrappers/Root.ts';
 import { chainTokens, computeCost, weightedTokens } from '../payments/pricing.ts';

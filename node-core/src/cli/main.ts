@@ -4,10 +4,13 @@ import type { CliCommand } from './command.ts';
 /**
  * Command table. Each command lives in its own module, loaded only when used so that
  * `cocoon attest ...` does not pay for loading the TON sandbox or React.
- * `app` and `start` load the desktop app's launcher: the CLI is the composition root, the one
- * place allowed to know both node-core and app/main.
+ * The desktop app's commands (`app`, `start`) are added by the product's entry point
+ * (app/main/cli/cocoon.mjs), the one place that knows both node-core and the app: node-core itself
+ * never imports app/, so this CLI alone runs anywhere node-core does (a TD guest, a server).
  */
-const commands: Record<string, () => Promise<CliCommand>> = {
+export type CommandTable = Record<string, () => Promise<CliCommand>>;
+
+const nodeCommands: CommandTable = {
   up: async () => (await import('./commands/up.ts')).command,
   proxy: async () => (await import('./commands/proxy.ts')).command,
   worker: async () => (await import('./commands/worker.ts')).command,
@@ -24,9 +27,8 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   why: async () => (await import('./commands/why.ts')).command,
   status: async () => (await import('./commands/status.ts')).command,
   settle: async () => (await import('./commands/settle.ts')).command,
-  app: async () => (await import('../../../app/main/cli/app-command.ts')).command,
-  start: async () => (await import('../../../app/main/cli/start-command.ts')).command,
 };
+let commands: CommandTable = nodeCommands;
 
 async function printHelp(): Promise<void> {
   const lines = ['usage: cocoon <command> [flags]', '', 'commands:'];
@@ -41,7 +43,8 @@ async function printHelp(): Promise<void> {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], extraCommands: CommandTable = {}): Promise<number> {
+  commands = { ...nodeCommands, ...extraCommands };
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     await printHelp();

@@ -12,7 +12,7 @@ import { Address, beginCell } from '@ton/core';
 import { Chain } from '../chain/chain.ts';
 import { readRootData, readWorkerData } from '../chain/contract-state.ts';
 import { clientContractFor, workerContractFor } from '../chain/settlement.ts';
-import { DEPLOY_VALUE } from '../../../contracts/deploy.ts';
+import { DEPLOY_VALUE } from '../chain/deploy.ts';
 import { pricingOf } from '../../../contracts/wrappers/Root.ts';
 import { CocoonError } from '../errors.ts';
 import type { Logger } from '../log.ts';

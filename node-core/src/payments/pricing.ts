@@ -20,26 +20,9 @@
  * cumulative total (a fraction of one token), never per request.
  */
 
-export const TOKEN_KINDS = ['prompt', 'cached', 'completion', 'reasoning'] as const;
-export type TokenKind = (typeof TOKEN_KINDS)[number];
-export type TokenCounts = Record<TokenKind, number>;
-
-export const MULTIPLIER_ONE = 10_000;
-
-export interface PricingParams {
-  /** nanoTON per weighted token paid by the client (network default 20). */
-  pricePerToken: number;
-  /** nanoTON per weighted token paid to the worker (network default 19, i.e. 95%). */
-  workerFeePerToken: number;
-  /** Basis points per token kind (10000 = 1x). */
-  multipliers: TokenCounts;
-}
-
-export const DEFAULT_PRICING: PricingParams = {
-  pricePerToken: 20,
-  workerFeePerToken: 19,
-  multipliers: { prompt: 10_000, cached: 1_000, completion: 10_000, reasoning: 10_000 },
-};
+// The economic parameters the root contract stores live with the contracts (the lower layer).
+export { TOKEN_KINDS, MULTIPLIER_ONE, DEFAULT_PRICING, type TokenKind, type TokenCounts, type PricingParams } from '../../../contracts/wrappers/economics.ts';
+import { MULTIPLIER_ONE, DEFAULT_PRICING, TOKEN_KINDS, type TokenCounts, type PricingParams } from '../../../contracts/wrappers/economics.ts';
 
 /** OpenAI-style usage as engines report it. */
 export interface EngineUsage {

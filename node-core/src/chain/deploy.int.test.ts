@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Address } from '@ton/core';
-import { startLocalChain, type LocalChain } from '../node-core/src/chain/local/local-chain.ts';
-import { Chain } from '../node-core/src/chain/chain.ts';
-import { deterministicKeyPair } from './testing/network.ts';
+import { startLocalChain, type LocalChain } from './local/local-chain.ts';
+import { Chain } from './chain.ts';
+import { deterministicKeyPair } from '../../../contracts/testing/network.ts';
 import { changeRootPrice, readRoot } from './deploy.ts';
-import { DEFAULT_ROOT_PARAMS } from './wrappers/Root.ts';
+import { DEFAULT_ROOT_PARAMS } from '../../../contracts/wrappers/Root.ts';
 
 const run = promisify(execFile);
 

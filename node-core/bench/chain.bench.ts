@@ -1,7 +1,7 @@
 /**
  * Contracts and local chain figures: gas per operation (sandbox), and the embedded local chain's
  * latency through TonClient (get method, a confirmed wallet transfer, a confirmed charge).
- *   npx tsx -e "import('./contracts/bench/chain.bench.ts').then(m => m.run([]))"
+ *   npx tsx -e "import('./node-core/bench/chain.bench.ts').then(m => m.run([]))"
  * or `npm run bench -- chain` once registered in scripts/bench.mjs. Writes bench-results/chain.json.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Address, beginCell, toNano } from '@ton/core';
 import { mnemonicToPrivateKey } from '@ton/crypto';
-import { measureGas } from '../gas.ts';
-import { startLocalChain } from '../../node-core/src/chain/local/local-chain.ts';
-import { Chain } from '../../node-core/src/chain/chain.ts';
-import { Root } from '../wrappers/Root.ts';
-import { Body } from '../wrappers/protocol.ts';
-import { DEPLOY_VALUE, deployProxy } from '../deploy.ts';
-import { readRootData } from '../../node-core/src/chain/contract-state.ts';
-import { clientContractFor, signCharge, submitCharge } from '../../node-core/src/chain/settlement.ts';
+import { measureGas } from '../../contracts/gas.ts';
+import { startLocalChain } from '../src/chain/local/local-chain.ts';
+import { Chain } from '../src/chain/chain.ts';
+import { Root } from '../../contracts/wrappers/Root.ts';
+import { Body } from '../../contracts/wrappers/protocol.ts';
+import { DEPLOY_VALUE, deployProxy } from '../src/chain/deploy.ts';
+import { readRootData } from '../src/chain/contract-state.ts';
+import { clientContractFor, signCharge, submitCharge } from '../src/chain/settlement.ts';
 
 function quantiles(ms: number[]) {
   const s = [...ms].sort((a, b) => a - b);

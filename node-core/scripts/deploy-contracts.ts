@@ -2,7 +2,7 @@
  * Deploys Cocoon contracts from a wallet whose mnemonic is in the environment.
  *
  *   COCOON_DEPLOY_MNEMONIC="word1 … word24" COCOON_NETWORK=testnet \
- *     npx tsx contracts/scripts/deploy.ts root [--price 20 --worker-fee 19]
+ *     npx tsx node-core/scripts/deploy-contracts.ts root [--price 20 --worker-fee 19]
  *   … deploy.ts proxy --root ADDR --public-key HEX64 [--stake TON]
  *   … deploy.ts register-proxy --root ADDR --proxy ADDR --endpoint host:port
  *
@@ -11,11 +11,11 @@
  */
 import { parseArgs } from 'node:util';
 import { Address, toNano } from '@ton/core';
-import { Chain } from '../../node-core/src/chain/chain.ts';
-import { resolveChainConfig } from '../../node-core/src/chain/config.ts';
-import { CocoonError } from '../../node-core/src/errors.ts';
-import { DEFAULT_ROOT_PARAMS } from '../wrappers/Root.ts';
-import { deployProxy, deployRoot, registerProxy } from '../deploy.ts';
+import { Chain } from '../src/chain/chain.ts';
+import { resolveChainConfig } from '../src/chain/config.ts';
+import { CocoonError } from '../src/errors.ts';
+import { DEFAULT_ROOT_PARAMS } from '../../contracts/wrappers/Root.ts';
+import { deployProxy, deployRoot, registerProxy } from '../src/chain/deploy.ts';
 
 const USAGE = 'deploy.ts root [--price N] [--worker-fee N] | proxy --root ADDR --public-key HEX [--stake TON] | register-proxy --root ADDR --endpoint ip:port[,ip:port for clients]';
 

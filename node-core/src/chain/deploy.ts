@@ -5,12 +5,12 @@
  */
 import { randomInt } from 'node:crypto';
 import { Address, beginCell, toNano, type Cell } from '@ton/core';
-import type { Chain, ChainWallet } from '../node-core/src/chain/chain.ts';
-import { CocoonError } from '../node-core/src/errors.ts';
-import { compileAll } from './compile.ts';
-import { Body, MIN_OP_VALUE } from './wrappers/protocol.ts';
-import { Root, DEFAULT_ROOT_PARAMS, validateRootParams, type RootParams, type RootData } from './wrappers/Root.ts';
-import { Proxy } from './wrappers/Proxy.ts';
+import type { Chain, ChainWallet } from './chain.ts';
+import { CocoonError } from '../errors.ts';
+import { compileAll } from '../../../contracts/compile.ts';
+import { Body, MIN_OP_VALUE } from '../../../contracts/wrappers/protocol.ts';
+import { Root, DEFAULT_ROOT_PARAMS, validateRootParams, type RootParams, type RootData } from '../../../contracts/wrappers/Root.ts';
+import { Proxy } from '../../../contracts/wrappers/Proxy.ts';
 
 /** Attached to owner operations; the unused part stays on the contract as storage rent. */
 const OP_VALUE = toNano('0.05');
@@ -91,7 +91,7 @@ async function ownerOp(chain: Chain, wallet: ChainWallet, rootAddress: Address, 
 
 /** Registers a proxy's `ip:port` (workers, then clients when different) in the root. */
 export async function registerProxy(chain: Chain, wallet: ChainWallet, opts: { root: Address; addressForWorkers: string; addressForClients?: string }) {
-  const { proxyEntryText } = await import('./wrappers/protocol.ts');
+  const { proxyEntryText } = await import('../../../contracts/wrappers/protocol.ts');
   let text: string;
   try {
     text = proxyEntryText(opts.addressForWorkers, opts.addressForClients);
