@@ -10,6 +10,7 @@ const benches = {
   app: '../app/bench/app.bench.ts',
   chain: '../contracts/bench/chain.bench.ts',
   fairness: '../node-core/bench/fairness.bench.ts',
+  scale: '../node-core/bench/scale.bench.ts',
 };
 const [name, ...args] = process.argv.slice(2);
 const names = name ? [name] : Object.keys(benches);

@@ -31,3 +31,13 @@ export function groupPids(pgid: number): Array<{ pid: number; name: string }> {
   }
   return out;
 }
+
+/** Read and write system calls made so far (/proc/PID/io syscr, syscw): socket reads and writes. */
+export function syscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { reads: Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0), writes: Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0) };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuMs, groupPids } from './proc-cpu.ts';
+import { cpuMs, groupPids, syscalls } from './proc-cpu.ts';
 import { benchBody, heyInstalled, runLevel, type LevelResult, type LoadGeneratorName } from './load-generator.ts';
 import { missingReferenceBinaries, REFERENCE_ENGINE_PORT, REFERENCE_MODEL, startReferenceNetwork } from './reference-network.ts';
 import { spawnNode, spawnRole, stopRole } from './spawn-role.ts';
@@ -24,6 +24,8 @@ import { spawnNode, spawnRole, stopRole } from './spawn-role.ts';
  *   --levels 1,10,30     --out FILE (default bench-results/relay.json)
  */
 const FAKE_BACKEND = fileURLToPath(new URL('./fake-openai-backend.ts', import.meta.url));
+// tsx's loader by absolute URL, so the fake backend starts whatever the working directory.
+const TSX = import.meta.resolve('tsx');
 
 interface System {
   name: 'direct' | 'ours' | 'reference';
@@ -84,7 +86,7 @@ export async function run(argv: string[]): Promise<void> {
     let enginePid: number | null = null;
     if (backendKind === 'fake') {
       const port = referenceDir ? ['--port', String(REFERENCE_ENGINE_PORT)] : [];
-      const fake = await spawnNode<{ url: string; pid: number }>('backend', ['--import', 'tsx', FAKE_BACKEND, ...port]);
+      const fake = await spawnNode<{ url: string; pid: number }>('backend', ['--import', TSX, FAKE_BACKEND, ...port]);
       children.push(fake.child);
       engineUrl = fake.info.url;
       enginePid = fake.info.pid;
@@ -123,6 +125,8 @@ export async function run(argv: string[]): Promise<void> {
       stops.push(ref.stop);
       systems.push({ name: 'reference', url: ref.openaiUrl, processes: () => [...groupPids(ref.child.pid!).filter((p) => p.name !== 'python3'), ...engineProc] });
     }
+    // Pids, for attaching strace/perf to one system while it runs.
+    console.log(`processes: ${systems.map((s) => `${s.name}: ${s.processes().map((p) => `${p.name} ${p.pid}`).join(', ')}`).join('; ')}`);
     const chunks = Object.fromEntries(await Promise.all(systems.map(async (s) => [s.name, await chunksPerAnswer(s.url, body)] as const)));
 
     // Warm up every path (JIT, TLS sessions, connection pools).
@@ -131,22 +135,29 @@ export async function run(argv: string[]): Promise<void> {
     const noKeepalive = values['no-keepalive'] ?? false;
     const rows = [];
     for (const c of levels) {
-      const per: Record<string, { runs: LevelResult[]; cpu: Record<string, number> }> = {};
-      for (const s of systems) per[s.name] = { runs: [], cpu: {} };
+      const per: Record<string, { runs: LevelResult[]; cpu: Record<string, number>; sys: Record<string, { reads: number; writes: number }> }> = {};
+      for (const s of systems) per[s.name] = { runs: [], cpu: {}, sys: {} };
       for (let r = 0; r < rounds; r++) {
         // Alternate the order too, so no system always runs right after the same other one.
         const order = r % 2 ? [...systems].reverse() : systems;
         for (const s of order) {
           const procs = s.processes();
           const before = procs.map((p) => cpuMs(p.pid));
+          const sysBefore = procs.map((p) => syscalls(p.pid));
           const res = await runLevel(loadgen, { baseUrl: s.url, body, concurrency: c, durationMs: seconds * 1000, noKeepalive });
-          procs.forEach((p, i) => { per[s.name]!.cpu[p.name] = (per[s.name]!.cpu[p.name] ?? 0) + cpuMs(p.pid) - before[i]!; });
+          const acc = per[s.name]!;
+          procs.forEach((p, i) => {
+            acc.cpu[p.name] = (acc.cpu[p.name] ?? 0) + cpuMs(p.pid) - before[i]!;
+            const now = syscalls(p.pid);
+            const sum = acc.sys[p.name] ?? { reads: 0, writes: 0 };
+            acc.sys[p.name] = { reads: sum.reads + now.reads - sysBefore[i]!.reads, writes: sum.writes + now.writes - sysBefore[i]!.writes };
+          });
           per[s.name]!.runs.push(res);
         }
       }
       const row: Record<string, unknown> = { concurrency: c };
       for (const s of systems) {
-        const { runs, cpu } = per[s.name]!;
+        const { runs, cpu, sys } = per[s.name]!;
         const total = runs.reduce((a, x) => a + x.requests, 0);
         const rps = runs.map((x) => x.reqPerSec);
         row[s.name] = {
@@ -156,6 +167,8 @@ export async function run(argv: string[]): Promise<void> {
           spread: (Math.max(...rps) - Math.min(...rps)) / median(rps),
           rounds: runs,
           cpuUsPerChunk: Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, total ? (ms * 1000) / (total * chunks[s.name]!) : NaN])),
+          // Read/write system calls per chunk (sockets: for small TLS writes one write ≈ one record).
+          syscallsPerChunk: Object.fromEntries(Object.entries(sys).map(([k, v]) => [k, { reads: v.reads / (total * chunks[s.name]!), writes: v.writes / (total * chunks[s.name]!) }])),
         };
       }
       rows.push(row);
@@ -171,7 +184,7 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
-type Cell = { reqPerSec: number; p50Ms: number; p99Ms: number; spread: number; errors: number; cpuUsPerChunk: Record<string, number> };
+type Cell = { reqPerSec: number; p50Ms: number; p99Ms: number; spread: number; errors: number; cpuUsPerChunk: Record<string, number>; syscallsPerChunk: Record<string, { reads: number; writes: number }> };
 
 function printRow(row: Record<string, unknown>, names: string[], header: boolean): void {
   const cell = (n: string) => row[n] as Cell | undefined;
@@ -188,4 +201,6 @@ function printRow(row: Record<string, unknown>, names: string[], header: boolean
   console.log(`| ${row.concurrency} | ${names.includes('reference') ? fmt(ref) : 'not run'} | ${fmt(ours)} | ${fmt(direct)} | ${ratio(ours, ref)} | ${ratio(ours, direct)} | ${added} | ${p99} |`);
   const cpu = (n: string) => { const x = cell(n); return x ? Object.entries(x.cpuUsPerChunk).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ') : ''; };
   console.log(`|   | CPU µs per chunk: ${names.map((n) => `${n}: ${cpu(n)}`).join('; ')} |`);
+  const sys = (n: string) => { const x = cell(n); return x ? Object.entries(x.syscallsPerChunk).map(([k, v]) => `${k} ${v.reads.toFixed(2)}r/${v.writes.toFixed(2)}w`).join(', ') : ''; };
+  console.log(`|   | syscalls per chunk: ${names.map((n) => `${n}: ${sys(n)}`).join('; ')} |`);
 }

@@ -6,12 +6,13 @@ const CLI = fileURLToPath(new URL('../bin/cocoon.mjs', import.meta.url));
 
 /**
  * Starts a Node script as its own process and resolves with the JSON ready line it prints first.
- * COCOON_PROFILE_DIR=dir writes a V8 CPU profile per process, named `<name>.cpuprofile` (for
+ * COCOON_PROFILE_DIR=dir writes a V8 CPU profile per process, in `<dir>/<name>/` (for
  * "where does time go": `node scripts/profile-summary.mjs dir`).
  */
 export function spawnNode<T>(name: string, nodeArgs: string[], env: NodeJS.ProcessEnv = {}): Promise<{ info: T; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
-    const profile = process.env.COCOON_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.COCOON_PROFILE_DIR}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+    // One folder per process: tsx's loader thread writes a profile too, under its own thread id.
+    const profile = process.env.COCOON_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.COCOON_PROFILE_DIR}/${name}`] : [];
     const child = spawn(process.execPath, [...profile, ...nodeArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'warn', ...env } });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
