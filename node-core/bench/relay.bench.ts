@@ -21,7 +21,7 @@ import { spawnNode, spawnRole, stopRole } from './spawn-role.ts';
  *   --reference-checkout DIR (default /tmp/cocoon-ref)  --reference-verbosity N (default 1)
  *   --loadgen hey|ts     default hey when installed   --no-keepalive   (hey -disable-keepalive)
  *   --seconds N          per system per round per level (default 3)   --rounds N (default 3)
- *   --levels 1,10,30     --out FILE (default bench-results/relay.json)
+ *   --levels 1,10,30     --out FILE (default bench-results/relay.json)   --warmup SECONDS (default 4)
  */
 const FAKE_BACKEND = fileURLToPath(new URL('./fake-openai-backend.ts', import.meta.url));
 // tsx's loader by absolute URL, so the fake backend starts whatever the working directory.
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<void> {
     options: {
       backend: { type: 'string' }, reference: { type: 'string' }, 'reference-checkout': { type: 'string' }, 'reference-verbosity': { type: 'string' },
       loadgen: { type: 'string' }, 'no-keepalive': { type: 'boolean' }, seconds: { type: 'string' }, rounds: { type: 'string' },
-      levels: { type: 'string' }, out: { type: 'string' },
+      levels: { type: 'string' }, out: { type: 'string' }, warmup: { type: 'string' },
     },
   });
   const seconds = Number(values.seconds ?? 3);
@@ -129,8 +129,10 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`processes: ${systems.map((s) => `${s.name}: ${s.processes().map((p) => `${p.name} ${p.pid}`).join(', ')}`).join('; ')}`);
     const chunks = Object.fromEntries(await Promise.all(systems.map(async (s) => [s.name, await chunksPerAnswer(s.url, body)] as const)));
 
-    // Warm up every path (JIT, TLS sessions, connection pools).
-    for (const s of systems) await runLevel(loadgen, { baseUrl: s.url, body, concurrency: 4, durationMs: 1000 });
+    // Warm up every path (JIT, TLS sessions, connection pools): with 1 s our chain's first c=1
+    // figures still carried TurboFan compilation (bench/README.md).
+    const warmupMs = Number(values.warmup ?? 4) * 1000;
+    for (const s of systems) await runLevel(loadgen, { baseUrl: s.url, body, concurrency: 10, durationMs: warmupMs });
 
     const noKeepalive = values['no-keepalive'] ?? false;
     const rows = [];
