@@ -11,6 +11,7 @@ const benches = {
   chain: '../node-core/bench/chain.bench.ts',
   fairness: '../node-core/bench/fairness.bench.ts',
   soak: '../node-core/bench/soak.bench.ts',
+  scale: '../node-core/bench/scale.bench.ts',
 };
 const [name, ...args] = process.argv.slice(2);
 // The soak runs for minutes: only when asked for by name.

@@ -1,106 +1,208 @@
-import http from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { spawnRole, stopRole } from './spawn-role.ts';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cpuMs, groupPids, syscalls } from './proc-cpu.ts';
+import { benchBody, heyInstalled, runLevel, type LevelResult, type LoadGeneratorName } from './load-generator.ts';
+import { missingReferenceBinaries, REFERENCE_ENGINE_PORT, REFERENCE_MODEL, startReferenceNetwork } from './reference-network.ts';
+import { spawnNode, spawnRole, stopRole } from './spawn-role.ts';
 
 /**
- * `npm run bench -- relay`: the full chain (client → proxy → worker → engine, each its own
- * process, RA-TLS on every hop) against the same test engine directly, streaming requests at zero
- * token delay. Reports req/s, p50/p99 latency at concurrency 1, 10, 30 and the time-to-first-token
- * the chain adds. All processes share this machine's cores with the load generator.
+ * `npm run bench -- relay [options]`: the full chain (client → proxy → worker → engine, each its
+ * own process, PoW + RA-TLS on every hop) against the engine directly, and optionally against
+ * the reference node software's local network on the same engine — all in the same alternating
+ * rounds, so a burst of other load on this shared machine hits every system alike. Streaming,
+ * closed loop, fixed request body (the reference benchmark's). Medians over rounds.
+ *
+ *   --backend URL|fake   engine: an external OpenAI engine, or `fake` (node-core/bench's fast fake,
+ *                        50 chunks per answer); default: our test engine (`cocoon engine`)
+ *   --reference DIR      reference build folder (client-runner, proxy-runner, worker-runner,
+ *                        tee/router); its network uses the fake engine on :8000
+ *   --reference-checkout DIR (default /tmp/cocoon-ref)  --reference-verbosity N (default 1)
+ *   --loadgen hey|ts     default hey when installed   --no-keepalive   (hey -disable-keepalive)
+ *   --seconds N          per system per round per level (default 3)   --rounds N (default 3)
+ *   --levels 1,10,30     --out FILE (default bench-results/relay.json)   --warmup SECONDS (default 4)
  */
-const MODEL = 'Qwen/Qwen3-0.6B';
-const LEVELS = [1, 10, 30];
-const FIRST_CONTENT = /"content":"[^"]/;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const FAKE_BACKEND = fileURLToPath(new URL('./fake-openai-backend.ts', import.meta.url));
+// tsx's loader by absolute URL, so the fake backend starts whatever the working directory.
+const TSX = import.meta.resolve('tsx');
 
-interface Sample { latencyMs: number; ttftMs: number }
+interface System {
+  name: 'direct' | 'ours' | 'reference';
+  url: string;
+  /** Processes whose CPU is charged to this system while it is measured. */
+  processes: () => Array<{ pid: number; name: string }>;
+}
 
-function streamOnce(baseUrl: string, i: number): Promise<Sample> {
-  const body = JSON.stringify({ model: MODEL, stream: true, messages: [{ role: 'user', content: `benchmark request ${i}` }] });
-  const url = new URL(`${baseUrl}/chat/completions`);
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}`));
-      let ttft = 0;
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        if (!ttft) {
-          buf += d;
-          // First token = first non-empty content delta (the role chunk carries an empty one).
-          if (FIRST_CONTENT.test(buf)) ttft = performance.now() - t0;
-        }
-      });
-      res.on('end', () => resolve({ latencyMs: performance.now() - t0, ttftMs: ttft || performance.now() - t0 }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Data events (`data:` lines or JSON lines) in one answer, to express CPU per chunk. */
+async function chunksPerAnswer(url: string, body: string): Promise<number> {
+  const res = await fetch(`${url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  if (!res.ok) throw new Error(`${url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  const text = await res.text();
+  const n = (text.match(/^data: \{/gm) ?? text.match(/^\{/gm) ?? []).length;
+  if (!n) throw new Error(`${url} answered no chunks: ${text.slice(0, 300)}`);
+  return n;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: {
+      backend: { type: 'string' }, reference: { type: 'string' }, 'reference-checkout': { type: 'string' }, 'reference-verbosity': { type: 'string' },
+      loadgen: { type: 'string' }, 'no-keepalive': { type: 'boolean' }, seconds: { type: 'string' }, rounds: { type: 'string' },
+      levels: { type: 'string' }, out: { type: 'string' }, warmup: { type: 'string' },
+    },
   });
-}
-
-async function level(baseUrl: string, concurrency: number, durationMs: number) {
-  const samples: Sample[] = [];
-  let i = 0;
-  const deadline = performance.now() + durationMs;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < deadline) samples.push(await streamOnce(baseUrl, i++));
-  }));
-  const elapsed = (performance.now() - t0) / 1000;
-  const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]!; };
-  const lat = samples.map((s) => s.latencyMs);
-  const ttft = samples.map((s) => s.ttftMs);
-  return { concurrency, requests: samples.length, reqPerSec: samples.length / elapsed, p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99), ttftP50Ms: pct(ttft, 0.5), ttftP99Ms: pct(ttft, 0.99) };
-}
-
-type LevelResult = Awaited<ReturnType<typeof level>>;
-
-export async function run(args: string[]): Promise<void> {
-  const seconds = Number(args.find((a) => a.startsWith('--seconds='))?.split('=')[1] ?? 6);
-  const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.split('=')[1] ?? 3);
-  const roles = [];
-  try {
-    const engine = await spawnRole<{ url: string }>(['engine']);
-    roles.push(engine.child);
-    const proxy = await spawnRole<{ clientPort: number; workerPort: number }>(['proxy']);
-    roles.push(proxy.child);
-    const worker = await spawnRole(['worker', '--proxy', `127.0.0.1:${proxy.info.workerPort}`, '--backend', engine.info.url, '--max-active', '64']);
-    roles.push(worker.child);
-    const client = await spawnRole<{ openai: string }>(['client', '--proxy', `127.0.0.1:${proxy.info.clientPort}`]);
-    roles.push(client.child);
-    const direct = `${engine.info.url}/v1`;
-    // Warm up both paths (JIT, TLS sessions, tokenizer caches).
-    await level(direct, 4, 1000);
-    await level(client.info.openai, 4, 1000);
-    const rows = [];
-    // Direct and chain alternate in short rounds and the median round counts, so a burst of
-    // other load on this shared machine hits both sides alike instead of skewing one.
-    const median = <T,>(xs: T[], key: (x: T) => number) => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]!;
-    for (const c of LEVELS) {
-      const ds: LevelResult[] = [];
-      const chs: LevelResult[] = [];
-      for (let r = 0; r < rounds; r++) {
-        ds.push(await level(direct, c, (seconds * 1000) / rounds));
-        chs.push(await level(client.info.openai, c, (seconds * 1000) / rounds));
-      }
-      const d = median(ds, (x) => x.reqPerSec);
-      const ch = median(chs, (x) => x.reqPerSec);
-      const ttft = (xs: typeof ds) => median(xs, (x) => x.ttftP50Ms).ttftP50Ms;
-      rows.push({ concurrency: c, direct: d, chain: ch, chainShareOfDirect: ch.reqPerSec / d.reqPerSec, addedTtftP50Ms: ttft(chs) - ttft(ds) });
+  const seconds = Number(values.seconds ?? 3);
+  const rounds = Number(values.rounds ?? 3);
+  const levels = (values.levels ?? '1,10,30').split(',').map(Number);
+  if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1 || levels.some((c) => !Number.isInteger(c) || c < 1)) {
+    throw new Error('--seconds must be > 0, --rounds a positive integer, --levels positive integers like 1,10,30');
+  }
+  const loadgen = (values.loadgen ?? (heyInstalled() ? 'hey' : 'ts')) as LoadGeneratorName;
+  if (loadgen !== 'hey' && loadgen !== 'ts') throw new Error(`--loadgen must be hey or ts, got "${loadgen}"`);
+  if (loadgen === 'hey' && !heyInstalled()) throw new Error('hey is not installed (apt-get install hey, or --loadgen ts)');
+  let referenceDir = values.reference;
+  let referenceSkipped: string | null = null;
+  if (referenceDir) {
+    const missing = missingReferenceBinaries(referenceDir);
+    if (missing.length) {
+      referenceSkipped = `reference build ${referenceDir} lacks ${missing.join(', ')} (not built yet?): reference skipped`;
+      console.log(referenceSkipped);
+      referenceDir = undefined;
+    } else if (values.backend && values.backend !== 'fake' && new URL(values.backend).port !== String(REFERENCE_ENGINE_PORT)) {
+      throw new Error(`the reference worker calls its engine at 127.0.0.1:${REFERENCE_ENGINE_PORT}; with --reference, --backend must be fake or on that port`);
     }
-    const fmt = (n: number) => n.toFixed(1).padStart(8);
-    console.log('relay benchmark (streaming, zero token delay; chain = client → proxy → worker → engine, separate processes)');
-    console.log(' conc |  direct req/s   p50 ms   p99 ms |  chain req/s   p50 ms   p99 ms | chain/direct | added TTFT p50 ms');
-    for (const r of rows) {
-      console.log(`${String(r.concurrency).padStart(5)} | ${fmt(r.direct.reqPerSec)}     ${fmt(r.direct.p50Ms)} ${fmt(r.direct.p99Ms)} | ${fmt(r.chain.reqPerSec)}    ${fmt(r.chain.p50Ms)} ${fmt(r.chain.p99Ms)} | ${(r.chainShareOfDirect * 100).toFixed(0).padStart(10)} % | ${fmt(r.addedTtftP50Ms)}`);
+  }
+  const backendKind = values.backend ?? (referenceDir ? 'fake' : 'test-engine');
+
+  const children: ChildProcess[] = [];
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    // The engine.
+    let engineUrl: string;
+    let enginePid: number | null = null;
+    if (backendKind === 'fake') {
+      const port = referenceDir ? ['--port', String(REFERENCE_ENGINE_PORT)] : [];
+      const fake = await spawnNode<{ url: string; pid: number }>('backend', ['--import', TSX, FAKE_BACKEND, ...port]);
+      children.push(fake.child);
+      engineUrl = fake.info.url;
+      enginePid = fake.info.pid;
+    } else if (backendKind === 'test-engine') {
+      const engine = await spawnRole<{ url: string }>(['engine']);
+      children.push(engine.child);
+      engineUrl = engine.info.url;
+      enginePid = engine.child.pid!;
+    } else {
+      engineUrl = backendKind.replace(/\/+$/, '').replace(/\/v1$/, '');
+    }
+    const models = (await (await fetch(`${engineUrl}/v1/models`)).json()) as { data: Array<{ id: string }> };
+    const model = referenceDir ? REFERENCE_MODEL : models.data[0]!.id;
+    const body = benchBody(model);
+
+    // Our chain, each role its own process. Development attestation and a low PoW difficulty
+    // (connection setup only; this measures the relay), both explicit as the CLI requires.
+    const dev = ['--quote', 'fake', '--policy', 'fake'];
+    const proxy = await spawnRole<{ clientPort: number; workerPort: number }>(['proxy', ...dev, '--pow-difficulty', '4']);
+    children.push(proxy.child);
+    const worker = await spawnRole(['worker', ...dev, '--proxy', `127.0.0.1:${proxy.info.workerPort}`, '--backend', engineUrl, '--model', model, '--max-active', '256']);
+    children.push(worker.child);
+    const client = await spawnRole<{ openai: string }>(['client', '--policy', 'fake', '--proxy', `127.0.0.1:${proxy.info.clientPort}`]);
+    children.push(client.child);
+
+    const engineProc = enginePid ? [{ pid: enginePid, name: 'engine' }] : [];
+    const systems: System[] = [
+      { name: 'direct', url: `${engineUrl}/v1`, processes: () => engineProc },
+      { name: 'ours', url: client.info.openai, processes: () => [{ pid: client.child.pid!, name: 'client' }, { pid: proxy.child.pid!, name: 'proxy' }, { pid: worker.child.pid!, name: 'worker' }, ...engineProc] },
+    ];
+    if (referenceDir) {
+      const ref = await startReferenceNetwork({
+        buildDir: referenceDir, checkout: values['reference-checkout'] ?? '/tmp/cocoon-ref',
+        verbosity: Number(values['reference-verbosity'] ?? 1), body,
+      });
+      stops.push(ref.stop);
+      systems.push({ name: 'reference', url: ref.openaiUrl, processes: () => [...groupPids(ref.child.pid!).filter((p) => p.name !== 'python3'), ...engineProc] });
+    }
+    // Pids, for attaching strace/perf to one system while it runs.
+    console.log(`processes: ${systems.map((s) => `${s.name}: ${s.processes().map((p) => `${p.name} ${p.pid}`).join(', ')}`).join('; ')}`);
+    const chunks = Object.fromEntries(await Promise.all(systems.map(async (s) => [s.name, await chunksPerAnswer(s.url, body)] as const)));
+
+    // Warm up every path (JIT, TLS sessions, connection pools): with 1 s our chain's first c=1
+    // figures still carried TurboFan compilation (bench/README.md).
+    const warmupMs = Number(values.warmup ?? 4) * 1000;
+    for (const s of systems) await runLevel(loadgen, { baseUrl: s.url, body, concurrency: 10, durationMs: warmupMs });
+
+    const noKeepalive = values['no-keepalive'] ?? false;
+    const rows = [];
+    for (const c of levels) {
+      const per: Record<string, { runs: LevelResult[]; cpu: Record<string, number>; sys: Record<string, { reads: number; writes: number }> }> = {};
+      for (const s of systems) per[s.name] = { runs: [], cpu: {}, sys: {} };
+      for (let r = 0; r < rounds; r++) {
+        // Alternate the order too, so no system always runs right after the same other one.
+        const order = r % 2 ? [...systems].reverse() : systems;
+        for (const s of order) {
+          const procs = s.processes();
+          const before = procs.map((p) => cpuMs(p.pid));
+          const sysBefore = procs.map((p) => syscalls(p.pid));
+          const res = await runLevel(loadgen, { baseUrl: s.url, body, concurrency: c, durationMs: seconds * 1000, noKeepalive });
+          const acc = per[s.name]!;
+          procs.forEach((p, i) => {
+            acc.cpu[p.name] = (acc.cpu[p.name] ?? 0) + cpuMs(p.pid) - before[i]!;
+            const now = syscalls(p.pid);
+            const sum = acc.sys[p.name] ?? { reads: 0, writes: 0 };
+            acc.sys[p.name] = { reads: sum.reads + now.reads - sysBefore[i]!.reads, writes: sum.writes + now.writes - sysBefore[i]!.writes };
+          });
+          per[s.name]!.runs.push(res);
+        }
+      }
+      const row: Record<string, unknown> = { concurrency: c };
+      for (const s of systems) {
+        const { runs, cpu, sys } = per[s.name]!;
+        const total = runs.reduce((a, x) => a + x.requests, 0);
+        const rps = runs.map((x) => x.reqPerSec);
+        row[s.name] = {
+          reqPerSec: median(rps), p50Ms: median(runs.map((x) => x.p50Ms)), p99Ms: median(runs.map((x) => x.p99Ms)),
+          errors: runs.reduce((a, x) => a + x.errors, 0),
+          // Noise: spread of the rounds around their median.
+          spread: (Math.max(...rps) - Math.min(...rps)) / median(rps),
+          rounds: runs,
+          cpuUsPerChunk: Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, total ? (ms * 1000) / (total * chunks[s.name]!) : NaN])),
+          // Read/write system calls per chunk (sockets: for small TLS writes one write ≈ one record).
+          syscallsPerChunk: Object.fromEntries(Object.entries(sys).map(([k, v]) => [k, { reads: v.reads / (total * chunks[s.name]!), writes: v.writes / (total * chunks[s.name]!) }])),
+        };
+      }
+      rows.push(row);
+      printRow(row, systems.map((s) => s.name), c === levels[0]);
     }
     mkdirSync('bench-results', { recursive: true });
-    writeFileSync('bench-results/relay.json', JSON.stringify({ when: new Date().toISOString(), seconds, rounds, rows }, null, 2));
-    console.log('wrote bench-results/relay.json');
+    const out = values.out ?? 'bench-results/relay.json';
+    writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), loadgen, keepalive: !noKeepalive, backend: backendKind, model, seconds, rounds, chunksPerAnswer: chunks, referenceSkipped, rows }, null, 2));
+    console.log(`wrote ${out}`);
   } finally {
-    for (const r of roles.reverse()) await stopRole(r);
-    agent.destroy();
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    for (const ch of children.reverse()) await stopRole(ch);
   }
+}
+
+type Cell = { reqPerSec: number; p50Ms: number; p99Ms: number; spread: number; errors: number; cpuUsPerChunk: Record<string, number>; syscallsPerChunk: Record<string, { reads: number; writes: number }> };
+
+function printRow(row: Record<string, unknown>, names: string[], header: boolean): void {
+  const cell = (n: string) => row[n] as Cell | undefined;
+  const fmt = (x: Cell | undefined) => (x ? `${x.reqPerSec.toFixed(0)} req/s, p50 ${x.p50Ms.toFixed(1)}, p99 ${x.p99Ms.toFixed(1)} (±${(x.spread * 50).toFixed(0)}%${x.errors ? `, ${x.errors} errors` : ''})` : '—');
+  const ratio = (a?: Cell, b?: Cell) => (a && b ? (a.reqPerSec / b.reqPerSec).toFixed(2) : '—');
+  const ours = cell('ours'), ref = cell('reference'), direct = cell('direct');
+  if (header) {
+    console.log('relay benchmark: streaming, closed loop; chain = client → proxy → worker → engine, separate processes; medians of rounds (± half the spread of rounds)');
+    console.log('| c | reference chain | our chain | backend direct | ours ÷ reference | ours ÷ direct | ours added p50 ms | ours p99 ÷ direct p99 |');
+    console.log('|---|---|---|---|---|---|---|---|');
+  }
+  const added = ours && direct ? (ours.p50Ms - direct.p50Ms).toFixed(2) : '—';
+  const p99 = ours && direct ? (ours.p99Ms / direct.p99Ms).toFixed(2) : '—';
+  console.log(`| ${row.concurrency} | ${names.includes('reference') ? fmt(ref) : 'not run'} | ${fmt(ours)} | ${fmt(direct)} | ${ratio(ours, ref)} | ${ratio(ours, direct)} | ${added} | ${p99} |`);
+  const cpu = (n: string) => { const x = cell(n); return x ? Object.entries(x.cpuUsPerChunk).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ') : ''; };
+  console.log(`|   | CPU µs per chunk: ${names.map((n) => `${n}: ${cpu(n)}`).join('; ')} |`);
+  const sys = (n: string) => { const x = cell(n); return x ? Object.entries(x.syscallsPerChunk).map(([k, v]) => `${k} ${v.reads.toFixed(2)}r/${v.writes.toFixed(2)}w`).join(', ') : ''; };
+  console.log(`|   | syscalls per chunk: ${names.map((n) => `${n}: ${sys(n)}`).join('; ')} |`);
 }
