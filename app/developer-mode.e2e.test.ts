@@ -221,6 +221,7 @@ describe('developer mode in daily use', () => {
     await startApp();
     await expect.poll(() => page.getAttribute('[data-testid=app]', 'data-link'), { timeout: 30_000 }).toBe('connected');
     await expect.poll(() => page.locator('[data-testid=link-banner]').count()).toBe(0);
+    expect(await page.locator('[data-testid=chat-error]').count(), 'no banner from the outage stays after recovery').toBe(0);
     await expect.poll(() => page.isDisabled('[data-testid=send]'), { timeout: 30_000 }).toBe(false);
     expect(await page.inputValue('[data-testid=composer]')).toBe('written while the app was down');
     await page.click('[data-testid=send]');

@@ -112,6 +112,8 @@ export const useApp = create<AppState>((set, get) => {
       }
       set({ streams: {} });
     } else if (was !== 'connected') {
+      // Back online: errors from the outage no longer describe the app's state.
+      set({ chatErrors: {}, statusError: null });
       void get().load();
     }
   });
