@@ -17,6 +17,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${COCOON_DEV_GUEST_OUT:-$here/out}"
 mkdir -p "$out"
+# Tests that boot the guest may build it at the same time (CI runs two test files at once): one
+# build at a time, the second then finds the cache.
+exec 9>"$out/.build.lock"
+flock 9
 
 # 0. The worker bundle (our `cocoon worker`, one file; see bundle-worker.mjs). Rebuilt every time:
 #    it follows the project's sources and takes seconds.

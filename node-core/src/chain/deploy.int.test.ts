@@ -27,7 +27,7 @@ describe('deploy script against the local chain', () => {
   });
 
   const deploy = async (args: string[], mnemonic: string[]) => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'scripts', 'deploy.ts'), ...args], {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'scripts', 'deploy-contracts.ts'), ...args], {
       env: { ...process.env, COCOON_HOME: join(dir, 'home'), COCOON_NETWORK: '', COCOON_TON_ENDPOINT: '', COCOON_ROOT_ADDRESS: '', COCOON_DEPLOY_MNEMONIC: mnemonic.join(' ') },
       timeout: 120_000,
     });
