@@ -86,12 +86,13 @@ beforeAll(async () => {
   await page.waitForSelector('[data-testid=attestation-verdict]');
   // Every answer is paid for: open the developer's client contract with the minimum stake first,
   // as a new user does in the wallet panel.
-  await expect.poll(() => page.textContent('[data-testid=account-state]'), { timeout: 30_000 }).toBe('not opened yet');
+  const accountState = (want: string) => page.waitForFunction((w) => document.querySelector('[data-testid=account-state]')?.textContent === w, want, { timeout: 30_000 });
+  await accountState('not opened yet');
   await page.fill('[data-testid=account-amount]', '15');
   await page.click('[data-testid=account-open]');
   await page.waitForSelector('[data-testid=account-quote]', { timeout: 20_000 });
   await page.click('[data-testid=quote-confirm]');
-  await expect.poll(() => page.textContent('[data-testid=account-state]'), { timeout: 30_000 }).toBe('open');
+  await accountState('open');
 }, 180_000);
 
 afterAll(async () => {
@@ -184,7 +185,7 @@ describe('developer mode in daily use', () => {
     await page.locator('[data-testid=wallet-panel]').scrollIntoViewIfNeeded();
     await expect.poll(() => page.locator('[data-testid=account-amount]').count(), { timeout: 20_000 }).toBe(1);
     await page.fill('[data-testid=account-amount]', '-3');
-    await page.click('[data-testid=account-open]');
+    await page.click('[data-testid=account-topup]');
     await expect.poll(() => page.textContent('[data-testid=account-error]')).toMatch(/^Amount: must be a positive TON amount/);
   });
 
