@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAppProcess, stopAppProcess } from './testing/app-process.ts';
 import { launchChromium } from './testing/chromium.ts';
 
 /**
@@ -15,7 +15,6 @@ import { launchChromium } from './testing/chromium.ts';
  * unbroken text at three window sizes, Markdown (sanitised), model truth, errors in words, cost
  * history across reloads, Settings. Screenshots go to test-artifacts/.
  */
-const CLI = fileURLToPath(new URL('./main/cli/cocoon.mjs', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const SIZES = [[1024, 700], [1280, 800], [2560, 1440]] as const;
 const LONG_URL = `https://example.com/${'a1b2c3d4e5'.repeat(20)}`;
@@ -36,21 +35,13 @@ async function freePort(): Promise<number> {
 }
 
 async function startApp(): Promise<string> {
-  child = spawn(process.execPath, [CLI, 'app', '--web', '--json', '--port', String(port), '--token-delay-ms', '60', '--data-dir', dataDir], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'info', COCOON_HOME: dataDir },
-  });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (l) => resolve((JSON.parse(l) as { url: string }).url));
-    child.once('exit', (c) => reject(new Error(`cocoon app exited with ${c}`)));
-  });
+  // Log level info: the Settings test reads the app's log.
+  const started = await startAppProcess<{ url: string }>(dataDir, ['--port', String(port), '--token-delay-ms', '60'], { COCOON_LOG_LEVEL: 'info' });
+  child = started.child;
+  return started.info.url;
 }
 
-async function killApp(signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  await exited;
-}
+const killApp = (signal: NodeJS.Signals) => stopAppProcess(child, signal);
 
 /** The page fits its window: nothing wider than the viewport, Send on screen. */
 async function expectFits(p: Page, width: number, height: number): Promise<void> {

@@ -1,11 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAppProcess, stopAppProcess } from './testing/app-process.ts';
 import { launchChromium } from './testing/chromium.ts';
 
 /**
@@ -14,7 +14,6 @@ import { launchChromium } from './testing/chromium.ts';
  * COCOON_HOST_ROOT): the checks with their fixes, the GPU plan, the worker config check, and the
  * embedded terminal running a real shell. Screenshots go to test-artifacts/.
  */
-const CLI = fileURLToPath(new URL('./main/cli/cocoon.mjs', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const BDF = '0000:41:00.0';
 const BUILD_GUEST = fileURLToPath(new URL('../td-image/dev-guest/build.sh', import.meta.url));
@@ -37,14 +36,9 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'cocoon-owner-'));
   hostRoot = join(tmp, 'host');
   cpSync(fileURLToPath(new URL('../testdata/hosts/tdx-h100-nvidia-driver', import.meta.url)), hostRoot, { recursive: true, verbatimSymlinks: true });
-  child = spawn(process.execPath, [CLI, 'app', '--web', '--json', '--terminal', '--data-dir', join(tmp, 'data')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, COCOON_LOG_LEVEL: 'warn', COCOON_HOME: join(tmp, 'data'), COCOON_HOST_ROOT: hostRoot, SHELL: '/bin/bash' },
-  });
-  const info = await new Promise<{ url: string }>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l)));
-    child.once('exit', (c) => reject(new Error(`cocoon app exited with ${c}`)));
-  });
+  const started = await startAppProcess<{ url: string }>(join(tmp, 'data'), ['--terminal'], { COCOON_HOST_ROOT: hostRoot, SHELL: '/bin/bash' });
+  child = started.child;
+  const { info } = started;
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   await page.goto(info.url);

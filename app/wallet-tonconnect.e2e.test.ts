@@ -1,14 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Address, toNano } from '@ton/core';
 import { TonClient } from '@ton/ton';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHeadlessWallet, type HeadlessWallet, type TransactionRequest } from '../node-core/src/wallet/headless-wallet.ts';
+import { startAppProcess, stopAppProcess } from './testing/app-process.ts';
 import { launchChromium } from './testing/chromium.ts';
 
 /**
@@ -18,7 +18,6 @@ import { launchChromium } from './testing/chromium.ts';
  * link the page shows, and approves or declines each transaction like a person would; the
  * balances are read back from the embedded chain.
  */
-const CLI = fileURLToPath(new URL('./main/cli/cocoon.mjs', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 
 interface AppInfo { url: string; chain: string; tonconnectBridge: string }
@@ -32,22 +31,12 @@ let decide: (r: TransactionRequest) => boolean = () => true;
 const requests: TransactionRequest[] = [];
 
 async function startApp(): Promise<AppInfo> {
-  child = spawn(process.execPath, [CLI, 'app', '--web', '--json', '--data-dir', dataDir], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'warn', COCOON_HOME: dataDir },
-  });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l) as AppInfo));
-    child.once('exit', (c) => reject(new Error(`cocoon app exited with ${c}`)));
-  });
+  const started = await startAppProcess<AppInfo>(dataDir);
+  child = started.child;
+  return started.info;
 }
 
-async function stopApp(): Promise<void> {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
-}
+const stopApp = () => stopAppProcess(child);
 
 /** The embedded chain's "client" development mnemonic, from the app's data dir. */
 function clientMnemonic(): string[] {

@@ -1,10 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { APP_CLI, startAppProcess, stopAppProcess } from './testing/app-process.ts';
 import { launchChromium } from './testing/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -13,7 +13,7 @@ import WebSocket from 'ws';
  * The app in web mode, driven in Debian's Chromium against the real local network (a separate
  * `cocoon app --web` process). Screenshots of the main screens go to test-artifacts/.
  */
-const CLI = fileURLToPath(new URL('./main/cli/cocoon.mjs', import.meta.url));
+const CLI = APP_CLI;
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 
 let child: ChildProcess;
@@ -30,23 +30,12 @@ let dataDir: string;
 // 80 ms per token keeps an answer (12-84 tokens from the test engine) streaming for seconds, so
 // the stop test's click lands mid-stream even on a loaded machine.
 async function startApp(): Promise<{ url: string; openai: string }> {
-  child = spawn(process.execPath, [CLI, 'app', '--web', '--json', '--token-delay-ms', '80', '--data-dir', dataDir], {
-    // COCOON_HOME keeps the embedded chain's announcement file inside the test's temp dir.
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'warn', COCOON_HOME: dataDir },
-  });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l)));
-    child.once('exit', (c) => reject(new Error(`cocoon app exited with ${c}`)));
-  });
+  const started = await startAppProcess<{ url: string; openai: string }>(dataDir, ['--token-delay-ms', '80']);
+  child = started.child;
+  return started.info;
 }
 
-async function stopApp(): Promise<void> {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
-}
+const stopApp = () => stopAppProcess(child);
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
