@@ -5,10 +5,10 @@
  * - MRTD: computed from the firmware's TDVF metadata (depends on the firmware only, and on the
  *   page-add order of the VMM);
  * - RTMR0: TD HOB (memory map: depends on --memory), the firmware's variable store, Secure Boot
- *   variables, and the ACPI tables QEMU generates (depend on --cpus, --memory, every device on the
- *   QEMU command line and the QEMU version). We do not generate QEMU's ACPI tables, so RTMR0 is
- *   taken from a TD booted with the same configuration (`--rtmr0`, read from its quote or event
- *   log) or reported as `requires-live-td`;
+ *   variables, boot variables and the ACPI tables QEMU generates (depend on --cpus, --memory,
+ *   every device on the QEMU command line and the QEMU version). Computed (rtmr0.ts) when QEMU's
+ *   ACPI blobs, or their digests from a same-machine TD's event log, are given; else taken whole
+ *   from such a TD (`--rtmr0`) or reported as `requires-live-td`;
  * - RTMR1: computed from the kernel (patched as QEMU patches it: depends on --memory and the
  *   initrd size) and OVMF's fixed boot-manager events;
  * - RTMR2: computed from the command line and initrd;
@@ -19,6 +19,7 @@ import { CocoonError } from '../errors.ts';
 import { imageHash } from './image-hash.ts';
 import { rtmr1Events, rtmr2Events } from './linux-boot.ts';
 import { replay, rtmr3Events, type MeasuredEvent } from './rtmr.ts';
+import { rtmr0Events, type Rtmr0Event, type Rtmr0Input } from './rtmr0.ts';
 import { computeMrtd, type PageAddOrder } from './tdvf.ts';
 
 export interface MeasureInput {
@@ -33,6 +34,9 @@ export interface MeasureInput {
   workerConfig?: Buffer;
   /** RTMR0 read from a TD booted with the same firmware, QEMU version and machine configuration. */
   rtmr0?: Buffer;
+  /** QEMU's ACPI blobs (or their digests from a same-machine TD's log): RTMR0 is then computed. */
+  acpi?: Rtmr0Input['acpi'];
+  secureBoot?: Rtmr0Input['secureBoot'];
   /** QEMU's tdx-guest mrconfigid / mrowner / mrownerconfig (48 zero bytes when not set). */
   mrConfigId?: Buffer;
   mrOwner?: Buffer;
@@ -59,7 +63,7 @@ export interface Measurement {
   computed: RegisterName[];
   supplied: RegisterName[];
   missing: RegisterName[];
-  events: { rtmr1: MeasuredEvent[]; rtmr2: MeasuredEvent[]; rtmr3: MeasuredEvent[] };
+  events: { rtmr0: Rtmr0Event[]; rtmr1: MeasuredEvent[]; rtmr2: MeasuredEvent[]; rtmr3: MeasuredEvent[] };
   machine: { memoryBytes: string; cpus: number; pageAddOrder: PageAddOrder };
   inputs: { firmwareSha256: string; kernelSha256: string; initrdSha256: string; cmdline: string; workerConfigSha256: string | null };
   assumptions: string[];
@@ -81,6 +85,9 @@ export function measureImage(input: MeasureInput): Measurement {
   const r1 = rtmr1Events(input.kernel, input.initrd.length, input.cmdline, input.memoryBytes);
   const r2 = rtmr2Events(input.cmdline, input.initrd);
   const r3 = input.workerConfig ? rtmr3Events(input.workerConfig) : [];
+  if (input.rtmr0 && input.acpi) throw new CocoonError('bad_flag', 'give either --rtmr0 (taken whole from a TD) or the ACPI input to compute it, not both');
+  const r0 = input.acpi ? rtmr0Events({ firmware: input.firmware, memoryBytes: input.memoryBytes, acpi: input.acpi, secureBoot: input.secureBoot }) : [];
+  const acpiFrom = input.acpi && 'digests' in input.acpi ? 'ACPI digests from a same-machine TD event log (supplied)' : 'QEMU ACPI blobs dumped from the QEMU used (supplied)';
 
   const hex = (b: Buffer) => b.toString('hex');
   const fixed = (b: Buffer | undefined, dependsOn: string[]): RegisterValue =>
@@ -92,7 +99,9 @@ export function measureImage(input: MeasureInput): Measurement {
     mrownerconfig: fixed(input.mrOwnerConfig, ['QEMU tdx-guest mrownerconfig']),
     rtmr0: input.rtmr0
       ? { value: hex(input.rtmr0), source: 'supplied', dependsOn: rtmr0Dependencies }
-      : { value: null, source: 'requires-live-td', dependsOn: rtmr0Dependencies },
+      : input.acpi
+        ? { value: hex(replay(r0)), source: 'computed', dependsOn: ['firmware (TD HOB layout, CFV)', 'memory size (TD HOB)', `Secure Boot variables ${input.secureBoot ?? 'absent'}`, acpiFrom, 'OVMF boot variables: BootOrder 0000, Boot0000 UiApp (edk2 before stable202505)'] }
+        : { value: null, source: 'requires-live-td', dependsOn: rtmr0Dependencies },
     rtmr1: { value: hex(replay(r1)), source: 'computed', dependsOn: ['kernel', 'initrd size', 'memory size (initrd placement)', 'OVMF boot-manager event layout'] },
     rtmr2: { value: hex(replay(r2)), source: 'computed', dependsOn: ['kernel command line', 'initrd'] },
     rtmr3: input.workerConfig
@@ -119,7 +128,7 @@ export function measureImage(input: MeasureInput): Measurement {
     computed: names.filter((n) => registers[n].source === 'computed'),
     supplied: names.filter((n) => registers[n].source === 'supplied'),
     missing,
-    events: { rtmr1: r1, rtmr2: r2, rtmr3: r3 },
+    events: { rtmr0: r0, rtmr1: r1, rtmr2: r2, rtmr3: r3 },
     machine: { memoryBytes: input.memoryBytes.toString(), cpus: input.cpus, pageAddOrder: order },
     inputs: {
       firmwareSha256: sha256(input.firmware),
@@ -133,7 +142,9 @@ export function measureImage(input: MeasureInput): Measurement {
       `MRTD page-add order ${order}: Linux >= 6.16 KVM with QEMU >= 9 adds and extends page by page; QEMU 8 TDX patches used two-pass`,
       'RTMR1 event layout of edk2 OVMF TDX builds: kernel, "Calling EFI Application from Boot Option", separator, the two ExitBootServices actions',
       'RTMR2: OVMF appends " initrd=initrd" to the command line when an initrd is given; the EFI stub measures the command line, then the initrd',
-      `RTMR0 is not computed: it covers QEMU-generated ACPI tables (depends on --cpus ${input.cpus}, --memory, devices, QEMU version); read it from a TD booted the same way`,
+      input.acpi
+        ? `RTMR0 computed with the edk2 OVMF event layout before stable202505 (TD HOB, CFV, 5 Secure Boot variables, separator, 3 ACPI blobs, BootOrder, Boot0000); the ACPI part is ${acpiFrom} and must come from the same QEMU version, --cpus ${input.cpus}, --memory and devices`
+        : `RTMR0 is not computed: it covers QEMU-generated ACPI tables (depends on --cpus ${input.cpus}, --memory, devices, QEMU version); give them with --acpi-dir or --acpi-from-log, or read RTMR0 from a TD booted the same way`,
     ],
   };
 }
