@@ -36,3 +36,26 @@ describe('cocoon image measure --json', () => {
     expect(err.stderr).toMatch(/not an OVMF\/TDVF image/);
   });
 });
+
+describe('cocoon image eventlog', () => {
+  const el = (args: string[]) => promisify(execFile)(process.execPath, [bin, 'image', 'eventlog', ...args], { timeout: 60_000 });
+  it('replays a real TD\'s log and confirms its quote; a tampered log exits 1 naming the register', async () => {
+    const ok = JSON.parse((await el(['--log', fx('tdx-boot/event-log.json'), '--quote', fx('tdx-boot/quote.dat'), '--json'])).stdout) as { match: boolean; registers: Array<{ match: boolean }> };
+    expect(ok.match).toBe(true);
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const logJson = JSON.parse(readFileSync(fx('tdx-boot/event-log.json'), 'utf8')) as { event_log: Array<{ imr: number; digest: string }> };
+    logJson.event_log.find((e) => e.imr === 2)!.digest = 'cd'.repeat(48);
+    const bad = join(mkdtempSync(join(tmpdir(), 'evlog-')), 'log.json');
+    writeFileSync(bad, JSON.stringify(logJson));
+    const err = (await el(['--log', bad, '--quote', fx('tdx-boot/quote.dat')]).catch((e: unknown) => e)) as { code: number; stdout: string };
+    expect(err.code).toBe(1);
+    expect(err.stdout).toMatch(/rtmr2 DIFFERS/);
+  });
+  it('image measure --acpi-from-log computes RTMR0 and the image hash', async () => {
+    const m = JSON.parse((await run([...common, '--config', fx('worker-config.json'), '--acpi-from-log', fx('tdx-boot/event-log.json'), '--json'])).stdout) as { missing: string[]; imageHash: string; registers: Record<string, { source: string }> };
+    expect(m.missing).toEqual([]);
+    expect(m.registers.rtmr0!.source).toBe('computed');
+    expect(m.imageHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
