@@ -154,7 +154,7 @@ describe('answers that end early', () => {
     const opts = { chainDataDir: join(dir, 'chain'), paymentsDataDir: join(dir, 'payments') };
     let net = await start(opts);
     const s = net.settlement!;
-    // What StoreClientSettlement.onPayment does on a charge above what was received (tested in party-settlement.int.test.ts).
+    // What StoreClientSettlement.onPayment does on a charge above what was received (tested in payments/party-settlement.test.ts).
     s.client.store.flag(s.contracts.proxy, 'proxy charged more than this client received: test');
     const res = await fetch(`${net.openaiUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: net.models[0], messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }) });
     expect(res.status).toBe(503);
