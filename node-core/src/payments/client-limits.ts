@@ -10,6 +10,8 @@
  * `checkClientCaps` runs in the client's OpenAI server before a request leaves; the maximum
  * coefficient goes to the proxy with every query (it routes only to workers at or below it).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { CocoonError } from '../errors.ts';
 import { nanoToTon } from './pricing.ts';
@@ -142,4 +144,34 @@ export function checkClientCaps(input: { worstCaseNano: bigint; sessionSpentNano
       message: `This session has spent ${ton(input.sessionSpentNano)} (+ ${ton(input.sessionReservedNano)} in flight); this request may cost up to ${ton(input.worstCaseNano)}, above your session cap of ${ton(limits.maxSessionNano)}. Raise ${LIMIT_FLAGS.session} (maxCostPerSession in the client limits file), lower max_tokens, or restart the client for a new session.` } } };
   }
   return { ok: true };
+}
+
+/** The CLI flags of the client's caps (`cocoon client`, `cocoon up`), for parseFlags. */
+export const LIMIT_FLAG_SPEC = {
+  'max-cost-per-request': { type: 'string' }, 'max-cost-per-session': { type: 'string' }, 'max-price-coefficient': { type: 'string' }, 'limits-file': { type: 'string' },
+} as const;
+
+export const LIMITS_FILE = 'client-limits.json';
+
+/**
+ * The client's caps from its flags over its limits file (`--limits-file FILE`, else
+ * `<data dir>/client-limits.json` when present); undefined when neither sets anything.
+ */
+export function loadClientLimits(values: { 'max-cost-per-request'?: string | undefined; 'max-cost-per-session'?: string | undefined; 'max-price-coefficient'?: string | undefined; 'limits-file'?: string | undefined }, dataDir: string): ClientSpendLimits | undefined {
+  const file = values['limits-file'] ?? join(dataDir, LIMITS_FILE);
+  let base: LimitStrings = {};
+  if (values['limits-file'] !== undefined || existsSync(file)) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new CocoonError('bad_config', `cannot read the client limits file ${file}: ${(err as Error).message}`, { hint: 'a JSON object like { "maxCostPerRequest": "0.1", "maxCostPerSession": "5 TON", "maxPriceCoefficient": 2 }' });
+    }
+    base = limitStringsOfConfig(raw, file);
+    // Checked with the file named, before flags may override parts of it.
+    parseSpendLimits(raw, file);
+  }
+  const flags = { 'max-cost-per-request': values['max-cost-per-request'], 'max-cost-per-session': values['max-cost-per-session'], 'max-price-coefficient': values['max-price-coefficient'] };
+  if (Object.values(flags).every((v) => v === undefined) && Object.values(base).every((v) => v === undefined)) return undefined;
+  return spendLimitsFromFlags(flags, base);
 }
