@@ -48,6 +48,7 @@ describe('answers that end early', () => {
     const net = await start();
     const s = net.settlement!;
     const before = s.proxy.ledger.account('client', s.contracts.client);
+    const workerBefore = s.workers[0]!.store.holding(s.contracts.proxy, s.contracts.worker)?.ownTokens.completion ?? 0;
     const openai = new OpenAI({ baseURL: net.openaiUrl, apiKey: 'unused', maxRetries: 0 });
     const ac = new AbortController();
     const { data: stream, response } = await openai.chat.completions.create({
@@ -83,8 +84,11 @@ describe('answers that end early', () => {
     expect(BigInt(answer.charge.signedCounter!)).toBe(after.counter);
     expect(s.client.store.holding(s.contracts.proxy, s.contracts.client)).toMatchObject({ signedCounter: after.counter, rollback: null });
     expect(s.proxy.ledger.audit().ok).toBe(true);
-    // The engine stopped generating.
+    // The engine stopped generating; the worker reported and counted what it had produced (at
+    // least what reached the client: a chunk or two may have been in flight when the cancel came).
     await expect.poll(() => net.engine!.stats().cancelled).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => (s.workers[0]!.store.holding(s.contracts.proxy, s.contracts.worker)?.ownTokens.completion ?? 0) - workerBefore).toBeGreaterThanOrEqual(tokens.completion);
+    expect((s.workers[0]!.store.holding(s.contracts.proxy, s.contracts.worker)?.ownTokens.completion ?? 0) - workerBefore).toBeLessThan(tokens.completion + 10);
     // The history lists it, newest first.
     const list = (await (await fetch(`${net.openaiUrl}/cocoon/answers?limit=5`)).json()) as { data: AnswerCost[] };
     expect(list.data[0]!.id).toBe(id);
@@ -100,16 +104,30 @@ describe('answers that end early', () => {
     try {
       await expect.poll(() => net.proxy.stats().workers.length, { timeout: 15_000 }).toBe(1);
       const before = s.proxy.ledger.account('client', s.contracts.client);
-      const openai = new OpenAI({ baseURL: net.openaiUrl, apiKey: 'x', maxRetries: 0, timeout: 20_000 });
-      const { data: stream, response } = await openai.chat.completions.create({ model: net.models[0]!, messages: [{ role: 'user', content: 'die mid-stream' }], max_tokens: 300, stream: true }).withResponse();
-      const id = response.headers.get('x-cocoon-request-id')!;
+      // Raw SSE here (the openai package's handling of the error event is covered by worker-killed.int.test.ts).
+      const res = await fetch(`${net.openaiUrl}/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: net.models[0]!, messages: [{ role: 'user', content: 'die mid-stream' }], max_tokens: 300, stream: true }),
+      });
+      const id = res.headers.get('x-cocoon-request-id')!;
+      const decoder = new TextDecoder();
+      let text = '';
       let parts = 0;
-      await expect((async () => {
-        for await (const chunk of stream) if (chunk.choices[0]?.delta.content && ++parts === 4) worker.child.kill('SIGKILL');
-      })()).rejects.toThrow(/worker/);
+      for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
+        text += decoder.decode(bytes, { stream: true });
+        const now = (text.match(/"content":"[^"]/g) ?? []).length;
+        if (parts < 4 && now >= 4) worker.child.kill('SIGKILL');
+        parts = now;
+      }
+      const events = text.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+      const last = JSON.parse(events.at(-1)!) as { error: { message: string }; usage: { completion_tokens: number }; cost: { totalNanoTon: number } };
+      expect(last.error.message).toMatch(/worker/);
       const answer = await answerOf(net, id);
       expect(answer.outcome).toBe('interrupted');
       expect(answer.usage!.completion_tokens).toBeGreaterThanOrEqual(4);
+      // The stream's error event carried the same usage and cost.
+      expect(last.usage).toEqual(answer.usage);
+      expect(last.cost.totalNanoTon).toBe(answer.cost!.totalNanoTon);
       expect(answer.received).toEqual(answer.usage);
       expect(answer.charge.state).toBe('signed');
       const after = s.proxy.ledger.account('client', s.contracts.client)!;
