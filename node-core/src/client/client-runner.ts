@@ -6,6 +6,8 @@ import { CocoonError } from '../errors.ts';
 import { apiKeyRequiredByDefault } from './http-gate.ts';
 import { createOpenAiServer } from './openai-server.ts';
 import { ProxyLink } from './proxy-link.ts';
+import { AnswerLog } from './answer-log.ts';
+import type { ClientSpendLimits } from '../payments/client-limits.ts';
 import type { ClientHandle, ClientStatus } from './status.ts';
 
 /** The client role: an attested link to one proxy and the OpenAI-compatible API on loopback. */
@@ -18,7 +20,10 @@ export interface ClientOptions {
   port?: number;
   pricing?: PricingParams;
   knownModels?: string[];
+  /** Highest worker coefficient (thousandths); `limits.maxCoefficient` when limits are given. */
   maxCoefficient?: number;
+  /** The client's own spending caps (payments/client-limits.ts): checked before each request leaves. */
+  limits?: ClientSpendLimits;
   requestTimeoutSeconds?: number;
   ownerAddress?: string;
   /** Payments (payments/party-settlement.ts); default: none, as a reference client without TON. */
@@ -37,6 +42,8 @@ export interface ClientOptions {
 
 export interface ClientRunner extends ClientHandle {
   openaiUrl: string;
+  /** What each answer cost (also `GET /v1/cocoon/answers`). */
+  answers: AnswerLog;
   port: number;
   waitConnected(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -47,11 +54,23 @@ export async function startClient(opts: ClientOptions): Promise<ClientRunner> {
   if (opts.apiKey === undefined && apiKeyRequiredByDefault(network)) {
     throw new CocoonError('api_key_required', `a client on ${network} spends real TON: its OpenAI API needs an API key`, { hint: 'pass apiKey (loadOrCreateApiKey(dataDir)) or apiKey: null to run without one deliberately' });
   }
-  const link = new ProxyLink({ ...opts.proxy, identity: opts.identity, verifier: opts.verifier, log: opts.log, ...(opts.ownerAddress && { ownerAddress: opts.ownerAddress }), ...(opts.settlement && { settlement: opts.settlement }) });
   const pricing = opts.pricing ?? DEFAULT_PRICING;
+  // The answer log reads the link's counters lazily (the link is created next).
+  const answers = new AnswerLog(() => pricing, () => link.chargeCounters()?.onChain ?? null);
+  const link = new ProxyLink({ ...opts.proxy, identity: opts.identity, verifier: opts.verifier, log: opts.log, answers, ...(opts.ownerAddress && { ownerAddress: opts.ownerAddress }), ...(opts.settlement && { settlement: opts.settlement }) });
+  const maxCoefficient = opts.limits?.maxCoefficient ?? opts.maxCoefficient ?? 4000;
   let models: ClientStatus['models'] = [];
   // The attestation is only vouched for while the link it was verified on is up.
-  const status = (): ClientStatus => ({ network, proxy: link.state, attestation: attestationNow(link), models, pricing });
+  const status = (): ClientStatus => ({ network, proxy: link.state, attestation: attestationNow(link), models, pricing, payments: paymentsNow() });
+  const paymentsNow = (): ClientStatus['payments'] => {
+    const c = link.chargeCounters();
+    return {
+      blocked: link.blocked,
+      charge: c && { signedCounter: c.signed.toString(), onChainCounter: c.onChain.toString() },
+      spentNano: answers.spentNano().toString(),
+      limits: { maxCostPerRequestNano: opts.limits?.maxRequestNano?.toString() ?? null, maxCostPerSessionNano: opts.limits?.maxSessionNano?.toString() ?? null, maxPriceCoefficient: maxCoefficient / 1000 },
+    };
+  };
   const listeners = new Set<(s: ClientStatus) => void>();
   const notify = () => { for (const l of listeners) l(status()); };
   link.on('status', () => {
@@ -67,7 +86,8 @@ export async function startClient(opts: ClientOptions): Promise<ClientRunner> {
   link.start();
   const server = createOpenAiServer({
     link, pricing: () => pricing, status, knownModels: () => opts.knownModels ?? [],
-    maxCoefficient: opts.maxCoefficient ?? 4000, defaultTimeoutSeconds: opts.requestTimeoutSeconds ?? 300, log: opts.log,
+    answers, ...(opts.limits && { limits: opts.limits }),
+    maxCoefficient, defaultTimeoutSeconds: opts.requestTimeoutSeconds ?? 300, log: opts.log,
     gate: {
       port: () => port, apiKey: opts.apiKey ?? null,
       ...(opts.allowedOrigins && { allowedOrigins: opts.allowedOrigins }), ...(opts.allowedHosts && { allowedHosts: opts.allowedHosts }),
@@ -82,6 +102,7 @@ export async function startClient(opts: ClientOptions): Promise<ClientRunner> {
   port = (server.address() as AddressInfo).port;
   return {
     openaiUrl: `http://127.0.0.1:${port}/v1`,
+    answers,
     port,
     status,
     onStatus(listener) {

@@ -45,6 +45,7 @@ export function createClientGate(opts: ClientGateOptions): (req: IncomingMessage
       }
       res.setHeader('access-control-allow-origin', origin);
       res.setHeader('vary', 'Origin');
+      res.setHeader('access-control-expose-headers', 'x-cocoon-request-id');
       if (req.method === 'OPTIONS') {
         res.writeHead(204, {
           'access-control-allow-methods': 'GET, POST',

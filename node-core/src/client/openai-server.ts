@@ -6,6 +6,9 @@ import { renderOpenAiError, sendError, sendJson } from '../inference/http-util.t
 import { chatCompletionRequestSchema, embeddingRequestSchema, maxTokensOf, openAiError, textCompletionRequestSchema } from '../inference/openai-types.ts';
 import type { Logger } from '../log.ts';
 import type { PricingParams } from '../payments/pricing.ts';
+import { worstCaseNano } from '../payments/admission.ts';
+import { checkClientCaps, type ClientSpendLimits } from '../payments/client-limits.ts';
+import type { AnswerLog } from './answer-log.ts';
 import { CapacityQueue, type CapacityQueueOptions } from './capacity-queue.ts';
 import { createClientGate, type ClientGateOptions } from './http-gate.ts';
 import type { ProxyLink } from './proxy-link.ts';
@@ -13,6 +16,12 @@ import { ENDPOINT_PATHS, relayQuery, type Endpoint, type RelayContext } from './
 import type { ClientStatus } from './status.ts';
 
 export { usageOf } from './usage.ts';
+
+function boundedInt(raw: string | null, name: string, min: number, max: number, fallback: number): number {
+  if (raw === null) return fallback;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new HttpError(400, `${name} must be an integer from ${min} to ${max}, got "${raw.slice(0, 50)}"`, 'invalid_value');
+  return Number(raw);
+}
 
 /**
  * The developer-facing API on 127.0.0.1: OpenAI-compatible chat completions and legacy
@@ -32,6 +41,10 @@ export interface OpenAiServerOptions {
   /** Host allowlist, CORS origins and API key (see http-gate.ts). */
   gate: ClientGateOptions;
   queue?: CapacityQueueOptions;
+  /** What each answer cost (`GET /v1/cocoon/answers`), and the session's spending for the caps. */
+  answers?: AnswerLog;
+  /** The client's own caps, checked before a request leaves (payments/client-limits.ts). */
+  limits?: ClientSpendLimits;
   log: Logger;
 }
 
@@ -105,24 +118,35 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
       ? maxTokensOf(body as { max_tokens?: number | null; max_completion_tokens?: number | null }) ?? DEFAULT_MAX_TOKENS
       : endpoint === 'completions' ? (body.max_tokens as number | null | undefined) ?? DEFAULT_COMPLETION_TOKENS : 0;
     const streamOptions = body.stream_options as { include_usage?: boolean } | null | undefined;
+    const maxTokens = Math.max(1, perChoice * n);
+    // The client's own caps: the worst case at its maximum coefficient, the prompt bounded by the body's bytes.
+    const worst = opts.limits && (opts.limits.maxRequestNano !== null || opts.limits.maxSessionNano !== null)
+      ? worstCaseNano(Buffer.byteLength(raw), endpoint === 'embeddings' ? 0 : maxTokens, opts.pricing(), opts.maxCoefficient) : 0n;
+    if (opts.limits && worst > 0n) {
+      const cap = checkClientCaps({ worstCaseNano: worst, sessionSpentNano: opts.answers?.spentNano() ?? 0n, sessionReservedNano: reserved, limits: opts.limits });
+      if (!cap.ok) return sendJson(res, cap.status, cap.body);
+      reserved += worst;
+      res.once('close', () => { reserved -= worst; });
+    }
     relayQuery(relay, res, {
       endpoint, model: modelName, body,
       stream: endpoint !== 'embeddings' && body.stream === true,
       includeUsage: streamOptions?.include_usage === true,
-      maxTokens: Math.max(1, perChoice * n),
+      maxTokens,
     });
   }
 
+  let reserved = 0n;
   const gate = createClientGate(opts.gate);
   const queue = new CapacityQueue(opts.queue);
   const relay: RelayContext = {
     link: opts.link, queue, pricing: opts.pricing, maxCoefficient: opts.maxCoefficient, timeoutSeconds: opts.defaultTimeoutSeconds, log: opts.log,
   };
   const server = hardenServer(createServer(safeHandler(async (req, res) => {
-    const { path } = requestTarget(req);
+    const { path, query } = requestTarget(req);
     if (gate(req, res) === 'answered') return;
     try {
-      await route(req, res, path);
+      await route(req, res, path, query);
     } catch (err) {
       // The proxy link being down is the caller's 503, not our 500.
       if ((err as { code?: unknown }).code === 'proxy_unavailable') throw new HttpError(503, errorMessage(err), 'proxy_unavailable', { 'retry-after': '2' });
@@ -131,7 +155,7 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
   }, { log: opts.log, render: renderOpenAiError })), { log: opts.log, requestTimeoutMs: 120_000 });
   return server;
 
-  async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  async function route(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
     if (req.method === 'GET' && path === '/v1/models') return models(res);
     if (req.method === 'GET' && path.startsWith('/v1/models/') && path.length > '/v1/models/'.length) return model(res, decodePath(path.slice('/v1/models/'.length)));
     for (const endpoint of ['chat', 'completions', 'embeddings'] as const) {
@@ -140,6 +164,18 @@ export function createOpenAiServer(opts: OpenAiServerOptions): Server {
       return inference(req, res, endpoint);
     }
     if (req.method === 'GET' && path === '/v1/cocoon/status') return sendJson(res, 200, opts.status());
+    if (req.method === 'GET' && path === '/v1/cocoon/answers') {
+      const limit = boundedInt(query.get('limit'), 'limit', 1, 1000, 100);
+      return sendJson(res, 200, { object: 'list', data: opts.answers?.list(limit) ?? [] });
+    }
+    if (req.method === 'GET' && path.startsWith('/v1/cocoon/answers/')) {
+      const id = path.slice('/v1/cocoon/answers/'.length);
+      if (!/^[0-9a-f]{64}$/.test(id)) throw new HttpError(400, 'an answer id is the 64 hex digits of the x-cocoon-request-id header', 'invalid_answer_id');
+      const waitMs = boundedInt(query.get('wait_ms'), 'wait_ms', 0, 30_000, 0);
+      const answer = await opts.answers?.wait(id, waitMs);
+      if (!answer) return sendError(res, 404, `no answer ${id} in this client's log (it keeps the newest answers since it started)`, 'invalid_request_error', null, 'answer_not_found');
+      return sendJson(res, 200, answer);
+    }
     if (req.method === 'GET' && path === '/v1/cocoon/proxy-certificate') {
       if (!opts.link.proxyCertificatePem) return sendError(res, 503, 'not connected to a proxy yet', 'service_unavailable');
       res.writeHead(200, { 'content-type': 'application/x-pem-file' });

@@ -5,7 +5,9 @@ import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { TokenCounts } from '../payments/pricing.ts';
 import { Connection } from '../protocol/connection.ts';
-import { CLIENT_ACCEPTS_FROM_PROXY, ErrorCode, MAX_PROTO_VERSION, MIN_PROTO_VERSION, newRequestId, tokenCountsOf } from '../protocol/messages.ts';
+import { CLIENT_ACCEPTS_FROM_PROXY, ErrorCode, MAX_PROTO_VERSION, MIN_PROTO_VERSION, ZERO_TOKENS, newRequestId, tokenCountsOf } from '../protocol/messages.ts';
+import { usageOfChunk, withoutUsage } from '../payments/running-usage.ts';
+import type { AnswerLog } from './answer-log.ts';
 import { chatCompletionQuery, decodeHttpResponse, encodeHttpRequest } from '../protocol/http-payload.ts';
 import { isTonAddress, noSettlementClient, secretHash, signedPaymentOf, type ClientSettlement } from '../protocol/settlement.ts';
 import { ChunkStreamParser } from '../inference/chunk-stream.ts';
@@ -27,11 +29,16 @@ export interface QueryCallbacks {
    * the query. Without this callback it reaches onError as that status.
    */
   onRefused?(status: number, body: Buffer): void;
-  onError(code: number, message: string): void;
+  /** `produced`: tokens the proxy charged for what reached this client before the error (zero when none). */
+  onError(code: number, message: string, produced?: TokenCounts): void;
 }
 
 interface ActiveQuery {
   maxCoefficient?: number;
+  /** The developer stopped it: parts still arriving are counted (they may be charged), not delivered. */
+  cancelled: boolean;
+  /** The last chunk with running usage: what this client received so far. */
+  usageChunk: string | null;
   cb: QueryCallbacks;
   /** The first answer (http.response) arrived. */
   started: boolean;
@@ -48,13 +55,19 @@ interface ActiveQuery {
 const WHOLE_ANSWER_LIMIT = 64 * 1024 * 1024;
 
 const USAGE_ONLY = /"choices":\s*\[\s*\]/;
+const USAGE_TEXT = '"usage":';
 function isUsageOnly(chunk: string): boolean {
   return USAGE_ONLY.test(chunk) && chunk.includes('"usage"');
 }
 
 export interface RunningQuery {
+  /** Our request id (hex): the answer's entry in the answer log. */
+  id: string;
   cancel(): void;
 }
+
+/** How long a stopped query waits for the proxy's final usage (an older proxy sends none). */
+const CANCEL_GRACE_MS = 30_000;
 
 export class ProxyLink extends EventEmitter<{ status: [] }> {
   private connection: Connection | null = null;
@@ -70,7 +83,7 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
   proxyCertificatePem: string | null = null;
 
   constructor(
-    private readonly opts: { host: string; port: number; identity: RaTlsIdentity; verifier: PeerVerifier; ownerAddress?: string; settlement?: ClientSettlement; log: Logger },
+    private readonly opts: { host: string; port: number; identity: RaTlsIdentity; verifier: PeerVerifier; ownerAddress?: string; settlement?: ClientSettlement; answers?: AnswerLog; log: Logger },
   ) {
     super();
     this.settlement = opts.settlement ?? noSettlementClient(opts.ownerAddress ? { ownerAddress: opts.ownerAddress } : {});
@@ -114,9 +127,16 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
    */
   runQuery(q: { model: string; request: Buffer; path?: string; whole?: boolean; maxCoefficient: number; maxTokens: number; timeoutSeconds: number }, cb: QueryCallbacks): RunningQuery {
     const conn = this.requireConnection();
+    const blocked = this.settlement.refusal?.(this.proxyContract);
+    if (blocked) {
+      throw new CocoonError('proxy_blocked', `this client stopped using proxy ${this.proxyContract}: ${blocked}`, {
+        hint: 'use another proxy; once the operator has investigated, clear the flag in the client payment store (client-payments.sqlite, table rollbacks)',
+      });
+    }
     const requestId = newRequestId();
     const key = requestId.toString('hex');
-    this.queries.set(key, { cb, maxCoefficient: q.maxCoefficient, started: false, whole: q.whole === true, refusedWith: null, gathered: [], text: new StringDecoder('utf8'), parser: new ChunkStreamParser() });
+    this.queries.set(key, { cb, maxCoefficient: q.maxCoefficient, cancelled: false, usageChunk: null, started: false, whole: q.whole === true, refusedWith: null, gathered: [], text: new StringDecoder('utf8'), parser: new ChunkStreamParser() });
+    this.opts.answers?.started(key, { model: q.model, endpoint: q.path ?? '/v1/chat/completions' });
     const query = q.path && q.path !== '/v1/chat/completions'
       ? encodeHttpRequest({ method: 'POST', url: q.path, headers: [['Content-Type', 'application/json']], body: q.request })
       : chatCompletionQuery(q.request);
@@ -125,8 +145,18 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
       timeout: q.timeoutSeconds, request_id: requestId, min_config_version: 0, flags: 0,
     });
     return {
+      id: key,
       cancel: () => {
-        if (this.queries.delete(key)) conn.send({ _: 'cocoonx.cancelQuery', request_id: requestId });
+        const active = this.queries.get(key);
+        if (!active || active.cancelled) return;
+        // Kept until the proxy's final answer: it carries what the stopped answer is charged.
+        active.cancelled = true;
+        conn.send({ _: 'cocoonx.cancelQuery', request_id: requestId });
+        setTimeout(() => {
+          if (this.queries.get(key) !== active) return;
+          this.queries.delete(key);
+          this.answerEnded(key, active, 'stopped', ZERO_TOKENS, 'the proxy sent no final usage for the stopped answer');
+        }, CANCEL_GRACE_MS).unref();
       },
     };
   }
@@ -149,9 +179,30 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     this.emit('status');
   }
 
+  /** Whether this client pays for answers (a settlement with its own checks). */
+  private get payments(): boolean {
+    return typeof this.settlement.chargeCounters === 'function';
+  }
+
+  /** Counts what this client received of an answer that ended early (its own count), and logs the answer's end. */
+  private answerEnded(key: string, q: ActiveQuery, outcome: 'completed' | 'stopped' | 'interrupted', charged: TokenCounts, error?: string): void {
+    const received = q.usageChunk ? usageOfChunk(q.usageChunk) : null;
+    if (outcome !== 'completed' && received && received.prompt + received.cached + received.completion + received.reasoning > 0) {
+      try {
+        this.settlement.onAnswer?.(this.proxyContract, key, received, q.maxCoefficient ?? 1000);
+      } catch (err) {
+        this.opts.log.error({ err: errorMessage(err) }, 'could not record a partly received answer in the client payment store');
+      }
+    }
+    this.opts.answers?.ended(key, { outcome, tokens: charged, received, payments: this.payments, ...(error && { error }) });
+  }
+
   private onPacket(p: TlObject): void {
     if (p._ === 'proxy.clientRequestPayment') {
-      this.settlement.onPayment(this.proxyContract, { signedPayment: signedPaymentOf(p.signed_payment as TlObject), tokensCommittedToDb: p.db_tokens as bigint, maxTokens: p.max_tokens as bigint });
+      const refusal = this.settlement.onPayment(this.proxyContract, { signedPayment: signedPaymentOf(p.signed_payment as TlObject), tokensCommittedToDb: p.db_tokens as bigint, maxTokens: p.max_tokens as bigint });
+      const id = (p.request_id as Buffer).toString('hex');
+      if (refusal) this.emit('status');
+      this.opts.answers?.paid(id, { accepted: !refusal, signedCounter: this.settlement.chargeCounters?.(this.proxyContract)?.signed ?? null, ...(refusal && { reason: refusal }) });
       return;
     }
     const key = (p.request_id as Buffer).toString('hex');
@@ -177,38 +228,64 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
             this.queries.delete(key);
             const whole = Buffer.concat(q.gathered);
             if (q.refusedWith !== null) {
+              this.opts.answers?.ended(key, { outcome: 'refused', tokens: ZERO_TOKENS, payments: this.payments });
+              if (q.cancelled) return;
               if (q.cb.onRefused) return q.cb.onRefused(q.refusedWith, whole);
               return q.cb.onError(q.refusedWith, `engine answered ${q.refusedWith}: ${whole.toString('utf8').slice(0, 500)}`);
             }
-            q.cb.onBody?.(whole);
             const info = p.final_info as TlObject | undefined;
+            const tokens = info ? tokenCountsOf(info.tokens_used as TlObject) : ZERO_TOKENS;
+            try {
+              if (info) this.settlement.onAnswer?.(this.proxyContract, key, tokens, q.maxCoefficient ?? 1000);
+            } catch (err) {
+              this.opts.log.error({ err: errorMessage(err) }, 'could not record an answer in the client payment store');
+            }
+            this.opts.answers?.ended(key, { outcome: 'completed', tokens, payments: this.payments });
+            if (q.cancelled) return;
+            q.cb.onBody?.(whole);
             if (!info) return q.cb.onError(ErrorCode.workerFailed, 'proxy sent a final answer without token usage');
-            return q.cb.onFinal(tokenCountsOf(info.tokens_used as TlObject));
+            return q.cb.onFinal(tokens);
           }
           const chunks = q.parser.push(q.text.write(body));
           if (done) chunks.push(...q.parser.push(q.text.end()), ...q.parser.end());
-          const relay = chunks.filter((c) => !isUsageOnly(c));
-          if (relay.length) q.cb.onPart(Buffer.from(relay.join('\n')));
+          // Running usage (every chunk carries the usage so far) is this client's own count; the
+          // developer gets OpenAI's stream: no usage until our final chunk.
+          const relay: string[] = [];
+          for (const c of chunks) {
+            if (!c.includes(USAGE_TEXT)) { relay.push(c); continue; }
+            q.usageChunk = c;
+            if (!isUsageOnly(c)) relay.push(withoutUsage(c));
+          }
+          if (relay.length && !q.cancelled) q.cb.onPart(Buffer.from(relay.join('\n')));
           if (!done) return;
           this.queries.delete(key);
           const info = p.final_info as TlObject | undefined;
           if (!info) return q.cb.onError(ErrorCode.workerFailed, 'proxy sent a final answer without token usage');
           const tokens = tokenCountsOf(info.tokens_used as TlObject);
+          this.opts.answers?.ended(key, { outcome: 'completed', tokens, received: q.usageChunk ? usageOfChunk(q.usageChunk) : null, payments: this.payments });
           // The client's own count comes first: the payment for this answer follows it on the wire.
           try {
             this.settlement.onAnswer?.(this.proxyContract, key, tokens, q.maxCoefficient ?? 1000);
           } catch (err) {
             this.opts.log.error({ err: errorMessage(err) }, 'could not record an answer in the client payment store');
           }
+          if (q.cancelled) return;
           return q.cb.onFinal(tokens);
         }
-        default: // client.queryAnswerErrorEx, and the reference proxy's own client.queryAnswerError / …PartError
+        default: { // client.queryAnswerErrorEx, and the reference proxy's own client.queryAnswerError / …PartError
           this.queries.delete(key);
-          return q.cb.onError(p.error_code as number, p.error as string);
+          // An answer that ended early: the proxy's final info says what it charged for it.
+          const info = p.final_info as TlObject | undefined;
+          const charged = info?.tokens_used ? tokenCountsOf(info.tokens_used as TlObject) : ZERO_TOKENS;
+          this.answerEnded(key, q, q.cancelled ? 'stopped' : 'interrupted', charged, q.cancelled ? undefined : p.error as string);
+          if (q.cancelled) return;
+          return q.cb.onError(p.error_code as number, p.error as string, charged);
+        }
       }
     } catch (err) {
       this.queries.delete(key);
-      q.cb.onError(ErrorCode.workerFailed, `malformed answer: ${errorMessage(err)}`);
+      this.answerEnded(key, q, q.cancelled ? 'stopped' : 'interrupted', ZERO_TOKENS, `malformed answer: ${errorMessage(err)}`);
+      if (!q.cancelled) q.cb.onError(ErrorCode.workerFailed, `malformed answer: ${errorMessage(err)}`);
     }
   }
 
@@ -238,7 +315,18 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     if (answer._ !== 'client.authorizationWithProxySuccess') {
       throw new CocoonError('auth_failed', `proxy refused authorization: ${answer.error as string} (code ${answer.error_code as number})`);
     }
-    s.onPayment(this.proxyContract, { signedPayment: signedPaymentOf(answer.signed_payment as TlObject), tokensCommittedToDb: answer.tokens_committed_to_db as bigint, maxTokens: answer.max_tokens as bigint });
+    const refusal = s.onPayment(this.proxyContract, { signedPayment: signedPaymentOf(answer.signed_payment as TlObject), tokensCommittedToDb: answer.tokens_committed_to_db as bigint, maxTokens: answer.max_tokens as bigint });
+    if (refusal) this.opts.log.error({ proxy: this.proxyContract, reason: refusal }, 'the proxy\'s signed charge is refused; this client stops using the proxy');
+  }
+
+  /** Why this client refuses to use its proxy (persisted), or null. */
+  get blocked(): string | null {
+    return this.proxyContract ? this.settlement.refusal?.(this.proxyContract) ?? null : null;
+  }
+
+  /** The signed and on-chain charge counters this client holds at its proxy (null without payments). */
+  chargeCounters(): { signed: bigint; onChain: bigint } | null {
+    return this.proxyContract ? this.settlement.chargeCounters?.(this.proxyContract) ?? null : null;
   }
 
   private async maintain(): Promise<void> {
@@ -258,7 +346,11 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
         this.opts.log.info({ proxy: this.state.endpoint, imageHash: peer.imageHash }, 'connected to proxy');
         const reason = await closed;
         this.connection = null;
-        for (const q of this.queries.values()) q.cb.onError(ErrorCode.workerFailed, `connection to proxy lost: ${reason}`);
+        // The proxy charges what it relayed: count what reached this client; its charge comes with the next connection.
+        for (const [key, q] of this.queries) {
+          this.answerEnded(key, q, q.cancelled ? 'stopped' : 'interrupted', q.usageChunk ? usageOfChunk(q.usageChunk) ?? ZERO_TOKENS : ZERO_TOKENS, `connection to proxy lost: ${reason}`);
+          if (!q.cancelled) q.cb.onError(ErrorCode.workerFailed, `connection to proxy lost: ${reason}`);
+        }
         this.queries.clear();
         if (!this.stopped) this.setState('disconnected', reason);
       } catch (err) {

@@ -35,6 +35,8 @@ export interface RelayContext {
   pricing: () => PricingParams;
   maxCoefficient: number;
   timeoutSeconds: number;
+  /** Called with the request id once a query left (the caps' reservation follows it). */
+  onStarted?: (id: string) => void;
   log: Logger;
 }
 
@@ -135,7 +137,7 @@ export function relayQuery(ctx: RelayContext, res: ServerResponse, r: RelayReque
       const refusal = relayedRefusal(status, answer, r);
       sendJson(res, refusal.status, refusal.body);
     },
-    onError(code, message) {
+    onError(code, message, produced) {
       if (code === ErrorCode.noWorker && !answered && !headersSent && !gone.signal.aborted) {
         // Every worker is busy: back to the head of the queue until capacity frees up.
         probeDone?.(false);
@@ -147,8 +149,11 @@ export function relayQuery(ctx: RelayContext, res: ServerResponse, r: RelayReque
       ended();
       const type = code === ErrorCode.noWorker ? 'service_unavailable' : code === ErrorCode.badRequest ? 'invalid_request_error' : 'server_error';
       if (headersSent) {
-        // Mid-stream: an SSE error event, which the openai package raises as an APIError.
-        res.end(`data: ${JSON.stringify({ error: { message, type, code: String(code), param: null } })}\n\n`);
+        // Mid-stream: an SSE error event, which the openai package raises as an APIError; it
+        // carries what the answer so far was charged (usage and cost), as the final chunk would.
+        const charged = produced && produced.prompt + produced.cached + produced.completion + produced.reasoning > 0
+          ? { usage: usageOf(produced), cost: computeCost(produced, ctx.pricing()) } : {};
+        res.end(`data: ${JSON.stringify({ error: { message, type, code: String(code), param: null }, ...charged })}\n\n`);
         return;
       }
       if (code === 402 && !res.writableEnded) {
@@ -171,6 +176,9 @@ export function relayQuery(ctx: RelayContext, res: ServerResponse, r: RelayReque
         },
         callbacks,
       );
+      // Names the answer's entry in GET /v1/cocoon/answers/{id}: its cost even when stopped.
+      if (!res.headersSent) res.setHeader('x-cocoon-request-id', running.id);
+      ctx.onStarted?.(running.id);
     } catch (err) {
       probeDone?.(false);
       probeDone = null;

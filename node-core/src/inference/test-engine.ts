@@ -9,7 +9,7 @@ import { chatCompletionBody, chatStreamRounds, planChat, renderPrompt, usageOf }
 import { completionBody, completionStreamRounds, completionUsage, parseCompletionRequest, planCompletion } from './engine-completions.ts';
 import { Embedder, parseEmbeddingRequest } from './engine-embeddings.ts';
 import { parseEngineChatRequest } from './engine-request.ts';
-import type { ParseResult } from './openai-types.ts';
+import type { ParseResult, Usage } from './openai-types.ts';
 import { PrefixCache } from './prefix-cache.ts';
 import { encodeFairly, loadQwen3Tokenizer } from './tokenizer.ts';
 
@@ -76,6 +76,8 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
    */
   async function deliver(res: ServerResponse, id: string, answer: {
     stream: boolean; body: () => unknown; rounds: () => Array<Array<{ chunk: unknown; token: boolean }>>; longest: number; usageChunk: unknown;
+    /** vLLM's `stream_options.continuous_usage_stats`: every chunk carries the usage so far (the final usage here). */
+    runningUsage?: Usage | null;
   }): Promise<void> {
     stats.requests++;
     stats.active++;
@@ -102,6 +104,7 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
       // At zero delay the whole answer exists at once: one socket write instead of one per token,
       // as a real engine's HTTP layer coalesces what is ready. With a delay, tokens leave one by one.
       if (tokenDelayMs === 0) res.cork();
+      const emitted = new RunningUsage();
       for (const round of answer.rounds()) {
         if (tokenDelayMs > 0 && round.some((e) => e.token)) await sleep(tokenDelayMs);
         if (cancelled) {
@@ -109,7 +112,10 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
           log.info({ id }, 'generation cancelled: client went away');
           return;
         }
-        for (const event of round) writeEvent(event.chunk);
+        for (const event of round) {
+          if (event.token) emitted.count(event.chunk);
+          writeEvent(answer.runningUsage ? { ...(event.chunk as object), usage: emitted.usage(answer.runningUsage) } : event.chunk);
+        }
       }
       if (answer.usageChunk) writeEvent(answer.usageChunk);
       writeEvent('[DONE]');
@@ -147,6 +153,7 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
       rounds: () => chatStreamRounds(plan, meta, (text) => generator.tokenPieces(text).map((p) => p.text)),
       longest: Math.max(...plan.choices.map((c) => c.completionTokens)),
       usageChunk: request.stream_options?.include_usage ? { id: meta.id, object: 'chat.completion.chunk', created, model, choices: [], usage } : null,
+      runningUsage: continuousUsage(request) ? usage : null,
     });
   }
 
@@ -163,6 +170,7 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
       rounds: () => completionStreamRounds(plan, meta),
       longest: Math.max(...plan.choices.map((c) => c.pieces.length)),
       usageChunk: request.stream_options?.include_usage ? { id: meta.id, object: 'text_completion', created, model, choices: [], usage } : null,
+      runningUsage: continuousUsage(request) ? usage : null,
     });
   }
 
@@ -226,4 +234,35 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
         server.close(() => resolve());
       }),
   };
+}
+
+function continuousUsage(request: { stream_options?: unknown }): boolean {
+  const o = request.stream_options as { include_usage?: boolean; continuous_usage_stats?: boolean } | null | undefined;
+  return o?.include_usage === true && o.continuous_usage_stats === true;
+}
+
+/**
+ * The usage so far of a streamed answer, as vLLM reports it with `continuous_usage_stats`: the
+ * whole prompt, and the tokens generated up to this chunk (capped at the final counts, which the
+ * last chunks and the usage chunk carry exactly).
+ */
+class RunningUsage {
+  private completion = 0;
+  private reasoning = 0;
+
+  count(chunk: unknown): void {
+    this.completion++;
+    const delta = (chunk as { choices?: Array<{ delta?: { reasoning_content?: unknown } }> }).choices?.[0]?.delta;
+    if (delta?.reasoning_content !== undefined) this.reasoning++;
+  }
+
+  usage(final: Usage): Usage {
+    const completion = Math.min(this.completion, final.completion_tokens);
+    const reasoning = Math.min(this.reasoning, final.completion_tokens_details?.reasoning_tokens ?? 0, completion);
+    return {
+      prompt_tokens: final.prompt_tokens, completion_tokens: completion, total_tokens: final.prompt_tokens + completion,
+      ...(final.prompt_tokens_details && { prompt_tokens_details: final.prompt_tokens_details }),
+      completion_tokens_details: { reasoning_tokens: reasoning },
+    };
+  }
 }

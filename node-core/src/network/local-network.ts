@@ -38,6 +38,8 @@ export interface LocalNetworkOptions {
   clientPort?: number;
   /** Bearer key the client's OpenAI API requires (none by default on the local network). */
   clientApiKey?: string | null;
+  /** The client's own spending caps (payments/client-limits.ts). */
+  clientLimits?: import('../payments/client-limits.ts').ClientSpendLimits;
   /** Origins allowed to call the client's API from a browser (none by default). */
   allowedOrigins?: string[];
   /**
@@ -185,6 +187,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
       proxy: proxy.endpoint, identity: await identity('client'), verifier: createPeerVerifier(policyFor(allowed.proxy), { expectedRole: 'proxy' }),
       knownModels: [model], pricing, log: log.child({ role: 'client' }), ...(settlement && { settlement: settlement.client }), ...(opts.clientPort !== undefined && { port: opts.clientPort }),
       apiKey: opts.clientApiKey ?? null, ...(opts.allowedOrigins && { allowedOrigins: opts.allowedOrigins }),
+      ...(opts.clientLimits && { limits: opts.clientLimits }),
     });
     stoppers.push(() => client.stop());
     // With a deliberately unacceptable image the refusal is the point; don't wait for success.

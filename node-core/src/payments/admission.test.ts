@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { admit, worstCaseUnits } from './admission.ts';
-import { checkClientCaps, parseSpendLimits, parseTon, spendLimitsFromFlags } from './client-limits.ts';
+import { checkClientCaps, parseCoefficient, parseSpendLimits, parseTon, spendLimitsFromFlags } from './client-limits.ts';
 import { computeCost, DEFAULT_PRICING } from './pricing.ts';
 
 const base = {
@@ -50,25 +50,33 @@ describe('admission', () => {
 });
 
 describe('client spending limits', () => {
-  it('parses TON amounts exactly and refuses bad ones with the setting named', () => {
+  it('parses TON and nanoTON amounts exactly and refuses bad ones with the setting named', () => {
     expect(parseTon('x', '0.000000001')).toBe(1n);
     expect(parseTon('x', '12.5')).toBe(12_500_000_000n);
-    expect(() => parseTon('--max-request-ton', '1e3')).toThrow(/--max-request-ton must be an amount of TON/);
+    expect(parseTon('x', '12.5 TON')).toBe(12_500_000_000n);
+    expect(parseTon('x', '1500 nanoTON')).toBe(1500n);
+    expect(parseTon('x', '7nano')).toBe(7n);
+    expect(() => parseTon('--max-cost-per-request', '1e3')).toThrow(/--max-cost-per-request must be an amount/);
     expect(() => parseTon('x', '0.0000000001')).toThrow(/at most 9 decimals/);
-    expect(parseSpendLimits({ maxRequestTon: '0.1', maxCoefficient: 2000 })).toEqual({ maxRequestNano: 100_000_000n, maxSessionNano: null, maxCoefficient: 2000 });
-    expect(() => parseSpendLimits({ maxRequestTon: 0.1 })).toThrow(/maxRequestTon/);
-    expect(() => parseSpendLimits({ maxTon: '1' })).toThrow(/client spending limits/);
-    expect(() => spendLimitsFromFlags({ 'max-coefficient': '1.5' })).toThrow(/--max-coefficient must be an integer/);
-    expect(() => spendLimitsFromFlags({ 'max-session-ton': '0' })).toThrow(/would refuse every request/);
+    expect(parseCoefficient('c', '1.5')).toBe(1500);
+    expect(() => parseCoefficient('c', '0')).toThrow(/between 0.001/);
+    expect(parseSpendLimits({ maxCostPerRequest: '0.1', maxPriceCoefficient: 2 })).toEqual({ maxRequestNano: 100_000_000n, maxSessionNano: null, maxCoefficient: 2000 });
+    expect(() => parseSpendLimits({ maxCostPerRequest: 'lots' }, 'limits.json')).toThrow(/limits.json: maxCostPerRequest must be an amount/);
+    expect(() => parseSpendLimits({ maxTon: '1' })).toThrow(/client limits/);
+    expect(() => spendLimitsFromFlags({ 'max-price-coefficient': '1.5555' })).toThrow(/--max-price-coefficient must be a multiple/);
+    expect(() => spendLimitsFromFlags({ 'max-cost-per-session': '0' })).toThrow(/would refuse every request/);
+    // Flags win over the file.
+    expect(spendLimitsFromFlags({ 'max-cost-per-request': '2' }, { request: '1', session: '3' })).toEqual({ maxRequestNano: 2_000_000_000n, maxSessionNano: 3_000_000_000n, maxCoefficient: 4000 });
   });
 
-  it('refuses a request above the per-request cap, the session cap, or the maximum coefficient', () => {
-    const limits = spendLimitsFromFlags({ 'max-request-ton': '0.001', 'max-session-ton': '0.002', 'max-coefficient': '1500' });
+  it('refuses a request above the per-request cap (400), the session cap (429), or the maximum coefficient', () => {
+    const limits = spendLimitsFromFlags({ 'max-cost-per-request': '0.001', 'max-cost-per-session': '0.002', 'max-price-coefficient': '1.5' });
     expect(checkClientCaps({ worstCaseNano: 900_000n, sessionSpentNano: 0n, sessionReservedNano: 0n, limits })).toEqual({ ok: true });
-    expect(checkClientCaps({ worstCaseNano: 1_000_001n, sessionSpentNano: 0n, sessionReservedNano: 0n, limits })).toMatchObject({ ok: false, status: 402, body: { error: { code: 'request_cost_cap' } } });
+    expect(checkClientCaps({ worstCaseNano: 1_000_001n, sessionSpentNano: 0n, sessionReservedNano: 0n, limits })).toMatchObject({ ok: false, status: 400, body: { error: { code: 'request_cost_cap', param: 'max_tokens' } } });
     const s = checkClientCaps({ worstCaseNano: 900_000n, sessionSpentNano: 1_000_000n, sessionReservedNano: 200_000n, limits });
-    expect(s).toMatchObject({ ok: false, body: { error: { code: 'session_cost_cap' } } });
+    expect(s).toMatchObject({ ok: false, status: 429, body: { error: { code: 'session_cost_cap', type: 'insufficient_quota' } } });
     expect(!s.ok && s.body.error.message).toContain('spent 0.001 TON (+ 0.0002 TON in flight)');
+    expect(!s.ok && s.body.error.message).toContain('--max-cost-per-session');
     expect(checkClientCaps({ worstCaseNano: 1n, sessionSpentNano: 0n, sessionReservedNano: 0n, coefficient: 1600, limits })).toMatchObject({ ok: false, body: { error: { code: 'price_coefficient_cap' } } });
   });
 });

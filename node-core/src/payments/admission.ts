@@ -70,10 +70,14 @@ export function spendableNano(i: Pick<AdmissionInput, 'pricing' | 'ledgerCounter
   return { owedNano: owed, byFunds, byCredit, spendable: byFunds < byCredit ? byFunds : byCredit };
 }
 
+/** nanoTON a request may cost at most: the cumulative counter floors units, so one answer moves it by at most ceil(units / 10000). */
+export function worstCaseNano(promptTokens: number, maxTokens: number, pricing: PricingParams, coefficient: number): bigint {
+  const units = worstCaseUnits(promptTokens, maxTokens, pricing, coefficient);
+  return clientNano((units + UNITS_PER_TOKEN - 1n) / UNITS_PER_TOKEN, pricing);
+}
+
 export function admit(i: AdmissionInput): AdmissionResult {
-  const units = worstCaseUnits(i.promptTokens, i.maxTokens, i.pricing, i.coefficient);
-  // The cumulative counter floors units to adjusted tokens: one answer moves it by at most ceil(units / 10000).
-  const worst = clientNano((units + UNITS_PER_TOKEN - 1n) / UNITS_PER_TOKEN, i.pricing);
+  const worst = worstCaseNano(i.promptTokens, i.maxTokens, i.pricing, i.coefficient);
   const s = spendableNano(i);
   if (worst <= s.spendable) return { ok: true, worstCaseNano: worst, availableNano: s.spendable };
   const ton = (n: bigint) => `${nanoToTon(n < 0n ? 0n : n)} TON`;

@@ -178,6 +178,11 @@ export abstract class PartyPaymentStore implements SettlementSource {
     }).immediate();
   }
 
+  /** Flags a proxy this party stops dealing with (kept across restarts until `clearRollback`); the first reason stays. */
+  flag(proxy: string, reason: string): void {
+    this.db.prepare('INSERT INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, reason, this.now());
+  }
+
   /** True while a rollback of this proxy is flagged: take no work from it. */
   isBlocked(proxy: string): boolean {
     return this.rollbackOf(proxy) !== null;

@@ -56,21 +56,25 @@ abstract class PartySettlement<S extends PartyPaymentStore> {
 
   /** Verifies and checks one payment report; returns a refusal reason or null. */
   protected take(proxyContract: string, payment: PaymentState): string | null {
+    return this.takeChecked(proxyContract, payment)?.reason ?? null;
+  }
+
+  protected takeChecked(proxyContract: string, payment: PaymentState): { code: string; reason: string } | null {
     const b = this.binding(proxyContract);
-    if (!b) return `no contract known at proxy ${proxyContract}`;
+    if (!b) return { code: 'unknown_proxy', reason: `no contract known at proxy ${proxyContract}` };
     let signed: { counter: bigint; message: Uint8Array } | undefined;
     if (payment.signedPayment) {
       try {
         signed = { counter: verifySignedPayment(payment.signedPayment, { kind: this.kind, contract: b.ownContract, proxyPublicKey: b.proxyPublicKey }), message: payment.signedPayment };
       } catch (err) {
         this.o.log.warn({ proxy: proxyContract, err: errorMessage(err) }, `refused a signed ${this.kind} from the proxy`);
-        return errorMessage(err);
+        return { code: 'bad_signature', reason: errorMessage(err) };
       }
     }
     const r = this.store.check({ proxy: proxyContract, contract: b.ownContract, ...(signed && { signed }), committedCounter: payment.tokensCommittedToDb, maxCounter: payment.maxTokens });
     if (r.ok) return null;
     this.o.log.error({ proxy: proxyContract, code: r.code }, r.reason);
-    return r.reason;
+    return { code: r.code, reason: r.reason };
   }
 
   async close(opts: { flush?: boolean } = {}): Promise<void> {
@@ -100,8 +104,24 @@ export class StoreClientSettlement extends PartySettlement<ClientPaymentStore> i
     this.store.recordReceived({ proxy: proxyContract, contract: b.ownContract, requestId, tokens, coefficient: Math.max(1, maxCoefficient), pricing: this.o.pricing });
   }
 
-  onPayment(proxyContract: string, payment: PaymentState): void {
-    this.take(proxyContract, payment);
+  /**
+   * Checks the proxy's charge; a rollback or a charge above what this client received stops this
+   * client using the proxy (persisted in its store, shown in its status) — not only a log line.
+   */
+  onPayment(proxyContract: string, payment: PaymentState): string | null {
+    const refused = this.takeChecked(proxyContract, payment);
+    if (refused?.code === 'charge_above_received') this.store.flag(proxyContract, `proxy charged more than this client received: ${refused.reason}`);
+    return refused?.reason ?? null;
+  }
+
+  refusal(proxyContract: string): string | null {
+    return this.store.rollbackOf(proxyContract)?.reason ?? null;
+  }
+
+  chargeCounters(proxyContract: string): { signed: bigint; onChain: bigint } | null {
+    const b = this.binding(proxyContract);
+    const h = b ? this.store.holding(proxyContract, b.ownContract) : undefined;
+    return h ? { signed: h.signedCounter, onChain: h.onChainCounter } : null;
   }
 }
 

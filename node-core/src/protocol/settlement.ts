@@ -61,8 +61,12 @@ export interface ClientSettlement {
   secret: Buffer | null;
   /** Long authorization: send the register transaction to the client contract with this nonce. */
   registerWithProxy(proxy: { proxyContract: string; clientContract: string; nonce: bigint }): Promise<void>;
-  /** The proxy's latest signed payment for this client. */
-  onPayment(proxyContract: string, payment: PaymentState): void;
+  /** The proxy's latest signed payment for this client; returns why it was refused (null or nothing: kept). */
+  onPayment(proxyContract: string, payment: PaymentState): string | null | void;
+  /** Why this client stops using a proxy (a rollback or a charge above what it received, persisted), or null. */
+  refusal?(proxyContract: string): string | null;
+  /** The signed charge counter this client holds at a proxy and the one on chain (adjusted tokens). */
+  chargeCounters?(proxyContract: string): { signed: bigint; onChain: bigint } | null;
   /** An answer's final usage, as received (before its payment arrives): the client's own count. */
   onAnswer?(proxyContract: string, requestId: string, tokens: import('../payments/pricing.ts').TokenCounts, maxCoefficient: number): void;
 }

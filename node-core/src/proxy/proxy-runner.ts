@@ -12,6 +12,8 @@ import { ClientHandshake, WorkerHandshake } from './peer-handshake.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 import { WorkerPool, type WorkerEntry } from './worker-pool.ts';
 import { isProxyPayments } from '../payments/proxy-settlement.ts';
+import type { TokenCounts } from '../payments/pricing.ts';
+import { lastUsageIn, mentionsUsage } from '../payments/running-usage.ts';
 
 /**
  * The proxy: accepts RA-TLS connections from workers and clients on one port (the first query
@@ -57,6 +59,8 @@ interface ProxyRequest {
   worker: WorkerEntry | null;
   tried: Set<number>;
   firstPartSent: boolean;
+  /** The last relayed part that carried usage: what the client received, if the answer ends early. */
+  usagePart: Buffer | null;
   startedAt: number;
   timer: NodeJS.Timeout;
 }
@@ -109,13 +113,29 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     if (req.worker) req.worker.active--;
   }
 
-  function failToClient(req: ProxyRequest, code: number, message: string): void {
+  /**
+   * An answer that ends before its final part (the client stopped it or went away, the worker
+   * failed or vanished, the timeout): what reached the client is committed to the ledger, once
+   * (the request id makes it idempotent), and becomes the answer's final usage.
+   */
+  function endEarly(req: ProxyRequest, outcome: 'cancelled' | 'failed'): TokenCounts {
     finish(req);
-    statsFor(req.model).failed++;
+    const worker = req.worker;
+    const produced = req.firstPartSent && req.usagePart ? lastUsageIn(req.usagePart) : null;
+    if (!worker || !produced || produced.prompt + produced.cached + produced.completion + produced.reasoning === 0) return ZERO_TOKENS;
+    recordAnswer(req, worker, produced, outcome);
+    return produced;
+  }
+
+  /** Ends a query with an error; what it produced is charged, and the client gets that usage and its signed charge. */
+  function failToClient(req: ProxyRequest, code: number, message: string, outcome: 'cancelled' | 'failed' = 'failed'): void {
+    const produced = endEarly(req, outcome);
+    if (outcome === 'failed') statsFor(req.model).failed++;
     req.client.send({
       _: 'client.queryAnswerErrorEx', request_id: req.clientRequestId, error_code: code, error: message, flags: 1,
-      final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: tokensUsed(ZERO_TOKENS) },
+      final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: tokensUsed(produced) },
     });
+    if (produced !== ZERO_TOKENS && req.worker) sendPayments(req, req.worker, BigInt(produced.prompt + produced.cached + produced.completion + produced.reasoning));
   }
 
   /** After a completed query, as the reference: the latest signed payment to both sides. */
@@ -198,7 +218,10 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
         const tokens = (p.final_info as TlObject | undefined)?.tokens_used as TlObject | undefined;
         if (done && !tokens) return workerFailed(req, ErrorCode.workerFailed, 'worker sent no token usage');
         const kind = p._ === 'proxy.queryAnswerEx' ? 'client.queryAnswerEx' : 'client.queryAnswerPartEx';
-        if (!done) return req.client.send({ _: kind, request_id: req.clientRequestId, answer: p.answer, flags: 0 });
+        if (!done) {
+          if (mentionsUsage(p.answer as Buffer)) req.usagePart = p.answer as Buffer;
+          return req.client.send({ _: kind, request_id: req.clientRequestId, answer: p.answer, flags: 0 });
+        }
         finish(req);
         pool.recordSuccess(worker, Date.now() - req.startedAt);
         const s = statsFor(req.model);
@@ -213,11 +236,13 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
         return;
       }
       case 'proxy.queryAnswerErrorEx': {
-        // A worker that fails after producing tokens reports them: what was produced is charged and paid.
+        // A worker that fails after producing tokens reports them; the charge is what reached the
+        // client (workerFailed → endEarly), which the worker's report can only confirm.
         const used = (p.final_info as TlObject | undefined)?.tokens_used as TlObject | undefined;
-        if (used && req.firstPartSent) {
-          const t = tokenCountsOf(used);
-          if (t.prompt + t.cached + t.completion + t.reasoning > 0) recordAnswer(req, worker, t, (p.error_code as number) === ErrorCode.cancelled ? 'cancelled' : 'failed');
+        const reported = used ? tokenCountsOf(used) : ZERO_TOKENS;
+        const relayed = req.usagePart ? lastUsageIn(req.usagePart) : null;
+        if (relayed && reported.completion + reported.reasoning > relayed.completion + relayed.reasoning) {
+          log.debug?.({ request: req.workerRequestId.toString('hex').slice(0, 16), reported, relayed }, 'worker reports more tokens than reached the client; charging what reached it');
         }
         return workerFailed(req, p.error_code as number, p.error as string);
       }
@@ -250,7 +275,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       const req = requests.get((p.request_id as Buffer).toString('hex'));
       if (!req) return;
       cancelOnWorker(req);
-      finish(req);
+      // The stopped answer ends with its usage and signed charge: the client shows what it cost.
+      failToClient(req, ErrorCode.cancelled, 'query cancelled by the client', 'cancelled');
       return;
     }
     if (p._ !== 'client.runQueryEx') return;
@@ -269,7 +295,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       clientRequestId: p.request_id as Buffer, workerRequestId: Buffer.alloc(0), client, clientOwner: hs.owner, model: p.model_name as string,
       query: p.query as Buffer, maxCoefficient: p.max_coefficient as number, maxTokens: p.max_tokens as number, timeoutSeconds, worker: null, tried: new Set(),
       release: () => undefined,
-      firstPartSent: false, startedAt: Date.now(),
+      firstPartSent: false, usagePart: null, startedAt: Date.now(),
       timer: setTimeout(() => {
         cancelOnWorker(req);
         failToClient(req, ErrorCode.timeout, `query timed out after ${timeoutSeconds} s`);
@@ -370,9 +396,17 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       const requests = byClientRequest.get(conn);
       if (requests) {
         // The client went away: stop its queries on the workers.
+        // What already reached it is charged (and paid to the worker); nothing can be sent back.
         for (const req of [...requests.values()]) {
           cancelOnWorker(req);
-          finish(req);
+          endEarly(req, 'cancelled');
+          if (req.worker && req.usagePart) {
+            const w = settlement.workerPayment(req.worker.owner);
+            req.worker.connection.send({
+              _: 'proxy.workerRequestPayment', request_id: req.workerRequestId, signed_payment: signedPaymentTl(w.signedPayment),
+              db_tokens: w.tokensCommittedToDb, max_tokens: w.maxTokens, request_tokens: 0n, request_client_owner: req.clientOwner,
+            });
+          }
         }
         byClientRequest.delete(conn);
       }

@@ -3,6 +3,7 @@ import { ChatCompletionAssembler, TextCompletionAssembler } from '../inference/s
 import { ZERO_TOKENS, tokensUsed } from '../protocol/messages.ts';
 import { encodeHttpResponse } from '../protocol/http-payload.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
+import type { TokenCounts } from '../payments/pricing.ts';
 
 /**
  * One query's answer in the reference's shape: a `proxy.queryAnswerEx` whose answer is a
@@ -16,6 +17,8 @@ import type { TlObject } from '../protocol/tl-codec.ts';
  * engine's chunks with every field kept; embeddings and engine refusals go as the engine wrote them.
  */
 const USAGE_MARK = /"usage":\s*\{/;
+/** The engine's usage-only chunk (`choices: []`), relayed only to requesters who asked for usage. */
+const USAGE_ONLY = /"choices":\s*\[\s*\]/;
 /** Body bytes per answer message, well under the 16 MiB frame limit. */
 const PART_BYTES = 1024 * 1024;
 
@@ -35,22 +38,37 @@ export class AnswerWriter {
     this.assembler = stream || kind === 'embeddings' ? null : kind === 'chat' ? new ChatCompletionAssembler() : new TextCompletionAssembler();
   }
 
-  /** Engine chunks (JSON texts). Returns the usage if one of them carried it. */
-  chunks(batch: string[]): Usage | undefined {
-    let usage: Usage | undefined;
+  /**
+   * The last chunk that carried usage, kept as text: with running usage (vLLM's
+   * `continuous_usage_stats`) every chunk has the usage so far, and only the one needed — at the
+   * end, or when the answer stops early — is parsed.
+   */
+  private lastUsageChunk: string | null = null;
+
+  /** Engine chunks (JSON texts), relayed in one answer part. */
+  chunks(batch: string[]): void {
     const relay: string[] = [];
     for (const data of batch) {
       const hasUsage = USAGE_MARK.test(data);
-      if (hasUsage || this.assembler) {
-        const chunk = JSON.parse(data) as { usage?: Usage | null; choices?: unknown[] };
-        if (hasUsage && chunk.usage) usage = chunk.usage;
-        this.assembler?.add(chunk as Record<string, unknown>);
-        if (hasUsage && chunk.choices?.length === 0 && !this.includeUsage) continue;
-      }
+      if (hasUsage) this.lastUsageChunk = data;
+      const usageOnly = hasUsage && USAGE_ONLY.test(data);
+      if (this.assembler) this.assembler.add(JSON.parse(data) as Record<string, unknown>);
+      if (usageOnly && !this.includeUsage) continue;
       relay.push(data);
     }
     if (this.stream && relay.length) this.body(Buffer.from(`data: ${relay.join('\n\ndata: ')}\n\n`), null);
-    return usage;
+  }
+
+  /** The engine's latest usage: final once the stream ended, else what was generated so far (undefined: the engine reported none). */
+  usageSoFar(): Usage | undefined {
+    if (this.lastUsageChunk === null) return undefined;
+    const usage = (JSON.parse(this.lastUsageChunk) as { usage?: Usage | null }).usage;
+    return usage && typeof usage.prompt_tokens === 'number' && typeof usage.completion_tokens === 'number' ? usage : undefined;
+  }
+
+  /** Whether any part of the answer left (the requester has seen something). */
+  get hasStarted(): boolean {
+    return this.started;
   }
 
   /** Ends the answer with the token usage (TL tokensUsed). */
@@ -73,10 +91,11 @@ export class AnswerWriter {
     }
   }
 
-  fail(code: number, message: string): void {
+  /** Ends the answer with an error; `produced`: the tokens generated before it (an answer stopped or failed midway is paid for). */
+  fail(code: number, message: string, produced: TokenCounts = ZERO_TOKENS): void {
     this.send({
       _: 'proxy.queryAnswerErrorEx', request_id: this.requestId, error_code: code, error: message, flags: 1,
-      final_info: { _: 'proxy.queryFinalInfo', flags: 0, tokens_used: tokensUsed(ZERO_TOKENS) },
+      final_info: { _: 'proxy.queryFinalInfo', flags: 0, tokens_used: tokensUsed(produced) },
     });
   }
 

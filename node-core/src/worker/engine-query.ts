@@ -52,7 +52,9 @@ export function parseEngineQuery(bytes: Buffer): EngineQuery {
 /** Runs the query on the engine and writes the whole answer; `refused` when the engine said 4xx. */
 /** Runs one query on the engine; returns how it ended and the tokens it counted (for the worker's stats). */
 export async function runOnEngine(backend: InferenceBackend, q: EngineQuery, writer: AnswerWriter, signal: AbortSignal): Promise<{ outcome: 'completed' | 'refused'; counts: TokenCounts }> {
-  const engineBody = q.kind === 'embeddings' ? q.body : { ...q.body, stream: true, stream_options: { include_usage: true } };
+  // Running usage in every chunk (vLLM's and SGLang's continuous_usage_stats): an answer stopped
+  // or cut midway is charged for exactly what was produced, by the engine's own count.
+  const engineBody = q.kind === 'embeddings' ? q.body : { ...q.body, stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } };
   const res = await backend.post(q.path, JSON.stringify(engineBody), signal);
   const status = res.statusCode ?? 0;
   const contentType = res.headers['content-type'] ?? 'application/json';
@@ -80,8 +82,8 @@ export async function runOnEngine(backend: InferenceBackend, q: EngineQuery, wri
   }
   // Chunks are relayed as the engine wrote them, those that arrived together in one answer part;
   // only the usage chunk is parsed (and, for a non-stream request, the assembly).
-  let usage: Usage | undefined;
-  for await (const batch of engineChunks(res, signal)) usage = writer.chunks(batch) ?? usage;
+  for await (const batch of engineChunks(res, signal)) writer.chunks(batch);
+  const usage = writer.usageSoFar();
   if (!usage) throw new CocoonError('engine_no_usage', 'the inference engine reported no token usage; enable usage reporting (stream_options.include_usage)');
   const counts = tokenCountsFromUsage(usage);
   writer.finish(tokensUsed(counts));

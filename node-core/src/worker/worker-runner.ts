@@ -10,6 +10,7 @@ import { isTonAddress, noSettlementWorker, signedPaymentOf, type WorkerSettlemen
 import { AnswerWriter } from './answer-writer.ts';
 import { parseEngineQuery, runOnEngine, type EngineQuery } from './engine-query.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
+import { tokenCountsFromUsage, type TokenCounts } from '../payments/pricing.ts';
 
 /**
  * The worker: dials each of its proxies over RA-TLS (reconnecting with backoff), advertises its
@@ -104,13 +105,23 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
       counters.completed++;
       counters.tokens += counts.completion + counts.reasoning;
     } catch (err) {
+      // What the engine produced before the answer ended early is reported (and counted here):
+      // the proxy charges the client and pays this worker for it.
+      const produced = producedSoFar(writer);
+      if (produced) {
+        try {
+          settlement.onServed?.(proxyContracts.get(conn) ?? '', key, produced, Number(q.coefficient ?? 1000));
+        } catch (e) {
+          opts.log.error({ err: errorMessage(e) }, 'could not record a partly served answer in the worker payment store');
+        }
+      }
       if (ac.signal.aborted && !stopped) {
         counters.cancelled++;
-        writer.fail(ErrorCode.cancelled, 'query cancelled');
+        writer.fail(ErrorCode.cancelled, 'query cancelled', produced ?? undefined);
       } else {
         counters.failed++;
         opts.log.warn({ request: key.slice(0, 16), err: errorMessage(err) }, 'query failed');
-        writer.fail(ErrorCode.engine, errorMessage(err));
+        writer.fail(ErrorCode.engine, errorMessage(err), produced ?? undefined);
       }
     } finally {
       clearTimeout(timeout);
@@ -213,6 +224,20 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
       await statsServer?.close();
     },
   };
+}
+
+/** The tokens an answer that ended early had produced, by the engine's running usage; null when none left. */
+function producedSoFar(writer: AnswerWriter): TokenCounts | null {
+  if (!writer.hasStarted) return null;
+  let usage;
+  try {
+    usage = writer.usageSoFar();
+  } catch {
+    return null;
+  }
+  if (!usage) return null;
+  const t = tokenCountsFromUsage(usage);
+  return t.prompt + t.cached + t.completion + t.reasoning > 0 ? t : null;
 }
 
 /** Resolves when at least one proxy link is up (used by `cocoon up` to report readiness). */

@@ -3,11 +3,12 @@ import { startClient } from '../../client/client-runner.ts';
 import { cocoonHome } from '../../chain/state-file.ts';
 import { CocoonError } from '../../errors.ts';
 import { createLogger } from '../../log.ts';
+import { LIMIT_FLAG_SPEC, loadClientLimits } from '../../payments/client-limits.ts';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { attestationFlags, parseHostPort, roleAttestation } from '../role-flags.ts';
 import { untilSignal } from './up.ts';
 
-const usage = 'cocoon client --proxy HOST:PORT [--port N] [--api-key KEY | --api-key-file FILE | --no-api-key] [--allow-origin ORIGIN]... [--data-dir DIR] [--quote none|tdx|fake] [--policy tdx|fake|any] [--allow-image PROXY_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] [--json]';
+const usage = 'cocoon client --proxy HOST:PORT [--port N] [--api-key KEY | --api-key-file FILE | --no-api-key] [--allow-origin ORIGIN]... [--max-cost-per-request TON] [--max-cost-per-session TON] [--max-price-coefficient X] [--limits-file FILE] [--data-dir DIR] [--quote none|tdx|fake] [--policy tdx|fake|any] [--allow-image PROXY_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] [--json]';
 
 export const command: CliCommand = {
   summary: 'run a client: attested link to a proxy and an OpenAI-compatible API on 127.0.0.1',
@@ -17,7 +18,10 @@ export const command: CliCommand = {
       ...attestationFlags, proxy: { type: 'string' }, port: { type: 'string' }, json: { type: 'boolean' },
       'api-key': { type: 'string' }, 'api-key-file': { type: 'string' }, 'no-api-key': { type: 'boolean' },
       'allow-origin': { type: 'string', multiple: true }, 'data-dir': { type: 'string' },
+      ...LIMIT_FLAG_SPEC,
     }, usage, false);
+    // The client's own caps, checked here at the boundary (a bad amount stops the start with the flag named).
+    const limits = loadClientLimits(values, values['data-dir'] ?? cocoonHome());
     const log = createLogger('client');
     const att = await roleAttestation('client', values, log);
     const apiKey = resolveApiKey({
@@ -33,6 +37,7 @@ export const command: CliCommand = {
       verifier: att.verifierFor('proxy'),
       network: att.network,
       apiKey: apiKey.key,
+      ...(limits && { limits }),
       ...(values['allow-origin'] && { allowedOrigins: checkedOrigins(values['allow-origin']) }),
     });
     await client.waitConnected(30_000);

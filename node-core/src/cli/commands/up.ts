@@ -2,11 +2,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CocoonError } from '../../errors.ts';
 import { startLocalNetwork } from '../../network/local-network.ts';
+import { LIMIT_FLAG_SPEC, loadClientLimits } from '../../payments/client-limits.ts';
 import { resolveApiKey } from '../../client/api-key.ts';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { checkedOrigins } from './client.ts';
 
-const usage = 'cocoon up [--json] [--workers N] [--model M] [--backend URL] [--token-delay-ms N] [--port N] [--data-dir DIR] [--no-chain] [--api-key KEY | --api-key-file FILE] [--allow-origin ORIGIN]...';
+const usage = 'cocoon up [--json] [--workers N] [--model M] [--backend URL] [--token-delay-ms N] [--port N] [--data-dir DIR] [--no-chain] [--api-key KEY | --api-key-file FILE] [--allow-origin ORIGIN]... [--max-cost-per-request TON] [--max-cost-per-session TON] [--max-price-coefficient X] [--limits-file FILE]';
 
 function defaultHome(): string {
   return process.env.COCOON_HOME ?? join(homedir(), '.cocoon');
@@ -34,7 +35,10 @@ export const command: CliCommand = {
       json: { type: 'boolean' }, workers: { type: 'string' }, model: { type: 'string' }, backend: { type: 'string' },
       'token-delay-ms': { type: 'string' }, port: { type: 'string' }, 'data-dir': { type: 'string' }, 'no-chain': { type: 'boolean' },
       'api-key': { type: 'string' }, 'api-key-file': { type: 'string' }, 'allow-origin': { type: 'string', multiple: true },
+      ...LIMIT_FLAG_SPEC,
     }, usage, false);
+    // The client's own caps, checked here at the boundary (a bad amount stops the start with the flag named).
+    const limits = loadClientLimits(values, values['data-dir'] ?? defaultHome());
     // The local network spends no real TON: no key unless one is asked for.
     const apiKey = resolveApiKey({
       network: 'local', dataDir: values['data-dir'] ?? defaultHome(),
@@ -49,6 +53,7 @@ export const command: CliCommand = {
       ...(values.model !== undefined && { model: values.model }),
       ...(values.backend !== undefined && { backendUrl: values.backend }),
       ...(apiKey.key && { clientApiKey: apiKey.key }),
+      ...(limits && { clientLimits: limits }),
       ...(values['allow-origin'] && { allowedOrigins: checkedOrigins(values['allow-origin']) }),
       ...(!values['no-chain'] && { chainDataDir: join(values['data-dir'] ?? defaultHome(), 'local-chain') }),
     });
