@@ -16,7 +16,7 @@
 // limit, on SIGINT/SIGTERM and on a crash of this script. Each child's output goes to a log file
 // in COCOON_INTEROP_LOG_DIR (default: a new folder under the system temp dir), named in the output.
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +50,7 @@ const OUR_MODEL = 'interop/our-worker';
 const OURS = { proxyClientPort: 11301, proxyWorkerPort: 11302, refWorkerHttp: 12100, refWorkerRpc: 12101 };
 const TOTAL_S = Number(process.env.COCOON_INTEROP_TIMEOUT_S ?? 900);
 const logDir = process.env.COCOON_INTEROP_LOG_DIR ?? mkdtempSync(join(tmpdir(), 'cocoon-interop-'));
+mkdirSync(logDir, { recursive: true });
 const t0 = Date.now();
 const children = [];
 const results = [];
