@@ -50,7 +50,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
   const model = opts.model ?? FAKE_MODEL;
   const events = fakeAnswerEvents({ chunks: opts.chunks ?? 50, bytes: opts.bytes ?? 128, model });
   const models = Buffer.from(JSON.stringify({ object: 'list', data: [{ id: model, object: 'model', owned_by: 'bench' }] }));
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ requireHostHeader: false }, (req, res) => { // the reference worker sends no Host header
     // The body is not parsed: every request gets the same answer.
     req.resume();
     req.once('end', () => {

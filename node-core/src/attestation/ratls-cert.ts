@@ -75,6 +75,11 @@ export async function createRaTlsIdentity(opts: RaTlsOptions): Promise<RaTlsIden
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], true),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    // The names the reference puts in its certificates (localhost, 127.0.0.1 as a DNS name, ::1):
+    // its router checks the dialed host against them and hangs up on a mismatch.
+    new x509.SubjectAlternativeNameExtension([
+      { type: 'dns', value: 'localhost' }, { type: 'dns', value: '127.0.0.1' }, { type: 'ip', value: '127.0.0.1' }, { type: 'ip', value: '::1' },
+    ]),
   ];
   if (opts.provider) {
     const quote = await opts.provider.getQuote(reportDataFor(publicKey));

@@ -195,7 +195,9 @@ export async function startTestEngine(opts: TestEngineOptions = {}): Promise<Tes
     ...(serve.embeddings && { '/v1/embeddings': { POST: embeddings } }),
   };
 
-  const server = hardenServer(createServer(safeHandler(async (req, res) => {
+  // No Host header required: the reference worker's HTTP client sends none (vLLM accepts that;
+  // Node answers such a request 400 by default).
+  const server = hardenServer(createServer({ requireHostHeader: false }, safeHandler(async (req, res) => {
     const { path } = requestTarget(req);
     let route = routes[path];
     // GET /v1/models/{id}: ids hold slashes ("Qwen/Qwen3-0.6B"), sent raw or percent-encoded.

@@ -50,6 +50,22 @@ describe('connection', () => {
     expect(conn.closed).toBe(false);
   });
 
+  it('the dialer sends nothing after tcp.connect until tcp.connected is back (the reference acceptor reads any earlier frame as another tcp.connect)', async () => {
+    const [d, a] = await socketPair();
+    const frames: TlObject[] = [];
+    const dec = new FrameDecoder();
+    a.on('data', (b) => { for (const f of dec.push(b)) frames.push(codec.decode(f)); });
+    const conn = new Connection(d, { log, role: 'dialer', accept: new Set() });
+    cleanup.push(() => conn.close('test over'));
+    conn.send({ _: 'client.getWorkerTypesV2' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(frames.map((f) => f._)).toEqual(['tcp.connect']);
+    a.write(new FrameEncoder().encode(codec.encode({ _: 'tcp.connected', id: frames[0]!.id })));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(frames.map((f) => f._)).toEqual(['tcp.connect', 'tcp.packet']);
+    expect(codec.decode(frames[1]!.data as Buffer)._).toBe('client.getWorkerTypesV2');
+  });
+
   it('the acceptor refuses anything but tcp.connect first, and a dialer refuses a tcp.connected with another id', async () => {
     const [d, a] = await socketPair();
     const acceptor = new Connection(a, { log, role: 'acceptor', accept: new Set() });

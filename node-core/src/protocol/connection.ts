@@ -122,11 +122,20 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
    * a streamed answer produces many small frames, and per-write TLS cost dominated the relay.
    */
   private write(packet: TlObject): void {
+    // A dialer says nothing after tcp.connect until tcp.connected is back: the reference acceptor
+    // parses every frame before its connection is marked open as another tcp.connect, so a query
+    // sent in the same burst closes the connection ("Wrong constructor found").
+    if (this.connectId !== null && packet._ !== 'tcp.connect') {
+      this.held.push(packet);
+      return;
+    }
     this.outbox.push(this.encoder.encode(this.codec.encode(packet)));
     if (this.outbox.length === 1) process.nextTick(this.flush);
   }
 
   private readonly outbox: Buffer[] = [];
+  /** Frames a dialer queued before the acceptor confirmed the opening. */
+  private readonly held: TlObject[] = [];
   private readonly flush = () => {
     if (this.closedReason !== undefined) return void (this.outbox.length = 0);
     const frames = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
@@ -181,6 +190,7 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
       this.connectId = null;
     }
     this.opened = true;
+    for (const p of this.held.splice(0)) this.write(p);
   }
 
   private dispatch(packet: TlObject, inner: TlObject | undefined): void {

@@ -131,9 +131,11 @@ export class WorkerHandshake {
         if (this.state !== 'compare') throw new WireError(TonErrorCode.error, 'expected worker.connectToProxy first');
         this.state = 'complete';
         const ours = this.settlement.workerPayment(this.params!.owner);
-        // error_code ≠ 0 asks the worker for its records after our max_tokens (extended compare);
-        // without a ledger to restore from, we accept the worker's view and say so in the log.
-        return { _: 'worker.compareBalanceWithProxyResult', ...paymentStatus(ours), error_code: 0 };
+        // As the reference proxy: error_code 1 when the worker knows of more tokens than our
+        // ledger (we lost or rolled back records), which asks it for the extended compare; the
+        // counters are our ledger's (settlement.workerPayment), never the worker's.
+        const behind = (q.max_tokens as bigint) > ours.maxTokens;
+        return { _: 'worker.compareBalanceWithProxyResult', ...paymentStatus(ours), error_code: behind ? 1 : 0 };
       }
       case 'worker.extendedCompareBalanceWithProxy':
         if (this.state !== 'complete') throw new WireError(TonErrorCode.error, 'unexpected worker.extendedCompareBalanceWithProxy');

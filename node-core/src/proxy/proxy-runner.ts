@@ -23,6 +23,8 @@ import { lastUsageIn, mentionsUsage } from '../payments/running-usage.ts';
 export interface ProxyOptions {
   host?: string;
   port?: number;
+  /** Port for workers (default: any free one). A reference worker is told both ports by the root config. */
+  workerPort?: number;
   identity: RaTlsIdentity;
   /** Verifies workers (their image must be allowed for workers). */
   workerVerifier: PeerVerifier;
@@ -425,7 +427,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   const clientServer = createRaTlsServer({ identity: opts.identity, verifier: opts.clientVerifier, log, ...pow, onSecureConnection: (s, peer) => onConnection(s, peer, 'client') });
   const workerServer = createRaTlsServer({ identity: opts.identity, verifier: opts.workerVerifier, log, ...pow, onSecureConnection: (s, peer) => onConnection(s, peer, 'worker') });
   const clientPort = await listen(clientServer, opts.port ?? 0);
-  const workerPort = await listen(workerServer, 0);
+  const workerPort = await listen(workerServer, opts.workerPort ?? 0);
 
   const stats = (): ProxyStats => ({
     clientPort, workerPort,

@@ -164,6 +164,16 @@ describe('proxy: worker messages', () => {
     expect(res.choices[0]!.message.content!.length).toBeGreaterThan(0);
   });
 
+  it('answers compareBalance with error_code 1 when the worker knows of more tokens than the ledger (the reference rule), then takes the extended compare', async () => {
+    const conn = await peer(net.proxy.workerEndpoint.port, 'worker');
+    await conn.query({ _: 'worker.connectToProxy', params: { _: 'worker.params', flags: 3, worker_owner_address: ZERO_ADDRESS, model: 'ahead/model@0123abcd', coefficient: 1000, is_test: true, proxy_cnt: 1, max_active_requests: 4, min_proto_version: 1, max_proto_version: 2 } });
+    const answer = await conn.query({ _: 'worker.compareBalanceWithProxy', tokens_committed_to_blockchain: 0n, tokens_committed_to_db: 0n, max_tokens: 1_000_000n });
+    expect(answer).toMatchObject({ _: 'worker.compareBalanceWithProxyResult', error_code: 1 });
+    expect(answer.max_tokens as bigint).toBeLessThan(1_000_000n);
+    expect(await conn.query({ _: 'worker.extendedCompareBalanceWithProxy', tokens_committed_to_db: 0n, other: Buffer.alloc(0) })).toMatchObject({ error_code: 0 });
+    conn.close('done');
+  });
+
   it('refuses a worker handshake out of order', async () => {
     const conn = await peer(net.proxy.workerEndpoint.port, 'worker');
     await expect(conn.query({ _: 'worker.proxyHandshakeComplete', is_disabled: false })).rejects.toThrow(/expected worker.compareBalanceWithProxy first \(code 602\)/);

@@ -104,7 +104,11 @@ export class AnswerWriter {
     const tail = finalInfo ? { final_info: finalInfo } : {};
     if (!this.started) {
       this.started = true;
-      const answer = encodeHttpResponse({ status, reason, headers: [['Content-Type', contentType]], body: bytes });
+      // The header says how the body is framed, as the reference worker writes it: the reference
+      // client sets up its HTTP answer from these headers (without one it sends chunk markers
+      // inside an unframed body).
+      const framing: [string, string] = finalInfo ? ['Content-Length', String(bytes.length)] : ['Transfer-Encoding', 'chunked'];
+      const answer = encodeHttpResponse({ status, reason, headers: [['Content-Type', contentType], framing], body: bytes });
       this.send({ _: 'proxy.queryAnswerEx', request_id: this.requestId, answer, flags, ...tail });
       return;
     }
