@@ -40,7 +40,8 @@ export class AnswerWriter {
     let usage: Usage | undefined;
     const relay: string[] = [];
     for (const data of batch) {
-      const hasUsage = USAGE_MARK.test(data);
+      // The substring test first: it rules out every chunk but the usage one at a fraction of the regex's cost.
+      const hasUsage = data.includes('"usage"') && USAGE_MARK.test(data);
       if (hasUsage || this.assembler) {
         const chunk = JSON.parse(data) as { usage?: Usage | null; choices?: unknown[] };
         if (hasUsage && chunk.usage) usage = chunk.usage;
