@@ -85,7 +85,7 @@ describe('client against reference-shaped proxy answers', () => {
       const run = (content: string) => new Promise<{ parts: string[]; final?: unknown; error?: [number, string] }>((resolve) => {
         const parts: string[] = [];
         link.runQuery({ model: 'm', request: Buffer.from(JSON.stringify({ model: 'm', messages: [{ role: 'user', content }] })), maxCoefficient: 1, maxTokens: 10, timeoutSeconds: 10 }, {
-          onPart: (b) => parts.push(...b.toString('utf8').split('\n')),
+          onPart: (chunks) => parts.push(...chunks),
           onFinal: (t) => resolve({ parts, final: t }),
           onError: (code, message) => resolve({ parts, error: [code, message] }),
         });

@@ -82,21 +82,21 @@ export function relayQuery(ctx: RelayContext, res: ServerResponse, r: RelayReque
     ctx.queue.released();
   };
 
+  const uncork = () => res.uncork();
   const callbacks: QueryCallbacks = {
-    onPart(answer) {
+    onPart(chunks) {
       accepted();
-      const text = answer.toString('utf8');
       if (assembler) {
-        for (const line of text.split('\n')) {
+        for (const chunk of chunks) {
           try {
-            assembler.add(JSON.parse(line) as Record<string, unknown>);
+            assembler.add(JSON.parse(chunk) as Record<string, unknown>);
           } catch {
             ctx.log.warn('proxy sent an answer part that is not JSON; skipped');
           }
         }
         return;
       }
-      streamId ||= ID_FIELD.exec(text)?.[1] ?? '';
+      streamId ||= ID_FIELD.exec(chunks[0]!)?.[1] ?? '';
       if (!headersSent) {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
         headersSent = true;
@@ -104,10 +104,9 @@ export function relayQuery(ctx: RelayContext, res: ServerResponse, r: RelayReque
       // Parts that arrive in one tick leave in one write.
       if (!res.writableCorked) {
         res.cork();
-        process.nextTick(() => res.uncork());
+        process.nextTick(uncork);
       }
-      // An answer part holds one or more chunks, one JSON text per line.
-      res.write(`data: ${text.replaceAll('\n', '\n\ndata: ')}\n\n`);
+      res.write(`data: ${chunks.join('\n\ndata: ')}\n\n`);
     },
     onBody(answer) {
       body = answer;

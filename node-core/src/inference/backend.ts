@@ -1,7 +1,7 @@
-import http from 'node:http';
-import https from 'node:https';
+import { StringDecoder } from 'node:string_decoder';
 import { CocoonError, errorMessage } from '../errors.ts';
 import { ChunkStreamParser } from './chunk-stream.ts';
+import { createEngineClient, type EngineResponse } from './engine-client.ts';
 import type { ChatCompletionChunk, ChatCompletionRequest } from './openai-types.ts';
 
 /**
@@ -25,8 +25,10 @@ export interface InferenceBackend {
    * POSTs a JSON body to an engine path (`/v1/completions`, `/v1/embeddings`…) and resolves with
    * the engine's response whatever its status, for relays that pass the HTTP exchange on as is.
    */
-  post(path: string, body: string, signal?: AbortSignal): Promise<http.IncomingMessage>;
+  post(path: string, body: string, signal?: AbortSignal): Promise<EngineResponse>;
 }
+
+export type { EngineResponse } from './engine-client.ts';
 
 export interface OpenAiBackendOptions {
   /** Engine root, with or without a trailing /v1 (Ollama: http://127.0.0.1:11434). */
@@ -50,6 +52,7 @@ export function createOpenAiCompatibleBackend(opts: OpenAiBackendOptions): Infer
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
   const timeoutMs = opts.timeoutMs ?? 30_000;
+  const engine = createEngineClient({ base, headers, timeoutMs });
 
   async function call(path: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -90,10 +93,10 @@ export function createOpenAiCompatibleBackend(opts: OpenAiBackendOptions): Infer
       for await (const batch of this.streamChatRaw(request, signal)) for (const data of batch) yield parseChunk(data);
     },
     streamChatRaw(request, signal) {
-      return streamRaw(`${base}/v1/chat/completions`, headers, JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } }), timeoutMs, signal);
+      return streamRaw(engine.post('/v1/chat/completions', JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } }), signal), signal);
     },
     post(path, body, signal) {
-      return openPost(`${base}${path}`, headers, body, timeoutMs, signal);
+      return engine.post(path, body, signal);
     },
   };
 }
@@ -109,62 +112,52 @@ function parseChunk(data: string): ChatCompletionChunk {
   return chunk;
 }
 
-// Keep-alive agents: one engine connection per concurrent request, reused across requests.
-const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }) };
-
-/**
- * POSTs to the engine on node:http rather than fetch: the WHATWG stream layer under fetch was the
- * worker's largest cost in the relay profile. Resolves at the response headers.
- */
-function openPost(url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal): Promise<http.IncomingMessage> {
-  const target = new URL(url);
-  const lib = target.protocol === 'https:' ? https : http;
-  return new Promise<http.IncomingMessage>((resolve, reject) => {
-    const req = lib.request(target, { method: 'POST', agent: agents[target.protocol as 'http:'], headers: { ...headers, 'content-length': Buffer.byteLength(body) }, signal });
-    const timer = setTimeout(() => req.destroy(new CocoonError('engine_timeout', `inference engine at ${target.origin} did not answer within ${timeoutMs} ms`)), timeoutMs);
-    req.once('response', (r) => { clearTimeout(timer); resolve(r); });
-    req.once('error', (err) => {
-      clearTimeout(timer);
-      if (signal?.aborted) reject(new CocoonError('cancelled', 'request cancelled', { cause: err }));
-      else if (err instanceof CocoonError) reject(err);
-      else reject(new CocoonError('engine_unreachable', `inference engine at ${target.origin} is unreachable: ${errorMessage(err)}`, { hint: 'start the engine (vLLM, SGLang, llama-server, Ollama) or check the --backend URL', cause: err }));
-    });
-    req.end(body);
-  });
+/** Streams chunk payloads (SSE `data:` or JSON lines) from a POST. */
+async function* streamRaw(response: Promise<EngineResponse>, signal?: AbortSignal): AsyncIterable<string[]> {
+  yield* engineChunks(await response, signal);
 }
 
-/** Streams chunk payloads (SSE `data:` or JSON lines) from a POST. */
-async function* streamRaw(url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal?: AbortSignal): AsyncIterable<string[]> {
-  const res = await openPost(url, headers, body, timeoutMs, signal);
-  yield* engineChunks(res, signal);
+/** The whole body, up to `limit` bytes (beyond: the exchange is dropped and this throws). */
+export async function readAll(res: EngineResponse, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for (let got = await res.read(); got !== null; got = await res.read()) {
+    for (const c of got) size += c.length;
+    if (size > limit) {
+      res.destroy();
+      throw new CocoonError('engine_error', `inference engine answer is larger than ${limit} bytes`);
+    }
+    parts.push(...got);
+  }
+  return Buffer.concat(parts);
 }
 
 /** The chunk payloads of an engine's streamed answer; a non-200 status or an error event throws. */
-export async function* engineChunks(res: http.IncomingMessage, signal?: AbortSignal): AsyncIterable<string[]> {
-  if (res.statusCode !== 200) {
-    let text = '';
-    for await (const c of res) text += c;
+export async function* engineChunks(res: EngineResponse, signal?: AbortSignal): AsyncIterable<string[]> {
+  if (res.status !== 200) {
+    const text = (await readAll(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString('utf8');
     let message = text.slice(0, 500);
     try { message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message; } catch { /* not JSON */ }
-    throw new CocoonError(res.statusCode === 404 ? 'engine_not_found' : 'engine_error', `inference engine answered ${res.statusCode}: ${message}`);
+    throw new CocoonError(res.status === 404 ? 'engine_not_found' : 'engine_error', `inference engine answered ${res.status}: ${message}`);
   }
-  res.setEncoding('utf8');
   // SSE or JSON lines, whichever this engine answers with (chunk-stream.ts).
   const parser = new ChunkStreamParser();
+  const text = new StringDecoder('utf8');
   const checked = (batch: string[]) => {
     for (const data of batch) if (data.startsWith('{"error"')) parseChunk(data); // throws with the engine's message
     return batch;
   };
   let ended = false;
   try {
-    for await (const text of res as AsyncIterable<string>) {
-      const batch = checked(parser.push(text));
+    // Everything that arrived since the last read is one batch: a fast engine's burst is one answer part.
+    for (let parts = await res.read(); parts !== null; parts = await res.read()) {
+      const batch = checked(parser.push(text.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))));
       if (batch.length) yield batch;
-      // After [DONE] the response is read to its end rather than abandoned: leaving the loop early
-      // would destroy the socket and cost a new engine connection per request.
+      // After [DONE] the response is read to its end rather than abandoned: leaving early would
+      // close the engine connection and cost a new one per request.
     }
     ended = true;
-    const last = checked(parser.end());
+    const last = checked([...parser.push(text.end()), ...parser.end()]);
     if (last.length) yield last;
   } catch (err) {
     if (err instanceof CocoonError) throw err;

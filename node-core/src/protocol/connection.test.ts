@@ -1,5 +1,5 @@
 import net, { type AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../log.ts';
 import { Connection } from './connection.ts';
 import { FrameDecoder, FrameEncoder } from './framing.ts';
@@ -111,5 +111,39 @@ describe('connection', () => {
     a.write(new FrameEncoder().encode(codec.encode({ _: 'tcp.connected', id: connect.id })));
     expect((await next())._).toBe('tcp.ping');
     expect(await new Promise((r) => dialer.once('close', r))).toMatch(/nothing received for 400 ms/);
+  });
+
+  it('writes packets and queries byte for byte as the wrapper encoded around the encoded message, for every length prefix and padding', async () => {
+    const [d, a] = await socketPair();
+    const raw: Buffer[] = [];
+    a.on('data', (c: Buffer) => raw.push(c));
+    const dialer = new Connection(d, { log, role: 'dialer', accept: new Set() });
+    cleanup.push(() => dialer.close('over'));
+    const expected = new FrameEncoder();
+    const want: Buffer[] = [];
+    // The dialer's own tcp.connect went first (seqno 0); its id is read back from the bytes.
+    // Every size around the 254-byte switch of the bytes length prefix, for the answer and the whole message.
+    const sizes = [0, 1, 2, 3, ...Array.from({ length: 80 }, (_, i) => 190 + i), 1000, 70_000];
+    await new Promise((r) => setTimeout(r, 20));
+    const connect = codec.decode(new FrameDecoder().push(Buffer.concat(raw))[0]!);
+    want.push(expected.encode(codec.encode(connect)));
+    for (const n of sizes) {
+      const message: TlObject = { _: 'client.queryAnswerPartEx', request_id: Buffer.alloc(32, n & 0xff), answer: Buffer.alloc(n, 0x61), flags: 0 };
+      dialer.send(message);
+      want.push(expected.encode(codec.encode({ _: 'tcp.packet', data: codec.encode(message) })));
+      const error: TlObject = { _: 'client.queryAnswerErrorEx', request_id: Buffer.alloc(32, 1), error_code: 602, error: `é${'x'.repeat(n)}`, flags: 0 };
+      dialer.send(error);
+      want.push(expected.encode(codec.encode({ _: 'tcp.packet', data: codec.encode(error) })));
+    }
+    void dialer.query({ _: 'client.getWorkerTypesV2' }, 1000).catch(() => undefined);
+    const wanted = Buffer.concat(want);
+    await vi.waitFor(() => expect(Buffer.concat(raw).length).toBeGreaterThan(wanted.length));
+    const got = Buffer.concat(raw);
+    expect(got.subarray(0, wanted.length).equals(wanted)).toBe(true);
+    // The query: tcp.query {id, data}, with the id the connection picked.
+    const query = codec.decode(new FrameDecoder().push(got).at(-1)!);
+    expect(query._).toBe('tcp.query');
+    expect(codec.decode(query.data as Buffer)).toEqual({ _: 'client.getWorkerTypesV2' });
+    expect(got.subarray(wanted.length).equals(expected.encode(codec.encode(query)))).toBe(true);
   });
 });

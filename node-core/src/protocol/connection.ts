@@ -3,9 +3,22 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { cocoonCodec, type TlCodec, type TlObject } from './tl-codec.ts';
+import { cocoonCodec, TlWriter, type TlCodec, type TlObject } from './tl-codec.ts';
 import { ErrorCode, queryErrorCode } from './messages.ts';
-import { DEFAULT_MAX_FRAME, FrameDecoder, FrameEncoder } from './framing.ts';
+import { DEFAULT_MAX_FRAME, FRAME_HEADER_BYTES, FrameDecoder, FrameEncoder } from './framing.ts';
+
+/**
+ * Where a message wrapped in tcp.packet / tcp.query is encoded, shared by every connection of the
+ * process (encoding is synchronous): the inner object goes at HEADROOM, then the frame header,
+ * the wrapper's fields and the bytes length prefix are written just before it, and the finished
+ * frame leaves in one copy. Before, an answer part was copied four times (inner, wrapper, frame,
+ * batch) with a doubling buffer at each step.
+ */
+const scratch = new TlWriter(64 * 1024);
+/** Frame header, wrapper constructor id, tcp.query's id, the longest bytes length prefix. */
+const HEADROOM = FRAME_HEADER_BYTES + 4 + 8 + 4;
+/** A scratch buffer grown past this (a large embeddings answer) is not kept. */
+const SCRATCH_KEEP = 1 << 20;
 
 /**
  * One peer connection speaking Cocoon's wire, as the reference's TcpConnection does: frames with
@@ -40,6 +53,8 @@ interface Pending {
 
 export class Connection extends EventEmitter<{ close: [reason: string] }> {
   private readonly codec: TlCodec;
+  private readonly packetId: number;
+  private readonly queryId: number;
   private readonly decoder: FrameDecoder;
   private readonly encoder = new FrameEncoder();
   private readonly pending = new Map<bigint, Pending>();
@@ -59,6 +74,8 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
   ) {
     super();
     this.codec = opts.codec ?? cocoonCodec();
+    this.packetId = this.codec.idOf('tcp.packet');
+    this.queryId = this.codec.idOf('tcp.query');
     this.decoder = new FrameDecoder(opts.maxFrame ?? DEFAULT_MAX_FRAME);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
@@ -87,7 +104,7 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
   /** Sends a one-way message (wrapped in tcp.packet). */
   send(message: TlObject): void {
     if (this.closed) return;
-    this.write({ _: 'tcp.packet', data: this.codec.encode(message) });
+    this.writeWrapped(null, message);
   }
 
   /** Sends a query and waits for its answer. */
@@ -100,7 +117,7 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
         reject(new CocoonError('query_timeout', `${message._} got no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.write({ _: 'tcp.query', id, data: this.codec.encode(message) });
+      this.writeWrapped(id, message);
     });
   }
 
@@ -129,7 +146,49 @@ export class Connection extends EventEmitter<{ close: [reason: string] }> {
       this.held.push(packet);
       return;
     }
-    this.outbox.push(this.encoder.encode(this.codec.encode(packet)));
+    this.enqueue(this.encoder.encode(this.codec.encode(packet)));
+  }
+
+  /**
+   * The frame of `tcp.packet {data = inner}` (id null) or `tcp.query {id, data = inner}`, the
+   * same bytes as encoding the wrapper around the encoded inner object, built in one pass.
+   */
+  private writeWrapped(id: bigint | null, inner: TlObject): void {
+    if (this.connectId !== null) {
+      const data = this.codec.encode(inner);
+      return this.write(id === null ? { _: 'tcp.packet', data } : { _: 'tcp.query', id, data });
+    }
+    const w = scratch;
+    w.offset = HEADROOM;
+    try {
+      this.codec.encodeTo(w, inner);
+      const len = w.offset - HEADROOM;
+      const head = len < 254 ? 1 : 4;
+      const pad = ((head + len + 3) & ~3) - head - len;
+      w.ensure(pad);
+      w.buf.fill(0, w.offset, w.offset + pad);
+      const end = w.offset + pad;
+      let at = HEADROOM - head;
+      if (head === 1) w.buf[at] = len;
+      else w.buf.writeUInt32LE(0xfe | (len << 8), at);
+      if (id !== null) {
+        at -= 8;
+        w.buf.writeBigInt64LE(BigInt.asIntN(64, id), at);
+      }
+      at -= 4;
+      w.buf.writeUInt32LE(id === null ? this.packetId : this.queryId, at);
+      at -= FRAME_HEADER_BYTES;
+      this.encoder.header(w.buf, at, end - at - FRAME_HEADER_BYTES);
+      const frame = Buffer.allocUnsafe(end - at);
+      w.buf.copy(frame, 0, at, end);
+      this.enqueue(frame);
+    } finally {
+      if (w.buf.length > SCRATCH_KEEP) w.buf = Buffer.allocUnsafe(64 * 1024);
+    }
+  }
+
+  private enqueue(frame: Buffer): void {
+    this.outbox.push(frame);
     if (this.outbox.length === 1) process.nextTick(this.flush);
   }
 

@@ -19,13 +19,18 @@ export class FrameEncoder {
   private seqno = 0;
 
   encode(payload: Buffer): Buffer {
-    if (payload.length < MIN_FRAME || payload.length > MAX_FRAME) throw new FrameError(`payload of ${payload.length} bytes is outside ${MIN_FRAME}..${MAX_FRAME}`);
     const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
-    frame.writeUInt32LE(payload.length, 0);
-    frame.writeInt32LE(this.seqno, 4);
-    this.seqno = (this.seqno + 1) | 0;
+    this.header(frame, 0, payload.length);
     payload.copy(frame, FRAME_HEADER_BYTES);
     return frame;
+  }
+
+  /** Writes the next frame's header at `at` for a payload of `length` bytes that follows it. */
+  header(target: Buffer, at: number, length: number): void {
+    if (length < MIN_FRAME || length > MAX_FRAME) throw new FrameError(`payload of ${length} bytes is outside ${MIN_FRAME}..${MAX_FRAME}`);
+    target.writeUInt32LE(length, at);
+    target.writeInt32LE(this.seqno, at + 4);
+    this.seqno = (this.seqno + 1) | 0;
   }
 }
 

@@ -45,9 +45,14 @@ export class TlCodec {
 
   /** Serializes a boxed object (constructor id first). */
   encode(obj: TlObject): Buffer {
-    const w = new Writer();
+    const w = new TlWriter();
     this.writeBoxed(w, obj, 0);
     return w.finish();
+  }
+
+  /** Appends a boxed object to `w` (for callers that frame it without another copy). */
+  encodeTo(w: TlWriter, obj: TlObject): void {
+    this.writeBoxed(w, obj, 0);
   }
 
   /** Parses a boxed object; the whole buffer must be consumed. */
@@ -58,14 +63,14 @@ export class TlCodec {
     return obj;
   }
 
-  private writeBoxed(w: Writer, obj: TlObject, depth: number): void {
+  private writeBoxed(w: TlWriter, obj: TlObject, depth: number): void {
     const c = this.byName.get(obj?._);
     if (!c) throw new Error(`TL: cannot encode unknown constructor ${String(obj?._)}`);
     w.u32(c.id);
     this.writeFields(w, c, obj, depth);
   }
 
-  private writeFields(w: Writer, c: TlCombinator, obj: Record<string, unknown>, depth: number): void {
+  private writeFields(w: TlWriter, c: TlCombinator, obj: Record<string, unknown>, depth: number): void {
     if (depth > MAX_DEPTH) throw new Error('TL: nesting too deep');
     for (const f of c.fields) {
       if (f.condition && (((obj[f.condition.flagsField] as number) >>> f.condition.bit) & 1) === 0) continue;
@@ -75,12 +80,12 @@ export class TlCodec {
     }
   }
 
-  private writeValue(w: Writer, t: TlType, v: unknown, where: string, depth: number): void {
+  private writeValue(w: TlWriter, t: TlType, v: unknown, where: string, depth: number): void {
     switch (t.kind) {
       case 'int': case 'flags': return w.i32(v as number);
       case 'long': return w.i64(v as bigint);
       case 'double': return w.f64(v as number);
-      case 'string': return w.bytes(Buffer.from(v as string, 'utf8'));
+      case 'string': return w.string(v as string);
       case 'bytes': return w.bytes(v as Buffer);
       case 'int256': return w.fixed(v as Buffer, 32, where);
       case 'int128': return w.fixed(v as Buffer, 16, where);
@@ -163,39 +168,58 @@ export class TlCodec {
   }
 }
 
-class Writer {
-  private buf = Buffer.allocUnsafe(256);
-  private off = 0;
+/** A growing output buffer in TL's layout; `offset` and `at` let a caller place a frame header in front. */
+export class TlWriter {
+  buf: Buffer;
+  offset = 0;
 
-  private ensure(n: number): void {
-    if (this.off + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.off + n));
-    this.buf.copy(next, 0, 0, this.off);
+  constructor(capacity = 256) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  ensure(n: number): void {
+    if (this.offset + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.offset + n));
+    this.buf.copy(next, 0, 0, this.offset);
     this.buf = next;
   }
-  u32(v: number): void { this.ensure(4); this.buf.writeUInt32LE(v >>> 0, this.off); this.off += 4; }
+  u32(v: number): void { this.ensure(4); this.buf.writeUInt32LE(v >>> 0, this.offset); this.offset += 4; }
   i32(v: number): void {
     if (!Number.isInteger(v) || v < -0x80000000 || v > 0xffffffff) throw new Error(`TL: ${v} is not a 32-bit integer`);
     this.u32(v);
   }
-  i64(v: bigint): void { this.ensure(8); this.buf.writeBigInt64LE(BigInt.asIntN(64, v), this.off); this.off += 8; }
-  f64(v: number): void { this.ensure(8); this.buf.writeDoubleLE(v, this.off); this.off += 8; }
+  i64(v: bigint): void { this.ensure(8); this.buf.writeBigInt64LE(BigInt.asIntN(64, v), this.offset); this.offset += 8; }
+  f64(v: number): void { this.ensure(8); this.buf.writeDoubleLE(v, this.offset); this.offset += 8; }
   fixed(v: Buffer, n: number, where: string): void {
     if (!Buffer.isBuffer(v) || v.length !== n) throw new Error(`TL: ${where} must be ${n} bytes`);
-    this.ensure(n); v.copy(this.buf, this.off); this.off += n;
+    this.ensure(n); v.copy(this.buf, this.offset); this.offset += n;
   }
   bytes(v: Buffer): void {
     const len = v.length;
-    const head = len < 254 ? 1 : 4;
-    const padded = (head + len + 3) & ~3;
-    this.ensure(padded);
-    if (head === 1) this.buf[this.off] = len;
-    else this.buf.writeUInt32LE(0xfe | (len << 8), this.off);
-    v.copy(this.buf, this.off + head);
-    this.buf.fill(0, this.off + head + len, this.off + padded);
-    this.off += padded;
+    const head = this.lengthPrefix(len);
+    v.copy(this.buf, this.offset + head);
+    this.pad(head, len);
   }
-  finish(): Buffer { return this.buf.subarray(0, this.off); }
+  /** A string as TL bytes, UTF-8 encoded straight into the buffer. */
+  string(v: string): void {
+    const len = Buffer.byteLength(v, 'utf8');
+    const head = this.lengthPrefix(len);
+    this.buf.write(v, this.offset + head, len, 'utf8');
+    this.pad(head, len);
+  }
+  private lengthPrefix(len: number): number {
+    const head = len < 254 ? 1 : 4;
+    this.ensure((head + len + 3) & ~3);
+    if (head === 1) this.buf[this.offset] = len;
+    else this.buf.writeUInt32LE(0xfe | (len << 8), this.offset);
+    return head;
+  }
+  private pad(head: number, len: number): void {
+    const padded = (head + len + 3) & ~3;
+    this.buf.fill(0, this.offset + head + len, this.offset + padded);
+    this.offset += padded;
+  }
+  finish(): Buffer { return this.buf.subarray(0, this.offset); }
 }
 
 class Reader {

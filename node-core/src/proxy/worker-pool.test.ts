@@ -27,4 +27,23 @@ describe('WorkerPool', () => {
     expect(pool.pick(base.model, 10_000, new Set([idle.id]))).toBe(pricey);
     expect([off, other]).not.toContain(pool.pick(base.model, 10_000, new Set()));
   });
+
+  it('in a large pool, keeps load even without scoring every worker, and still finds the one free worker', () => {
+    const pool = new WorkerPool();
+    const workers = Array.from({ length: 1000 }, () => pool.add({ ...base, maxActive: 10 }));
+    pool.add({ ...base, model: 'other', maxActive: 10 });
+    // 5,000 streams placed one by one: the busiest worker ends near the mean (5), far below full.
+    for (let i = 0; i < 5000; i++) pool.pick(base.model, 1000, new Set())!.active++;
+    const loads = workers.map((w) => w.active);
+    expect(loads.reduce((a, b) => a + b, 0)).toBe(5000);
+    expect(Math.max(...loads)).toBeLessThanOrEqual(7);
+    // Every worker full but one (neither sampled nor excluded on purpose): found by the fallback scan.
+    for (const w of workers) w.active = w.maxActive;
+    workers[617]!.active = 3;
+    expect(pool.pick(base.model, 1000, new Set())).toBe(workers[617]);
+    expect(pool.pick(base.model, 1000, new Set([workers[617]!.id]))).toBeUndefined();
+    pool.remove(workers[617]!);
+    expect(pool.pick(base.model, 1000, new Set())).toBeUndefined();
+    expect(pool.hasModel('other')).toBe(true);
+  });
 });

@@ -28,9 +28,15 @@ export interface WorkerEntry {
 }
 
 const EWMA_ALPHA = 0.2;
+/** Up to this many workers of a model, a pick scores them all (the exact best). */
+const EXACT_PICK_LIMIT = 32;
+/** Beyond it, a pick scores this many drawn at random ("power of d choices"): cost independent of the pool's size. */
+const SAMPLED_CANDIDATES = 16;
 
 export class WorkerPool {
   private readonly workers = new Map<number, WorkerEntry>();
+  /** Workers by model (a worker's model is fixed at its handshake): a pick looks at its model only. */
+  private readonly byModel = new Map<string, WorkerEntry[]>();
   private nextId = 1;
 
   add(w: Omit<WorkerEntry, 'id' | 'active' | 'reportedActive' | 'successes' | 'failures' | 'latencyEwmaMs' | 'connectedAt'>): WorkerEntry {
@@ -42,11 +48,17 @@ export class WorkerPool {
       active: 0, reportedActive: null, successes: 0, failures: 0, latencyEwmaMs: 0, connectedAt: new Date().toISOString(),
     };
     this.workers.set(entry.id, entry);
+    const same = this.byModel.get(entry.model);
+    if (same) same.push(entry);
+    else this.byModel.set(entry.model, [entry]);
     return entry;
   }
 
   remove(entry: WorkerEntry): void {
-    this.workers.delete(entry.id);
+    if (!this.workers.delete(entry.id)) return;
+    const same = this.byModel.get(entry.model)!;
+    same.splice(same.indexOf(entry), 1);
+    if (same.length === 0) this.byModel.delete(entry.model);
   }
 
   all(): WorkerEntry[] {
@@ -54,16 +66,37 @@ export class WorkerPool {
   }
 
   hasModel(model: string): boolean {
-    for (const w of this.workers.values()) if (w.model === model) return true;
-    return false;
+    return this.byModel.has(model);
   }
 
-  /** Best worker for the query, or undefined when none qualifies. */
+  /**
+   * Best worker for the query, or undefined when none qualifies. Exact among up to
+   * EXACT_PICK_LIMIT workers of the model; in larger pools the best of SAMPLED_CANDIDATES drawn
+   * at random (nearly as even a load as the exact best, at a cost that does not grow with the
+   * pool), falling back to scoring all of them only when none of those qualifies (a pool that
+   * is nearly full, or a price or exclusion most workers fail).
+   */
   pick(model: string, maxCoefficient: number, exclude: ReadonlySet<number>): WorkerEntry | undefined {
+    const same = this.byModel.get(model);
+    if (!same) return undefined;
+    if (same.length > EXACT_PICK_LIMIT) {
+      let best: WorkerEntry | undefined;
+      let bestScore = Infinity;
+      for (let i = 0; i < SAMPLED_CANDIDATES; i++) {
+        const w = same[Math.floor(Math.random() * same.length)]!;
+        if (!this.eligible(w, maxCoefficient, exclude)) continue;
+        const score = this.score(w);
+        if (score < bestScore) {
+          best = w;
+          bestScore = score;
+        }
+      }
+      if (best) return best;
+    }
     let best: WorkerEntry | undefined;
     let bestScore = Infinity;
-    for (const w of this.workers.values()) {
-      if (w.disabled || w.model !== model || w.coefficient > maxCoefficient || w.active >= w.maxActive || exclude.has(w.id)) continue;
+    for (const w of same) {
+      if (!this.eligible(w, maxCoefficient, exclude)) continue;
       const score = this.score(w);
       // Random tie-break so equal workers share the load.
       if (score < bestScore || (score === bestScore && Math.random() < 0.5)) {
@@ -72,6 +105,10 @@ export class WorkerPool {
       }
     }
     return best;
+  }
+
+  private eligible(w: WorkerEntry, maxCoefficient: number, exclude: ReadonlySet<number>): boolean {
+    return !w.disabled && w.coefficient <= maxCoefficient && w.active < w.maxActive && !exclude.has(w.id);
   }
 
   /** Lower is better: load dominates, then unreliability, then price. */

@@ -49,7 +49,8 @@ export class AnswerWriter {
   chunks(batch: string[]): void {
     const relay: string[] = [];
     for (const data of batch) {
-      const hasUsage = USAGE_MARK.test(data);
+      // The substring test first: it rules out most chunks at a fraction of the regex's cost.
+      const hasUsage = data.includes('"usage"') && USAGE_MARK.test(data);
       if (hasUsage) this.lastUsageChunk = data;
       const usageOnly = hasUsage && USAGE_ONLY.test(data);
       if (this.assembler) this.assembler.add(JSON.parse(data) as Record<string, unknown>);

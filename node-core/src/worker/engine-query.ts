@@ -1,6 +1,5 @@
-import type { IncomingMessage } from 'node:http';
 import { CocoonError } from '../errors.ts';
-import { engineChunks, type InferenceBackend } from '../inference/backend.ts';
+import { engineChunks, readAll, type InferenceBackend } from '../inference/backend.ts';
 import { chatCompletionRequestSchema, embeddingRequestSchema, textCompletionRequestSchema, type Usage } from '../inference/openai-types.ts';
 import { tokenCountsFromUsage } from '../payments/pricing.ts';
 import { decodeHttpRequest } from '../protocol/http-payload.ts';
@@ -56,12 +55,12 @@ export async function runOnEngine(backend: InferenceBackend, q: EngineQuery, wri
   // or cut midway is charged for exactly what was produced, by the engine's own count.
   const engineBody = q.kind === 'embeddings' ? q.body : { ...q.body, stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } };
   const res = await backend.post(q.path, JSON.stringify(engineBody), signal);
-  const status = res.statusCode ?? 0;
-  const contentType = res.headers['content-type'] ?? 'application/json';
+  const status = res.status;
+  const contentType = res.contentType ?? 'application/json';
   if (status !== 200) {
     const bytes = await readAll(res, REFUSAL_BYTES);
     if (status >= 400 && status < 500) {
-      writer.whole(status, res.statusMessage ?? '', contentType, bytes, tokensUsed(ZERO_TOKENS));
+      writer.whole(status, res.statusText, contentType, bytes, tokensUsed(ZERO_TOKENS));
       return { outcome: 'refused', counts: ZERO_TOKENS };
     }
     // 5xx: this engine is in trouble; the proxy may retry on another worker.
@@ -88,20 +87,6 @@ export async function runOnEngine(backend: InferenceBackend, q: EngineQuery, wri
   const counts = tokenCountsFromUsage(usage);
   writer.finish(tokensUsed(counts));
   return { outcome: 'completed', counts };
-}
-
-async function readAll(res: IncomingMessage, limit: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const c of res as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit) {
-      res.destroy();
-      throw new CocoonError('engine_error', `inference engine answer is larger than ${limit} bytes`);
-    }
-    parts.push(c);
-  }
-  return Buffer.concat(parts);
 }
 
 function engineMessage(bytes: Buffer): string {
