@@ -127,6 +127,9 @@ describe('connection', () => {
     await new Promise((r) => setTimeout(r, 20));
     const connect = codec.decode(new FrameDecoder().push(Buffer.concat(raw))[0]!);
     want.push(expected.encode(codec.encode(connect)));
+    // Opened: from here on the dialer writes at once, through the one-pass path under test.
+    a.write(new FrameEncoder().encode(codec.encode({ _: 'tcp.connected', id: connect.id })));
+    await new Promise((r) => setTimeout(r, 20));
     for (const n of sizes) {
       const message: TlObject = { _: 'client.queryAnswerPartEx', request_id: Buffer.alloc(32, n & 0xff), answer: Buffer.alloc(n, 0x61), flags: 0 };
       dialer.send(message);
