@@ -55,7 +55,7 @@ abstract class PartySettlement<S extends PartyPaymentStore> {
   }
 
   protected binding(proxyContract: string): ProxyBinding | undefined {
-    return this.o.proxies.find((p) => p.proxyContract === proxyContract);
+    return this.o.proxies.find((p) => p.proxyContract === proxyContract || sameAddress(p.proxyContract, proxyContract));
   }
 
   /** Verifies and checks one payment report; returns a refusal reason or null. */
