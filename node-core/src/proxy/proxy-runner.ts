@@ -21,6 +21,8 @@ import { isProxyPayments } from '../payments/proxy-settlement.ts';
 export interface ProxyOptions {
   host?: string;
   port?: number;
+  /** The workers' port (default: any free one). */
+  workerPort?: number;
   identity: RaTlsIdentity;
   /** Verifies workers (their image must be allowed for workers). */
   workerVerifier: PeerVerifier;
@@ -391,7 +393,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   const clientServer = createRaTlsServer({ identity: opts.identity, verifier: opts.clientVerifier, log, ...pow, onSecureConnection: (s, peer) => onConnection(s, peer, 'client') });
   const workerServer = createRaTlsServer({ identity: opts.identity, verifier: opts.workerVerifier, log, ...pow, onSecureConnection: (s, peer) => onConnection(s, peer, 'worker') });
   const clientPort = await listen(clientServer, opts.port ?? 0);
-  const workerPort = await listen(workerServer, 0);
+  const workerPort = await listen(workerServer, opts.workerPort ?? 0);
 
   const stats = (): ProxyStats => ({
     clientPort, workerPort,
