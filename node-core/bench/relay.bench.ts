@@ -231,6 +231,11 @@ async function startSettledChain(o: { dev: string[]; engineUrl: string; model: s
   const { ClientAccount } = await import('../src/payments/client-account.ts');
   const home = mkdtempSync(join(tmpdir(), 'cocoon-bench-settle-'));
   const chain = await startLocalChain({ dataDir: join(home, 'chain'), port: 0, announceFile: join(home, 'local-chain.json') });
+  // As `cocoon up`: the development image is allowed on the root, whose allowlist the roles read.
+  const { allowImagesOnRoot } = await import('../src/network/root-config.ts');
+  const { DEV_IMAGE_HASH } = await import('../src/network/dev-images.ts');
+  const owner = chain.wallets.find((w) => w.name === 'owner')!;
+  await allowImagesOnRoot({ network: 'local', endpoint: chain.endpoint, rootAddress: chain.rootAddress }, owner.mnemonic, [{ kind: 'proxyImage', hash: DEV_IMAGE_HASH }, { kind: 'workerImage', hash: DEV_IMAGE_HASH }]);
   const env = { COCOON_HOME: home, COCOON_NETWORK: '', COCOON_TON_ENDPOINT: '', COCOON_ROOT_ADDRESS: '' };
   const settle = (wallet: string) => ['--settle', '--local-wallet', wallet];
   const proxy = await spawnRole<{ clientPort: number; workerPort: number }>(['proxy', ...o.dev, '--pow-difficulty', '4', ...settle('proxy')], env);
