@@ -28,7 +28,7 @@ const FAKE_BACKEND = fileURLToPath(new URL('./fake-openai-backend.ts', import.me
 const TSX = import.meta.resolve('tsx');
 
 interface System {
-  name: 'direct' | 'ours' | 'reference';
+  name: 'direct' | 'ours' | 'settled' | 'reference';
   url: string;
   /** Processes whose CPU is charged to this system while it is measured. */
   processes: () => Array<{ pid: number; name: string }>;
@@ -52,9 +52,11 @@ export async function run(argv: string[]): Promise<void> {
     options: {
       backend: { type: 'string' }, reference: { type: 'string' }, 'reference-checkout': { type: 'string' }, 'reference-verbosity': { type: 'string' },
       loadgen: { type: 'string' }, 'no-keepalive': { type: 'boolean' }, seconds: { type: 'string' }, rounds: { type: 'string' },
-      levels: { type: 'string' }, out: { type: 'string' }, warmup: { type: 'string' },
+      levels: { type: 'string' }, out: { type: 'string' }, warmup: { type: 'string' }, settlement: { type: 'string' },
     },
   });
+  const settlement = values.settlement ?? 'off';
+  if (!['on', 'off', 'both'].includes(settlement)) throw new Error(`--settlement must be on, off or both, got "${settlement}"`);
   const seconds = Number(values.seconds ?? 3);
   const rounds = Number(values.rounds ?? 3);
   const levels = (values.levels ?? '1,10,30').split(',').map(Number);
@@ -115,8 +117,13 @@ export async function run(argv: string[]): Promise<void> {
     const engineProc = enginePid ? [{ pid: enginePid, name: 'engine' }] : [];
     const systems: System[] = [
       { name: 'direct', url: `${engineUrl}/v1`, processes: () => engineProc },
-      { name: 'ours', url: client.info.openai, processes: () => [{ pid: client.child.pid!, name: 'client' }, { pid: proxy.child.pid!, name: 'proxy' }, { pid: worker.child.pid!, name: 'worker' }, ...engineProc] },
+      ...(settlement === 'on' ? [] : [{ name: 'ours' as const, url: client.info.openai, processes: () => [{ pid: client.child.pid!, name: 'client' }, { pid: proxy.child.pid!, name: 'proxy' }, { pid: worker.child.pid!, name: 'worker' }, ...engineProc] }]),
     ];
+    if (settlement !== 'off') {
+      const settled = await startSettledChain({ dev, engineUrl, model, children });
+      stops.push(settled.stop);
+      systems.push({ name: 'settled', url: settled.openai, processes: () => [...settled.pids, ...engineProc] });
+    }
     if (referenceDir) {
       const ref = await startReferenceNetwork({
         buildDir: referenceDir, checkout: values['reference-checkout'] ?? '/tmp/cocoon-ref',
@@ -178,7 +185,7 @@ export async function run(argv: string[]): Promise<void> {
     }
     mkdirSync('bench-results', { recursive: true });
     const out = values.out ?? 'bench-results/relay.json';
-    writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), loadgen, keepalive: !noKeepalive, backend: backendKind, model, seconds, rounds, chunksPerAnswer: chunks, referenceSkipped, rows }, null, 2));
+    writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), settlement, loadgen, keepalive: !noKeepalive, backend: backendKind, model, seconds, rounds, chunksPerAnswer: chunks, referenceSkipped, rows }, null, 2));
     console.log(`wrote ${out}`);
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
@@ -192,7 +199,8 @@ function printRow(row: Record<string, unknown>, names: string[], header: boolean
   const cell = (n: string) => row[n] as Cell | undefined;
   const fmt = (x: Cell | undefined) => (x ? `${x.reqPerSec.toFixed(0)} req/s, p50 ${x.p50Ms.toFixed(1)}, p99 ${x.p99Ms.toFixed(1)} (±${(x.spread * 50).toFixed(0)}%${x.errors ? `, ${x.errors} errors` : ''})` : '—');
   const ratio = (a?: Cell, b?: Cell) => (a && b ? (a.reqPerSec / b.reqPerSec).toFixed(2) : '—');
-  const ours = cell('ours'), ref = cell('reference'), direct = cell('direct');
+  const settled = cell('settled');
+  const ours = cell('ours') ?? settled, ref = cell('reference'), direct = cell('direct');
   if (header) {
     console.log('relay benchmark: streaming, closed loop; chain = client → proxy → worker → engine, separate processes; medians of rounds (± half the spread of rounds)');
     console.log('| c | reference chain | our chain | backend direct | ours ÷ reference | ours ÷ direct | ours added p50 ms | ours p99 ÷ direct p99 |');
@@ -201,8 +209,50 @@ function printRow(row: Record<string, unknown>, names: string[], header: boolean
   const added = ours && direct ? (ours.p50Ms - direct.p50Ms).toFixed(2) : '—';
   const p99 = ours && direct ? (ours.p99Ms / direct.p99Ms).toFixed(2) : '—';
   console.log(`| ${row.concurrency} | ${names.includes('reference') ? fmt(ref) : 'not run'} | ${fmt(ours)} | ${fmt(direct)} | ${ratio(ours, ref)} | ${ratio(ours, direct)} | ${added} | ${p99} |`);
+  if (settled && cell('ours')) console.log(`|   | settlement on: ${fmt(settled)}; on ÷ off ${ratio(settled, cell('ours'))} |`);
   const cpu = (n: string) => { const x = cell(n); return x ? Object.entries(x.cpuUsPerChunk).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ') : ''; };
   console.log(`|   | CPU µs per chunk: ${names.map((n) => `${n}: ${cpu(n)}`).join('; ')} |`);
   const sys = (n: string) => { const x = cell(n); return x ? Object.entries(x.syscallsPerChunk).map(([k, v]) => `${k} ${v.reads.toFixed(2)}r/${v.writes.toFixed(2)}w`).join(', ') : ''; };
   console.log(`|   | syscalls per chunk: ${names.map((n) => `${n}: ${sys(n)}`).join('; ')} |`);
+}
+
+/**
+ * The same chain with settlement on (`--settle`): an embedded TON chain in this process (its
+ * loopback HTTP API announced in a scratch COCOON_HOME), the local proxy contract, a client
+ * contract opened with a stake large enough that the bench never waits for credit, and every
+ * answer recorded in the proxy ledger, signed to both parties and settled on its timer.
+ */
+async function startSettledChain(o: { dev: string[]; engineUrl: string; model: string; children: ChildProcess[] }): Promise<{ openai: string; pids: Array<{ pid: number; name: string }>; stop: () => Promise<void> }> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { toNano } = await import('@ton/core');
+  const { startLocalChain } = await import('../src/chain/local/local-chain.ts');
+  const { ClientAccount } = await import('../src/payments/client-account.ts');
+  const home = mkdtempSync(join(tmpdir(), 'cocoon-bench-settle-'));
+  const chain = await startLocalChain({ dataDir: join(home, 'chain'), port: 0, announceFile: join(home, 'local-chain.json') });
+  // As `cocoon up`: the development image is allowed on the root, whose allowlist the roles read.
+  const { allowImagesOnRoot } = await import('../src/network/root-config.ts');
+  const { DEV_IMAGE_HASH } = await import('../src/network/dev-images.ts');
+  const owner = chain.wallets.find((w) => w.name === 'owner')!;
+  await allowImagesOnRoot({ network: 'local', endpoint: chain.endpoint, rootAddress: chain.rootAddress }, owner.mnemonic, [{ kind: 'proxyImage', hash: DEV_IMAGE_HASH }, { kind: 'workerImage', hash: DEV_IMAGE_HASH }]);
+  const env = { COCOON_HOME: home, COCOON_NETWORK: '', COCOON_TON_ENDPOINT: '', COCOON_ROOT_ADDRESS: '' };
+  const settle = (wallet: string) => ['--settle', '--local-wallet', wallet];
+  const proxy = await spawnRole<{ clientPort: number; workerPort: number }>(['proxy', ...o.dev, '--pow-difficulty', '4', ...settle('proxy')], env);
+  o.children.push(proxy.child);
+  const account = await ClientAccount.openLocal({ endpoint: chain.endpoint, rootAddress: chain.rootAddress, chainDataDir: join(home, 'chain') });
+  await account.stake(toNano('5000'));
+  const worker = await spawnRole(['worker', ...o.dev, '--proxy', `127.0.0.1:${proxy.info.workerPort}`, '--backend', o.engineUrl, '--model', o.model, '--max-active', '256', ...settle('worker')], env);
+  o.children.push(worker.child);
+  const client = await spawnRole<{ openai: string }>(['client', '--policy', 'fake', '--proxy', `127.0.0.1:${proxy.info.clientPort}`, ...settle('client')], env);
+  o.children.push(client.child);
+  return {
+    openai: client.info.openai,
+    pids: [{ pid: client.child.pid!, name: 'client' }, { pid: proxy.child.pid!, name: 'proxy' }, { pid: worker.child.pid!, name: 'worker' }],
+    stop: async () => {
+      for (const ch of [client.child, worker.child, proxy.child]) await stopRole(ch);
+      await chain.stop();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
 }

@@ -49,6 +49,8 @@ function wrap<T>(what: string, endpoint: string, p: Promise<T>): Promise<T> {
   });
 }
 
+const walletQueues = new Map<string, Promise<unknown>>();
+
 export class Chain {
   readonly client: TonClient;
 
@@ -155,26 +157,33 @@ export class Chain {
         const acct = await chain.getAccount(wallet.address);
         return acct.state === 'active' ? wrap('reading wallet seqno', chain.config.endpoint, wallet.getSeqno()) : 0;
       },
-      async sendAndWait(messages, timeoutMs = 60_000) {
-        const before = await chain.getAccount(wallet.address);
-        if (before.balance === 0n) {
-          throw new CocoonError('wallet_empty', `wallet ${wallet.address.toString({ bounceable: false })} has no funds on ${chain.config.network}`, {
-            hint: chain.config.network === 'local' ? 'use one of the funded dev wallets from `cocoon chain up`' : 'top it up first',
-          });
-        }
-        const seqno = before.state === 'active' ? await wallet.getSeqno() : 0;
-        await wrap('sending a wallet transfer', chain.config.endpoint, wallet.sendTransfer({
-          seqno,
-          secretKey: key.secretKey,
-          sendMode: SendMode.PAY_GAS_SEPARATELY + SendMode.IGNORE_ERRORS,
-          messages: messages.map((m) => internal({ to: m.to, value: m.value, body: m.body, init: m.init ?? undefined, bounce: m.bounce })),
-        }));
-        return chain.waitForTransaction(wallet.address, {
-          afterLt: before.lastTransaction?.lt ?? 0n,
-          predicate: (tx) => tx.inMessage?.info.type === 'external-in',
-          timeoutMs,
-        });
+      sendAndWait(messages, timeoutMs = 60_000) {
+        // One transfer at a time per wallet in this process: two at once would share a seqno and one would be lost.
+        const key = wallet.address.toRawString();
+        const run = (walletQueues.get(key) ?? Promise.resolve()).then(() => send(messages, timeoutMs));
+        walletQueues.set(key, run.catch(() => undefined));
+        return run;
       },
     };
+    async function send(messages: Parameters<ChainWallet['sendAndWait']>[0], timeoutMs: number): Promise<Transaction> {
+      const before = await chain.getAccount(wallet.address);
+      if (before.balance === 0n) {
+        throw new CocoonError('wallet_empty', `wallet ${wallet.address.toString({ bounceable: false })} has no funds on ${chain.config.network}`, {
+          hint: chain.config.network === 'local' ? 'use one of the funded dev wallets from `cocoon chain up`' : 'top it up first',
+        });
+      }
+      const seqno = before.state === 'active' ? await wallet.getSeqno() : 0;
+      await wrap('sending a wallet transfer', chain.config.endpoint, wallet.sendTransfer({
+        seqno,
+        secretKey: key.secretKey,
+        sendMode: SendMode.PAY_GAS_SEPARATELY + SendMode.IGNORE_ERRORS,
+        messages: messages.map((m) => internal({ to: m.to, value: m.value, body: m.body, init: m.init ?? undefined, bounce: m.bounce })),
+      }));
+      return chain.waitForTransaction(wallet.address, {
+        afterLt: before.lastTransaction?.lt ?? 0n,
+        predicate: (tx) => tx.inMessage?.info.type === 'external-in',
+        timeoutMs,
+      });
+    }
   }
 }

@@ -69,6 +69,8 @@ export interface LocalNetworkOptions {
   openClientContract?: boolean;
   /** Settlement policy for the proxy (default LOCAL_DEV_SETTLEMENT_POLICY: settles within seconds). */
   settlementPolicy?: import('../payments/settlement-scheduler.ts').SettlementPolicy;
+  /** How long the proxy waits for a client's register transaction (default 300 s, as the reference). */
+  registrationTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -147,6 +149,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
           dataDir: opts.paymentsDataDir ?? dirname(opts.chainDataDir), workers: workerCount, log,
           ...(opts.openClientContract !== undefined && { openClientContract: opts.openClientContract }),
           ...(opts.settlementPolicy && { policy: opts.settlementPolicy }),
+          ...(opts.registrationTimeoutMs !== undefined && { registrationTimeoutMs: opts.registrationTimeoutMs }),
         });
         // Stopped after the roles (stoppers run in reverse), so the last answers are in the ledger; flushed before the chain stops.
         const s = settlement;

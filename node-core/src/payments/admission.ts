@@ -39,7 +39,7 @@ export interface PaymentErrorBody {
     message: string;
     type: 'insufficient_quota';
     param: string | null;
-    code: 'insufficient_balance' | 'unsettled_credit_exhausted' | 'request_cost_cap' | 'session_cost_cap' | 'price_coefficient_cap';
+    code: 'insufficient_balance' | 'unsettled_credit_exhausted' | 'request_cost_cap' | 'session_cost_cap' | 'price_coefficient_cap' | 'client_not_registered';
     balance_nano?: string;
     needed_nano: string;
     available_nano?: string;

@@ -32,6 +32,8 @@ export interface LocalSettlementOptions {
   /** Open the client contract with the minimum stake when it is not open (default true; the app opens it itself). */
   openClientContract?: boolean;
   policy?: SettlementPolicy;
+  /** How long the proxy waits for a client's register transaction (default 300 s, as the reference). */
+  registrationTimeoutMs?: number;
   log: Logger;
 }
 
@@ -85,7 +87,8 @@ export async function startLocalSettlement(o: LocalSettlementOptions): Promise<L
   // The proxy submits charges and payouts (it is owed the charges; payouts draw on what they funded).
   // Clients and workers hold their signed messages and submit by the default rules: a client at
   // half its stake, a worker when its payout is worth the fee or a day old.
-  const proxy = await LedgerProxySettlement.open({ chain, wallet: proxyW, proxyContract, proxyKey, dataDir: dirs.proxy, policy, log: log.child({ role: 'proxy-settlement' }) });
+  const proxy = await LedgerProxySettlement.open({ chain, wallet: proxyW, proxyContract, proxyKey, dataDir: dirs.proxy, policy, log: log.child({ role: 'proxy-settlement' }),
+    ...(o.registrationTimeoutMs !== undefined && { registrationTimeoutMs: o.registrationTimeoutMs, lateRegistrationWaitMs: Math.min(o.registrationTimeoutMs, 20_000) }) });
   const binding = (own: Address) => [{ proxyContract: proxyContract.toString(), ownContract: own.toString(), proxyPublicKey: proxyKey.publicKey }];
   const clientS = StoreClientSettlement.open({
     ownerAddress: clientW.address.toString(), isTest: params.isTest, path: join(dirs.client, PAYMENT_FILES.client), pricing,

@@ -5,8 +5,12 @@
  * what the party holds (rollback; for the client, never above what it received), kept when
  * better, and submitted on chain by the party's scheduler when due.
  */
+import { Address } from '@ton/core';
 import type { Chain, ChainWallet } from '../chain/chain.ts';
-import { errorMessage } from '../errors.ts';
+import { readClientData } from '../chain/contract-state.ts';
+import { Body, MIN_OP_VALUE } from '../../../contracts/wrappers/protocol.ts';
+import { randomQueryId } from '../../../contracts/wrappers/signing.ts';
+import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ClientSettlement, PaymentState, WorkerSettlement } from '../protocol/settlement.ts';
 import { ChainSettlementSubmitter } from './chain-submitter.ts';
@@ -51,7 +55,7 @@ abstract class PartySettlement<S extends PartyPaymentStore> {
   }
 
   protected binding(proxyContract: string): ProxyBinding | undefined {
-    return this.o.proxies.find((p) => p.proxyContract === proxyContract);
+    return this.o.proxies.find((p) => p.proxyContract === proxyContract || sameAddress(p.proxyContract, proxyContract));
   }
 
   /** Verifies and checks one payment report; returns a refusal reason or null. */
@@ -93,8 +97,58 @@ export class StoreClientSettlement extends PartySettlement<ClientPaymentStore> i
     return new StoreClientSettlement(ClientPaymentStore.open(o.path), o, 'charge');
   }
 
-  async registerWithProxy(): Promise<void> {
-    // Long authorization on chain is not implemented yet; the proxy admits by the contract's funds.
+  private pendingRegistration: { proxyContract: string; nonce: bigint; timer: NodeJS.Timeout } | null = null;
+
+  /**
+   * Long authorization: the owner's wallet sends `owner_client_register(nonce)` to the client
+   * contract, which tells the proxy contract; the proxy accepts the connection when it sees it.
+   * Sent only to this client's own contract at a proxy it knows (never to an address the proxy
+   * names). A contract that is not open yet cannot register: the handshake goes on (the proxy
+   * refuses queries with 402 meanwhile) and the registration is sent as soon as it is open.
+   */
+  async registerWithProxy(p: { proxyContract: string; clientContract: string; nonce: bigint }): Promise<void> {
+    const b = this.binding(p.proxyContract);
+    if (!b) throw new CocoonError('unknown_proxy', `this client has no client contract at proxy ${p.proxyContract}`, { hint: 'configure the proxy contract this client pays (--proxy-contract)' });
+    if (!sameAddress(b.ownContract, p.clientContract)) {
+      throw new CocoonError('client_contract_mismatch', `the proxy names client contract ${p.clientContract}, but this owner's contract at ${p.proxyContract} is ${b.ownContract}`);
+    }
+    const { chain, wallet } = this.o;
+    if (!chain || !wallet) throw new CocoonError('client_cannot_register', 'the long authorization needs the owner\'s wallet to send the register transaction, and this client has none', { hint: 'give the client its wallet (--wallet-mnemonic-file FILE)' });
+    if (this.pendingRegistration) clearTimeout(this.pendingRegistration.timer);
+    this.pendingRegistration = null;
+    const send = () => wallet.sendAndWait([{ to: Address.parse(b.ownContract), value: MIN_OP_VALUE, body: Body.clientRegister(randomQueryId(), p.nonce, wallet.address) }]);
+    const open = async () => (await readClientData(chain, Address.parse(b.ownContract)))?.state === 0;
+    if (await open()) {
+      await send();
+      this.o.log.info({ proxy: p.proxyContract, contract: b.ownContract }, 'sent the register transaction for the long authorization');
+      return;
+    }
+    this.o.log.warn({ proxy: p.proxyContract, contract: b.ownContract }, 'the client contract is not open: queries are refused until it is; the registration is sent once it opens');
+    const retry = () => {
+      const pending = { proxyContract: p.proxyContract, nonce: p.nonce, timer: setTimeout(() => void (async () => {
+        if (this.pendingRegistration !== pending) return;
+        try {
+          if (await open()) {
+            await send();
+            this.pendingRegistration = null;
+            this.o.log.info({ proxy: p.proxyContract, contract: b.ownContract }, 'client contract opened: sent the register transaction');
+            return;
+          }
+        } catch (err) {
+          this.o.log.warn({ err: errorMessage(err) }, 'could not send the register transaction; retrying');
+        }
+        if (this.pendingRegistration === pending) retry();
+      })(), 2_000) };
+      pending.timer.unref();
+      this.pendingRegistration = pending;
+    };
+    retry();
+  }
+
+  override async close(opts: { flush?: boolean } = {}): Promise<void> {
+    if (this.pendingRegistration) clearTimeout(this.pendingRegistration.timer);
+    this.pendingRegistration = null;
+    await super.close(opts);
   }
 
   onAnswer(proxyContract: string, requestId: string, tokens: TokenCounts, maxCoefficient: number): void {
@@ -148,5 +202,13 @@ export class StoreWorkerSettlement extends PartySettlement<WorkerPaymentStore> i
     const b = this.binding(proxyContract);
     if (!b) return;
     this.store.recordServed({ proxy: proxyContract, contract: b.ownContract, requestId, tokens, coefficient: Math.max(1, coefficient), pricing: this.o.pricing });
+  }
+}
+
+function sameAddress(a: string, b: string): boolean {
+  try {
+    return Address.parse(a).equals(Address.parse(b));
+  } catch {
+    return false;
   }
 }

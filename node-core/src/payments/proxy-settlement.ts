@@ -25,6 +25,7 @@ import type { PricingParams, TokenCounts } from './pricing.ts';
 import { ProxyLedger, type AnswerOutcome, type Party } from './proxy-ledger.ts';
 import { SettlementScheduler, DEFAULT_SETTLEMENT_POLICY, type SettlementPolicy } from './settlement-scheduler.ts';
 import { ProxyPaymentSigner, signLatest } from './signed-payments.ts';
+import { ClientRegistrationWatcher, rawOwner } from './client-registrations.ts';
 
 export const PROXY_LEDGER_FILE = 'proxy-ledger.sqlite';
 
@@ -36,6 +37,12 @@ export interface AdmissionRequest {
   promptTokens: number;
   maxTokens: number;
   coefficient: number;
+  /**
+   * The nonce this client's connection was given for the long authorization: queries are
+   * charged to the claimed owner's contract only once its register transaction with this nonce
+   * is seen on chain.
+   */
+  authNonce: bigint;
 }
 
 export type Admission = { ok: true; release(): void } | { ok: false; status: 402; body: PaymentErrorBody };
@@ -66,6 +73,10 @@ export interface ProxySettlementOptions {
   policy?: SettlementPolicy;
   /** How long a client contract read stays fresh for admission (default 2 s). */
   clientStateTtlMs?: number;
+  /** How long the long authorization waits for the register transaction (default 300 s, as the reference). */
+  registrationTimeoutMs?: number;
+  /** How long a query waits for the registration of a connection that authorized before its contract was open (default 20 s). */
+  lateRegistrationWaitMs?: number;
   log: Logger;
 }
 
@@ -82,6 +93,7 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
   private readonly reserved = new Map<string, bigint>();
   private readonly addressCache = new Map<string, string>();
   private proxyTimer: NodeJS.Timeout | undefined;
+  readonly registrations: ClientRegistrationWatcher;
 
   private constructor(private readonly o: ProxySettlementOptions, private readonly data: ProxyData, private readonly codes: { client: Cell; worker: Cell }) {
     this.pricing = pricingOf(data.params);
@@ -96,6 +108,7 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
       throw new CocoonError('ledger_inconsistent', `the proxy ledger ${this.ledger.path} fails its audit: ${audit.problems.join('; ')}`);
     }
     this.scheduler = new SettlementScheduler(this.ledger, new ChainSettlementSubmitter(o.chain, o.wallet), o.policy ?? DEFAULT_SETTLEMENT_POLICY, { log: o.log });
+    this.registrations = new ClientRegistrationWatcher({ chain: o.chain, proxyContract: o.proxyContract, clientContractOf: (owner) => this.clientContractAddress(owner), log: o.log });
   }
 
   static async open(o: ProxySettlementOptions): Promise<LedgerProxySettlement> {
@@ -106,6 +119,12 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     }
     const compiled = data.codes.client && data.codes.worker ? null : await compileAll();
     const s = new LedgerProxySettlement(o, data, { client: data.codes.client ?? compiled!.client, worker: data.codes.worker ?? compiled!.worker });
+    try {
+      await s.registrations.start();
+    } catch (err) {
+      s.ledger.close();
+      throw err;
+    }
     s.scheduler.start();
     s.proxyTimer = setInterval(() => void s.refreshProxy(), s.scheduler.policy.tickMs * 4);
     s.proxyTimer.unref();
@@ -115,6 +134,7 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
 
   async close(opts: { flush?: boolean } = {}): Promise<void> {
     clearInterval(this.proxyTimer);
+    this.registrations.stop();
     try {
       const results = await this.scheduler.stop({ flush: opts.flush ?? true });
       const failed = results.filter((r) => r.outcome.status === 'failed');
@@ -136,10 +156,27 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     return null;
   }
 
-  async awaitClientRegistration(clientOwner: string): Promise<void> {
-    // Long authorization is not verified on chain yet; the client contract must at least exist.
-    const view = await this.refreshClient(this.clientContractAddress(clientOwner));
-    if (!view.deployed) this.o.log.warn({ clientOwner }, 'client has no client contract yet: its queries will be refused with 402 until it opens one');
+  /**
+   * Long authorization (see client-registrations.ts): an open client contract must send its
+   * register notice with this connection's nonce. A client whose contract is not open yet is let
+   * in unproven — nothing can be charged to a contract that is not open, and admission refuses
+   * its queries until the registration with this nonce is seen (the client sends it once it has
+   * opened the contract).
+   */
+  async awaitClientRegistration(clientOwner: string, nonce: bigint): Promise<void> {
+    const contract = this.clientContractAddress(clientOwner);
+    const view = await this.readOrEmpty(this.refreshClient(contract));
+    if (!view.deployed && !this.registrations.registration(nonce)) {
+      this.o.log.warn({ clientOwner, contract }, 'client contract not open: connection accepted unproven; its queries get 402 until it opens the contract and registers with this connection\'s nonce');
+      return;
+    }
+    try {
+      await this.registrations.verify(clientOwner, nonce, this.o.registrationTimeoutMs ?? 300_000);
+    } catch (err) {
+      this.o.log.warn({ clientOwner, contract, code: (err as CocoonError).code, err: errorMessage(err) }, 'client authorization refused');
+      throw err;
+    }
+    this.o.log.info({ clientOwner, contract }, 'client authorized by its register transaction on chain');
   }
 
   clientPayment(clientOwner: string): PaymentState {
@@ -165,6 +202,19 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
       result = this.assess(contract, r, view);
     }
     if (!result.ok) return { ok: false, status: 402, body: result.body };
+    // Only a connection that proved the owner (register transaction with its nonce) is charged to the contract.
+    if (this.registrations.registration(r.authNonce)?.owner !== rawOwner(r.clientOwner)) {
+      try {
+        await this.registrations.verify(r.clientOwner, r.authNonce, this.o.lateRegistrationWaitMs ?? 20_000);
+      } catch (err) {
+        this.o.log.warn({ clientOwner: r.clientOwner, contract, err: errorMessage(err) }, 'query refused: this connection has not proved it holds the client owner address');
+        return { ok: false, status: 402, body: { error: {
+          type: 'insufficient_quota', param: null, code: 'client_not_registered', needed_nano: result.worstCaseNano.toString(), contract,
+          message: `This connection has not proved that it holds the owner address of the client contract ${contract}: ${errorMessage(err)}. ` +
+            'Reconnect with the owner\'s wallet available to the client (it sends the register transaction itself).',
+        } } };
+      }
+    }
     const worst = result.worstCaseNano;
     this.reserved.set(contract, (this.reserved.get(contract) ?? 0n) + worst);
     let released = false;

@@ -30,7 +30,8 @@ export class ClientHandshake {
   state: 'new' | 'auth' | 'ok' | 'failed' = 'new';
   owner = '';
   protoVersion = 0;
-  private nonce = 0n;
+  /** The long authorization's nonce given to this connection (queries are charged only once it is registered on chain). */
+  nonce = 0n;
   private secretHash: Buffer | null = null;
 
   constructor(private readonly settlement: ProxySettlement, private readonly publicKey: Buffer) {}

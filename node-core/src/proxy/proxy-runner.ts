@@ -308,7 +308,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     if (!payments) return dispatch(req);
     // Admission: the client contract must cover the worst case before any worker sees the query.
     const coefficient = pool.pick(req.model, req.maxCoefficient, req.tried)?.coefficient ?? req.maxCoefficient;
-    payments.admit({ clientOwner: req.clientOwner, promptTokens: req.query.length, maxTokens: Math.max(0, req.maxTokens), coefficient }).then((a) => {
+    payments.admit({ clientOwner: req.clientOwner, promptTokens: req.query.length, maxTokens: Math.max(0, req.maxTokens), coefficient, authNonce: hs.nonce }).then((a) => {
       if (requests.get(key) !== req) {
         if (a.ok) a.release();
         return;

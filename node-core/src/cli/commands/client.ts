@@ -7,8 +7,9 @@ import { LIMIT_FLAG_SPEC, loadClientLimits } from '../../payments/client-limits.
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { attestationFlags, parseHostPort, roleAttestation } from '../role-flags.ts';
 import { untilSignal } from './up.ts';
+import { SETTLEMENT_USAGE, settlementFlags, settlementWanted } from '../../payments/role-settlement.ts';
 
-const usage = 'cocoon client --proxy HOST:PORT [--port N] [--api-key KEY | --api-key-file FILE | --no-api-key] [--allow-origin ORIGIN]... [--max-cost-per-request TON] [--max-cost-per-session TON] [--max-price-coefficient X] [--limits-file FILE] [--data-dir DIR] [--quote none|tdx|fake] [--policy tdx|fake|any] [--allow-image PROXY_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] [--json]';
+const usage = `cocoon client --proxy HOST:PORT [--port N] [--api-key KEY | --api-key-file FILE | --no-api-key] [--allow-origin ORIGIN]... [--max-cost-per-request TON] [--max-cost-per-session TON] [--max-price-coefficient X] [--limits-file FILE] [--quote none|tdx|fake] [--policy tdx|fake|any] [--allow-image PROXY_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] ${SETTLEMENT_USAGE} [--json]`;
 
 export const command: CliCommand = {
   summary: 'run a client: attested link to a proxy and an OpenAI-compatible API on 127.0.0.1',
@@ -17,7 +18,7 @@ export const command: CliCommand = {
     const { values } = parseFlags(args, {
       ...attestationFlags, proxy: { type: 'string' }, port: { type: 'string' }, json: { type: 'boolean' },
       'api-key': { type: 'string' }, 'api-key-file': { type: 'string' }, 'no-api-key': { type: 'boolean' },
-      'allow-origin': { type: 'string', multiple: true }, 'data-dir': { type: 'string' },
+      'allow-origin': { type: 'string', multiple: true }, ...settlementFlags,
       ...LIMIT_FLAG_SPEC,
     }, usage, false);
     // The client's own caps, checked here at the boundary (a bad amount stops the start with the flag named).
@@ -31,7 +32,11 @@ export const command: CliCommand = {
       ...(values['no-api-key'] && { noApiKey: true }),
     });
     if (!apiKey.key && att.network !== 'local') log.warn({ network: att.network }, '--no-api-key: any local process (and any page that reaches this port) can spend this client\'s TON');
+    const chain = settlementWanted('client', values);
+    // Settling: the long authorization from the owner's wallet, signed charges checked against what it received (payments/role-settlement.ts).
+    const paying = chain ? await (await import('../../payments/role-settlement.ts')).clientRoleSettlement(chain, values, log) : null;
     const client = await startClient({
+      ...(paying && { settlement: paying.settlement, pricing: paying.pricing }),
       proxy: parseHostPort('proxy', values.proxy), port: intFlag('port', values.port, 0, 0, 65535), log,
       identity: att.identity,
       verifier: att.verifierFor('proxy'),
@@ -45,7 +50,7 @@ export const command: CliCommand = {
     process.stdout.write(values.json
       ? JSON.stringify(info) + '\n'
       : `client: OpenAI endpoint ${client.openaiUrl}\n` + (apiKey.key ? `client: API key required (Authorization: Bearer …)${info.apiKeyFile ? `, kept in ${info.apiKeyFile}` : ''}\n` : ''));
-    await untilSignal(async () => { await client.stop(); att.stop(); });
+    await untilSignal(async () => { await client.stop(); await paying?.settlement.close({ flush: false }); att.stop(); });
     return 0;
   },
 };

@@ -5,15 +5,16 @@ import { startWorker, waitForWorker } from '../../worker/worker-runner.ts';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { attestationFlags, parseHostPort, roleAttestation } from '../role-flags.ts';
 import { untilSignal } from './up.ts';
+import { SETTLEMENT_USAGE, settlementFlags, settlementWanted } from '../../payments/role-settlement.ts';
 
-const usage = 'cocoon worker --proxy HOST:PORT [--backend URL] [--model M] [--coefficient N] [--max-active N] [--token-delay-ms N] [--connect-timeout-ms N] [--quote tdx|fake] [--policy tdx|fake|any] [--allow-image PROXY_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] [--json]';
+const usage = `cocoon worker --proxy HOST:PORT [--backend URL] [--model M] [--coefficient N] [--max-active N] [--token-delay-ms N] [--connect-timeout-ms N] [--quote tdx|fake] [--policy tdx|fake|any] [--allow-image PROXY_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] ${SETTLEMENT_USAGE} [--json]`;
 
 export const command: CliCommand = {
   summary: 'run a worker: serves an inference engine to a proxy (built-in test engine unless --backend)',
   usage,
   async run(args) {
     const { values } = parseFlags(args, {
-      ...attestationFlags, proxy: { type: 'string', multiple: true }, backend: { type: 'string' }, model: { type: 'string' },
+      ...attestationFlags, ...settlementFlags, proxy: { type: 'string', multiple: true }, backend: { type: 'string' }, model: { type: 'string' },
       coefficient: { type: 'string' }, 'max-active': { type: 'string' }, 'token-delay-ms': { type: 'string' }, 'connect-timeout-ms': { type: 'string' }, json: { type: 'boolean' },
     }, usage, false);
     const proxies = (values.proxy ?? [undefined]).map((p) => parseHostPort('proxy', p));
@@ -21,8 +22,12 @@ export const command: CliCommand = {
     const engine = values.backend ? null : await startTestEngine({ tokenDelayMs: intFlag('token-delay-ms', values['token-delay-ms'], 0, 0, 10_000), ...(values.model && { model: values.model }), log });
     const backend = createOpenAiCompatibleBackend({ baseUrl: values.backend ?? engine!.url });
     const model = values.model ?? engine?.model ?? (await backend.listModels())[0]!;
+    const chain = settlementWanted('worker', values);
     const att = await roleAttestation('worker', values, log);
+    // Settling: the signed payouts it holds, its own count, rollback detection, payouts to its owner (payments/role-settlement.ts).
+    const settlement = chain ? await (await import('../../payments/role-settlement.ts')).workerRoleSettlement(chain, values, log) : null;
     const worker = await startWorker({
+      ...(settlement && { settlement }),
       proxies, backend, model, log,
       coefficient: intFlag('coefficient', values.coefficient, 1000, 1, 1_000_000),
       maxActiveRequests: intFlag('max-active', values['max-active'], 32, 1, 10_000),
@@ -33,7 +38,7 @@ export const command: CliCommand = {
     await waitForWorker(worker, intFlag('connect-timeout-ms', values['connect-timeout-ms'], 30_000, 1000, 3_600_000));
     const info = { model, stats: worker.statsUrl, engine: engine?.url ?? values.backend, pid: process.pid };
     process.stdout.write(values.json ? JSON.stringify(info) + '\n' : `worker serving ${model}, connected; stats ${info.stats}\n`);
-    await untilSignal(async () => { await worker.stop(); await engine?.stop(); att.stop(); });
+    await untilSignal(async () => { await worker.stop(); await settlement?.close({ flush: false }); await engine?.stop(); att.stop(); });
     return 0;
   },
 };
