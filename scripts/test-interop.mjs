@@ -267,12 +267,16 @@ async function main() {
 
   await check('4. reference worker → our proxy (handshake; then chat through our client)', 150_000, async () => {
     progress('starting our proxy and a second reference worker pointed at it');
-    const proxy = cocoon(['proxy', '--port', String(OURS.proxyClientPort), '--worker-port', String(OURS.proxyWorkerPort), '--policy', 'any', '--quote', 'fake'], 'proxy-ours');
-    await proxy.ready;
     // A copy of the launcher's root config that lists our proxy, and of its worker config on other ports.
     const ton = JSON.parse(readFileSync(join(REF.run, 'fake-ton-config.json'), 'utf8'));
     ton.registered_proxies = [{ ...ton.registered_proxies[0], address: `127.0.0.1:${OURS.proxyWorkerPort} 127.0.0.1:${OURS.proxyClientPort}` }];
     writeFileSync(join(logDir, 'fake-ton-ours.json'), JSON.stringify(ton, null, 1));
+    // Our proxy runs without TON on the same root config, root address and operator wallet as the
+    // reference proxy, so it announces the proxy and worker contract addresses the worker derives.
+    const pcfg = JSON.parse(readFileSync(join(REF.run, 'proxy-config.json'), 'utf8'));
+    const proxy = cocoon(['proxy', '--port', String(OURS.proxyClientPort), '--worker-port', String(OURS.proxyWorkerPort), '--policy', 'any', '--quote', 'fake',
+      '--root-config', join(logDir, 'fake-ton-ours.json'), '--root-address', pcfg.root_contract_address, '--owner', pcfg.owner_address], 'proxy-ours');
+    await proxy.ready;
     const wcfg = JSON.parse(readFileSync(join(REF.run, 'worker-config.json'), 'utf8'));
     Object.assign(wcfg, { http_port: OURS.refWorkerHttp, rpc_port: OURS.refWorkerRpc });
     writeFileSync(join(logDir, 'worker-ours.json'), JSON.stringify(wcfg, null, 1));
@@ -285,7 +289,7 @@ async function main() {
       return (await modelIds(info.openai)).includes(REF.model);
     });
     await chatChecks(info.openai, REF.model, { usage: false });
-  }, { known: 'the reference worker derives the proxy contract address from the root config (proxy code, init data, params cell) and refuses ours: our proxy has no settlement here and announces zero addresses' });
+  });
 }
 
 let code = 0;
