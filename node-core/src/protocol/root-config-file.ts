@@ -135,3 +135,33 @@ export function readReferenceRootConfig(path: string): ReferenceRootConfig {
     throw new RootConfigFileError(`${path} is not JSON: ${(err as Error).message}`);
   }
 }
+
+/**
+ * What a proxy enforces from its root configuration, as the reference proxy does:
+ * - `min_config_version` (in `client.connectToProxy` and every `client.runQueryEx`) above the
+ *   version the proxy runs on → error 602 "active config version is too low" (the client wants
+ *   a newer configuration, e.g. prices, than this proxy has seen);
+ * - with worker hash checks on (always off the test network; on request on it), a worker whose
+ *   full announced model name (sha256 of `name@suffix…` as sent) is not in the root's model
+ *   hashes → 621 "invalid worker model".
+ */
+export interface RootRules {
+  configVersion(): number;
+  /** Null when model hashes are not checked (test network without checks, or no root). */
+  modelAllowed(model: string): boolean | null;
+}
+
+export function rootRulesOf(config: ReferenceRootConfig, opts: { checkModels: boolean }): RootRules {
+  const models = new Set(config.modelHashes);
+  return {
+    configVersion: () => config.version,
+    modelAllowed: (model) => (opts.checkModels ? models.has(modelNameHash(model)) : null),
+  };
+}
+
+export const CONFIG_TOO_OLD = 'active config version is too low';
+
+/** The reference's check of a client's `min_config_version` (an unsigned comparison). */
+export function configVersionTooLow(rules: RootRules | undefined, minConfigVersion: number): boolean {
+  return !!rules && minConfigVersion >>> 0 > rules.configVersion() >>> 0;
+}

@@ -9,20 +9,20 @@ import { attestationFlags, roleAttestation } from '../role-flags.ts';
 import { untilSignal } from './up.ts';
 import { CocoonError } from '../../errors.ts';
 import { rootDerivedProxy } from '../../protocol/contract-addresses.ts';
-import { readReferenceRootConfig } from '../../protocol/root-config-file.ts';
+import { readReferenceRootConfig, rootRulesOf } from '../../protocol/root-config-file.ts';
 
-const usage = 'cocoon proxy [--port N] [--worker-port N] [--pow-difficulty BITS (default 20, as the reference)] [--quote tdx|fake] [--policy tdx|fake|any] [--allow-image WORKER_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] [--root-config FILE --root-address ADDR --owner ADDR (TON disabled, development)] [--json]';
+const usage = 'cocoon proxy [--port N] [--worker-port N] [--pow-difficulty BITS (default 20, as the reference)] [--quote tdx|fake] [--policy tdx|fake|any] [--allow-image WORKER_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] [--root-config FILE --root-address ADDR --owner ADDR [--check-models] (TON disabled, development)] [--json]';
 
 export const command: CliCommand = {
   summary: 'run a proxy: accepts attested workers and clients, routes and relays queries',
   usage,
   async run(args) {
-    const { values } = parseFlags(args, { ...attestationFlags, port: { type: 'string' }, 'worker-port': { type: 'string' }, 'pow-difficulty': { type: 'string' }, 'root-config': { type: 'string' }, 'root-address': { type: 'string' }, owner: { type: 'string' }, json: { type: 'boolean' } }, usage, false);
+    const { values } = parseFlags(args, { ...attestationFlags, port: { type: 'string' }, 'worker-port': { type: 'string' }, 'pow-difficulty': { type: 'string' }, 'root-config': { type: 'string' }, 'root-address': { type: 'string' }, owner: { type: 'string' }, 'check-models': { type: 'boolean' }, json: { type: 'boolean' } }, usage, false);
     const log = createLogger('proxy');
     const att = await roleAttestation('proxy', values, log);
     const root = tonDisabledRoot(values, att.network, att.identity, log);
     const proxy = await startProxy({
-      ...(root && { settlement: root.settlement }),
+      ...(root && { settlement: root.settlement, rootRules: root.rules }),
       identity: att.identity, port: intFlag('port', values.port, 0, 0, 65535), workerPort: intFlag('worker-port', values['worker-port'], 0, 0, 65535), log,
       powDifficulty: intFlag('pow-difficulty', values['pow-difficulty'], DEFAULT_POW_DIFFICULTY, 0, 64),
       workerVerifier: att.verifierFor('worker'),
@@ -41,7 +41,7 @@ export const command: CliCommand = {
  * configuration version come from that root configuration, so reference workers and clients
  * accept this proxy. Development only: refused on testnet and mainnet.
  */
-function tonDisabledRoot(values: { 'root-config'?: string | undefined; 'root-address'?: string | undefined; owner?: string | undefined }, network: string, identity: RaTlsIdentity, log: ReturnType<typeof createLogger>) {
+function tonDisabledRoot(values: { 'root-config'?: string | undefined; 'root-address'?: string | undefined; owner?: string | undefined; 'check-models'?: boolean | undefined }, network: string, identity: RaTlsIdentity, log: ReturnType<typeof createLogger>) {
   const file = values['root-config'];
   if (!file) {
     if (values['root-address'] || values.owner) throw new CocoonError('bad_flag', '--root-address and --owner go with --root-config FILE');
@@ -60,7 +60,7 @@ function tonDisabledRoot(values: { 'root-config'?: string | undefined; 'root-add
   const config = readReferenceRootConfig(file);
   const settlement = rootDerivedProxy({ root: config, rootAddress: address('root-address'), ownerAddress: address('owner'), publicKey: identity.publicKey, secretKey: ed25519SecretKey(identity), isTestnet: false });
   log.warn({ rootConfig: file, version: config.version, proxyContract: settlement.contractAddress }, 'DEVELOPMENT: TON disabled — root configuration from a file, no payments');
-  return { config, settlement };
+  return { config, settlement, rules: rootRulesOf(config, { checkModels: values['check-models'] === true }) };
 }
 
 /** The proxy signs with the key its certificate carries: seed (last 32 bytes of the PKCS#8 DER) ‖ public key. */
