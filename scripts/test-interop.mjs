@@ -44,10 +44,10 @@ const CLI = fileURLToPath(new URL('../node-core/bin/cocoon.mjs', import.meta.url
 // The reference's --local-all layout (scripts/cocoon-launch): router reverse ports for workers
 // and clients, its client's HTTP port, the engine address its worker calls, the model it serves,
 // the folder it renders configs into.
-const REF = { workerPort: 11001, clientPort: 11002, clientHttp: 10000, engine: 8000, model: 'Qwen/Qwen3-8B', run: '/tmp/run' };
+const REF = { workerPort: 11001, clientPort: 11002, proxyWorkerRpc: 11101, clientHttp: 10000, engine: 8000, model: 'Qwen/Qwen3-8B', run: '/tmp/run' };
 const OUR_MODEL = 'interop/our-worker';
 // Our proxy for pairing 4: fixed ports the reference worker is told in its root config copy.
-const OURS = { proxyClientPort: 11301, proxyWorkerPort: 11302, refWorkerHttp: 12100, refWorkerRpc: 12101 };
+const OURS = { proxyClientPort: 11301, proxyWorkerPort: 11302, refWorkerHttp: 12100, refWorkerRpc: 12101, fakeTdxWorkerPort: 11401 };
 const TOTAL_S = Number(process.env.COCOON_INTEROP_TIMEOUT_S ?? 900);
 const logDir = process.env.COCOON_INTEROP_LOG_DIR ?? mkdtempSync(join(tmpdir(), 'cocoon-interop-'));
 mkdirSync(logDir, { recursive: true });
@@ -263,6 +263,20 @@ async function main() {
   await check('3. our client → reference proxy → our worker: /v1/models, chat, streamed chat', 120_000, async () => {
     await until(async () => (await modelIds(clientInfo.openai)).includes(OUR_MODEL));
     await chatChecks(clientInfo.openai, OUR_MODEL, { usage: true });
+  });
+
+  await check('2b. our worker (fake TDX quote) → reference router with policy fake_tdx → reference proxy → reference client', 150_000, async () => {
+    // A second reference router in front of the same proxy, checking the fake quote the
+    // reference's fake_tdx policy defines (SHA-512 of the claims) instead of accepting anyone.
+    start(join(build, 'tee/router'), ['-R', `${OURS.fakeTdxWorkerPort}:127.0.0.1:${REF.proxyWorkerRpc}@fake_tdx`, '--serialize-info'], 'reference-router-fake-tdx');
+    await waitPort(OURS.fakeTdxWorkerPort);
+    // Its own engine and model name, so the answers can only come through this router.
+    const engine = await cocoon(['engine', '--model', `${OUR_MODEL}-fake-tdx`], 'engine-fake-tdx').ready;
+    const w = cocoon(['worker', '--proxy', `127.0.0.1:${OURS.fakeTdxWorkerPort}`, '--backend', engine.url, '--model', `${OUR_MODEL}-fake-tdx@interop`, '--policy', 'any', '--quote', 'fake'], 'worker-ours-fake-tdx');
+    await w.ready;
+    const url = `http://127.0.0.1:${REF.clientHttp}/v1`;
+    await until(async () => (await modelIds(url)).includes(`${OUR_MODEL}-fake-tdx`));
+    await chatChecks(url, `${OUR_MODEL}-fake-tdx`, { usage: true, plainModels: true });
   });
 
   await check('4. reference worker → our proxy (handshake; then chat through our client)', 150_000, async () => {
