@@ -44,10 +44,10 @@ const CLI = fileURLToPath(new URL('../node-core/bin/cocoon.mjs', import.meta.url
 // The reference's --local-all layout (scripts/cocoon-launch): router reverse ports for workers
 // and clients, its client's HTTP port, the engine address its worker calls, the model it serves,
 // the folder it renders configs into.
-const REF = { workerPort: 11001, clientPort: 11002, clientHttp: 10000, engine: 8000, model: 'Qwen/Qwen3-8B', run: '/tmp/run' };
+const REF = { workerPort: 11001, clientPort: 11002, proxyWorkerRpc: 11101, clientHttp: 10000, engine: 8000, model: 'Qwen/Qwen3-8B', run: '/tmp/run' };
 const OUR_MODEL = 'interop/our-worker';
 // Our proxy for pairing 4: fixed ports the reference worker is told in its root config copy.
-const OURS = { proxyClientPort: 11301, proxyWorkerPort: 11302, refWorkerHttp: 12100, refWorkerRpc: 12101 };
+const OURS = { proxyClientPort: 11301, proxyWorkerPort: 11302, refWorkerHttp: 12100, refWorkerRpc: 12101, fakeTdxWorkerPort: 11401 };
 const TOTAL_S = Number(process.env.COCOON_INTEROP_TIMEOUT_S ?? 900);
 const logDir = process.env.COCOON_INTEROP_LOG_DIR ?? mkdtempSync(join(tmpdir(), 'cocoon-interop-'));
 mkdirSync(logDir, { recursive: true });
@@ -265,14 +265,32 @@ async function main() {
     await chatChecks(clientInfo.openai, OUR_MODEL, { usage: true });
   });
 
+  await check('2b. our worker (fake TDX quote) → reference router with policy fake_tdx → reference proxy → reference client', 150_000, async () => {
+    // A second reference router in front of the same proxy, checking the fake quote the
+    // reference's fake_tdx policy defines (SHA-512 of the claims) instead of accepting anyone.
+    start(join(build, 'tee/router'), ['-R', `${OURS.fakeTdxWorkerPort}:127.0.0.1:${REF.proxyWorkerRpc}@fake_tdx`, '--serialize-info'], 'reference-router-fake-tdx');
+    await waitPort(OURS.fakeTdxWorkerPort);
+    // Its own engine and model name, so the answers can only come through this router.
+    const engine = await cocoon(['engine', '--model', `${OUR_MODEL}-fake-tdx`], 'engine-fake-tdx').ready;
+    const w = cocoon(['worker', '--proxy', `127.0.0.1:${OURS.fakeTdxWorkerPort}`, '--backend', engine.url, '--model', `${OUR_MODEL}-fake-tdx@interop`, '--policy', 'any', '--quote', 'fake'], 'worker-ours-fake-tdx');
+    await w.ready;
+    const url = `http://127.0.0.1:${REF.clientHttp}/v1`;
+    await until(async () => (await modelIds(url)).includes(`${OUR_MODEL}-fake-tdx`));
+    await chatChecks(url, `${OUR_MODEL}-fake-tdx`, { usage: true, plainModels: true });
+  });
+
   await check('4. reference worker → our proxy (handshake; then chat through our client)', 150_000, async () => {
     progress('starting our proxy and a second reference worker pointed at it');
-    const proxy = cocoon(['proxy', '--port', String(OURS.proxyClientPort), '--worker-port', String(OURS.proxyWorkerPort), '--policy', 'any', '--quote', 'fake'], 'proxy-ours');
-    await proxy.ready;
     // A copy of the launcher's root config that lists our proxy, and of its worker config on other ports.
     const ton = JSON.parse(readFileSync(join(REF.run, 'fake-ton-config.json'), 'utf8'));
     ton.registered_proxies = [{ ...ton.registered_proxies[0], address: `127.0.0.1:${OURS.proxyWorkerPort} 127.0.0.1:${OURS.proxyClientPort}` }];
     writeFileSync(join(logDir, 'fake-ton-ours.json'), JSON.stringify(ton, null, 1));
+    // Our proxy runs without TON on the same root config, root address and operator wallet as the
+    // reference proxy, so it announces the proxy and worker contract addresses the worker derives.
+    const pcfg = JSON.parse(readFileSync(join(REF.run, 'proxy-config.json'), 'utf8'));
+    const proxy = cocoon(['proxy', '--port', String(OURS.proxyClientPort), '--worker-port', String(OURS.proxyWorkerPort), '--policy', 'any', '--quote', 'fake',
+      '--root-config', join(logDir, 'fake-ton-ours.json'), '--root-address', pcfg.root_contract_address, '--owner', pcfg.owner_address], 'proxy-ours');
+    await proxy.ready;
     const wcfg = JSON.parse(readFileSync(join(REF.run, 'worker-config.json'), 'utf8'));
     Object.assign(wcfg, { http_port: OURS.refWorkerHttp, rpc_port: OURS.refWorkerRpc });
     writeFileSync(join(logDir, 'worker-ours.json'), JSON.stringify(wcfg, null, 1));
@@ -285,7 +303,7 @@ async function main() {
       return (await modelIds(info.openai)).includes(REF.model);
     });
     await chatChecks(info.openai, REF.model, { usage: false });
-  }, { known: 'the reference worker derives the proxy contract address from the root config (proxy code, init data, params cell) and refuses ours: our proxy has no settlement here and announces zero addresses' });
+  });
 }
 
 let code = 0;

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { TonErrorCode, WireError, negotiateProtoVersion } from '../protocol/messages.ts';
 import { isTonAddress, newNonce, secretHash, signedPaymentTl, type PaymentState, type ProxySettlement } from '../protocol/settlement.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
+import { CONFIG_TOO_OLD, configVersionTooLow, type RootRules } from '../protocol/root-config-file.ts';
 
 /**
  * The proxy's side of the reference handshakes, one object per connection. Each answers the
@@ -34,7 +35,7 @@ export class ClientHandshake {
   nonce = 0n;
   private secretHash: Buffer | null = null;
 
-  constructor(private readonly settlement: ProxySettlement, private readonly publicKey: Buffer) {}
+  constructor(private readonly settlement: ProxySettlement, private readonly publicKey: Buffer, private readonly rules?: RootRules) {}
 
   /** Answers a query that belongs to the handshake; null when it is not a handshake query. */
   async answer(q: TlObject): Promise<TlObject | null> {
@@ -60,6 +61,7 @@ export class ClientHandshake {
     if (params.is_test !== this.settlement.isTest) throw new WireError(TonErrorCode.error, 'test mode mismatch');
     const owner = params.client_owner_address as string;
     if (!isTonAddress(owner)) throw new WireError(TonErrorCode.error, 'cannot parse client owner address');
+    if (configVersionTooLow(this.rules, q.min_config_version as number)) throw new WireError(TonErrorCode.error, CONFIG_TOO_OLD);
     this.protoVersion = negotiateProtoVersion(params);
     this.owner = owner;
     this.nonce = newNonce();
@@ -123,7 +125,7 @@ export class WorkerHandshake {
   protoVersion = 0;
   disabled = false;
 
-  constructor(private readonly settlement: ProxySettlement, private readonly publicKey: Buffer) {}
+  constructor(private readonly settlement: ProxySettlement, private readonly publicKey: Buffer, private readonly rules?: RootRules) {}
 
   async answer(q: TlObject): Promise<TlObject | null> {
     switch (q._) {
@@ -166,6 +168,7 @@ export class WorkerHandshake {
     if (!model || maxActive < 1 || maxActive > 10_000 || coefficient < 0) {
       throw new WireError(TonErrorCode.protoviolation, 'worker params out of range (model, coefficient ≥ 0, 1 ≤ max_active_requests ≤ 10000)');
     }
+    if (this.rules?.modelAllowed(model) === false) throw new WireError(TonErrorCode.protoviolation, `invalid worker model '${model}' (its sha256 is not in the root's model hashes)`);
     this.protoVersion = negotiateProtoVersion(params);
     this.params = { owner, model, coefficient, maxActive };
     this.state = 'compare';

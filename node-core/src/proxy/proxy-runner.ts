@@ -5,7 +5,8 @@ import { CocoonError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Connection } from '../protocol/connection.ts';
 import { serveJsonStats } from '../stats-server.ts';
-import { ErrorCode, modelBaseName, PROXY_ACCEPTS_FROM_CLIENT, PROXY_ACCEPTS_FROM_WORKER, WireError, ZERO_TOKENS, newRequestId, tokenCountsOf, tokensUsed } from '../protocol/messages.ts';
+import { ErrorCode, TonErrorCode, modelBaseName, PROXY_ACCEPTS_FROM_CLIENT, PROXY_ACCEPTS_FROM_WORKER, WireError, ZERO_TOKENS, newRequestId, tokenCountsOf, tokensUsed } from '../protocol/messages.ts';
+import { CONFIG_TOO_OLD, configVersionTooLow, type RootRules } from '../protocol/root-config-file.ts';
 import { noSettlementProxy, signedPaymentTl, type ProxySettlement } from '../protocol/settlement.ts';
 import { isHttpRequest } from '../protocol/http-payload.ts';
 import { ClientHandshake, WorkerHandshake } from './peer-handshake.ts';
@@ -37,6 +38,8 @@ export interface ProxyOptions {
    * settlement.ts). Default: no payments — the reference's empty forms, as its proxy without TON.
    */
   settlement?: ProxySettlement;
+  /** Root configuration rules (config version, model allowlist); none: not checked. */
+  rootRules?: RootRules;
   /** Attempts per query before giving up (first worker + retries). */
   maxAttempts?: number;
   statsPort?: number | null;
@@ -288,6 +291,10 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       client.send({ _: 'client.queryAnswerErrorEx', request_id: p.request_id, error_code: ErrorCode.badRequest, error: 'duplicate request id', flags: 0 });
       return;
     }
+    if (configVersionTooLow(opts.rootRules, p.min_config_version as number)) {
+      client.send({ _: 'client.queryAnswerErrorEx', request_id: p.request_id, error_code: TonErrorCode.error, error: CONFIG_TOO_OLD, flags: 0 });
+      return;
+    }
     const timeoutSeconds = Math.min(Math.max(p.timeout as number, 1), 3600);
     if (!isHttpRequest(p.query as Buffer)) {
       client.send({ _: 'client.queryAnswerErrorEx', request_id: p.request_id, error_code: ErrorCode.badRequest, error: 'query is not a serialized http.request', flags: 0 });
@@ -340,8 +347,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   function onConnection(socket: tls.TLSSocket, peer: AttestationReport, role: 'worker' | 'client'): void {
     socket.setNoDelay(true);
     let worker: WorkerEntry | null = null;
-    const workerHs = role === 'worker' ? new WorkerHandshake(settlement, publicKey) : null;
-    const clientHs = role === 'client' ? new ClientHandshake(settlement, publicKey) : null;
+    const workerHs = role === 'worker' ? new WorkerHandshake(settlement, publicKey, opts.rootRules) : null;
+    const clientHs = role === 'client' ? new ClientHandshake(settlement, publicKey, opts.rootRules) : null;
     const conn: Connection = new Connection(socket, {
       role: 'acceptor',
       log,

@@ -9,6 +9,7 @@ import { chatCompletionQuery, decodeHttpResponse } from '../protocol/http-payloa
 import { CLIENT_ACCEPTS_FROM_PROXY, WORKER_ACCEPTS_FROM_PROXY, newRequestId } from '../protocol/messages.ts';
 import { LOCAL_POW_DIFFICULTY } from '../protocol/pow.ts';
 import { ZERO_ADDRESS, noSettlementProxy, secretHash } from '../protocol/settlement.ts';
+import { parseReferenceRootConfig, rootRulesOf } from '../protocol/root-config-file.ts';
 import { startProxy } from './proxy-runner.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 
@@ -133,6 +134,38 @@ describe('proxy: client authorization with a settlement', () => {
       const closedC = new Promise((r) => c.conn.once('close', r));
       expect(await c.conn.query({ _: 'client.authorizeWithProxyLong' })).toMatchObject({ _: 'client.authorizationWithProxyFailed', error_code: 602, error: 'no register transaction seen within 300 s' });
       await closedC;
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+describe('proxy: root configuration rules (reference root config file)', () => {
+  it('refuses a client whose min_config_version is above the root version (handshake and query), and a worker whose model is not in the root', async () => {
+    const root = parseReferenceRootConfig({ version: 5, params_version: 1, price_per_token: 2, worker_fee_per_token: 1, last_proxy_seqno: 0, model_types: ['allowed/model'] });
+    const identity = await createRaTlsIdentity({ provider: fakeQuoteProvider() });
+    const any = () => createPeerVerifier(createPolicy({ name: 'any' }));
+    const proxy = await startProxy({ identity, workerVerifier: any(), clientVerifier: any(), rootRules: rootRulesOf(root, { checkModels: true }), log, statsPort: null, powDifficulty: LOCAL_POW_DIFFICULTY });
+    const packets: TlObject[] = [];
+    try {
+      const tooNew = await peer(proxy.endpoint.port, 'client');
+      await expect(tooNew.query({ _: 'client.connectToProxy', params: clientParams(), min_config_version: 6 })).rejects.toThrow(/active config version is too low \(code 602\)/);
+      tooNew.close('done');
+      const conn = await peer(proxy.endpoint.port, 'client', (p) => packets.push(p));
+      await conn.query({ _: 'client.connectToProxy', params: clientParams(), min_config_version: 5 });
+      await conn.query({ _: 'client.authorizeWithProxyLong' });
+      const request_id = newRequestId();
+      conn.send({ _: 'client.runQueryEx', model_name: 'allowed', query: chatCompletionQuery(Buffer.from(JSON.stringify({ model: 'allowed', messages: [{ role: 'user', content: 'x' }] }))), max_coefficient: 1000, max_tokens: 4, timeout: 5, request_id, min_config_version: 7, flags: 0 });
+      await expect.poll(() => packets.find((p) => p._ === 'client.queryAnswerErrorEx')).toMatchObject({ error_code: 602, error: 'active config version is too low' });
+      conn.close('done');
+
+      const workerParams = (model: string) => ({ _: 'worker.params', flags: 3, worker_owner_address: ZERO_ADDRESS, model, coefficient: 1000, is_test: true, proxy_cnt: 1, max_active_requests: 4, min_proto_version: 1, max_proto_version: 2 });
+      const bad = await peer(proxy.workerEndpoint.port, 'worker');
+      await expect(bad.query({ _: 'worker.connectToProxy', params: workerParams('other/model') })).rejects.toThrow(/invalid worker model 'other\/model'.*\(code 621\)/);
+      bad.close('done');
+      const good = await peer(proxy.workerEndpoint.port, 'worker');
+      expect(await good.query({ _: 'worker.connectToProxy', params: workerParams('allowed/model') })).toMatchObject({ _: 'worker.connectedToProxy' });
+      good.close('done');
     } finally {
       await proxy.stop();
     }
