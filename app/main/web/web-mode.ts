@@ -13,7 +13,8 @@ import { checkNetworkSettings, type NetworkSettings } from '../services/network-
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import type { WalletSession } from '../services/wallet-session.ts';
 import { startMoneyServices, type MoneyServices } from '../services/money-services.ts';
-import type { EarningsLedger } from '../services/earnings-ledger.ts';
+import { ProxyLedgerEarnings, type EarningsLedger } from '../services/earnings-ledger.ts';
+import { LOCAL_DEV_SETTLEMENT_POLICY } from '../../../node-core/src/payments/settlement-scheduler.ts';
 import { contentSecurityPolicy } from '../security.ts';
 import { ensureRendererBuilt } from './renderer-build.ts';
 import { startWebServer, type WebServer } from './web-server.ts';
@@ -36,7 +37,7 @@ export interface WebModeOptions {
   td?: TdSupervisorApi | false;
   /** A worker config file (`cocoon td config --example`) the owner's answers are laid over. */
   tdConfigFile?: string;
-  /** The proxy's settlement ledger for owner economics (absent: the views show the chain side only and say so). */
+  /** Where owner economics reads the proxy's signed side (default: the local network's proxy ledger; none without the chain). */
   earningsLedger?: EarningsLedger;
 }
 
@@ -72,12 +73,17 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   } catch (err) {
     throw new CocoonError('bad_network_settings', `${join(appDir, 'settings.json')}: ${errorMessage(err)}; fix it or delete the "network" entry (local)`);
   }
-  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), openClientContract: false, ...opts.network, ...(backendUrl && { backendUrl }) });
+  // The proxy puts charges on chain within seconds (development thresholds) and leaves the
+  // workers' payouts to their owner, who claims them in owner mode (or the worker's own rule does).
+  const settlementPolicy = { ...LOCAL_DEV_SETTLEMENT_POLICY, kinds: ['charge'] as const };
+  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), openClientContract: false, settlementPolicy, ...opts.network, ...(backendUrl && { backendUrl }) });
   let service: AppService | null = null;
   let stopGuest = async () => {};
   let money: MoneyServices | null = null;
+  // Owner economics reads the running proxy's own ledger (the local network's settlement).
+  const earningsLedger = opts.earningsLedger ?? (network.settlement ? new ProxyLedgerEarnings(network.settlement.proxy.ledger) : undefined);
   try {
-    money = await startMoneyServices({ tonNetwork, localChain: network.chain ?? null, chainDataDir, appDataDir: appDir, log, ...(opts.earningsLedger && { earningsLedger: opts.earningsLedger }) });
+    money = await startMoneyServices({ tonNetwork, localChain: network.chain ?? null, chainDataDir, appDataDir: appDir, log, ...(earningsLedger && { earningsLedger }) });
     const adapter = opts.td === undefined ? createTdAdapter({
       ...(opts.tdConfigFile && { configFile: opts.tdConfigFile }), log: log.child({ source: 'td' }),
       localNetwork: { proxyWorkerPort: network.proxy.workerEndpoint.port, engineUrl: network.engine?.url ?? backendUrl ?? null, rootAddress: network.chain?.rootAddress ?? null, chainEndpoint: network.chain?.endpoint ?? null },
