@@ -20,6 +20,7 @@ import type { OwnerService } from './owner-service.ts';
 import type { PtyService } from './pty-service.ts';
 import type { WalletSession } from './wallet-session.ts';
 import type { OwnerEconomics } from './owner-economics.ts';
+import type { ChargeTracker } from './charge-tracker.ts';
 
 /**
  * Everything the UI can ask of the app, as plain functions with no Electron in sight: the IPC
@@ -56,6 +57,8 @@ export interface AppServiceOptions {
   economics?: OwnerEconomics;
   /** Local network only: development wallets that sign for the worker owner and the proxy operator when no wallet is connected. */
   devSigners?: { worker?: TransactionSigner; proxy?: TransactionSigner };
+  /** The client's charge counters (its payment store and contract); absent, charges.get answers null. */
+  charges?: ChargeTracker;
 }
 
 export class AppService extends EventEmitter {
@@ -145,6 +148,8 @@ export class AppService extends EventEmitter {
         return { deleted: await this.conversations.delete(a[0] as string) } as RequestResults[N];
       case 'wallet.get':
         return (await this.money.walletInfo()) as RequestResults[N];
+      case 'charges.get':
+        return (this.opts.charges ? await this.opts.charges.info() : null) as RequestResults[N];
       case 'settings.get':
         return (await this.settingsInfo()) as RequestResults[N];
       case 'settings.set':
@@ -221,11 +226,14 @@ export class AppService extends EventEmitter {
       }
       const status = usage && !failure ? 'complete' : ac.signal.aborted ? 'stopped' : 'interrupted';
       const now = performance.now();
+      // The client counted this answer before its stream ended: its counter now places the answer's charge.
+      const mark = cost ? this.opts.charges?.mark() ?? null : null;
       const message: StoredMessage | null = content || reasoning || status === 'complete' ? {
         role: 'assistant', content, at: new Date().toISOString(), status, model: req.model, finishReason,
         ...(reasoning && { reasoning }),
         ...(usage && { usage }), ...(cost && { cost: cost as unknown as Record<string, unknown> }),
         ...(failure && { error: failure }),
+        ...(mark && { charge: { counter: mark } }),
         ...(firstTokenAt !== null && { ttftMs: Math.round(firstTokenAt - started) }),
         durationMs: Math.round(now - started),
       } : null;

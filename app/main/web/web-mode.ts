@@ -13,8 +13,8 @@ import { checkNetworkSettings, type NetworkSettings } from '../services/network-
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import type { WalletSession } from '../services/wallet-session.ts';
 import { startMoneyServices, type MoneyServices } from '../services/money-services.ts';
-import { ProxyLedgerEarnings, type EarningsLedger } from '../services/earnings-ledger.ts';
-import { LOCAL_DEV_SETTLEMENT_POLICY } from '../../../node-core/src/payments/settlement-scheduler.ts';
+import type { EarningsLedger } from '../services/earnings-ledger.ts';
+import { APP_SETTLEMENT_POLICY, localPaymentViews } from '../services/local-payments.ts';
 import { contentSecurityPolicy } from '../security.ts';
 import { ensureRendererBuilt } from './renderer-build.ts';
 import { startWebServer, type WebServer } from './web-server.ts';
@@ -73,15 +73,14 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   } catch (err) {
     throw new CocoonError('bad_network_settings', `${join(appDir, 'settings.json')}: ${errorMessage(err)}; fix it or delete the "network" entry (local)`);
   }
-  // The proxy puts charges on chain within seconds (development thresholds) and leaves the
-  // workers' payouts to their owner, who claims them in owner mode (or the worker's own rule does).
-  const settlementPolicy = { ...LOCAL_DEV_SETTLEMENT_POLICY, kinds: ['charge'] as const };
-  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), openClientContract: false, settlementPolicy, ...opts.network, ...(backendUrl && { backendUrl }) });
+  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), openClientContract: false, settlementPolicy: APP_SETTLEMENT_POLICY, ...opts.network, ...(backendUrl && { backendUrl }) });
   let service: AppService | null = null;
   let stopGuest = async () => {};
   let money: MoneyServices | null = null;
-  // Owner economics reads the running proxy's own ledger (the local network's settlement).
-  const earningsLedger = opts.earningsLedger ?? (network.settlement ? new ProxyLedgerEarnings(network.settlement.proxy.ledger) : undefined);
+  // Owner economics reads the running proxy's own ledger; the cost viewer the client's charges.
+  const views = localPaymentViews(network);
+  const earningsLedger = opts.earningsLedger ?? views.earningsLedger;
+  const charges = views.charges;
   try {
     money = await startMoneyServices({ tonNetwork, localChain: network.chain ?? null, chainDataDir, appDataDir: appDir, log, ...(earningsLedger && { earningsLedger }) });
     const adapter = opts.td === undefined ? createTdAdapter({
@@ -98,7 +97,7 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
     const pty = new PtyService({ enabled: opts.terminal ?? process.env.COCOON_TERMINAL === '1' });
     service = new AppService({
       openaiUrl: network.openaiUrl, apiKey: network.apiKey, client: network.client, dataDir: appDir, network: tonNetwork.name, activeBackendUrl: backendUrl ?? null, logFile,
-      owner, pty, ...money.options,
+      owner, pty, ...money.options, ...(charges && { charges }),
     });
     const token = await persistentToken(appDir);
     const web = await startWebServer({ service, rendererDir, log, token, contentSecurityPolicy: contentSecurityPolicy(tonNetwork.name), ...(opts.port !== undefined && { port: opts.port }) });
