@@ -190,6 +190,7 @@ export class AppService extends EventEmitter {
     const ac = new AbortController();
     this.streams.set(streamId, ac);
     const started = performance.now();
+    const chargedBefore = this.opts.charges?.reported() ?? 0n;
     void (async () => {
       let content = '';
       let reasoning = '';
@@ -226,8 +227,8 @@ export class AppService extends EventEmitter {
       }
       const status = usage && !failure ? 'complete' : ac.signal.aborted ? 'stopped' : 'interrupted';
       const now = performance.now();
-      // The client counted this answer before its stream ended: its counter now places the answer's charge.
-      const mark = cost ? this.opts.charges?.mark() ?? null : null;
+      // The proxy's counter after this answer places its charge (pending → signed → settled).
+      const mark = cost && this.opts.charges ? await this.opts.charges.markAfter(chargedBefore) : null;
       const message: StoredMessage | null = content || reasoning || status === 'complete' ? {
         role: 'assistant', content, at: new Date().toISOString(), status, model: req.model, finishReason,
         ...(reasoning && { reasoning }),

@@ -10,12 +10,12 @@ import type { ChargesInfo } from '../../shared/api-contract.ts';
  * on chain (the counter it was charged up to). The same three figures `cocoon status --json`
  * shows as `client.charged.{ledger,signed,onChain}`.
  *
- * Counters are cumulative, so an answer is placed by the client's counter right after it (its
- * `mark`): signed once the signed counter reaches the mark, settled once the chain's does. Two
- * answers ending together, or other programs using the same API, only move a mark later — an
- * answer is never shown further along than it is. The client counts at its maximum price
- * coefficient; where a worker charges less than that, the signed counter stays below the mark
- * and the answer shows as pending until a later answer's charge covers it.
+ * Counters are cumulative, so an answer is placed by the proxy's ledger counter for this client
+ * right after it (its `mark`, reported to the client with the answer's payment message): signed
+ * once the signed counter reaches the mark, settled once the chain's does. Two answers ending
+ * together, or other programs using the same API, only move a mark later — an answer is never
+ * shown further along than it is. (The client's own count is no mark: it counts at its maximum
+ * price coefficient, an upper bound of what the worker's coefficient makes the proxy charge.)
  */
 export interface ChargeTrackerOptions {
   network: 'local' | 'testnet' | 'mainnet';
@@ -38,10 +38,24 @@ export class ChargeTracker {
     return this.o.store.holdings().find((h) => h.contract === this.o.contract);
   }
 
-  /** The client's own counter now: call right after an answer ended to place it. */
-  mark(): string | null {
-    const h = this.holding();
-    return h && h.ownCounter > 0n ? h.ownCounter.toString() : null;
+  /** The proxy's ledger counter for this client as last reported to it (with every payment message). */
+  reported(): bigint {
+    return this.holding()?.maxCounter ?? 0n;
+  }
+
+  /**
+   * Places an answer that just ended: the proxy's ledger counter once it moved above `before`
+   * (read when the answer started). The payment message follows the answer on the wire, so this
+   * waits for it briefly; null when it does not come (nothing charged, or no settlement).
+   */
+  async markAfter(before: bigint, timeoutMs = 2_000): Promise<string | null> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const now = this.reported();
+      if (now > before) return now.toString();
+      if (Date.now() >= until) return null;
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
   private async readChain(): Promise<void> {
@@ -62,7 +76,8 @@ export class ChargeTracker {
     const h = this.holding();
     const per = BigInt(h?.perToken ?? 0);
     const onChain = this.chainRead?.counter ?? 0n;
-    const ledger = h?.ownCounter ?? 0n;
+    // As `cocoon status` reckons the client's ledger: what the proxy reported counting, or its own count if higher.
+    const ledger = h ? (h.maxCounter > h.ownCounter ? h.maxCounter : h.ownCounter) : 0n;
     const signed = h?.signedCounter ?? 0n;
     return {
       network: this.o.network, contract: this.o.contract,
