@@ -37,7 +37,7 @@ const answer = (i: number) => ({
 function seedConversations(dir: string): void {
   mkdirSync(join(dir, 'app'), { recursive: true });
   const conversations = Array.from({ length: 60 }, (_, c) => ({
-    id: `c-layout-${c}`, title: c % 5 === 0 ? `https://example.com/${'verylongsegment'.repeat(12)}-${c}` : `Conversation number ${c} about something`,
+    id: `c-layout-${c}`, title: c % 5 === 0 ? `https://example.com/${'verylongsegment'.repeat(10)}-${c}` : `Conversation number ${c} about something`,
     model: 'Qwen/Qwen3-0.6B', systemPrompt: '', temperature: 0.7, maxTokens: 64, updatedAt: new Date(Date.now() - c * 60_000).toISOString(),
     messages: c === 0 ? Array.from({ length: 80 }, (_, i) => [{ role: 'user', content: `question ${i}` }, answer(i + 1)]).flat() : [{ role: 'user', content: 'hello' }],
   }));
