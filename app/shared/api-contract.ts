@@ -83,6 +83,8 @@ const networkSettingsInput = z.object({
   endpoint: z.string().max(2_000).nullable().default(null),
   apiKey: z.string().max(200).nullable().default(null),
   rootAddress: z.string().max(100).nullable().default(null),
+  /** Testnet/mainnet: the public https URL of the TON Connect manifest (phone wallets fetch it). */
+  tonConnectManifestUrl: z.string().max(2_000).nullable().optional(),
 }).strict();
 
 const accountActionInput = z.object({
@@ -329,6 +331,7 @@ export interface NetworkSettingsInfo {
   endpoint: string | null;
   apiKeySet: boolean;
   rootAddress: string | null;
+  tonConnectManifestUrl: string | null;
 }
 
 export interface RequestResults {

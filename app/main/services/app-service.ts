@@ -54,7 +54,7 @@ export interface AppServiceOptions {
   /** Balance of any address on the running network's chain. */
   balanceOf?: (address: Address) => Promise<bigint>;
   /** Owner economics (worker earnings, claims, the proxy operator's contract); absent, economics.* is refused. */
-  economics?: OwnerEconomics;
+  economics?: OwnerEconomics | Promise<OwnerEconomics>;
   /** Local network only: development wallets that sign for the worker owner and the proxy operator when no wallet is connected. */
   devSigners?: { worker?: TransactionSigner; proxy?: TransactionSigner };
   /** The client's charge counters (its payment store and contract); absent, charges.get answers null. */
@@ -174,7 +174,7 @@ export class AppService extends EventEmitter {
       logLevel: saved.logLevel,
       logFile: this.opts.logFile ?? null,
       restartRequired: saved.backendUrl !== active || saved.network.name !== this.opts.network,
-      savedNetwork: { name: saved.network.name, endpoint: saved.network.endpoint, apiKeySet: Boolean(saved.network.apiKey), rootAddress: saved.network.rootAddress },
+      savedNetwork: { name: saved.network.name, endpoint: saved.network.endpoint, apiKeySet: Boolean(saved.network.apiKey), rootAddress: saved.network.rootAddress, tonConnectManifestUrl: saved.network.tonConnectManifestUrl ?? null },
     };
   }
 

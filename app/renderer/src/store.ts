@@ -54,7 +54,7 @@ interface AppState {
   stop(): Promise<void>;
   dismissError(id: string): void;
   refreshCharges(): Promise<void>;
-  saveSettings(patch: { backendUrl?: string | null; logLevel?: AppSettings['logLevel']; network?: { name: AppSettings['network']; endpoint: string | null; apiKey: string | null; rootAddress: string | null } }): Promise<void>;
+  saveSettings(patch: { backendUrl?: string | null; logLevel?: AppSettings['logLevel']; network?: { name: AppSettings['network']; endpoint: string | null; apiKey: string | null; rootAddress: string | null; tonConnectManifestUrl?: string | null } }): Promise<void>;
 }
 
 const DRAFTS_KEY = 'cocoon.drafts';
