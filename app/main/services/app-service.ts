@@ -21,6 +21,7 @@ import type { PtyService } from './pty-service.ts';
 import type { WalletSession } from './wallet-session.ts';
 import type { OwnerEconomics } from './owner-economics.ts';
 import type { ChargeTracker } from './charge-tracker.ts';
+import { fetchAnswerCost, reportedCostFields, requestIdOf } from './answer-cost.ts';
 
 /**
  * Everything the UI can ask of the app, as plain functions with no Electron in sight: the IPC
@@ -199,11 +200,13 @@ export class AppService extends EventEmitter {
       let usage: ChatUsage | undefined;
       let cost: CostBreakdown | undefined;
       let failure: string | null = null;
+      let requestId: string | null = null;
       try {
-        const stream = await this.openai.chat.completions.create({
+        const { data: stream, response } = await this.openai.chat.completions.create({
           model: req.model, messages: req.messages, temperature: req.temperature, max_tokens: req.maxTokens,
           stream: true, stream_options: { include_usage: true },
-        }, { signal: ac.signal });
+        }, { signal: ac.signal }).withResponse();
+        requestId = requestIdOf(response.headers);
         for await (const chunk of stream) {
           const choice = chunk.choices[0];
           const delta = choice?.delta as { content?: string; reasoning_content?: string } | undefined;
@@ -227,6 +230,15 @@ export class AppService extends EventEmitter {
       }
       const status = usage && !failure ? 'complete' : ac.signal.aborted ? 'stopped' : 'interrupted';
       const now = performance.now();
+      // An answer that ended early has no final usage in its stream: the client's answer log says
+      // what reached it and is charged (absent on clients without the log: "cost not reported").
+      if (status !== 'complete' && !cost && requestId && (content || reasoning)) {
+        const reported = reportedCostFields(await fetchAnswerCost({ openaiUrl: this.opts.openaiUrl, apiKey: this.opts.apiKey ?? null, id: requestId }));
+        if (reported.usage && reported.cost) {
+          usage = reported.usage;
+          cost = reported.cost as unknown as CostBreakdown;
+        }
+      }
       // The proxy's counter after this answer places its charge (pending → signed → settled).
       const mark = cost && this.opts.charges ? await this.opts.charges.markAfter(chargedBefore) : null;
       const message: StoredMessage | null = content || reasoning || status === 'complete' ? {
