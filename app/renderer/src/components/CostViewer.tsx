@@ -7,12 +7,12 @@ const KINDS = ['prompt', 'cached', 'completion', 'reasoning'] as const;
 
 /** One row per answer, for a spreadsheet: what the client API reported, nothing recomputed. */
 export function costsCsv(costs: CostRecord[]): string {
-  const header = ['time', 'model', 'conversation', 'status', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'reasoning_tokens', 'total_tokens', 'price_per_token_nanoton', 'total_nanoton', 'worker_nanoton', 'proxy_nanoton'];
+  const header = ['time', 'model', 'conversation', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'reasoning_tokens', 'total_tokens', 'price_per_token_nanoton', 'total_nanoton', 'worker_nanoton', 'proxy_nanoton', 'status'];
   const q = (v: string | number) => (typeof v === 'number' ? String(v) : `"${v.replace(/"/g, '""')}"`);
   // An answer without a reported cost keeps its row with the numbers left empty (not zero: unknown).
-  const rows = costs.map((r) => [r.at, r.model, r.conversation, r.status, ...(r.cost && r.usage
+  const rows = costs.map((r) => [r.at, r.model, r.conversation, ...(r.cost && r.usage
     ? [r.cost.tokens.prompt, r.cost.tokens.cached, r.cost.tokens.completion, r.cost.tokens.reasoning, r.usage.total_tokens, r.cost.pricePerToken, r.cost.totalNanoTon, r.cost.workerNanoTon, r.cost.proxyNanoTon]
-    : Array<string>(9).fill(''))].map((v) => (v === '' ? '' : q(v))).join(','));
+    : Array<string>(9).fill('')), r.status].map((v) => (v === '' ? '' : q(v))).join(','));
   return [header.join(','), ...rows].join('\n') + '\n';
 }
 
