@@ -54,13 +54,17 @@ describe('charges in the cost viewer', () => {
   it('marks each answer pending → signed → settled on chain, matching `cocoon status`, and the balance falls', async () => {
     await expect.poll(() => tonOf('account-balance'), { timeout: 20_000 }).toBe(1);
     const before = await tonOf('account-balance');
-    // Record every state the newest row shows, from the moment it appears.
+    // Record every state each answer's row shows, from the moment it appears.
     await page.evaluate(() => {
-      const seen: string[] = [];
-      (window as unknown as { __states: string[] }).__states = seen;
+      const seen: Record<string, string[]> = {};
+      (window as unknown as { __states: Record<string, string[]> }).__states = seen;
       const look = () => {
-        const s = document.querySelector('[data-testid=cost-row]')?.getAttribute('data-state');
-        if (s && seen.at(-1) !== s) seen.push(s);
+        for (const row of Array.from(document.querySelectorAll('[data-testid=cost-row]'))) {
+          const at = row.getAttribute('data-at')!;
+          const s = row.getAttribute('data-state')!;
+          const list = (seen[at] ??= []);
+          if (list.at(-1) !== s) list.push(s);
+        }
       };
       new MutationObserver(look).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
     });
@@ -73,11 +77,14 @@ describe('charges in the cost viewer', () => {
     const rows = page.locator('[data-testid=cost-row]');
     expect(await rows.count()).toBe(2);
     await expect.poll(() => rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-state'))), { timeout: 30_000 }).toEqual(['settled', 'settled']);
-    const states = await page.evaluate(() => (window as unknown as { __states: string[] }).__states);
+    const seen = await page.evaluate(() => (window as unknown as { __states: Record<string, string[]> }).__states);
     const order = ['pending', 'signed', 'settled'];
-    expect(['pending', 'signed'], `first state of the newest answer (all seen: ${states.join(' → ')})`).toContain(states[0]);
-    expect(states.at(-1)).toBe('settled');
-    expect(states.map((s) => order.indexOf(s)), 'states only move forward').toEqual([...states.map((s) => order.indexOf(s))].sort((a, b) => a - b));
+    expect(Object.keys(seen)).toHaveLength(2);
+    for (const [at, states] of Object.entries(seen)) {
+      expect(['pending', 'signed'], `first state of the answer at ${at} (all seen: ${states.join(' → ')})`).toContain(states[0]);
+      expect(states.at(-1)).toBe('settled');
+      expect(states.map((s) => order.indexOf(s)), `states only move forward (${states.join(' → ')})`).toEqual([...states.map((s) => order.indexOf(s))].sort((a, b) => a - b));
+    }
     await page.locator('[data-testid=cost-viewer]').screenshot({ path: join(ARTIFACTS, 'cost-viewer-charges.png') });
 
     // The page's figures are the client's, as `cocoon status --json` reads them from the same stores.

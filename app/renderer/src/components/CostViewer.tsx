@@ -99,7 +99,7 @@ export function CostViewer() {
                 {history.map((r, i) => {
                   const state = chargeState(r.chargeMark, charges?.counters ?? null);
                   return (
-                    <tr key={`${r.at}-${i}`} data-testid="cost-row" data-state={state} data-status={r.status}>
+                    <tr key={`${r.at}-${i}`} data-testid="cost-row" data-state={state} data-status={r.status} data-at={r.at}>
                       <td className="mono">{r.at.slice(11, 19)}</td>
                       <td className="num">{r.usage ? r.usage.total_tokens : '—'}</td>
                       <td className="num" data-testid="cost-row-nanoton">{r.cost ? r.cost.totalNanoTon : <span className="muted" title={`${r.status} answer`}>cost not reported</span>}</td>
