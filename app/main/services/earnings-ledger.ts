@@ -56,18 +56,6 @@ export class ProxyLedgerEarnings implements EarningsLedger {
   }
 }
 
-/** A ledger filled by hand (unit tests of the views only). */
-export class MemoryEarningsLedger implements EarningsLedger {
-  readonly usageRecords: Array<WorkerUsageRecord & { worker: Address }> = [];
-  readonly payoutRecords: SignedPayoutRecord[] = [];
-  async usage(worker: Address, since: Date) {
-    return this.usageRecords.filter((r) => r.worker.equals(worker) && r.at >= since).sort((a, b) => a.at.getTime() - b.at.getTime());
-  }
-  async payouts(worker: Address) {
-    return this.payoutRecords.filter((p) => p.worker.equals(worker)).sort((a, b) => a.signedAt.getTime() - b.signedAt.getTime());
-  }
-}
-
 export type ChartRange = 'hour' | 'day' | 'week';
 const RANGE: Record<ChartRange, { spanMs: number; bucketMs: number }> = {
   hour: { spanMs: 3_600_000, bucketMs: 60_000 },
