@@ -157,6 +157,19 @@ describe('web mode in Chromium', () => {
     expect(await last.locator('[data-testid=msg-text]').textContent()).not.toMatch(/\[stopped\]/);
     expect(await last.locator('[data-testid=retry]').count()).toBe(1);
     expect(await last.locator('[data-testid=continue]').count()).toBe(1);
+    // Its cost: what the client's answer log reports for it (clients with the log, GET
+    // /v1/cocoon/answers), else said plainly. Either way the row is in the cost history.
+    const hasLog = (await fetch(`${info.openai}/cocoon/answers?limit=1`)).ok;
+    const stoppedRow = page.locator('[data-testid=cost-row][data-status=stopped]').first();
+    if (hasLog) {
+      const logged = (await (await fetch(`${info.openai}/cocoon/answers?limit=5`)).json() as { data: Array<{ outcome: string; cost: { totalNanoTon: number } | null }> }).data.find((a) => a.outcome === 'stopped')!;
+      expect(logged.cost, 'the client charged the stopped answer').not.toBeNull();
+      await expect.poll(() => stoppedRow.locator('[data-testid=cost-row-nanoton]').textContent()).toBe(String(logged.cost!.totalNanoTon));
+      expect(await last.locator('[data-testid=answer-meta]').textContent()).toContain(`${logged.cost!.totalNanoTon} nanoTON`);
+    } else {
+      expect(await stoppedRow.locator('[data-testid=cost-row-nanoton]').textContent()).toBe('cost not reported');
+      expect(await last.locator('[data-testid=answer-meta]').textContent()).toContain('cost not reported');
+    }
     await page.screenshot({ path: join(ARTIFACTS, 'developer-stopped.png') });
   });
 

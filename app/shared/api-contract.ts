@@ -43,6 +43,11 @@ export const storedMessageSchema = chatMessageSchema.extend({
   /** Time to first token and total time, measured by the app from the request to the stream. */
   ttftMs: z.number().nonnegative().optional(),
   durationMs: z.number().nonnegative().optional(),
+  /**
+   * Where this answer sits in the client's cumulative charge: the client's counter right after it
+   * (adjusted tokens, decimal). The cost viewer compares it with the signed and on-chain counters.
+   */
+  charge: z.object({ counter: z.string().regex(/^\d{1,30}$/) }).optional(),
 });
 
 export const conversationSchema = z.object({
@@ -78,6 +83,8 @@ const networkSettingsInput = z.object({
   endpoint: z.string().max(2_000).nullable().default(null),
   apiKey: z.string().max(200).nullable().default(null),
   rootAddress: z.string().max(100).nullable().default(null),
+  /** Testnet/mainnet: the public https URL of the TON Connect manifest (phone wallets fetch it). */
+  tonConnectManifestUrl: z.string().max(2_000).nullable().optional(),
 }).strict();
 
 const accountActionInput = z.object({
@@ -106,6 +113,8 @@ export const requestSchemas = {
   /** Keeps the first N messages: retry and regenerate drop the answer they replace. */
   'conversations.truncate': z.tuple([z.string().regex(/^[\w-]{1,64}$/), z.number().int().min(0).max(10_000)]),
   'wallet.get': z.tuple([]),
+  /** The client's charge counters (own count, signed by the proxy, on chain), for the cost viewer's per-answer state. */
+  'charges.get': z.tuple([]),
   'settings.get': z.tuple([]),
   'settings.set': z.tuple([z.object({
     backendUrl: z.string().url().max(2_000).refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL of an OpenAI-compatible engine').nullable().optional(),
@@ -174,6 +183,21 @@ export interface WalletInfo {
   contractActionsDisabledReason: string | null;
   /** The developer's client contract at the proxy, when the chain layer is reachable. */
   clientAccount: ClientAccountInfo | null;
+}
+
+/**
+ * The client's charges at its proxy, as `cocoon status --json` shows them under
+ * `client.charged.{ledger,signed,onChain}`: counters (adjusted tokens) and their nanoTON, decimal.
+ * `ledger` is the client's own count of what it received (what it can be charged for).
+ */
+export interface ChargesInfo {
+  network: 'local' | 'testnet' | 'mainnet';
+  contract: string;
+  counters: { ledger: string; signed: string; onChain: string };
+  nanoTon: { ledger: string; signed: string; onChain: string };
+  /** Why the on-chain figures may be stale, when the chain could not be read. */
+  chainError: string | null;
+  readAt: string;
 }
 
 /** What the Settings screen shows; `restartRequired` when a saved change applies on the next start. */
@@ -307,6 +331,7 @@ export interface NetworkSettingsInfo {
   endpoint: string | null;
   apiKeySet: boolean;
   rootAddress: string | null;
+  tonConnectManifestUrl: string | null;
 }
 
 export interface RequestResults {
@@ -319,6 +344,8 @@ export interface RequestResults {
   'conversations.truncate': Conversation;
   'conversations.delete': { deleted: boolean };
   'wallet.get': WalletInfo;
+  /** null when this app instance has no payment tracking (no chain, or settlement off). */
+  'charges.get': ChargesInfo | null;
   'settings.get': AppSettings;
   'settings.set': AppSettings;
   'logs.tail': LogLine[];

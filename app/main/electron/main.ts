@@ -10,6 +10,7 @@ import { SettingsStore } from '../services/settings-store.ts';
 import { checkNetworkSettings, LOCAL_NETWORK_SETTINGS } from '../services/network-settings.ts';
 import type { WalletSession } from '../services/wallet-session.ts';
 import { startMoneyServices } from '../services/money-services.ts';
+import { APP_SETTLEMENT_POLICY, localPaymentViews } from '../services/local-payments.ts';
 import { APP_ENTRY, APP_SCHEME, isTrustedSender, serveAppRequest } from './renderer-origin.ts';
 import { AppService } from '../services/app-service.ts';
 import { OwnerService } from '../services/owner-service.ts';
@@ -43,9 +44,10 @@ const tonNetwork = await new SettingsStore(appDataDir).read().then((s) => checkN
 
 async function createWindow(): Promise<void> {
   const chainDataDir = join(appDataDir, 'chain');
-  const network = await startLocalNetwork({ log, tokenDelayMs: 15, chainDataDir, openClientContract: false }); // the app opens the client contract from the wallet panel
+  const network = await startLocalNetwork({ log, tokenDelayMs: 15, chainDataDir, openClientContract: false, settlementPolicy: APP_SETTLEMENT_POLICY }); // the app opens the client contract from the wallet panel
   stopNetwork = network.stop;
-  const money = await startMoneyServices({ tonNetwork, localChain: network.chain ?? null, chainDataDir, appDataDir, log: log as never });
+  const views = localPaymentViews(network);
+  const money = await startMoneyServices({ tonNetwork, localChain: network.chain ?? null, chainDataDir, appDataDir, log: log as never, ...(views.earningsLedger && { earningsLedger: views.earningsLedger }) });
   walletSession = money.walletSession;
   // The window is the local user's own: the terminal is on, owner mode reads $COCOON_HOST_ROOT or /.
   // The TD launcher: $COCOON_TD_CONFIG (a worker config file), else the development guest on this local network.
@@ -56,7 +58,7 @@ async function createWindow(): Promise<void> {
   stopNetwork = async () => { await td.close().catch(() => undefined); await network.stop(); };
   const owner = new OwnerService({ hostRoot: process.env.COCOON_HOST_ROOT ?? '/', network: 'local', td });
   const pty = new PtyService({ enabled: true });
-  service = new AppService({ openaiUrl: network.openaiUrl, apiKey: network.apiKey, client: network.client, dataDir: appDataDir, network: tonNetwork.name, logFile: join(appDataDir, 'app.log'), owner, pty, ...money.options });
+  service = new AppService({ openaiUrl: network.openaiUrl, apiKey: network.apiKey, client: network.client, dataDir: appDataDir, network: tonNetwork.name, logFile: join(appDataDir, 'app.log'), owner, pty, ...money.options, ...(views.charges && { charges: views.charges }) });
 
   ipcMain.handle('cocoon:request', async (e, name: unknown, args: unknown) => {
     if (!isTrustedSender(e.senderFrame)) {

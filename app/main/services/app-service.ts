@@ -20,6 +20,8 @@ import type { OwnerService } from './owner-service.ts';
 import type { PtyService } from './pty-service.ts';
 import type { WalletSession } from './wallet-session.ts';
 import type { OwnerEconomics } from './owner-economics.ts';
+import type { ChargeTracker } from './charge-tracker.ts';
+import { fetchAnswerCost, reportedCostFields, requestIdOf } from './answer-cost.ts';
 
 /**
  * Everything the UI can ask of the app, as plain functions with no Electron in sight: the IPC
@@ -53,9 +55,11 @@ export interface AppServiceOptions {
   /** Balance of any address on the running network's chain. */
   balanceOf?: (address: Address) => Promise<bigint>;
   /** Owner economics (worker earnings, claims, the proxy operator's contract); absent, economics.* is refused. */
-  economics?: OwnerEconomics;
+  economics?: OwnerEconomics | Promise<OwnerEconomics>;
   /** Local network only: development wallets that sign for the worker owner and the proxy operator when no wallet is connected. */
   devSigners?: { worker?: TransactionSigner; proxy?: TransactionSigner };
+  /** The client's charge counters (its payment store and contract); absent, charges.get answers null. */
+  charges?: ChargeTracker;
 }
 
 export class AppService extends EventEmitter {
@@ -145,6 +149,8 @@ export class AppService extends EventEmitter {
         return { deleted: await this.conversations.delete(a[0] as string) } as RequestResults[N];
       case 'wallet.get':
         return (await this.money.walletInfo()) as RequestResults[N];
+      case 'charges.get':
+        return (this.opts.charges ? await this.opts.charges.info() : null) as RequestResults[N];
       case 'settings.get':
         return (await this.settingsInfo()) as RequestResults[N];
       case 'settings.set':
@@ -169,7 +175,7 @@ export class AppService extends EventEmitter {
       logLevel: saved.logLevel,
       logFile: this.opts.logFile ?? null,
       restartRequired: saved.backendUrl !== active || saved.network.name !== this.opts.network,
-      savedNetwork: { name: saved.network.name, endpoint: saved.network.endpoint, apiKeySet: Boolean(saved.network.apiKey), rootAddress: saved.network.rootAddress },
+      savedNetwork: { name: saved.network.name, endpoint: saved.network.endpoint, apiKeySet: Boolean(saved.network.apiKey), rootAddress: saved.network.rootAddress, tonConnectManifestUrl: saved.network.tonConnectManifestUrl ?? null },
     };
   }
 
@@ -185,6 +191,7 @@ export class AppService extends EventEmitter {
     const ac = new AbortController();
     this.streams.set(streamId, ac);
     const started = performance.now();
+    const chargedBefore = this.opts.charges?.reported() ?? 0n;
     void (async () => {
       let content = '';
       let reasoning = '';
@@ -193,11 +200,13 @@ export class AppService extends EventEmitter {
       let usage: ChatUsage | undefined;
       let cost: CostBreakdown | undefined;
       let failure: string | null = null;
+      let requestId: string | null = null;
       try {
-        const stream = await this.openai.chat.completions.create({
+        const { data: stream, response } = await this.openai.chat.completions.create({
           model: req.model, messages: req.messages, temperature: req.temperature, max_tokens: req.maxTokens,
           stream: true, stream_options: { include_usage: true },
-        }, { signal: ac.signal });
+        }, { signal: ac.signal }).withResponse();
+        requestId = requestIdOf(response.headers);
         for await (const chunk of stream) {
           const choice = chunk.choices[0];
           const delta = choice?.delta as { content?: string; reasoning_content?: string } | undefined;
@@ -221,11 +230,23 @@ export class AppService extends EventEmitter {
       }
       const status = usage && !failure ? 'complete' : ac.signal.aborted ? 'stopped' : 'interrupted';
       const now = performance.now();
+      // An answer that ended early has no final usage in its stream: the client's answer log says
+      // what reached it and is charged (absent on clients without the log: "cost not reported").
+      if (status !== 'complete' && !cost && requestId && (content || reasoning)) {
+        const reported = reportedCostFields(await fetchAnswerCost({ openaiUrl: this.opts.openaiUrl, apiKey: this.opts.apiKey ?? null, id: requestId }));
+        if (reported.usage && reported.cost) {
+          usage = reported.usage;
+          cost = reported.cost as unknown as CostBreakdown;
+        }
+      }
+      // The proxy's counter after this answer places its charge (pending → signed → settled).
+      const mark = cost && this.opts.charges ? await this.opts.charges.markAfter(chargedBefore) : null;
       const message: StoredMessage | null = content || reasoning || status === 'complete' ? {
         role: 'assistant', content, at: new Date().toISOString(), status, model: req.model, finishReason,
         ...(reasoning && { reasoning }),
         ...(usage && { usage }), ...(cost && { cost: cost as unknown as Record<string, unknown> }),
         ...(failure && { error: failure }),
+        ...(mark && { charge: { counter: mark } }),
         ...(firstTokenAt !== null && { ttftMs: Math.round(firstTokenAt - started) }),
         durationMs: Math.round(now - started),
       } : null;

@@ -49,23 +49,23 @@ export class MoneyRequests {
       }
       case 'economics.worker': {
         const { ownerAddress, range } = a[0] as RequestArgs<'economics.worker'>[0];
-        return (await this.econ().worker(this.workerOwner(ownerAddress), range)) as RequestResults[N];
+        return (await (await this.econ()).worker(this.workerOwner(ownerAddress), range)) as RequestResults[N];
       }
       case 'economics.claim': {
         const owner = this.workerOwner((a[0] as RequestArgs<'economics.claim'>[0]).ownerAddress);
         const { signer, signerName } = this.signerFor(owner, 'worker');
-        const { hash, tokens } = await this.econ().claim(owner, signer);
-        return { ...(await this.econ().worker(owner, 'day')), claimed: { hash, tokens: tokens.toString(), signer: signerName } } as RequestResults[N];
+        const { hash, tokens } = await (await this.econ()).claim(owner, signer);
+        return { ...(await (await this.econ()).worker(owner, 'day')), claimed: { hash, tokens: tokens.toString(), signer: signerName } } as RequestResults[N];
       }
       case 'economics.proxy':
-        return (await this.econ().proxy()) as RequestResults[N];
+        return (await (await this.econ()).proxy()) as RequestResults[N];
       case 'economics.proxy.act': {
         const { action, amountTon } = a[0] as RequestArgs<'economics.proxy.act'>[0];
-        const view = await this.econ().proxy();
+        const view = await (await this.econ()).proxy();
         if (!view.owner) throw new CocoonError('no_proxy_contract', view.disabledReason ?? 'the proxy contract is not deployed');
         const { signer, signerName } = this.signerFor(TonAddress.parse(view.owner), 'proxy');
-        const { hash } = await this.econ().proxyAct(action, amountTon ? toNano(amountTon) : null, signer);
-        return { ...(await this.econ().proxy()), sent: { action, hash, signer: signerName } } as RequestResults[N];
+        const { hash } = await (await this.econ()).proxyAct(action, amountTon ? toNano(amountTon) : null, signer);
+        return { ...(await (await this.econ()).proxy()), sent: { action, hash, signer: signerName } } as RequestResults[N];
       }
       case 'wallet.session':
         return this.session().current() as RequestResults[N];
@@ -77,7 +77,8 @@ export class MoneyRequests {
     throw new CocoonError('unknown_request', `unknown request "${String(name)}"`);
   }
 
-  private econ(): OwnerEconomics {
+  /** Owner economics; on testnet/mainnet it waits for the proxy chosen from the root (its error says why there is none). */
+  private async econ(): Promise<OwnerEconomics> {
     if (!this.opts.economics) throw new CocoonError('no_economics', `owner economics need the chain layer and a proxy contract, which this app instance does not have on ${this.opts.network}`);
     return this.opts.economics;
   }
@@ -147,7 +148,10 @@ export class MoneyRequests {
     }
     let clientAccount: RequestResults['wallet.get']['clientAccount'] = null;
     let accountError: string | null = null;
-    const account = connected ? (this.opts.accountFor ? await this.opts.accountFor(connected.address).catch(() => undefined) : undefined) : this.opts.clientAccount;
+    let noAccount: string | null = null;
+    const account = connected
+      ? (this.opts.accountFor ? await this.opts.accountFor(connected.address).catch((err: unknown) => { noAccount = errorMessage(err); return undefined; }) : undefined)
+      : this.opts.clientAccount;
     if (account) {
       try {
         const [state, history] = await Promise.all([account.state(), account.history(20)]);
@@ -166,7 +170,7 @@ export class MoneyRequests {
       balanceTon,
       clientAccount,
       contractActionsDisabledReason: balanceError ?? accountError ?? (account ? null
-        : connected ? `client-contract actions on ${this.opts.network} are not available yet: the app has no proxy contract for this network`
+        : connected ? `client-contract actions on ${this.opts.network} are not available: ${noAccount ?? 'the app has no proxy contract for this network'}`
         : this.opts.network !== 'local' ? 'connect your wallet to see and use your client contract'
         : 'the chain layer is not running, so the client contract cannot be reached'),
     };

@@ -11,7 +11,7 @@ const ok = { endpoint: 'https://toncenter.com/api/v2/jsonRPC', apiKey: null, roo
 
 describe('network settings validation', () => {
   it('local needs nothing and drops whatever else was typed', () => {
-    expect(checkNetworkSettings({ name: 'local', endpoint: 'http://x', apiKey: 'k', rootAddress: 'junk' })).toEqual({ name: 'local', endpoint: null, apiKey: null, rootAddress: null });
+    expect(checkNetworkSettings({ name: 'local', endpoint: 'http://x', apiKey: 'k', rootAddress: 'junk' })).toEqual({ name: 'local', endpoint: null, apiKey: null, rootAddress: null, tonConnectManifestUrl: null });
   });
 
   it('accepts mainnet and testnet with an https endpoint and a root address', () => {
@@ -31,6 +31,8 @@ describe('network settings validation', () => {
     expect(networkSettingsErrors({ name: 'mainnet', ...ok, apiKey: 'has spaces in it' }).apiKey).toMatch(/letters, digits/);
     expect(networkSettingsErrors({ name: 'mainnet', ...ok, rootAddress: 'EQ-nope' }).rootAddress).toMatch(/not a TON address/);
     expect(networkSettingsErrors({ name: 'mainnet', ...ok, rootAddress: TESTONLY_ROOT }).rootAddress).toMatch(/testnet-only address/);
+    expect(networkSettingsErrors({ name: 'mainnet', ...ok, tonConnectManifestUrl: 'http://example.org/m.json' }).tonConnectManifestUrl).toMatch(/public https URL/);
+    expect(networkSettingsErrors({ name: 'mainnet', ...ok, tonConnectManifestUrl: 'https://example.org/tonconnect-manifest.json' })).toEqual({});
     expect(() => checkNetworkSettings({ name: 'devnet' })).toThrow(/^network\.name: /);
     expect(() => checkNetworkSettings({ name: 'mainnet', ...ok, endpoint: 'http://x' })).toThrow(/^network\.endpoint: .*https/);
   });
@@ -41,7 +43,7 @@ describe('network settings validation', () => {
       const store = new SettingsStore(dir);
       expect((await store.read()).network.name).toBe('local');
       await store.update({ network: { name: 'mainnet', ...ok, apiKey: '' } });
-      expect((await store.read()).network).toEqual({ name: 'mainnet', ...ok, apiKey: null });
+      expect((await store.read()).network).toEqual({ name: 'mainnet', ...ok, apiKey: null, tonConnectManifestUrl: null });
       await expect(store.update({ network: { name: 'testnet', endpoint: 'ftp://x', apiKey: null, rootAddress: null } })).rejects.toThrow(/network\.endpoint/);
       expect(JSON.parse(readFileSync(join(dir, 'settings.json'), 'utf8')).network.name).toBe('mainnet');
       expect(statSync(join(dir, 'settings.json')).mode & 0o777).toBe(0o600); // it holds the API key

@@ -16,10 +16,16 @@ export const networkSettingsSchema = z.object({
   endpoint: z.string().max(2_000).nullable().default(null),
   apiKey: z.string().max(200).nullable().default(null),
   rootAddress: z.string().max(100).nullable().default(null),
+  /**
+   * Testnet/mainnet: the public https URL of the app's TON Connect manifest, which phone wallets
+   * fetch (they cannot reach this machine's loopback). Without one, only wallets on this machine
+   * can connect.
+   */
+  tonConnectManifestUrl: z.string().max(2_000).nullable().optional(),
 });
 export type NetworkSettings = z.infer<typeof networkSettingsSchema>;
 
-export const LOCAL_NETWORK_SETTINGS: NetworkSettings = { name: 'local', endpoint: null, apiKey: null, rootAddress: null };
+export const LOCAL_NETWORK_SETTINGS: NetworkSettings = { name: 'local', endpoint: null, apiKey: null, rootAddress: null, tonConnectManifestUrl: null };
 
 /** Field → what is wrong with it, in words the Settings screen shows beside the field; empty when valid. */
 export function networkSettingsErrors(s: NetworkSettings): Record<string, string> {
@@ -33,6 +39,11 @@ export function networkSettingsErrors(s: NetworkSettings): Record<string, string
     if (!u) errors.endpoint = 'the endpoint is not a URL';
     else if (u.protocol !== 'https:') errors.endpoint = `the endpoint must use https on ${s.name} (API keys and transactions travel over it)`;
     else if (u.username || u.password) errors.endpoint = 'put the API key in its own field, not in the URL';
+  }
+  if (s.tonConnectManifestUrl) {
+    let m: URL | null = null;
+    try { m = new URL(s.tonConnectManifestUrl); } catch { /* reported below */ }
+    if (!m || m.protocol !== 'https:' || m.username || m.password) errors.tonConnectManifestUrl = 'the TON Connect manifest URL must be a public https URL (wallets fetch it), such as https://example.org/tonconnect-manifest.json';
   }
   if (s.apiKey !== null && s.apiKey !== '' && !/^[\w-]{8,200}$/.test(s.apiKey)) errors.apiKey = 'the API key has letters, digits, - and _ only (8 or more)';
   if (!s.rootAddress) {
@@ -59,7 +70,7 @@ export function checkNetworkSettings(input: unknown): NetworkSettings {
     const issue = parsed.error.issues[0]!;
     throw new CocoonError('bad_network_settings', `network.${issue.path.join('.')}: ${issue.message}`);
   }
-  const s = parsed.data.name === 'local' ? { ...LOCAL_NETWORK_SETTINGS } : { ...parsed.data, apiKey: parsed.data.apiKey || null };
+  const s = parsed.data.name === 'local' ? { ...LOCAL_NETWORK_SETTINGS } : { ...parsed.data, apiKey: parsed.data.apiKey || null, tonConnectManifestUrl: parsed.data.tonConnectManifestUrl || null };
   const errors = networkSettingsErrors(s);
   const first = Object.entries(errors)[0];
   if (first) throw new CocoonError('bad_network_settings', `network.${first[0]}: ${first[1]}`);

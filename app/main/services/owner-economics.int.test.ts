@@ -5,18 +5,22 @@ import { Address, toNano } from '@ton/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Chain, type ChainWallet } from '../../../node-core/src/chain/chain.ts';
 import { startLocalChain, type LocalChain } from '../../../node-core/src/chain/local/local-chain.ts';
-import { signCharge, signPayout, submitCharge, workerContractFor } from '../../../node-core/src/chain/settlement.ts';
+import { signCharge, submitCharge, workerContractFor } from '../../../node-core/src/chain/settlement.ts';
+import { readRootData } from '../../../node-core/src/chain/contract-state.ts';
+import { pricingOf } from '../../../contracts/wrappers/Root.ts';
+import { ProxyLedger } from '../../../node-core/src/payments/proxy-ledger.ts';
+import { ProxyPaymentSigner, signLatest } from '../../../node-core/src/payments/signed-payments.ts';
 import { ClientAccount } from '../../../node-core/src/payments/client-account.ts';
 import { chainWalletSigner } from '../../../node-core/src/payments/wallet-signer.ts';
-import { bucketUsage, MemoryEarningsLedger } from './earnings-ledger.ts';
+import { bucketUsage, ProxyLedgerEarnings } from './earnings-ledger.ts';
 import { OwnerEconomics } from './owner-economics.ts';
 
 /**
- * Owner economics on the embedded chain with the real contracts. The proxy's settlement ledger is
- * not wired to the app yet, so the test fills a MemoryEarningsLedger with what the proxy would
- * record (usage, a payout signed with the proxy contract's real key); the chain side is real:
- * a client charged on chain, the payout claimed by the worker's owner, the proxy's stake, withdraw
- * and close.
+ * Owner economics on the embedded chain with the real contracts and a real proxy ledger file
+ * (answers recorded at chosen times, the payout signed with the proxy contract's key exactly as
+ * the running proxy signs it); the chain side is real: a client charged on chain, the payout
+ * claimed by the worker's owner, the proxy's stake, withdraw and close. The app reading the
+ * running proxy's ledger after real chat requests is tested in app/owner-economics.e2e.test.ts.
  */
 let dir: string;
 let local: LocalChain;
@@ -25,7 +29,8 @@ let proxyContract: Address;
 let proxyKey: { publicKey: Buffer; secretKey: Buffer };
 let proxyWallet: ChainWallet;
 let workerWallet: ChainWallet;
-const ledger = new MemoryEarningsLedger();
+let proxyLedger: ProxyLedger;
+let clock = 0;
 const NOW = new Date('2026-11-23T12:30:00Z');
 let economics: OwnerEconomics;
 
@@ -44,10 +49,13 @@ beforeAll(async () => {
   await account.stake(toNano('15'));
   await account.topUp(toNano('5'));
   await submitCharge(chain, proxyWallet, signCharge(Address.parse((await account.state()).contract), 40_000n, proxyKey, proxyWallet.address));
-  economics = new OwnerEconomics({ network: 'local', chain, proxyContract, ledger, now: () => NOW });
+  const { params } = await readRootData(chain.config, Address.parse(local.rootAddress));
+  proxyLedger = ProxyLedger.open(join(dir, 'proxy-ledger.sqlite'), { pricing: pricingOf(params), now: () => clock });
+  economics = new OwnerEconomics({ network: 'local', chain, proxyContract, ledger: new ProxyLedgerEarnings(proxyLedger), now: () => NOW });
 }, 180_000);
 
 afterAll(async () => {
+  proxyLedger?.close();
   await local?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -57,35 +65,38 @@ describe('owner economics', () => {
     const bare = new OwnerEconomics({ network: 'local', chain, proxyContract, ledger: null });
     const w = await bare.worker(workerWallet.address, 'day');
     expect(w).toMatchObject({ deployed: false, paidTon: '0', tokensServed: null, signedTon: null, pendingTon: null, claimable: false });
-    expect(w.notes[0]).toMatch(/settlement ledger, which is not connected/);
+    expect(w.notes[0]).toMatch(/settlement ledger, which this app cannot read/);
     await expect(bare.claim(workerWallet.address, chainWalletSigner(workerWallet))).rejects.toMatchObject({ code: 'no_ledger' });
   });
 
   it('shows tokens served, TON signed, paid and pending; claim now submits the latest signed payout', async () => {
     const worker = await workerContractFor(chain, proxyContract, workerWallet.address);
-    ledger.usageRecords.push(
-      { worker: worker.address, at: new Date('2026-11-23T12:05:00Z'), tokens: 10_000n },
-      { worker: worker.address, at: new Date('2026-11-23T12:20:00Z'), tokens: 20_000n },
-      { worker: worker.address, at: new Date('2026-11-23T09:00:00Z'), tokens: 5_000n },
-    );
-    ledger.payoutRecords.push(
-      { worker: worker.address, tokens: 20_000n, signedAt: new Date('2026-11-23T12:10:00Z'), body: signPayout(worker.address, 20_000n, proxyKey) },
-      { worker: worker.address, tokens: 35_000n, signedAt: new Date('2026-11-23T12:25:00Z'), body: signPayout(worker.address, 35_000n, proxyKey) },
-    );
+    const answer = (requestId: string, at: string, prompt: number, completion: number) => {
+      clock = Date.parse(at);
+      proxyLedger.recordAnswer({ requestId, clientContract: 'client-contract-of-the-test', workerContract: worker.address.toString(), tokens: { prompt, cached: 0, completion, reasoning: 0 }, outcome: 'completed' });
+      signLatest(proxyLedger, new ProxyPaymentSigner(proxyKey), 'worker', worker.address.toString());
+    };
+    answer('a', '2026-11-23T09:00:00Z', 2_000, 500);
+    answer('b', '2026-11-23T12:05:00Z', 4_000, 3_000);
+    answer('c', '2026-11-23T12:20:00Z', 6_000, 2_000);
+    const account = proxyLedger.account('worker', worker.address.toString())!;
+    const ton = (nano: bigint) => String(Number(nano) / 1e9);
     const before = await economics.worker(workerWallet.address, 'hour');
-    const fee = 19n; // nanoTON per token for the worker, the root's default
-    expect(before).toMatchObject({ tokensServed: '35000', signedTon: String(Number(35_000n * fee) / 1e9), paidTon: '0', pendingTon: String(Number(35_000n * fee) / 1e9), claimable: true });
+    expect(account.signedCounter).toBe(account.counter);
+    expect(before).toMatchObject({ tokensServed: '17500', signedTon: ton(account.nano), paidTon: '0', pendingTon: ton(account.nano), claimable: true });
     expect(before.series).toHaveLength(60);
-    expect(before.series.reduce((a, b) => a + b.tokens, 0)).toBe(30_000); // the 09:00 entry is outside the last hour
-    expect(before.payouts.map((p) => p.claimed)).toEqual([false, false]);
+    expect(before.series.reduce((a, b) => a + b.tokens, 0)).toBe(15_000); // the 09:00 answer is outside the last hour
+    const inHour = proxyLedger.answersFor('worker', worker.address.toString(), Date.parse('2026-11-23T11:00:00Z')).reduce((n, a) => n + a.nano, 0n);
+    expect(before.series.reduce((a, b) => a + Number(b.earnedTon) * 1e9, 0)).toBeCloseTo(Number(inHour), 3);
+    expect(before.payouts).toMatchObject([{ tokens: account.counter.toString(), claimed: false, signedAt: '2026-11-23T12:20:00.000Z' }]);
 
     // Someone else's wallet cannot claim for this owner.
     await expect(economics.claim(workerWallet.address, chainWalletSigner(proxyWallet))).rejects.toMatchObject({ code: 'wrong_wallet' });
     const { hash, tokens } = await economics.claim(workerWallet.address, chainWalletSigner(workerWallet));
-    expect(tokens).toBe(35_000n);
+    expect(tokens).toBe(account.counter);
     const after = await economics.worker(workerWallet.address, 'day');
     expect(after).toMatchObject({ deployed: true, paidTon: before.signedTon, pendingTon: '0', claimable: false });
-    expect(after.payouts[0]).toMatchObject({ tokens: '35000', claimed: true, hash });
+    expect(after.payouts[0]).toMatchObject({ tokens: account.counter.toString(), claimed: true, hash });
     expect(after.series).toHaveLength(24);
     await expect(economics.claim(workerWallet.address, chainWalletSigner(workerWallet))).rejects.toMatchObject({ code: 'nothing_to_claim' });
   });
@@ -107,11 +118,11 @@ describe('owner economics', () => {
   });
 
   it('buckets usage by minute, hour or day, zeros included', () => {
-    const recs = [{ at: new Date('2026-11-23T12:00:30Z'), tokens: 3n }, { at: new Date('2026-11-23T12:00:50Z'), tokens: 4n }, { at: new Date('2026-11-20T00:00:00Z'), tokens: 9n }];
-    const hour = bucketUsage(recs, 'hour', new Date('2026-11-23T12:01:00Z'), 19n);
+    const recs = [{ at: new Date('2026-11-23T12:00:30Z'), tokens: 3n, earnedNano: 57n }, { at: new Date('2026-11-23T12:00:50Z'), tokens: 4n, earnedNano: 76n }, { at: new Date('2026-11-20T00:00:00Z'), tokens: 9n, earnedNano: 171n }];
+    const hour = bucketUsage(recs, 'hour', new Date('2026-11-23T12:01:00Z'));
     expect(hour).toHaveLength(60);
     expect(hour.at(-1)).toEqual({ at: '2026-11-23T12:00:00.000Z', tokens: 7, earnedNano: '133' });
-    const week = bucketUsage(recs, 'week', new Date('2026-11-23T12:01:00Z'), 19n);
+    const week = bucketUsage(recs, 'week', new Date('2026-11-23T12:01:00Z'));
     expect(week).toHaveLength(7);
     expect(week.reduce((a, b) => a + b.tokens, 0)).toBe(16);
   });

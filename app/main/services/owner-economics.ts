@@ -25,7 +25,7 @@ export interface OwnerEconomicsOptions {
   now?: () => Date;
 }
 
-const NO_LEDGER = 'Tokens served, TON signed by the proxy and pending payouts come from the proxy\'s settlement ledger, which is not connected to this app yet: only what the chain holds is shown.';
+const NO_LEDGER = 'Tokens served, TON signed by the proxy and pending payouts come from the proxy\'s settlement ledger, which this app cannot read for this proxy: only what the chain holds is shown.';
 
 export class OwnerEconomics {
   private readonly claims = new Map<string, string>(); // signed-payout cell hash → transaction hash
@@ -56,20 +56,25 @@ export class OwnerEconomics {
     const latest = payouts.at(-1);
     const signedTokens = latest?.tokens ?? 0n;
     const pending = signedTokens > paidTokens ? signedTokens - paidTokens : 0n;
+    // The contract pays workers only from the reserve clients' settled charges funded: a claim
+    // above it would bounce, so it waits (the proxy puts charges on chain on its own schedule).
+    const reserveShort = pending > 0n && proxy.workerReserve < pending * fee;
+    const notes = pending === 0n ? ['Nothing to claim: the chain already holds the latest signed payout.']
+      : reserveShort ? [`Waiting for clients' charges to reach the chain: the proxy's worker reserve holds ${fromNano(proxy.workerReserve)} TON, less than the ${fromNano(pending * fee)} TON pending.`] : [];
     return {
       ...base,
       tokensServed: allUsage.reduce((a, r) => a + r.tokens, 0n).toString(),
       signedTon: fromNano(signedTokens * fee),
       pendingTon: fromNano(pending * fee),
-      series: bucketUsage(usage, range, now, fee).map((b) => ({ at: b.at, tokens: b.tokens, earnedTon: fromNano(BigInt(b.earnedNano)) })),
+      series: bucketUsage(usage, range, now).map((b) => ({ at: b.at, tokens: b.tokens, earnedTon: fromNano(BigInt(b.earnedNano)) })),
       payouts: payouts.map((p) => ({
         signedAt: p.signedAt.toISOString(), tokens: p.tokens.toString(), amountTon: fromNano(p.tokens * fee),
         claimed: p.tokens <= paidTokens, hash: this.claims.get(p.body.hash().toString('hex')) ?? null,
       })).reverse(),
-      claimable: pending > 0n,
+      claimable: pending > 0n && !reserveShort,
       claimAttachedTon: fromNano(SETTLEMENT_VALUE + (onChain ? 0n : DEPLOY_VALUE)),
       claimFeeTon: fromNano(SETTLEMENT_VALUE + (onChain ? 0n : DEPLOY_VALUE) + WALLET_FEE_ESTIMATE_NANO),
-      notes: pending > 0n ? [] : ['Nothing to claim: the chain already holds the latest signed payout.'],
+      notes,
     };
   }
 

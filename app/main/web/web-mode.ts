@@ -14,6 +14,7 @@ import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import type { WalletSession } from '../services/wallet-session.ts';
 import { startMoneyServices, type MoneyServices } from '../services/money-services.ts';
 import type { EarningsLedger } from '../services/earnings-ledger.ts';
+import { APP_SETTLEMENT_POLICY, localPaymentViews } from '../services/local-payments.ts';
 import { contentSecurityPolicy } from '../security.ts';
 import { ensureRendererBuilt } from './renderer-build.ts';
 import { startWebServer, type WebServer } from './web-server.ts';
@@ -36,7 +37,7 @@ export interface WebModeOptions {
   td?: TdSupervisorApi | false;
   /** A worker config file (`cocoon td config --example`) the owner's answers are laid over. */
   tdConfigFile?: string;
-  /** The proxy's settlement ledger for owner economics (absent: the views show the chain side only and say so). */
+  /** Where owner economics reads the proxy's signed side (default: the local network's proxy ledger; none without the chain). */
   earningsLedger?: EarningsLedger;
 }
 
@@ -72,12 +73,16 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
   } catch (err) {
     throw new CocoonError('bad_network_settings', `${join(appDir, 'settings.json')}: ${errorMessage(err)}; fix it or delete the "network" entry (local)`);
   }
-  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), openClientContract: false, ...opts.network, ...(backendUrl && { backendUrl }) });
+  const network = await startLocalNetwork({ log, ...(chainDataDir && { chainDataDir }), openClientContract: false, settlementPolicy: APP_SETTLEMENT_POLICY, ...opts.network, ...(backendUrl && { backendUrl }) });
   let service: AppService | null = null;
   let stopGuest = async () => {};
   let money: MoneyServices | null = null;
+  // Owner economics reads the running proxy's own ledger; the cost viewer the client's charges.
+  const views = localPaymentViews(network);
+  const earningsLedger = opts.earningsLedger ?? views.earningsLedger;
+  const charges = views.charges;
   try {
-    money = await startMoneyServices({ tonNetwork, localChain: network.chain ?? null, chainDataDir, appDataDir: appDir, log, ...(opts.earningsLedger && { earningsLedger: opts.earningsLedger }) });
+    money = await startMoneyServices({ tonNetwork, localChain: network.chain ?? null, chainDataDir, appDataDir: appDir, log, ...(earningsLedger && { earningsLedger }) });
     const adapter = opts.td === undefined ? createTdAdapter({
       ...(opts.tdConfigFile && { configFile: opts.tdConfigFile }), log: log.child({ source: 'td' }),
       localNetwork: { proxyWorkerPort: network.proxy.workerEndpoint.port, engineUrl: network.engine?.url ?? backendUrl ?? null, rootAddress: network.chain?.rootAddress ?? null, chainEndpoint: network.chain?.endpoint ?? null },
@@ -92,7 +97,7 @@ export async function startWebMode(opts: WebModeOptions): Promise<WebMode> {
     const pty = new PtyService({ enabled: opts.terminal ?? process.env.COCOON_TERMINAL === '1' });
     service = new AppService({
       openaiUrl: network.openaiUrl, apiKey: network.apiKey, client: network.client, dataDir: appDir, network: tonNetwork.name, activeBackendUrl: backendUrl ?? null, logFile,
-      owner, pty, ...money.options,
+      owner, pty, ...money.options, ...(charges && { charges }),
     });
     const token = await persistentToken(appDir);
     const web = await startWebServer({ service, rendererDir, log, token, contentSecurityPolicy: contentSecurityPolicy(tonNetwork.name), ...(opts.port !== undefined && { port: opts.port }) });

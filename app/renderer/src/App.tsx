@@ -31,7 +31,7 @@ export function App() {
       <header>
         <h1>Cocoon Desktop</h1>
         <nav>
-          <button className={mode === 'developer' ? 'active' : ''} onClick={() => setMode('developer')}>Developer</button>
+          <button className={mode === 'developer' ? 'active' : ''} data-testid="tab-developer" onClick={() => setMode('developer')}>Developer</button>
           <button className={mode === 'owner' ? 'active' : ''} data-testid="tab-owner" onClick={() => setMode('owner')}>GPU owner</button>
           <button className={mode === 'settings' ? 'active' : ''} onClick={() => setMode('settings')} data-testid="tab-settings">Settings</button>
         </nav>

@@ -1,14 +1,20 @@
 import { create } from 'zustand';
-import type { AppSettings, ClientStatus, Conversation, CostBreakdown, ModelInfo, StoredMessage, WalletInfo, ChatUsage } from '../../shared/api-contract.ts';
+import type { AppSettings, ChargesInfo, ClientStatus, Conversation, CostBreakdown, ModelInfo, StoredMessage, WalletInfo, ChatUsage } from '../../shared/api-contract.ts';
 import { api, appLink, type LinkState } from './api.ts';
 
-/** One answer's accounting, as the client API reported it. */
+/**
+ * One answer's accounting, as the client API reported it. A stopped or interrupted answer may
+ * have no reported cost (`cost` and `usage` absent): it is listed, and says so.
+ */
 export interface CostRecord {
   at: string;
   model: string;
   conversation: string;
-  usage: ChatUsage;
-  cost: CostBreakdown;
+  status: 'complete' | 'stopped' | 'interrupted';
+  usage?: ChatUsage;
+  cost?: CostBreakdown;
+  /** The client's charge counter right after this answer (see shared/charge-state.ts). */
+  chargeMark?: string;
 }
 
 /** An answer on its way: text so far and timing, per conversation (several may stream at once). */
@@ -26,6 +32,8 @@ interface AppState {
   statusError: string | null;
   models: ModelInfo[];
   wallet: WalletInfo | null;
+  /** The client's charge counters (own count, signed, on chain); null when this app does not track them. */
+  charges: ChargesInfo | null;
   settings: AppSettings | null;
   conversations: Conversation[];
   /** Conversations that exist only in the renderer until their first message. */
@@ -45,7 +53,8 @@ interface AppState {
   continueAnswer(): Promise<void>;
   stop(): Promise<void>;
   dismissError(id: string): void;
-  saveSettings(patch: { backendUrl?: string | null; logLevel?: AppSettings['logLevel']; network?: { name: AppSettings['network']; endpoint: string | null; apiKey: string | null; rootAddress: string | null } }): Promise<void>;
+  refreshCharges(): Promise<void>;
+  saveSettings(patch: { backendUrl?: string | null; logLevel?: AppSettings['logLevel']; network?: { name: AppSettings['network']; endpoint: string | null; apiKey: string | null; rootAddress: string | null; tonConnectManifestUrl?: string | null } }): Promise<void>;
 }
 
 const DRAFTS_KEY = 'cocoon.drafts';
@@ -69,7 +78,14 @@ export function costHistory(conversations: Conversation[]): CostRecord[] {
   const out: CostRecord[] = [];
   for (const c of conversations) {
     for (const m of c.messages) {
-      if (m.role === 'assistant' && m.cost && m.usage) out.push({ at: m.at ?? c.updatedAt, model: m.model ?? c.model, conversation: c.title, usage: m.usage, cost: m.cost as unknown as CostBreakdown });
+      if (m.role !== 'assistant') continue;
+      const status = m.status ?? 'complete';
+      const priced = m.cost && m.usage;
+      if (!priced && status === 'complete') continue;
+      out.push({
+        at: m.at ?? c.updatedAt, model: m.model ?? c.model, conversation: c.title, status,
+        ...(priced && { usage: m.usage!, cost: m.cost as unknown as CostBreakdown }), ...(m.charge && { chargeMark: m.charge.counter }),
+      });
     }
   }
   return out.sort((a, b) => a.at.localeCompare(b.at));
@@ -172,7 +188,7 @@ export const useApp = create<AppState>((set, get) => {
   };
 
   return {
-    link: appLink.current(), status: null, statusError: null, models: [], wallet: null, settings: null,
+    link: appLink.current(), status: null, statusError: null, models: [], wallet: null, charges: null, settings: null,
     conversations: [], unsaved: [], activeId: null, streams: {}, drafts: loadDrafts(), chatErrors: {},
 
     async load() {
@@ -206,6 +222,17 @@ export const useApp = create<AppState>((set, get) => {
 
     dismissError(id) {
       setError(id, null);
+    },
+
+    /** Re-reads the charge counters; when the chain's moved, the wallet's balances moved with it. */
+    async refreshCharges() {
+      if (get().link.state !== 'connected') return;
+      try {
+        const charges = await api.request('charges.get');
+        const before = get().charges?.counters.onChain;
+        set({ charges });
+        if (charges && before !== undefined && charges.counters.onChain !== before) set({ wallet: await api.request('wallet.get') });
+      } catch { /* the link state says why; the next poll tries again */ }
     },
 
     update(patch) {

@@ -39,6 +39,24 @@ describe('ProxyLedger', () => {
     expect(ledger.audit()).toMatchObject({ ok: true, problems: [] });
   });
 
+  it('lists a party\'s answers since a time with what each moved for that party', () => {
+    let t = 1_000;
+    const timed = ProxyLedger.open(join(dir, 'timed.sqlite'), { pricing: DEFAULT_PRICING, now: () => t });
+    try {
+      timed.recordAnswer({ requestId: 'a', clientContract: 'C', workerContract: 'W', tokens: { prompt: 100, cached: 0, completion: 50, reasoning: 0 }, outcome: 'completed' });
+      t = 2_000;
+      timed.recordAnswer({ requestId: 'b', clientContract: 'C2', workerContract: 'W', tokens: { prompt: 10, cached: 0, completion: 5, reasoning: 0 }, outcome: 'cancelled' });
+      const all = timed.answersFor('worker', 'W');
+      expect(all.map((x) => [x.requestId, x.at, x.outcome])).toEqual([['a', 1_000, 'completed'], ['b', 2_000, 'cancelled']]);
+      expect(all.reduce((n, x) => n + x.nano, 0n)).toBe(timed.account('worker', 'W')!.nano);
+      expect(timed.answersFor('worker', 'W', 1_500).map((x) => x.requestId)).toEqual(['b']);
+      expect(timed.answersFor('client', 'C').map((x) => x.nano)).toEqual([timed.account('client', 'C')!.nano]);
+      expect(timed.answersFor('client', 'W')).toEqual([]);
+    } finally {
+      timed.close();
+    }
+  });
+
   it('records a request id once: a retry moves nothing and reports the first record', () => {
     const first = ledger.recordAnswer(usageFor(1));
     const again = ledger.recordAnswer(usageFor(1));

@@ -301,6 +301,22 @@ export class ProxyLedger implements SettlementSource {
     return (this.db.prepare('SELECT * FROM accounts WHERE party = ? ORDER BY contract').all(party) as AccountRow[]).map((r) => this.toAccount(r));
   }
 
+  /**
+   * The answers recorded for one client or worker contract since `since` (ms), oldest first, with
+   * what each moved for that party (the client's charge or the worker's share, nanoTON): the
+   * owner's earnings chart and the app's per-answer views read this.
+   */
+  answersFor(party: Party, contract: string, since = 0): Array<{ requestId: string; at: number; outcome: AnswerOutcome; tokens: TokenCounts; nano: bigint }> {
+    const rows = this.db.prepare(`SELECT request_id, recorded_at, outcome, prompt, cached, completion, reasoning, client_nano, worker_nano FROM answers
+      WHERE ${party === 'client' ? 'client' : 'worker'} = ? AND recorded_at >= ? ORDER BY recorded_at, rowid`).all(contract, since) as
+      Array<{ request_id: string; recorded_at: bigint; outcome: AnswerOutcome; prompt: bigint; cached: bigint; completion: bigint; reasoning: bigint; client_nano: bigint; worker_nano: bigint }>;
+    return rows.map((r) => ({
+      requestId: r.request_id, at: Number(r.recorded_at), outcome: r.outcome,
+      tokens: { prompt: Number(r.prompt), cached: Number(r.cached), completion: Number(r.completion), reasoning: Number(r.reasoning) },
+      nano: party === 'client' ? r.client_nano : r.worker_nano,
+    }));
+  }
+
   proxyTotals(): { earnedNano: bigint; answers: number; onChainEarnedNano: bigint | null } {
     const r = this.db.prepare('SELECT earned_nano, answers, onchain_earned_nano FROM proxy_totals WHERE id = 1').get() as
       { earned_nano: bigint; answers: bigint; onchain_earned_nano: bigint | null };

@@ -53,6 +53,18 @@ describe('SettlementScheduler', () => {
     expect(thresholdOf(DEFAULT_SETTLEMENT_POLICY)).toBe(DEFAULT_SETTLEMENT_POLICY.feeNano * 100n);
   });
 
+  it('submits only the kinds its policy names on its own, and everything on settleNow', async () => {
+    const s = new SettlementScheduler(ledger, chain, { ...DEFAULT_SETTLEMENT_POLICY, thresholdNano: 1n, kinds: ['charge'] }, { now });
+    ledger.recordAnswer({ requestId: 'k', clientContract: 'C', workerContract: 'W', tokens: tokens(40_000), outcome: 'completed' });
+    sign('client', 'C');
+    sign('worker', 'W');
+    await s.tick();
+    expect(chain.submitted.map((i) => i.kind)).toEqual(['charge']);
+    expect(ledger.account('worker', 'W')!.onChainCounter).toBe(0n);
+    await s.settleNow();
+    expect(chain.submitted.map((i) => i.kind)).toEqual(['charge', 'payout']);
+  });
+
   it('waits until the amount is worth the fee, then submits the signed counter and records it', async () => {
     const policy = { ...DEFAULT_SETTLEMENT_POLICY, feeNano: 1_000n }; // threshold 100 000 nanoTON = 5000 tokens
     const s = new SettlementScheduler(ledger, chain, policy, { now });

@@ -46,6 +46,11 @@ export interface SettlementPolicy {
   retryMaxMs: number;
   /** How often the timer looks. */
   tickMs: number;
+  /**
+   * Which kinds this scheduler submits on its own (default both). The app's local network leaves
+   * payouts to the worker's owner (claimed from owner mode); `settleNow` still submits everything.
+   */
+  kinds?: readonly SettlementKind[];
 }
 
 export const DEFAULT_SETTLEMENT_POLICY: SettlementPolicy = {
@@ -131,7 +136,7 @@ export class SettlementScheduler {
     this.ticking = true;
     try {
       const now = this.now();
-      const due = this.source.settlementAccounts().filter((a) => assess(a, this.source.settlementState(a.kind, a.contract), this.policy, now).due);
+      const due = this.source.settlementAccounts().filter((a) => (this.policy.kinds ?? [a.kind]).includes(a.kind) && assess(a, this.source.settlementState(a.kind, a.contract), this.policy, now).due);
       return await this.exclusive(() => this.submitAll(due));
     } finally {
       this.ticking = false;

@@ -155,7 +155,7 @@ function AnswerMeta({ m }: { m: StoredMessage }) {
   if (m.finishReason) parts.push(`finish: ${m.finishReason}`);
   const cost = m.cost as { totalNanoTon?: number } | undefined;
   if (cost?.totalNanoTon !== undefined) parts.push(`${cost.totalNanoTon} nanoTON · ${m.usage?.total_tokens} tokens`);
-  else if (m.status && m.status !== 'complete') parts.push('no cost reported for a cut-off answer yet');
+  else if (m.status && m.status !== 'complete') parts.push('cost not reported');
   if (parts.length === 0) return null;
   return <div className="meta mono" data-testid="answer-meta">{parts.join(' · ')}</div>;
 }

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { AppSettings } from '../../../shared/api-contract.ts';
 
-type Save = (patch: { network: { name: AppSettings['network']; endpoint: string | null; apiKey: string | null; rootAddress: string | null } }) => Promise<void>;
+type Save = (patch: { network: { name: AppSettings['network']; endpoint: string | null; apiKey: string | null; rootAddress: string | null; tonConnectManifestUrl?: string | null } }) => Promise<void>;
 
 const DEFAULT_ENDPOINT: Record<'testnet' | 'mainnet', string> = {
   testnet: 'https://testnet.toncenter.com/api/v2/jsonRPC',
@@ -19,12 +19,14 @@ export function NetworkSettings({ settings, save, error }: { settings: AppSettin
   const [endpoint, setEndpoint] = useState(saved?.endpoint ?? '');
   const [apiKey, setApiKey] = useState('');
   const [root, setRoot] = useState(saved?.rootAddress ?? '');
+  const [manifest, setManifest] = useState(saved?.tonConnectManifestUrl ?? '');
   useEffect(() => {
     if (!saved) return;
     setName(saved.name);
     setEndpoint(saved.endpoint ?? '');
     setRoot(saved.rootAddress ?? '');
-  }, [saved?.name, saved?.endpoint, saved?.rootAddress]);
+    setManifest(saved.tonConnectManifestUrl ?? '');
+  }, [saved?.name, saved?.endpoint, saved?.rootAddress, saved?.tonConnectManifestUrl]);
   const pick = (n: AppSettings['network']) => {
     setName(n);
     if (n !== 'local' && !endpoint) setEndpoint(DEFAULT_ENDPOINT[n]);
@@ -44,11 +46,13 @@ export function NetworkSettings({ settings, save, error }: { settings: AppSettin
           <dt>TON API endpoint</dt><dd><input className="wide-input mono" value={endpoint} onChange={(e) => setEndpoint(e.target.value)} data-testid="network-endpoint" /></dd>
           <dt>API key</dt><dd><input className="wide-input mono" type="password" placeholder={saved?.apiKeySet ? '(saved; type to replace)' : 'optional'} value={apiKey} onChange={(e) => setApiKey(e.target.value)} data-testid="network-api-key" /></dd>
           <dt>Root contract</dt><dd><input className="wide-input mono" value={root} onChange={(e) => setRoot(e.target.value)} data-testid="network-root" /></dd>
+          <dt>TON Connect manifest</dt><dd><input className="wide-input mono" placeholder="https://… (public; phone wallets fetch it)" value={manifest} onChange={(e) => setManifest(e.target.value)} data-testid="network-manifest" />
+            <div className="small muted">Host a copy of the app's manifest at a public https address so phone wallets can connect; without one only wallets on this machine can.</div></dd>
         </dl>
       )}
       {name === 'mainnet' && <p className="notice small">Mainnet moves real TON: the app asks for confirmation before the first transaction.</p>}
       <div className="actions">
-        <button data-testid="save-network" onClick={() => void save({ network: name === 'local' ? { name, endpoint: null, apiKey: null, rootAddress: null } : { name, endpoint: endpoint.trim() || null, apiKey: apiKey.trim() || null, rootAddress: root.trim() || null } })}>Save network</button>
+        <button data-testid="save-network" onClick={() => void save({ network: name === 'local' ? { name, endpoint: null, apiKey: null, rootAddress: null } : { name, endpoint: endpoint.trim() || null, apiKey: apiKey.trim() || null, rootAddress: root.trim() || null, tonConnectManifestUrl: manifest.trim() || null } })}>Save network</button>
       </div>
       {pendingRestart && <p className="notice small" data-testid="network-restart">Saved: the app switches to {saved!.name} when it is restarted.</p>}
       {error && <div className="error small" data-testid="network-error">{error}</div>}

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { ProxyEconomics, WorkerEconomics } from '../../../../shared/api-contract.ts';
 import { api } from '../../api.ts';
@@ -28,11 +28,24 @@ function WorkerEarnings() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [claimed, setClaimed] = useState<string | null>(null);
-  const load = async (r = range) => {
+  // The owner last shown: the refresh keeps to it while another address is being typed.
+  const shown = useRef<string>('');
+  const load = async (r = range, who = owner.trim()) => {
+    shown.current = who;
     setError(null);
-    try { setData(await api.request('economics.worker', { ownerAddress: owner.trim() || null, range: r })); } catch (e) { setError((e as Error).message); }
+    try { setData(await api.request('economics.worker', { ownerAddress: who || null, range: r })); } catch (e) { setError((e as Error).message); }
   };
-  useEffect(() => { void load(); }, []); // eslint-disable-line react-hooks/exhaustive-deps
+  // Earnings move as workers serve answers: refresh every few seconds (not while a claim waits
+  // for the wallet, whose result replaces the view).
+  const latest = useRef(load);
+  latest.current = load;
+  const claiming = useRef(false);
+  claiming.current = busy;
+  useEffect(() => {
+    void latest.current();
+    const t = setInterval(() => { if (!claiming.current) void latest.current(undefined, shown.current); }, 3_000);
+    return () => clearInterval(t);
+  }, []);
   const claim = async () => {
     setBusy(true);
     setError(null);
@@ -57,7 +70,7 @@ function WorkerEarnings() {
         <>
           <dl className="kv">
             <dt>Owner</dt><dd className="mono small">{data.owner}</dd>
-            <dt>Worker contract</dt><dd className="mono small">{data.workerContract}{data.deployed ? '' : ' (not deployed yet)'}</dd>
+            <dt>Worker contract</dt><dd className="mono small" data-testid="earnings-contract">{data.workerContract}{data.deployed ? '' : ' (not deployed yet)'}</dd>
             <dt>Tokens served</dt><dd data-testid="earnings-tokens">{data.tokensServed ?? '—'}</dd>
             <dt>Signed by the proxy</dt><dd data-testid="earnings-signed">{data.signedTon === null ? '—' : `${data.signedTon} TON`}</dd>
             <dt>Paid on chain</dt><dd data-testid="earnings-paid">{data.paidTon} TON</dd>
