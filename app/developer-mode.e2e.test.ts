@@ -205,7 +205,7 @@ describe('developer mode in daily use', () => {
     await page.waitForSelector('[data-testid=link-banner]', { timeout: 10_000 });
     expect(await page.getAttribute('[data-testid=app]', 'data-link')).not.toBe('connected');
     const interrupted = page.locator('[data-testid=msg-assistant]').last();
-    expect(await interrupted.getAttribute('data-status')).toBe('interrupted');
+    await expect.poll(() => interrupted.getAttribute('data-status')).toBe('interrupted');
     await page.fill('[data-testid=composer]', 'written while the app was down');
     expect(await page.isDisabled('[data-testid=send]')).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, 'developer-backend-lost.png') });
@@ -213,7 +213,7 @@ describe('developer mode in daily use', () => {
     await startApp();
     await expect.poll(() => page.getAttribute('[data-testid=app]', 'data-link'), { timeout: 30_000 }).toBe('connected');
     await expect.poll(() => page.locator('[data-testid=link-banner]').count()).toBe(0);
-    expect(await page.locator('[data-testid=chat-error]').count(), 'no banner from the outage stays after recovery').toBe(0);
+    await expect.poll(() => page.locator('[data-testid=chat-error]').count(), { message: 'no banner from the outage stays after recovery' }).toBe(0);
     await expect.poll(() => page.isDisabled('[data-testid=send]'), { timeout: 30_000 }).toBe(false);
     expect(await page.inputValue('[data-testid=composer]')).toBe('written while the app was down');
     await page.click('[data-testid=send]');
