@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { startLocalNetwork } from '../../../node-core/src/network/local-network.ts';
 import { errorMessage } from '../../../node-core/src/errors.ts';
-import { defaultDataDir } from '../data-dir.ts';
+import { cocoonHome } from '../../../node-core/src/cocoon-home.ts';
 import { contentSecurityPolicy } from '../security.ts';
 import { SettingsStore } from '../services/settings-store.ts';
 import { checkNetworkSettings, LOCAL_NETWORK_SETTINGS } from '../services/network-settings.ts';
@@ -30,7 +30,7 @@ const primaryInstance = app.requestSingleInstanceLock();
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 if (!primaryInstance) app.exit(0);
 
-const appDataDir = join(defaultDataDir(), 'app');
+const appDataDir = join(cocoonHome(), 'app');
 mkdirSync(appDataDir, { recursive: true });
 // A desktop app has no terminal to read stderr from: logs go to <data dir>/app/app.log.
 const log = pino({ name: 'app', level: process.env.COCOON_LOG_LEVEL ?? 'info' }, pino.destination({ dest: join(appDataDir, 'app.log'), mkdir: true }));

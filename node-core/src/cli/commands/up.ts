@@ -1,16 +1,12 @@
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CocoonError } from '../../errors.ts';
+import { cocoonHome } from '../../cocoon-home.ts';
 import { startLocalNetwork } from '../../network/local-network.ts';
 import { resolveApiKey } from '../../client/api-key.ts';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { checkedOrigins } from './client.ts';
 
 const usage = 'cocoon up [--json] [--workers N] [--model M] [--backend URL] [--token-delay-ms N] [--port N] [--data-dir DIR] [--no-chain] [--api-key KEY | --api-key-file FILE] [--allow-origin ORIGIN]...';
-
-function defaultHome(): string {
-  return process.env.COCOON_HOME ?? join(homedir(), '.cocoon');
-}
 
 /** Waits for Ctrl-C / SIGTERM, then runs `stop` once. */
 export function untilSignal(stop: () => Promise<void>): Promise<void> {
@@ -37,7 +33,7 @@ export const command: CliCommand = {
     }, usage, false);
     // The local network spends no real TON: no key unless one is asked for.
     const apiKey = resolveApiKey({
-      network: 'local', dataDir: values['data-dir'] ?? defaultHome(),
+      network: 'local', dataDir: cocoonHome({ flag: values['data-dir'] }),
       ...(values['api-key'] !== undefined && { apiKey: values['api-key'] }),
       ...(values['api-key-file'] !== undefined && { apiKeyFile: values['api-key-file'] }),
     });
@@ -50,7 +46,7 @@ export const command: CliCommand = {
       ...(values.backend !== undefined && { backendUrl: values.backend }),
       ...(apiKey.key && { clientApiKey: apiKey.key }),
       ...(values['allow-origin'] && { allowedOrigins: checkedOrigins(values['allow-origin']) }),
-      ...(!values['no-chain'] && { chainDataDir: join(values['data-dir'] ?? defaultHome(), 'local-chain') }),
+      ...(!values['no-chain'] && { chainDataDir: join(cocoonHome({ flag: values['data-dir'] }), 'local-chain') }),
     });
     const info = net.describe();
     if (values.json) process.stdout.write(JSON.stringify(info) + '\n');
