@@ -1,17 +1,13 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createLogger } from '../../../node-core/src/log.ts';
-import { startLocalNetwork, type LocalNetwork } from '../../../node-core/src/network/local-network.ts';
+import type { LocalNetwork } from '../../../node-core/src/network/local-network.ts';
 import { fuzzSeed, mutateBytes, nastyString, seededRng, type Rng } from '../../../node-core/src/testing/fuzz.ts';
-import { requestSchemas } from '../../shared/api-contract.ts';
-import { AppService } from '../services/app-service.ts';
-import { startWebServer, type WebServer } from './web-server.ts';
+import { REQUEST_NAMES, WEB_MAX_FRAME_BYTES } from '../../shared/api-contract.ts';
+import { startWebServerFixture, type WebServerFixture } from '../../testing/web-server-fixture.ts';
+import type { WebServer } from './web-server.ts';
 
 /**
  * Fuzz: WebSocket frames against web mode's API (a real app service on a real local network).
@@ -26,22 +22,16 @@ const CASES = 5000;
 const LANES = 6;
 
 let net: LocalNetwork;
-let service: AppService;
 let web: WebServer;
+let fixture: WebServerFixture | undefined;
 
 beforeAll(async () => {
-  net = await startLocalNetwork();
-  service = new AppService({ openaiUrl: net.openaiUrl, client: net.client, dataDir: mkdtempSync(join(tmpdir(), 'ws-fuzz-')), network: 'local' });
-  const rendererDir = mkdtempSync(join(tmpdir(), 'ws-fuzz-renderer-'));
-  mkdirSync(join(rendererDir, 'assets'));
-  writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>t</title>');
-  web = await startWebServer({ service, rendererDir, log: createLogger('test') });
+  fixture = await startWebServerFixture();
+  ({ net, web } = fixture);
 }, 60_000);
 
 afterAll(async () => {
-  await web?.close();
-  service?.close();
-  await net?.stop();
+  await fixture?.stop();
 });
 
 type Reply = { id: unknown; result?: unknown; error?: { code: unknown; message: unknown } };
@@ -130,7 +120,7 @@ function hostileArgs(rng: Rng, method: string): unknown {
   return base;
 }
 
-const METHODS = Object.keys(requestSchemas);
+const METHODS: readonly string[] = REQUEST_NAMES;
 // Never fuzzed with valid arguments: they change the app's settings or files on purpose.
 const UNKNOWN = ['shell.exec', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'status.get ', 'STATUS.GET', 'chat.start.x'];
 
@@ -222,7 +212,7 @@ describe('fuzz: WebSocket frames against web mode', () => {
 
     // A frame over the 1 MiB limit closes its own socket (1009), nobody else's.
     const big = await ApiSocket.open();
-    big.send(JSON.stringify({ id: 1, method: 'status.get', args: ['x'.repeat(1024 * 1024)] }));
+    big.send(JSON.stringify({ id: 1, method: 'status.get', args: ['x'.repeat(WEB_MAX_FRAME_BYTES)] }));
     expect(await big.next()).toBeNull();
     expect(big.closeCode).toBe(1009);
     bystander.send(JSON.stringify({ id: 7, method: 'status.get', args: [] }));
