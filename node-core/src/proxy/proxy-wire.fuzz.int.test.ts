@@ -7,12 +7,12 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRaTls, createPeerVerifier, createPolicy, createRaTlsIdentity, fakeQuoteProvider, type RaTlsIdentity } from '../attestation/index.ts';
 import { startLocalNetwork, type LocalNetwork } from '../network/local-network.ts';
-import { FrameDecoder, MAX_FRAME } from '../protocol/framing.ts';
+import { FrameDecoder } from '../protocol/framing.ts';
 import { PROXY_ACCEPTS_FROM_CLIENT, PROXY_ACCEPTS_FROM_WORKER } from '../protocol/messages.ts';
 import { ZERO_ADDRESS } from '../protocol/settlement.ts';
 import { cocoonCodec, type TlObject } from '../protocol/tl-codec.ts';
-import { fuzzSeed, mutateBytes, seededRng, type Rng } from '../testing/fuzz.ts';
-import { TL_NAMES, randomTlObject } from '../testing/tl-fuzz.ts';
+import { fuzzSeed, seededRng, type Rng } from '../testing/fuzz.ts';
+import { FUZZ_KINDS, sendFuzzFrame, writePacket, type WireWriter } from '../testing/wire-fuzz.ts';
 
 /**
  * Fuzz: TL frames against the proxy's client and worker ports, from peers that completed a real
@@ -52,7 +52,7 @@ afterAll(async () => {
 });
 
 /** A raw peer: our own framing, so any byte can be sent after the real handshake. */
-class RawPeer {
+class RawPeer implements WireWriter {
   /** Our outgoing seqno; frames are built by hand so a fuzz payload of any size can be sent. */
   seqno = 0;
   private readonly decoder = new FrameDecoder();
@@ -94,11 +94,8 @@ class RawPeer {
     return new RawPeer(socket);
   }
 
-  frame(payload: Buffer): void {
-    this.raw(Buffer.concat([frameHeader(payload.length, this.seqno++), payload]));
-  }
   packet(p: TlObject): void {
-    this.frame(codec.encode(p));
+    writePacket(this, p);
   }
   raw(bytes: Buffer): void {
     if (!this.socket.destroyed) this.socket.write(bytes);
@@ -151,44 +148,6 @@ async function handshake(peer: RawPeer, role: 'client' | 'worker', n: number): P
   }
 }
 
-function frameHeader(len: number, seqno: number): Buffer {
-  const h = Buffer.alloc(8);
-  h.writeUInt32LE(len >>> 0, 0);
-  h.writeInt32LE(seqno | 0, 4);
-  return h;
-}
-
-type Kind = 'garbage' | 'bad-length' | 'bad-seqno' | 'unknown-constructor' | 'mutated' | 'hostile-query' | 'hostile-packet' | 'not-accepted' | 'tcp-noise' | 'truncated';
-const KINDS: Kind[] = ['garbage', 'bad-length', 'bad-seqno', 'unknown-constructor', 'mutated', 'hostile-query', 'hostile-packet', 'hostile-query', 'hostile-packet', 'not-accepted', 'tcp-noise', 'truncated'];
-
-/** Sends one fuzz frame of `kind`; returns false when what was sent leaves the stream mid-frame. */
-function sendFuzz(rng: Rng, peer: RawPeer, kind: Kind, accepted: readonly string[]): boolean {
-  const seqnoNow = peer.seqno;
-  const header = frameHeader;
-  const validInner = () => codec.encode(randomTlObject(rng, rng.pick(accepted)));
-  switch (kind) {
-    case 'garbage': peer.raw(rng.bytes(rng.int(1, 300))); return false;
-    case 'bad-length': peer.raw(Buffer.concat([header(rng.pick([0, 1, 3, MAX_FRAME + 1, 0xffffffff]), seqnoNow), rng.bytes(rng.int(0, 16))])); return false;
-    case 'bad-seqno': peer.raw(Buffer.concat([header(12, seqnoNow + rng.pick([-1, 1, 2, 1000])), codec.encode({ _: 'tcp.ping', id: 1n })])); return false;
-    case 'unknown-constructor': peer.frame(Buffer.concat([rng.bytes(4), rng.bytes(rng.int(0, 64))])); return true;
-    case 'mutated': peer.frame(mutateBytes(rng, codec.encode({ _: rng.pick(['tcp.query', 'tcp.packet']), id: BigInt(rng.int(1, 1e6)), data: validInner() }))); return true;
-    case 'hostile-query': peer.packet({ _: 'tcp.query', id: BigInt(rng.int(1, 1e9)), data: validInner() }); return true;
-    case 'hostile-packet': peer.packet({ _: 'tcp.packet', data: validInner() }); return true;
-    case 'not-accepted': {
-      const name = rng.pick(TL_NAMES.filter((n) => !accepted.includes(n)));
-      peer.packet({ _: rng.pick(['tcp.query', 'tcp.packet']), id: 5n, data: codec.encode(randomTlObject(rng, name)) });
-      return true;
-    }
-    case 'tcp-noise': peer.packet(randomTlObject(rng, rng.pick(['tcp.queryAnswer', 'tcp.queryError', 'tcp.pong', 'tcp.connect', 'tcp.connected', 'tcp.packet']))); return true;
-    case 'truncated': {
-      const payload = codec.encode({ _: 'tcp.packet', data: validInner() });
-      const whole = Buffer.concat([header(payload.length, seqnoNow), payload]);
-      peer.raw(whole.subarray(0, rng.int(1, whole.length - 1)));
-      return false;
-    }
-  }
-}
-
 interface Outcome { role: 'client' | 'worker'; handshaken: boolean; result: 'alive' | 'closed' | 'stalled' | 'refused-handshake'; why?: string; kinds?: string[] }
 
 async function runCase(rng: Rng, n: number): Promise<Outcome> {
@@ -199,8 +158,8 @@ async function runCase(rng: Rng, n: number): Promise<Outcome> {
   try {
     // A quarter of the cases start the stream wrong (no tcp.connect first).
     if (rng.chance(0.25)) {
-      const k = rng.pick(KINDS);
-      sendFuzz(rng, peer, k, accepted);
+      const k = rng.pick(FUZZ_KINDS);
+      sendFuzzFrame(rng, peer, k, accepted);
       return { role, handshaken: false, result: await peer.probe(250), kinds: ['open', k] };
     }
     peer.packet({ _: 'tcp.connect', id: BigInt(n + 1) });
@@ -215,9 +174,9 @@ async function runCase(rng: Rng, n: number): Promise<Outcome> {
     let inFrame = true;
     const kinds: string[] = [];
     for (let i = rng.int(1, 4); i > 0 && inFrame; i--) {
-      const k = rng.pick(KINDS);
+      const k = rng.pick(FUZZ_KINDS);
       kinds.push(k);
-      inFrame = sendFuzz(rng, peer, k, accepted);
+      inFrame = sendFuzzFrame(rng, peer, k, accepted);
     }
     return { role, handshaken, result: await peer.probe(inFrame ? 2_000 : 250), kinds };
   } finally {
