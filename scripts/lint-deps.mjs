@@ -2,6 +2,7 @@
 /**
  * `npm run lint:deps`: the repository's layering rules, checked on every import and re-export.
  *   contracts  ←  node-core  ←  app/main  →  app/shared  ←  app/renderer
+ * plus: test helpers stay out of shipped code, and the page and preload take only types from the contract.
  * Own code rather than dependency-cruiser: that tool parses TypeScript through the compiler's JS
  * API, which TypeScript 7 (the native compiler this project uses) no longer ships, so it silently
  * skipped every .ts/.tsx file. Import specifiers are plain enough to read directly.
@@ -22,6 +23,9 @@ const RULES = [
   { name: 'the renderer runs in a browser: no Node built-ins', from: /^app\/renderer\/src\//, forbid: (t) => t.builtin },
   { name: 'the app API contract is a leaf', from: /^app\/shared\//, forbid: (t) => /^(app\/main|app\/renderer|app\/preload|contracts)\//.test(t.path ?? '') },
   { name: 'the app API contract names node-core types only (import type)', from: /^app\/shared\//, forbid: (t) => /^node-core\//.test(t.path ?? '') && !t.typeOnly },
+  // A value import would pull zod (and the schemas) into the page's and the preload's bundles; names are spelled out there, typed by the contract.
+  { name: 'the renderer and the preload take only types from app/shared', from: /^app\/(renderer\/src|preload)\//, forbid: (t) => /^app\/shared\//.test(t.path ?? '') && !t.typeOnly },
+  { name: 'test helpers (node-core/src/testing, app/testing) serve tests and benches only', from: /^(?!.*(\.test\.tsx?|\.bench\.ts)$)(?!.*\/(testing|bench)\/)/, forbid: (t) => /^(node-core\/src\/testing|app\/testing)\//.test(t.path ?? '') },
   { name: 'electron stays in the shell (app/main/electron, app/preload)', from: /^(?!app\/(main\/electron|preload)\/)/, forbid: (t) => t.spec === 'electron' && !t.typeOnly },
 ];
 
@@ -51,7 +55,8 @@ for (const root of ROOTS) {
       checked++;
       for (const rule of RULES) {
         if (rule.from.test(file) && rule.forbid(target)) {
-          const line = text.slice(0, m.index).split('\n').length;
+          // The pattern's leading \s* may swallow blank lines before the import: count from its first word.
+          const line = text.slice(0, m.index + m[0].length - m[0].trimStart().length).split('\n').length;
           console.error(`${file}:${line}: imports ${spec} — ${rule.name}`);
           violations++;
         }

@@ -459,8 +459,71 @@ export interface CocoonApi {
   on<E extends EventName>(event: E, listener: (payload: AppEvents[E]) => void): () => void;
 }
 
-/** Errors that cross the boundary: a code and a message a person can act on. */
+// ---------------------------------------------------------------------------------------------
+// Dispatch: main implements one handler per request, typed by this contract (no casts, no switch).
+
+/** The handler of one request: its validated arguments in, its result out. */
+export type RequestHandler<N extends RequestName> = (...args: RequestArgs<N>) => Promise<RequestResults[N]> | RequestResults[N];
+/** Every request's handler; a missing or mistyped one is a compile error in main. */
+export type RequestHandlers = { [N in RequestName]: RequestHandler<N> };
+/** The handlers of one group of requests (`owner.`, `pty.`…), as the service owning that group provides them. */
+export type HandlersFor<N extends RequestName> = { [K in N]: RequestHandler<K> };
+/** The request names that start with `prefix`. */
+export type RequestsIn<P extends string> = Extract<RequestName, `${P}${string}`>;
+
+export const REQUEST_NAMES = Object.keys(requestSchemas) as RequestName[];
+
+export function isRequestName(name: unknown): name is RequestName {
+  return typeof name === 'string' && Object.hasOwn(requestSchemas, name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The wire between the renderer and main: channels, frames and errors, for Electron IPC and the
+// web-mode WebSocket alike.
+
+/** Electron IPC channels: requests (invoke) and events (main → page). */
+export const IPC_CHANNELS = { request: 'cocoon:request', event: 'cocoon:event' } as const;
+/** Web mode: the WebSocket path (the access token rides in its `?token=`), and the largest frame accepted. */
+export const WEB_API_PATH = '/api';
+export const WEB_MAX_FRAME_BYTES = 1024 * 1024;
+
+/** Errors that cross the boundary: a code a program can act on and a message a person can read. */
 export interface ApiError {
   code: string;
   message: string;
+}
+
+/** The codes the transport itself uses (services add their own, e.g. `not_found`, `no_wallet`). */
+export const TRANSPORT_ERRORS = {
+  /** The frame is not JSON or not `{id, method, args}`. */
+  badMessage: 'bad_message',
+  /** The arguments do not match the request's schema; the message names the field. */
+  badArguments: 'bad_arguments',
+  unknownRequest: 'unknown_request',
+  /** IPC from a frame that is not the app page. */
+  forbidden: 'forbidden',
+  /** The renderer lost its link to main (web mode). */
+  disconnected: 'disconnected',
+  /** A bug in main: the request failed in a way no handler anticipated. */
+  internal: 'internal',
+} as const;
+
+/** Renderer → main (web mode): one request. IPC carries the same `method` and `args` as invoke arguments. */
+export const requestFrameSchema = z.object({
+  id: z.number().int().safe(),
+  method: z.string().max(128),
+  args: z.array(z.unknown()),
+});
+export type RequestFrame = z.infer<typeof requestFrameSchema>;
+
+/** Main → renderer: the answer to a request (`id` null when the frame had no usable id). */
+export type ReplyFrame = { id: number | null; result: unknown } | { id: number | null; error: ApiError };
+/** Main → renderer: a pushed event. */
+export type EventFrame = { [E in EventName]: { event: E; payload: AppEvents[E] } }[EventName];
+/** What an IPC `invoke` resolves with (IPC has no ids of its own to carry). */
+export type IpcReply = { result: unknown } | { error: ApiError };
+
+/** The request names that start with `prefix`, at run time. */
+export function requestsIn<P extends string>(prefix: P): Array<RequestsIn<P>> {
+  return REQUEST_NAMES.filter((n): n is RequestsIn<P> => n.startsWith(prefix));
 }

@@ -1,7 +1,7 @@
 import { CocoonError } from '../../../node-core/src/errors.ts';
 import { intFlag, parseFlags, type CliCommand } from '../../../node-core/src/cli/command.ts';
 import { untilSignal } from '../../../node-core/src/cli/commands/up.ts';
-import { defaultDataDir } from '../data-dir.ts';
+import { cocoonHome } from '../../../node-core/src/cocoon-home.ts';
 import { startWebMode } from '../web/web-mode.ts';
 
 const usage = 'cocoon app --web [--port N] [--json] [--data-dir DIR] [--token-delay-ms N] [--terminal] [--host-root DIR] [--td-config WORKER_CONFIG] [--no-td]';
@@ -16,7 +16,7 @@ export const command: CliCommand = {
     }, usage, false);
     if (!values.web) throw new CocoonError('bad_flag', 'only web mode is available from the CLI; pass --web (npm start opens the Electron app)', { hint: `usage: ${usage}` });
     const mode = await startWebMode({
-      dataDir: values['data-dir'] ?? defaultDataDir(),
+      dataDir: cocoonHome({ flag: values['data-dir'] }),
       ...(values.terminal && { terminal: true }),
       ...(values['host-root'] !== undefined && { hostRoot: values['host-root'] }),
       ...(values['td-config'] !== undefined && { tdConfigFile: values['td-config'] }),

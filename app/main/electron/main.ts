@@ -3,8 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startLocalNetwork } from '../../../node-core/src/network/local-network.ts';
-import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
-import { defaultDataDir } from '../data-dir.ts';
+import { errorMessage } from '../../../node-core/src/errors.ts';
+import { cocoonHome } from '../../../node-core/src/cocoon-home.ts';
 import { contentSecurityPolicy } from '../security.ts';
 import { SettingsStore } from '../services/settings-store.ts';
 import { checkNetworkSettings, LOCAL_NETWORK_SETTINGS } from '../services/network-settings.ts';
@@ -13,6 +13,8 @@ import { startMoneyServices } from '../services/money-services.ts';
 import { APP_SETTLEMENT_POLICY, localPaymentViews } from '../services/local-payments.ts';
 import { APP_ENTRY, APP_SCHEME, isTrustedSender, serveAppRequest } from './renderer-origin.ts';
 import { AppService } from '../services/app-service.ts';
+import { toApiError } from '../services/user-errors.ts';
+import { IPC_CHANNELS, TRANSPORT_ERRORS, type IpcReply } from '../../shared/api-contract.ts';
 import { OwnerService } from '../services/owner-service.ts';
 import { createTdAdapter } from '../services/td-adapter.ts';
 import { PtyService } from '../services/pty-service.ts';
@@ -29,7 +31,7 @@ const primaryInstance = app.requestSingleInstanceLock();
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 if (!primaryInstance) app.exit(0);
 
-const appDataDir = join(defaultDataDir(), 'app');
+const appDataDir = join(cocoonHome(), 'app');
 mkdirSync(appDataDir, { recursive: true });
 // A desktop app has no terminal to read stderr from: logs go to <data dir>/app/app.log.
 const log = pino({ name: 'app', level: process.env.COCOON_LOG_LEVEL ?? 'info' }, pino.destination({ dest: join(appDataDir, 'app.log'), mkdir: true }));
@@ -60,15 +62,15 @@ async function createWindow(): Promise<void> {
   const pty = new PtyService({ enabled: true });
   service = new AppService({ openaiUrl: network.openaiUrl, apiKey: network.apiKey, client: network.client, dataDir: appDataDir, network: tonNetwork.name, logFile: join(appDataDir, 'app.log'), owner, pty, ...money.options, ...(views.charges && { charges: views.charges }) });
 
-  ipcMain.handle('cocoon:request', async (e, name: unknown, args: unknown) => {
+  ipcMain.handle(IPC_CHANNELS.request, async (e, name: unknown, args: unknown): Promise<IpcReply> => {
     if (!isTrustedSender(e.senderFrame)) {
       log.warn({ frame: e.senderFrame?.url }, 'IPC from a frame that is not the app page; refused');
-      return { error: { code: 'forbidden', message: 'IPC is answered for the app page only' } };
+      return { error: { code: TRANSPORT_ERRORS.forbidden, message: 'IPC is answered for the app page only' } };
     }
     try {
       return { result: await service!.handle(String(name), args) };
     } catch (err) {
-      return { error: { code: err instanceof CocoonError ? err.code : 'internal', message: errorMessage(err) } };
+      return { error: toApiError(err) };
     }
   });
 
@@ -76,7 +78,7 @@ async function createWindow(): Promise<void> {
     width: 1280, height: 820, title: 'Cocoon Desktop',
     webPreferences: { preload: join(import.meta.dirname, 'preload.cjs'), contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true },
   });
-  service.on('event', (event: string, payload: unknown) => win.webContents.send('cocoon:event', event, payload));
+  service.on('event', (event: string, payload: unknown) => win.webContents.send(IPC_CHANNELS.event, event, payload));
   // Bundled, this file is dist/electron/main.mjs; the renderer build sits beside it in dist/renderer.
   const rendererDir = join(import.meta.dirname, '..', 'renderer');
   protocol.handle(APP_SCHEME, (request) => {

@@ -36,6 +36,12 @@ describe('AppService handlers', () => {
     await expect(service.handle('status.get', 'not-an-array')).rejects.toMatchObject({ code: 'bad_arguments' });
   });
 
+  it('answers a request for a conversation that does not exist with not_found (found by the web-mode fuzz suite)', async () => {
+    await expect(service.handle('conversations.truncate', ['__proto__', 1])).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/conversation __proto__ does not exist/) });
+    const prompt = { role: 'user', content: 'x' };
+    await expect(service.handle('chat.start', [{ conversationId: 'c-gone', append: [prompt], model: 'm', messages: [prompt], temperature: 1, maxTokens: 5 }])).rejects.toMatchObject({ code: 'not_found' });
+  });
+
   it('reports status and models from the real client', async () => {
     const status = await service.handle('status.get', []) as { proxy: { state: string } };
     expect(status.proxy.state).toBe('connected');

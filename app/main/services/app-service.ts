@@ -8,12 +8,13 @@ import type { ClientHandle } from '../../../node-core/src/client/status.ts';
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import type { CostBreakdown } from '../../../node-core/src/payments/pricing.ts';
 import {
-  requestSchemas, type AppEvents, type ChatUsage, type StoredMessage, type EventName, type RequestArgs, type RequestName, type RequestResults,
+  isRequestName, requestSchemas, requestsIn, type AppEvents, type ChatUsage, type EventName, type HandlersFor, type RequestArgs, type RequestHandler,
+  type RequestHandlers, type RequestName, type RequestResults, type RequestsIn, type StoredMessage,
 } from '../../shared/api-contract.ts';
 import { ConversationStore } from './conversation-store.ts';
 import { SettingsStore } from './settings-store.ts';
 import { readLogTail } from './log-tail.ts';
-import { MoneyRequests } from './money-requests.ts';
+import { MoneyRequests, type MoneyRequestName } from './money-requests.ts';
 import { argumentError, chatFailure } from './user-errors.ts';
 import type { DevWalletAccess } from './dev-wallet.ts';
 import type { OwnerService } from './owner-service.ts';
@@ -62,11 +63,23 @@ export interface AppServiceOptions {
   charges?: ChargeTracker;
 }
 
+/** The requests AppService answers itself. */
+type CoreRequestName = Exclude<RequestName, RequestsIn<'owner.'> | RequestsIn<'pty.'> | MoneyRequestName>;
+
+/** Handlers for a group of requests whose service this app instance lacks: each refuses, saying why. */
+function unavailable<N extends RequestName>(names: readonly N[], refusal: () => CocoonError): HandlersFor<N> {
+  const refuse = (): never => { throw refusal(); };
+  const handlers = {} as Record<N, () => never>;
+  for (const n of names) handlers[n] = refuse;
+  return handlers;
+}
+
 export class AppService extends EventEmitter {
   private readonly openai: OpenAI;
   private readonly conversations: ConversationStore;
   private readonly settings: SettingsStore;
-  private readonly money: MoneyRequests;
+  /** One typed handler per request of the contract, keyed by its name. */
+  private readonly handlers: RequestHandlers;
   private readonly streams = new Map<string, AbortController>();
   private readonly unsubscribe: () => void;
 
@@ -75,7 +88,13 @@ export class AppService extends EventEmitter {
     this.openai = new OpenAI({ baseURL: opts.openaiUrl, apiKey: opts.apiKey ?? 'local', maxRetries: 0 });
     this.conversations = new ConversationStore(opts.dataDir);
     this.settings = new SettingsStore(opts.dataDir);
-    this.money = new MoneyRequests(opts, this.settings);
+    const { owner, pty } = opts;
+    this.handlers = {
+      ...this.coreHandlers(),
+      ...new MoneyRequests(opts, this.settings).handlers(),
+      ...(owner ? owner.handlers : unavailable(requestsIn('owner.'), () => new CocoonError('no_owner_mode', 'owner mode is not available in this app instance'))),
+      ...(pty ? pty.handlers : unavailable(requestsIn('pty.'), () => new CocoonError('terminal_disabled', 'the embedded terminal is not available in this app instance'))),
+    };
     const unsubscribeStatus = opts.client.onStatus((s) => this.emitEvent('status', s));
     const forward = (event: EventName, payload: unknown) => this.emitEvent(event, payload as never);
     opts.owner?.on('event', forward);
@@ -94,72 +113,49 @@ export class AppService extends EventEmitter {
     this.emit('event', event, payload);
   }
 
-  /** The single entry point for UI calls: validates, dispatches, and reports errors as CocoonError. */
+  /**
+   * The single entry point for UI calls: checks the name and validates the arguments against the
+   * contract at the boundary, then calls that request's handler. Errors are CocoonErrors.
+   */
   async handle(name: string, args: unknown): Promise<unknown> {
-    if (!Object.hasOwn(requestSchemas, name)) throw new CocoonError('unknown_request', `unknown request "${name}"`);
-    const schema = requestSchemas[name as RequestName];
-    const parsed = schema.safeParse(args);
-    if (!parsed.success) {
-      throw argumentError(name, parsed.error.issues[0]!);
-    }
-    if (name.startsWith('owner.')) {
-      if (!this.opts.owner) throw new CocoonError('no_owner_mode', 'owner mode is not available in this app instance');
-      return this.opts.owner.dispatch(name, parsed.data as unknown[]);
-    }
-    if (name.startsWith('pty.')) return this.ptyRequest(name as RequestName, parsed.data as unknown[]);
-    if (MoneyRequests.handles(name)) return this.money.dispatch(name as RequestName, parsed.data as unknown[]);
-    return this.dispatch(name as RequestName, parsed.data as never);
+    if (!isRequestName(name)) throw new CocoonError('unknown_request', `unknown request "${name.slice(0, 100)}"`);
+    const parsed = requestSchemas[name].safeParse(args);
+    if (!parsed.success) throw argumentError(name, parsed.error.issues[0]!);
+    return this.call(name, parsed.data);
   }
 
-  private async ptyRequest(name: RequestName, a: unknown[]): Promise<unknown> {
-    const pty = this.opts.pty;
-    if (!pty) throw new CocoonError('terminal_disabled', 'the embedded terminal is not available in this app instance');
-    switch (name) {
-      case 'pty.open': return pty.open(a[0] as RequestArgs<'pty.open'>[0]);
-      case 'pty.write': return pty.write(a[0] as RequestArgs<'pty.write'>[0]);
-      case 'pty.resize': return pty.resize(a[0] as RequestArgs<'pty.resize'>[0]);
-      case 'pty.close': return pty.close(a[0] as string);
-    }
-    throw new CocoonError('unknown_request', `unknown request "${name}"`);
+  private call<N extends RequestName>(name: N, args: RequestArgs<N>): Promise<RequestResults[N]> | RequestResults[N] {
+    const handler: RequestHandler<N> = this.handlers[name];
+    return handler(...args);
   }
 
-  private async dispatch<N extends RequestName>(name: N, args: RequestArgs<N>): Promise<RequestResults[N]> {
-    const a = args as unknown[];
-    switch (name) {
-      case 'status.get':
-        return this.opts.client.status() as RequestResults[N];
-      case 'models.list': {
+  /** The requests AppService answers itself (the rest come from the owner, terminal and money services). */
+  private coreHandlers(): HandlersFor<CoreRequestName> {
+    return {
+      'status.get': () => this.opts.client.status(),
+      'models.list': async () => {
         const list = await this.openai.models.list();
-        return list.data.map((m) => ({ id: m.id, workers: (m as unknown as { workers?: number }).workers ?? 0 })) as RequestResults[N];
-      }
-      case 'chat.start':
-        return (await this.startChat(a[0] as RequestArgs<'chat.start'>[0])) as RequestResults[N];
-      case 'chat.stop': {
-        const ac = this.streams.get(a[0] as string);
+        // The client's model list adds how many workers serve each model.
+        return list.data.map((m) => ({ id: m.id, workers: (m as { workers?: number }).workers ?? 0 }));
+      },
+      'chat.start': (req) => this.startChat(req),
+      'chat.stop': (streamId) => {
+        const ac = this.streams.get(streamId);
         ac?.abort();
-        return { stopped: ac !== undefined } as RequestResults[N];
-      }
-      case 'conversations.list':
-        return (await this.conversations.list()) as RequestResults[N];
-      case 'conversations.save':
-        return (await this.conversations.save(a[0] as RequestArgs<'conversations.save'>[0])) as RequestResults[N];
-      case 'conversations.truncate':
-        return (await this.conversations.truncate(a[0] as string, a[1] as number)) as RequestResults[N];
-      case 'conversations.delete':
-        return { deleted: await this.conversations.delete(a[0] as string) } as RequestResults[N];
-      case 'wallet.get':
-        return (await this.money.walletInfo()) as RequestResults[N];
-      case 'charges.get':
-        return (this.opts.charges ? await this.opts.charges.info() : null) as RequestResults[N];
-      case 'settings.get':
-        return (await this.settingsInfo()) as RequestResults[N];
-      case 'settings.set':
-        await this.settings.update(a[0] as RequestArgs<'settings.set'>[0]);
-        return (await this.settingsInfo()) as RequestResults[N];
-      case 'logs.tail':
-        return (this.opts.logFile ? await readLogTail(this.opts.logFile, (a[0] as { lines: number }).lines) : []) as RequestResults[N];
-    }
-    throw new CocoonError('unknown_request', `unknown request "${String(name)}"`);
+        return { stopped: ac !== undefined };
+      },
+      'conversations.list': () => this.conversations.list(),
+      'conversations.save': (c) => this.conversations.save(c),
+      'conversations.truncate': (id, keep) => this.conversations.truncate(id, keep),
+      'conversations.delete': async (id) => ({ deleted: await this.conversations.delete(id) }),
+      'charges.get': async () => (this.opts.charges ? this.opts.charges.info() : null),
+      'settings.get': () => this.settingsInfo(),
+      'settings.set': async (patch) => {
+        await this.settings.update(patch);
+        return this.settingsInfo();
+      },
+      'logs.tail': async ({ lines }) => (this.opts.logFile ? readLogTail(this.opts.logFile, lines) : []),
+    };
   }
 
   private async settingsInfo(): Promise<RequestResults['settings.get']> {

@@ -1,5 +1,6 @@
 import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CocoonError } from '../../../node-core/src/errors.ts';
 import { conversationSchema, storedMessageSchema, type Conversation, type StoredMessage } from '../../shared/api-contract.ts';
 
 /**
@@ -10,6 +11,11 @@ import { conversationSchema, storedMessageSchema, type Conversation, type Stored
  * file, atomically (temp file + rename). A damaged line is skipped, never the whole history.
  */
 type Meta = Omit<Conversation, 'messages'>;
+
+/** A request for a conversation that is gone (deleted in another window, or never existed). */
+function missing(id: string): CocoonError {
+  return new CocoonError('not_found', `conversation ${id} does not exist (it may have been deleted); start a new one`);
+}
 type Line = { t: 'meta'; meta: Meta } | { t: 'msg'; msg: StoredMessage };
 
 const metaSchema = conversationSchema.omit({ messages: true });
@@ -51,7 +57,7 @@ export class ConversationStore {
   async append(id: string, messages: StoredMessage[]): Promise<Conversation> {
     const all = await this.load();
     const existing = all.get(id);
-    if (!existing) throw new Error(`conversation ${id} does not exist`);
+    if (!existing) throw missing(id);
     const updatedAt = new Date().toISOString();
     const next: Conversation = { ...existing, updatedAt, messages: [...existing.messages, ...messages] };
     all.set(id, next);
@@ -65,7 +71,7 @@ export class ConversationStore {
   async truncate(id: string, keep: number): Promise<Conversation> {
     const all = await this.load();
     const existing = all.get(id);
-    if (!existing) throw new Error(`conversation ${id} does not exist`);
+    if (!existing) throw missing(id);
     const next: Conversation = { ...existing, messages: existing.messages.slice(0, keep), updatedAt: new Date().toISOString() };
     all.set(id, next);
     await this.serial(id, () => this.rewrite(next));

@@ -2,11 +2,14 @@ import { Address as TonAddress, fromNano, toNano, type Address } from '@ton/core
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 import type { AccountActionKind, ClientAccount, ClientAccountState } from '../../../node-core/src/payments/client-account.ts';
 import type { TransactionSigner } from '../../../node-core/src/payments/wallet-signer.ts';
-import type { ClientAccountInfo, RequestArgs, RequestName, RequestResults } from '../../shared/api-contract.ts';
+import type { ClientAccountInfo, HandlersFor, RequestArgs, RequestResults, RequestsIn } from '../../shared/api-contract.ts';
 import type { AppServiceOptions } from './app-service.ts';
 import type { OwnerEconomics } from './owner-economics.ts';
 import type { SettingsStore } from './settings-store.ts';
 import type { WalletSession } from './wallet-session.ts';
+
+/** The requests MoneyRequests answers. */
+export type MoneyRequestName = RequestsIn<'account.'> | RequestsIn<'economics.'> | RequestsIn<'wallet.'>;
 
 /**
  * The requests that move or show money: the wallet (TON Connect session, balance), the
@@ -17,64 +20,53 @@ import type { WalletSession } from './wallet-session.ts';
 export class MoneyRequests {
   constructor(private readonly opts: AppServiceOptions, private readonly settings: SettingsStore) {}
 
-  static handles(name: string): boolean {
-    return name.startsWith('account.') || name.startsWith('economics.') || (name.startsWith('wallet.') && name !== 'wallet.get');
-  }
-
-  async dispatch<N extends RequestName>(name: N, a: unknown[]): Promise<RequestResults[N]> {
-    switch (name as RequestName) {
-      case 'account.stake':
-      case 'account.topUp':
-      case 'account.withdraw': {
-        const { amountTon, confirmMainnet } = a[0] as RequestArgs<'account.stake'>[0];
-        const kind = name.slice('account.'.length) as AccountActionKind;
-        // Asked once, before the first mainnet transaction, whoever signs it.
-        if (this.opts.network === 'mainnet' && !(await this.settings.read()).mainnetConfirmed) {
-          if (!confirmMainnet) throw new CocoonError('mainnet_confirmation_required', 'This is mainnet: the transaction moves real TON. Confirm to continue (asked once).');
-          await this.settings.update({ mainnetConfirmed: true });
-        }
-        const { account, signer, signerName } = await this.payingAccount();
-        const plan = await account.plan(kind, toNano(amountTon));
-        const { state, hash } = await account.execute(plan, signer ?? undefined);
-        return { ...accountInfo(state), lastTransaction: { action: kind, hash, signer: signerName } } as RequestResults[N];
-      }
-      case 'account.quote': {
-        const { action, amountTon } = a[0] as RequestArgs<'account.quote'>[0];
+  /** The money requests, one typed handler each (arguments arrive validated by AppService). */
+  handlers(): HandlersFor<MoneyRequestName> {
+    const act = (kind: AccountActionKind) => (input: RequestArgs<'account.stake'>[0]) => this.accountAction(kind, input);
+    return {
+      'wallet.get': () => this.walletInfo(),
+      'account.stake': act('stake'),
+      'account.topUp': act('topUp'),
+      'account.withdraw': act('withdraw'),
+      'account.quote': async ({ action, amountTon }) => {
         const { account, signerName } = await this.payingAccount();
         const plan = await account.plan(action, toNano(amountTon));
         return {
           action, network: this.opts.network, contract: plan.before.contract, amountTon: fromNano(plan.amountNano), attachedTon: fromNano(plan.attachedNano), feeTon: fromNano(plan.feeEstimateNano),
           signer: signerName, needsMainnetConfirmation: this.opts.network === 'mainnet' && !(await this.settings.read()).mainnetConfirmed,
-        } as RequestResults[N];
-      }
-      case 'economics.worker': {
-        const { ownerAddress, range } = a[0] as RequestArgs<'economics.worker'>[0];
-        return (await (await this.econ()).worker(this.workerOwner(ownerAddress), range)) as RequestResults[N];
-      }
-      case 'economics.claim': {
-        const owner = this.workerOwner((a[0] as RequestArgs<'economics.claim'>[0]).ownerAddress);
+        };
+      },
+      'economics.worker': async ({ ownerAddress, range }) => (await this.econ()).worker(this.workerOwner(ownerAddress), range),
+      'economics.claim': async ({ ownerAddress }) => {
+        const owner = this.workerOwner(ownerAddress);
         const { signer, signerName } = this.signerFor(owner, 'worker');
         const { hash, tokens } = await (await this.econ()).claim(owner, signer);
-        return { ...(await (await this.econ()).worker(owner, 'day')), claimed: { hash, tokens: tokens.toString(), signer: signerName } } as RequestResults[N];
-      }
-      case 'economics.proxy':
-        return (await (await this.econ()).proxy()) as RequestResults[N];
-      case 'economics.proxy.act': {
-        const { action, amountTon } = a[0] as RequestArgs<'economics.proxy.act'>[0];
+        return { ...(await (await this.econ()).worker(owner, 'day')), claimed: { hash, tokens: tokens.toString(), signer: signerName } };
+      },
+      'economics.proxy': async () => (await this.econ()).proxy(),
+      'economics.proxy.act': async ({ action, amountTon }) => {
         const view = await (await this.econ()).proxy();
         if (!view.owner) throw new CocoonError('no_proxy_contract', view.disabledReason ?? 'the proxy contract is not deployed');
         const { signer, signerName } = this.signerFor(TonAddress.parse(view.owner), 'proxy');
         const { hash } = await (await this.econ()).proxyAct(action, amountTon ? toNano(amountTon) : null, signer);
-        return { ...(await (await this.econ()).proxy()), sent: { action, hash, signer: signerName } } as RequestResults[N];
-      }
-      case 'wallet.session':
-        return this.session().current() as RequestResults[N];
-      case 'wallet.connect':
-        return (await this.session().connect((a[0] as { appName: string }).appName)) as RequestResults[N];
-      case 'wallet.disconnect':
-        return (await this.session().disconnect()) as RequestResults[N];
+        return { ...(await (await this.econ()).proxy()), sent: { action, hash, signer: signerName } };
+      },
+      'wallet.session': () => this.session().current(),
+      'wallet.connect': ({ appName }) => this.session().connect(appName),
+      'wallet.disconnect': () => this.session().disconnect(),
+    };
+  }
+
+  private async accountAction(kind: AccountActionKind, { amountTon, confirmMainnet }: RequestArgs<'account.stake'>[0]): Promise<ClientAccountInfo> {
+    // Asked once, before the first mainnet transaction, whoever signs it.
+    if (this.opts.network === 'mainnet' && !(await this.settings.read()).mainnetConfirmed) {
+      if (!confirmMainnet) throw new CocoonError('mainnet_confirmation_required', 'This is mainnet: the transaction moves real TON. Confirm to continue (asked once).');
+      await this.settings.update({ mainnetConfirmed: true });
     }
-    throw new CocoonError('unknown_request', `unknown request "${String(name)}"`);
+    const { account, signer, signerName } = await this.payingAccount();
+    const plan = await account.plan(kind, toNano(amountTon));
+    const { state, hash } = await account.execute(plan, signer ?? undefined);
+    return { ...accountInfo(state), lastTransaction: { action: kind, hash, signer: signerName } };
   }
 
   /** Owner economics; on testnet/mainnet it waits for the proxy chosen from the root (its error says why there is none). */

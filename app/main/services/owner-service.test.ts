@@ -45,9 +45,9 @@ describe('OwnerService', () => {
     const owner = new OwnerService({ hostRoot: host, network: 'local', td: td.api });
     const events: Array<[string, unknown]> = [];
     owner.on('event', (e: string, p: unknown) => events.push([e, p]));
-    await expect(owner.dispatch('owner.td.start', [{ ...config, ownerAddress: 'bad' }])).rejects.toThrow(/ownerAddress: not a TON address/);
+    await expect(owner.handlers['owner.td.start']({ ...config, ownerAddress: 'bad' })).rejects.toThrow(/ownerAddress: not a TON address/);
     expect(td.started).toEqual([]);
-    expect(await owner.dispatch('owner.td.start', [config])).toMatchObject({ phase: 'starting', pid: 42 });
+    expect(await owner.handlers['owner.td.start'](config)).toMatchObject({ phase: 'starting', pid: 42 });
     expect(Address.parseFriendly(td.started[0]!.ownerAddress).address.toRawString()).toBe(config.ownerAddress);
     td.push({ phase: 'booted' }, 'Linux version 6.16\n');
     expect(events).toEqual([['owner.td.state', expect.objectContaining({ phase: 'booted' })], ['owner.td.console', { data: 'Linux version 6.16\n' }]]);
@@ -56,14 +56,14 @@ describe('OwnerService', () => {
 
   it('without a launcher: phase unavailable, start refused with a hint', async () => {
     const owner = new OwnerService({ hostRoot: host, network: 'local' });
-    expect(await owner.dispatch('owner.td.status', [])).toMatchObject({ phase: 'unavailable', message: 'this build has no TD guest launcher' });
-    await expect(owner.dispatch('owner.td.start', [config])).rejects.toThrow('this build has no TD guest launcher');
-    expect(await owner.dispatch('owner.worker.stats', [])).toMatchObject({ available: false, reason: 'this build has no TD guest launcher' });
+    expect(await owner.handlers['owner.td.status']()).toMatchObject({ phase: 'unavailable', message: 'this build has no TD guest launcher' });
+    await expect(owner.handlers['owner.td.start'](config)).rejects.toThrow('this build has no TD guest launcher');
+    expect(await owner.handlers['owner.worker.stats']()).toMatchObject({ available: false, reason: 'this build has no TD guest launcher' });
   });
 
   it('plans GPU restore on the ready host with the command the owner runs', async () => {
     const owner = new OwnerService({ hostRoot: host, network: 'local' });
-    const plan = await owner.dispatch('owner.gpu.plan', [{ action: 'restore', bdf: '0000:41:00.0' }]) as { commandLine: string; steps: Array<{ id: string }> };
+    const plan = await owner.handlers['owner.gpu.plan']({ action: 'restore', bdf: '0000:41:00.0' });
     expect(plan.steps.map((s) => s.id)).toEqual(['unbind', 'driver-override', 'probe', 'verify']);
     expect(plan.commandLine).toMatch(new RegExp(`cocoon\\.mjs gpu restore --gpu 0000:41:00.0 --host-root ${host}$`));
   });

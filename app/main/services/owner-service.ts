@@ -9,7 +9,7 @@ import { planPrepare, planRestore } from '../../../node-core/src/host/gpu-prep.t
 import { openHost, type HostAccess } from '../../../node-core/src/host/host-access.ts';
 import { listNvidiaGpus, readGpu } from '../../../node-core/src/host/pci.ts';
 import type { ChainConfig } from '../../../node-core/src/chain/config.ts';
-import type { RequestArgs, RequestResults, TdStatus, TdSupervisorApi, WorkerConfigCheck, WorkerConfigInput, WorkerDashboard } from '../../shared/api-contract.ts';
+import type { HandlersFor, RequestsIn, TdStatus, TdSupervisorApi, WorkerConfigCheck, WorkerConfigInput, WorkerDashboard } from '../../shared/api-contract.ts';
 
 /**
  * Owner mode's main-process side: host checks (the same engine as `cocoon doctor`), GPU plans,
@@ -45,42 +45,34 @@ export class OwnerService extends EventEmitter {
     }
   }
 
-  async dispatch(name: string, args: unknown[]): Promise<unknown> {
-    switch (name) {
-      case 'owner.doctor':
-        return { ...(await runDoctor({ host: this.host })), hostRoot: this.opts.hostRoot, at: new Date().toISOString() } satisfies RequestResults['owner.doctor'];
-      case 'owner.gpus':
-        return Promise.all(listNvidiaGpus(this.host).map(async (g) => ({ ...g, ccMode: g.ccClass ? (await readCcMode(this.host, g)).mode : null })));
-      case 'owner.gpu.plan': {
-        const { action, bdf } = args[0] as RequestArgs<'owner.gpu.plan'>[0];
-        const { plan } = action === 'prepare' ? await planPrepare(this.host, bdf) : await planRestore(this.host, bdf);
-        return { ...plan, commandLine: this.cocoonCommand(['gpu', action, '--gpu', plan.bdf]) } satisfies RequestResults['owner.gpu.plan'];
-      }
-      case 'owner.config.check':
-        return this.checkConfig(args[0] as WorkerConfigInput);
-      case 'owner.td.status':
-        return this.tdStatus();
-      case 'owner.td.start': {
-        const config = args[0] as WorkerConfigInput;
-        const check = this.checkConfig(config);
-        if (!check.ok) throw new CocoonError('bad_config', `the worker configuration is not valid: ${Object.entries(check.errors).map(([k, v]) => `${k}: ${v}`).join('; ')}`);
-        if (!this.opts.td) throw new CocoonError('no_launcher', 'this build has no TD guest launcher', { hint: 'use `cocoon td launch --config FILE` where it is installed' });
-        return this.opts.td.start({ ...config, ownerAddress: check.ownerAddress! });
-      }
-      case 'owner.td.stop':
-        if (!this.opts.td) throw new CocoonError('no_launcher', 'this build has no TD guest launcher');
-        return this.opts.td.stop();
-      case 'owner.worker.stats':
-        return this.dashboard();
-      case 'owner.why': {
-        const { runWhy } = await import('../../../node-core/src/why/why.ts');
-        const w = this.opts.why ?? {};
-        const report = await runWhy({ hostRoot: this.opts.hostRoot, ...(w.chain && { chain: w.chain }), ...(w.proxies && { proxies: w.proxies }), ...(w.imageHash !== undefined && { imageHash: w.imageHash }), timeoutMs: 10_000 });
-        return { ...report, at: new Date().toISOString() } satisfies RequestResults['owner.why'];
-      }
-    }
-    throw new CocoonError('unknown_request', `unknown request "${name}"`);
-  }
+  /** Owner mode's requests, one typed handler each (arguments arrive validated by AppService). */
+  readonly handlers: HandlersFor<RequestsIn<'owner.'>> = {
+    'owner.doctor': async () => ({ ...(await runDoctor({ host: this.host })), hostRoot: this.opts.hostRoot, at: new Date().toISOString() }),
+    'owner.gpus': () => Promise.all(listNvidiaGpus(this.host).map(async (g) => ({ ...g, ccMode: g.ccClass ? (await readCcMode(this.host, g)).mode : null }))),
+    'owner.gpu.plan': async ({ action, bdf }) => {
+      const { plan } = action === 'prepare' ? await planPrepare(this.host, bdf) : await planRestore(this.host, bdf);
+      return { ...plan, commandLine: this.cocoonCommand(['gpu', action, '--gpu', plan.bdf]) };
+    },
+    'owner.config.check': (config) => this.checkConfig(config),
+    'owner.td.status': () => this.tdStatus(),
+    'owner.td.start': async (config) => {
+      const check = this.checkConfig(config);
+      if (!check.ok) throw new CocoonError('bad_config', `the worker configuration is not valid: ${Object.entries(check.errors).map(([k, v]) => `${k}: ${v}`).join('; ')}`);
+      if (!this.opts.td) throw new CocoonError('no_launcher', 'this build has no TD guest launcher', { hint: 'use `cocoon td launch --config FILE` where it is installed' });
+      return this.opts.td.start({ ...config, ownerAddress: check.ownerAddress! });
+    },
+    'owner.td.stop': async () => {
+      if (!this.opts.td) throw new CocoonError('no_launcher', 'this build has no TD guest launcher');
+      return this.opts.td.stop();
+    },
+    'owner.worker.stats': () => this.dashboard(),
+    'owner.why': async () => {
+      const { runWhy } = await import('../../../node-core/src/why/why.ts');
+      const w = this.opts.why ?? {};
+      const report = await runWhy({ hostRoot: this.opts.hostRoot, ...(w.chain && { chain: w.chain }), ...(w.proxies && { proxies: w.proxies }), ...(w.imageHash !== undefined && { imageHash: w.imageHash }), timeoutMs: 10_000 });
+      return { ...report, at: new Date().toISOString() };
+    },
+  };
 
   /** The command the owner runs in the terminal: this checkout's CLI, against the same host root. */
   private cocoonCommand(args: string[]): string {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { homedir } from 'node:os';
 import type { IPty } from 'node-pty';
 import { CocoonError } from '../../../node-core/src/errors.ts';
-import type { RequestArgs } from '../../shared/api-contract.ts';
+import type { HandlersFor, RequestArgs, RequestsIn } from '../../shared/api-contract.ts';
 
 /**
  * The owner's embedded terminal: a shell of the local user in a pseudo-terminal (node-pty), so
@@ -35,6 +35,14 @@ export class PtyService extends EventEmitter {
     if (!p) throw new CocoonError('no_terminal', `terminal ${id} is not open (it may have exited)`);
     return p;
   }
+
+  /** The terminal's requests, one typed handler each (arguments arrive validated by AppService). */
+  readonly handlers: HandlersFor<RequestsIn<'pty.'>> = {
+    'pty.open': (size) => this.open(size),
+    'pty.write': (input) => this.write(input),
+    'pty.resize': (input) => this.resize(input),
+    'pty.close': (id) => this.close(id),
+  };
 
   async open({ cols, rows }: RequestArgs<'pty.open'>[0]): Promise<{ id: string; shell: string }> {
     if (!this.opts.enabled) {

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { TRANSPORT_ERRORS, type ApiError } from '../../shared/api-contract.ts';
 import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
 
 /**
@@ -34,4 +35,9 @@ export function chatFailure(err: unknown, model: string): string {
   }
   if (/timed? ?out/i.test(text)) return `No answer in time from ${model}. Press Retry, or pick another model.`;
   return text;
+}
+
+/** What crosses the boundary for a failed request: the CocoonError's code, else `internal` (a bug in main). */
+export function toApiError(err: unknown): ApiError {
+  return { code: err instanceof CocoonError ? err.code : TRANSPORT_ERRORS.internal, message: errorMessage(err) };
 }

@@ -1,34 +1,25 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createLogger } from '../../../node-core/src/log.ts';
 import { rawHttp } from '../../../node-core/src/http/raw-http.ts';
-import { startLocalNetwork, type LocalNetwork } from '../../../node-core/src/network/local-network.ts';
-import { AppService } from '../services/app-service.ts';
-import { startWebServer, type WebServer } from './web-server.ts';
+import type { LocalNetwork } from '../../../node-core/src/network/local-network.ts';
+import { startWebServerFixture, type WebServerFixture } from '../../testing/web-server-fixture.ts';
+import type { AppService } from '../services/app-service.ts';
+import type { WebServer } from './web-server.ts';
 
 /** The web-mode server's guards, against a real app service and local network on loopback. */
 let net: LocalNetwork;
 let service: AppService;
 let web: WebServer;
+let fixture: WebServerFixture | undefined;
 
 beforeAll(async () => {
-  net = await startLocalNetwork();
-  service = new AppService({ openaiUrl: net.openaiUrl, client: net.client, dataDir: mkdtempSync(join(tmpdir(), 'web-srv-')), network: 'local' });
-  const rendererDir = mkdtempSync(join(tmpdir(), 'web-renderer-'));
-  mkdirSync(join(rendererDir, 'assets'));
-  writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>t</title>');
-  writeFileSync(join(rendererDir, 'assets', 'a.js'), 'console.log(1)');
-  web = await startWebServer({ service, rendererDir, log: createLogger('test') });
+  fixture = await startWebServerFixture();
+  ({ net, service, web } = fixture);
 }, 60_000);
 
 afterAll(async () => {
-  await web?.close();
-  service?.close();
-  await net?.stop();
+  await fixture?.stop();
 });
 
 /** Raw GET so the Host header can be set (fetch forbids it). */

@@ -4,10 +4,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CocoonError, errorMessage } from '../../../node-core/src/errors.ts';
+import { errorMessage } from '../../../node-core/src/errors.ts';
 import { decodePath, hardenServer, HttpError, parseJson, requestTarget, safeHandler, safeUpgrade } from '../../../node-core/src/http/safe-http.ts';
 import type { Logger } from '../../../node-core/src/log.ts';
+import { requestFrameSchema, TRANSPORT_ERRORS, WEB_API_PATH, WEB_MAX_FRAME_BYTES, type EventFrame, type EventName, type ReplyFrame } from '../../shared/api-contract.ts';
 import type { AppService } from '../services/app-service.ts';
+import { toApiError } from '../services/user-errors.ts';
 import { CONTENT_SECURITY_POLICY, withMetaPolicy } from '../security.ts';
 
 /**
@@ -108,18 +110,18 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
 
   // One listener on the service for all clients: events fan out to the open sockets.
   const clients = new Set<WebSocket>();
-  const broadcast = (event: string, payload: unknown) => {
-    const frame = JSON.stringify({ event, payload });
+  const broadcast = (event: EventName, payload: unknown) => {
+    const frame = JSON.stringify({ event, payload } as EventFrame);
     for (const ws of clients) if (ws.readyState === ws.OPEN) ws.send(frame);
   };
   opts.service.on('event', broadcast);
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WEB_MAX_FRAME_BYTES });
   server.on('upgrade', safeUpgrade((req, socket, head) => {
     const { path, query } = requestTarget(req);
     checkOrigin(req, true);
     checkToken(query);
-    if (path !== '/api') throw new HttpError(404, 'not found');
+    if (path !== WEB_API_PATH) throw new HttpError(404, 'not found');
     wss.handleUpgrade(req, socket, head, (ws) => onClient(ws));
   }, opts.log));
 
@@ -127,23 +129,24 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     clients.add(ws);
     ws.on('close', () => clients.delete(ws));
     ws.on('error', (err) => opts.log.debug({ err: err.message }, 'web-mode socket error'));
-    const reply = (body: unknown) => { if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(body)); };
+    const reply = (frame: ReplyFrame) => { if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame)); };
     ws.on('message', async (data) => {
-      let msg: { id?: unknown; method?: unknown; args?: unknown };
+      let raw: unknown;
       try {
-        msg = parseJson(String(data)) as typeof msg;
+        raw = parseJson(String(data));
       } catch (err) {
-        return reply({ id: null, error: { code: 'bad_message', message: errorMessage(err) } });
+        return reply({ id: null, error: { code: TRANSPORT_ERRORS.badMessage, message: errorMessage(err) } });
       }
-      if (typeof msg !== 'object' || msg === null || typeof msg.id !== 'number' || typeof msg.method !== 'string' || !Array.isArray(msg.args)) {
-        const id = typeof msg === 'object' && msg !== null && typeof msg.id === 'number' ? msg.id : null;
-        return reply({ id, error: { code: 'bad_message', message: 'expected {id: number, method: string, args: array}' } });
+      const frame = requestFrameSchema.safeParse(raw);
+      if (!frame.success) {
+        const id = typeof raw === 'object' && raw !== null && Number.isSafeInteger((raw as { id?: unknown }).id) ? (raw as { id: number }).id : null;
+        return reply({ id, error: { code: TRANSPORT_ERRORS.badMessage, message: 'expected {id: number, method: string, args: array}' } });
       }
+      const { id, method, args } = frame.data;
       try {
-        reply({ id: msg.id, result: await opts.service.handle(msg.method, msg.args) });
+        reply({ id, result: await opts.service.handle(method, args) });
       } catch (err) {
-        const code = err instanceof CocoonError ? err.code : 'internal';
-        reply({ id: msg.id, error: { code, message: errorMessage(err) } });
+        reply({ id, error: toApiError(err) });
       }
     });
   }

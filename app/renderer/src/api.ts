@@ -1,4 +1,4 @@
-import type { AppEvents, CocoonApi, EventName, RequestArgs, RequestName, RequestResults } from '../../shared/api-contract.ts';
+import type { AppEvents, CocoonApi, EventFrame, EventName, ReplyFrame, RequestArgs, RequestFrame, RequestName, RequestResults, WEB_API_PATH } from '../../shared/api-contract.ts';
 
 /**
  * The renderer's only way to the app: `window.cocoon` from the Electron preload, or the same
@@ -26,6 +26,9 @@ export interface AppLink {
   current(): LinkState;
 }
 
+/** The contract's WebSocket path, spelled out (the renderer imports types only); drift is a compile error. */
+const API_PATH: typeof WEB_API_PATH = '/api';
+
 const LOST = 'The connection to the Cocoon app was lost (was `cocoon app --web` stopped?). Reconnecting…';
 
 function webSocketLink(): AppLink {
@@ -52,7 +55,7 @@ function webSocketLink(): AppLink {
 
   const connect = (attempt: number) => {
     const token = new URLSearchParams(location.search).get('token');
-    const ws = new WebSocket(`ws://${location.host}/api${token ? `?token=${encodeURIComponent(token)}` : ''}`);
+    const ws = new WebSocket(`ws://${location.host}${API_PATH}${token ? `?token=${encodeURIComponent(token)}` : ''}`);
     socket = ws;
     let wasOpen = false;
     ws.onopen = () => {
@@ -61,20 +64,20 @@ function webSocketLink(): AppLink {
       markOpen();
     };
     ws.onmessage = (ev) => {
-      let msg: { id?: number; result?: unknown; error?: { message: string; code: string }; event?: string; payload?: unknown };
+      let msg: ReplyFrame | EventFrame;
       try {
-        msg = JSON.parse(String(ev.data));
+        msg = JSON.parse(String(ev.data)) as ReplyFrame | EventFrame;
       } catch {
         return;
       }
-      if (msg.event) {
+      if ('event' in msg) {
         for (const l of listeners.get(msg.event) ?? []) l(msg.payload);
         return;
       }
-      const p = pending.get(msg.id ?? -1);
-      if (!p) return;
-      pending.delete(msg.id!);
-      if (msg.error) p.reject(Object.assign(new Error(msg.error.message), { code: msg.error.code }));
+      const p = msg.id === null ? undefined : pending.get(msg.id);
+      if (!p || msg.id === null) return;
+      pending.delete(msg.id);
+      if ('error' in msg) p.reject(Object.assign(new Error(msg.error.message), { code: msg.error.code }));
       else p.resolve(msg.result);
     };
     ws.onclose = () => {
@@ -126,7 +129,8 @@ function webSocketLink(): AppLink {
       const ws = socket;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-        ws.send(JSON.stringify({ id, method: name, args }));
+        const frame: RequestFrame = { id, method: name, args };
+        ws.send(JSON.stringify(frame));
       });
     },
     on<E extends EventName>(event: E, listener: (payload: AppEvents[E]) => void) {

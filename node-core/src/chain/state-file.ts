@@ -4,9 +4,9 @@
  * ~/.cocoon.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { cocoonHome } from '../cocoon-home.ts';
 
 export interface LocalChainAnnouncement {
   endpoint: string;
@@ -24,12 +24,8 @@ const schema = z.object({
   startedAt: z.string(),
 });
 
-export function cocoonHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.COCOON_HOME && env.COCOON_HOME.length > 0 ? env.COCOON_HOME : join(homedir(), '.cocoon');
-}
-
 export function localChainStateFile(env: NodeJS.ProcessEnv = process.env): string {
-  return join(cocoonHome(env), 'local-chain.json');
+  return join(cocoonHome({ env }), 'local-chain.json');
 }
 
 export function writeAnnouncement(path: string, a: LocalChainAnnouncement): void {

@@ -5,7 +5,7 @@ import {
 } from '../attestation/index.ts';
 import type { PolicySpec } from '../attestation/policy.ts';
 import { NETWORKS, resolveChainConfig, type ChainConfig, type NetworkName } from '../chain/config.ts';
-import { cocoonHome } from '../chain/state-file.ts';
+import { cocoonHome } from '../cocoon-home.ts';
 import { CocoonError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { DEV_IMAGE_HASH } from '../network/dev-images.ts';
@@ -84,7 +84,7 @@ export async function roleAttestation(role: NodeRole, values: AttestationFlagVal
   if (policyName === 'any') log.warn({ banner: DEV_BANNER }, `--policy any accepts EVERY peer without attestation; it exists for tests only (${role})`);
   else if (development) log.warn({ banner: DEV_BANNER, quote: quoteKind, policy: policyName }, `${role} runs in development mode: development quotes prove nothing`);
 
-  const collateral = policyName === 'tdx' ? createCollateralCache({ pccsUrl: values.pccs ?? INTEL_PCS_URL, dir: join(cocoonHome(env), 'collateral'), log }) : undefined;
+  const collateral = policyName === 'tdx' ? createCollateralCache({ pccsUrl: values.pccs ?? INTEL_PCS_URL, dir: join(cocoonHome({ env }), 'collateral'), log }) : undefined;
   const spec: Omit<PolicySpec, 'allowedImageHashes'> = { name: policyName, network, ...(acceptTcb && { acceptTcb }), ...(collateral && { collateral }) };
   createPolicy(spec); // refuses fake/any on testnet/mainnet before anything starts
 

@@ -98,6 +98,9 @@ describe('client against reference-shaped proxy answers', () => {
       const failed = await run('fail');
       expect(failed.error).toEqual([652, 'timeout in proxy']);
       expect(link.connected).toBe(true);
+      // A model list the proxy refuses (or a link that drops mid-query) is the API's 503, not a 500
+      // "internal error" (found by the hostile-proxy fuzz suite).
+      await expect(link.workerTypes()).rejects.toMatchObject({ code: 'proxy_unavailable', message: expect.stringMatching(/did not list its models: peer refused: unexpected client.getWorkerTypesV2/) });
     } finally {
       link.stop();
     }

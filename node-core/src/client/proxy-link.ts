@@ -114,7 +114,13 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
   async workerTypes(maxAgeMs = 0): Promise<Array<{ name: string; workers: number }>> {
     if (this.typesCache && Date.now() - this.typesCache.at <= maxAgeMs) return this.typesCache.types;
     const conn = this.requireConnection();
-    const answer = await conn.query({ _: 'client.getWorkerTypesV2' }, 10_000);
+    let answer: TlObject;
+    try {
+      answer = await conn.query({ _: 'client.getWorkerTypesV2' }, 10_000);
+    } catch (err) {
+      // The link dropped or the proxy refused mid-query: the caller's 503, as when it is down.
+      throw new CocoonError('proxy_unavailable', `proxy ${this.state.endpoint} did not list its models: ${errorMessage(err)}`);
+    }
     const types = (answer.types as TlObject[]).map((t) => ({ name: t.name as string, workers: (t.workers as unknown[]).length }));
     this.typesCache = { at: Date.now(), types };
     return types;

@@ -30,7 +30,14 @@ export class PrefixCache {
       }
       this.blocks.set(key, true);
     }
-    while (this.blocks.size > this.capacity) this.blocks.delete(this.blocks.keys().next().value!);
+    // Evict the oldest in one pass of one iterator: a fresh `keys().next()` per eviction rescans
+    // the holes earlier deletes left at the front of the Map, which made a big prompt after
+    // another one block the engine for seconds (quadratic; `npm run bench -- fairness`).
+    let excess = this.blocks.size - this.capacity;
+    for (const key of this.blocks.keys()) {
+      if (excess-- <= 0) break;
+      this.blocks.delete(key);
+    }
     return cachedTokens;
   }
 }

@@ -17,7 +17,8 @@ import { resolveChainConfig, type ChainConfig } from '../chain/config.ts';
 import { readProxyData, readWorkerData } from '../chain/contract-state.ts';
 import { DEPLOY_VALUE } from '../chain/deploy.ts';
 import { clientContractFor, workerContractFor } from '../chain/settlement.ts';
-import { cocoonHome, localChainStateFile, readAnnouncement } from '../chain/state-file.ts';
+import { localChainStateFile, readAnnouncement } from '../chain/state-file.ts';
+import { cocoonHome } from '../cocoon-home.ts';
 import { pricingOf } from '../../../contracts/wrappers/Root.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -143,7 +144,7 @@ interface Common { chain: Chain; wallet: ChainWallet; dataDir: string; policy: S
 async function common(role: Role, config: ChainConfig, values: SettlementFlagValues, env: NodeJS.ProcessEnv): Promise<Common> {
   const chain = new Chain(config);
   const wallet = await chain.wallet(walletWords(values, config, env));
-  const dataDir = values['data-dir'] ?? join(cocoonHome(env), role);
+  const dataDir = values['data-dir'] !== undefined ? cocoonHome({ flag: values['data-dir'] }) : join(cocoonHome({ env }), role);
   mkdirSync(dataDir, { recursive: true });
   // As `cocoon up`: on the embedded chain a few requests settle within seconds.
   return { chain, wallet, dataDir, policy: config.network === 'local' ? LOCAL_DEV_SETTLEMENT_POLICY : DEFAULT_SETTLEMENT_POLICY };

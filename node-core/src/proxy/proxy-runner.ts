@@ -371,7 +371,10 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
         } finally {
           // As the reference: a failed authorization is answered, then the connection closes
           // (shortly, so the answer leaves first).
-          if (hs.state === 'failed') setTimeout(() => conn.close('client authorization failed'), 200).unref();
+          if (hs.state === 'failed') {
+            log.warn({ reason: 'client authorization failed' }, 'closing connection');
+            setTimeout(() => conn.close('client authorization failed'), 200).unref();
+          }
         }
         if (answer) {
           if (hs.state === 'ok' && !byClientRequest.has(conn)) {
@@ -390,7 +393,9 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
         if (worker) return onWorkerPacket(worker, p);
         if (byClientRequest.has(conn)) return onClientPacket(conn, p);
         // The reference drops such messages with a log line; we close, as for any protocol slip.
-        conn.close(`${p._} before the handshake completed`);
+        const reason = `${p._} before the handshake completed`;
+        log.warn({ reason }, 'closing connection');
+        conn.close(reason);
       },
     });
     connections.add(conn);

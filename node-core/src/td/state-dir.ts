@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { cocoonHome } from '../cocoon-home.ts';
 
 /**
  * One directory per guest instance, so `td status | stop | logs` work from another shell:
@@ -36,10 +36,6 @@ export interface InstancePaths {
   consoleLog: string;
   stateFile: string;
   specDir: string;
-}
-
-export function cocoonHome(): string {
-  return process.env.COCOON_HOME ?? join(homedir(), '.cocoon');
 }
 
 export function instancePaths(instance: number, stateDir?: string): InstancePaths {

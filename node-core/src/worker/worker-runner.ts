@@ -91,7 +91,9 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     const writer = new AnswerWriter(send, requestId, query.stream, query.includeUsage, query.kind);
     const ac = new AbortController();
     running.set(key, ac);
-    const timeout = setTimeout(() => ac.abort(), Math.max(1, q.timeout as number) * 1000);
+    // The proxy's bounds (1 s .. 1 h): a larger value overflowed setTimeout into an instant abort.
+    const seconds = Number.isNaN(q.timeout) ? 3600 : Math.min(Math.max(q.timeout as number, 1), 3600);
+    const timeout = setTimeout(() => ac.abort(), seconds * 1000);
     try {
       // An engine's 4xx is its verdict on the request, relayed as such: the worker did its job.
       const { outcome, counts } = await runOnEngine(opts.backend, query, writer, ac.signal);

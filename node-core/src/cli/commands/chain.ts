@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { CocoonError } from '../../errors.ts';
-import { cocoonHome } from '../../chain/state-file.ts';
+import { cocoonHome } from '../../cocoon-home.ts';
 
 const usage = 'cocoon chain up [--json] [--port N] [--data-dir DIR]';
 

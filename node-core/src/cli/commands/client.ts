@@ -1,6 +1,6 @@
 import { resolveApiKey } from '../../client/api-key.ts';
 import { startClient } from '../../client/client-runner.ts';
-import { cocoonHome } from '../../chain/state-file.ts';
+import { cocoonHome } from '../../cocoon-home.ts';
 import { CocoonError } from '../../errors.ts';
 import { createLogger } from '../../log.ts';
 import { LIMIT_FLAG_SPEC, loadClientLimits } from '../../payments/client-limits.ts';
@@ -22,11 +22,11 @@ export const command: CliCommand = {
       ...LIMIT_FLAG_SPEC,
     }, usage, false);
     // The client's own caps, checked here at the boundary (a bad amount stops the start with the flag named).
-    const limits = loadClientLimits(values, values['data-dir'] ?? cocoonHome());
+    const limits = loadClientLimits(values, cocoonHome({ flag: values['data-dir'] }));
     const log = createLogger('client');
     const att = await roleAttestation('client', values, log);
     const apiKey = resolveApiKey({
-      network: att.network, dataDir: values['data-dir'] ?? cocoonHome(),
+      network: att.network, dataDir: cocoonHome({ flag: values['data-dir'] }),
       ...(values['api-key'] !== undefined && { apiKey: values['api-key'] }),
       ...(values['api-key-file'] !== undefined && { apiKeyFile: values['api-key-file'] }),
       ...(values['no-api-key'] && { noApiKey: true }),

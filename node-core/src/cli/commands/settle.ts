@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFlags, type CliCommand } from '../command.ts';
 import { CocoonError, errorMessage } from '../../errors.ts';
-import { cocoonHome, localChainStateFile, readAnnouncement } from '../../chain/state-file.ts';
+import { localChainStateFile, readAnnouncement } from '../../chain/state-file.ts';
+import { cocoonHome } from '../../cocoon-home.ts';
 import { nanoToTon } from '../../payments/pricing.ts';
 
 const usage = 'cocoon settle [--json] [--data-dir DIR] [--wallet-mnemonic-file FILE | --local-wallet proxy|client|worker]';
@@ -50,7 +51,7 @@ export const command: CliCommand = {
     const { values } = parseFlags(args, {
       json: { type: 'boolean' }, 'data-dir': { type: 'string' }, 'wallet-mnemonic-file': { type: 'string' }, 'local-wallet': { type: 'string' },
     }, usage, false);
-    const dataDir = values['data-dir'] ?? cocoonHome();
+    const dataDir = cocoonHome({ flag: values['data-dir'] });
     const { findPaymentStores } = await import('../../payments/payment-files.ts');
     const { ProxyLedger } = await import('../../payments/proxy-ledger.ts');
     const { ClientPaymentStore } = await import('../../payments/client-payment-store.ts');

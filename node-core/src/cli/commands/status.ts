@@ -1,6 +1,6 @@
 import { parseFlags, type CliCommand } from '../command.ts';
 import { CocoonError } from '../../errors.ts';
-import { cocoonHome } from '../../chain/state-file.ts';
+import { cocoonHome } from '../../cocoon-home.ts';
 import { nanoToTon } from '../../payments/pricing.ts';
 
 const usage = 'cocoon status [--json] [--data-dir DIR]';
@@ -13,7 +13,7 @@ export const command: CliCommand = {
   async run(args) {
     const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, 'data-dir': { type: 'string' } }, usage, false);
     void positionals;
-    const dataDir = values['data-dir'] ?? cocoonHome();
+    const dataDir = cocoonHome({ flag: values['data-dir'] });
     const { paymentsStatus } = await import('../../payments/status-report.ts');
     const report = paymentsStatus(dataDir);
     if (values.json) {

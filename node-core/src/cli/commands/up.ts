@@ -1,6 +1,6 @@
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CocoonError } from '../../errors.ts';
+import { cocoonHome } from '../../cocoon-home.ts';
 import { startLocalNetwork } from '../../network/local-network.ts';
 import { LIMIT_FLAG_SPEC, loadClientLimits } from '../../payments/client-limits.ts';
 import { resolveApiKey } from '../../client/api-key.ts';
@@ -8,10 +8,6 @@ import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { checkedOrigins } from './client.ts';
 
 const usage = 'cocoon up [--json] [--workers N] [--model M] [--backend URL] [--token-delay-ms N] [--port N] [--data-dir DIR] [--no-chain] [--api-key KEY | --api-key-file FILE] [--allow-origin ORIGIN]... [--max-cost-per-request TON] [--max-cost-per-session TON] [--max-price-coefficient X] [--limits-file FILE]';
-
-function defaultHome(): string {
-  return process.env.COCOON_HOME ?? join(homedir(), '.cocoon');
-}
 
 /** Waits for Ctrl-C / SIGTERM, then runs `stop` once. */
 export function untilSignal(stop: () => Promise<void>): Promise<void> {
@@ -38,10 +34,10 @@ export const command: CliCommand = {
       ...LIMIT_FLAG_SPEC,
     }, usage, false);
     // The client's own caps, checked here at the boundary (a bad amount stops the start with the flag named).
-    const limits = loadClientLimits(values, values['data-dir'] ?? defaultHome());
+    const limits = loadClientLimits(values, cocoonHome({ flag: values['data-dir'] }));
     // The local network spends no real TON: no key unless one is asked for.
     const apiKey = resolveApiKey({
-      network: 'local', dataDir: values['data-dir'] ?? defaultHome(),
+      network: 'local', dataDir: cocoonHome({ flag: values['data-dir'] }),
       ...(values['api-key'] !== undefined && { apiKey: values['api-key'] }),
       ...(values['api-key-file'] !== undefined && { apiKeyFile: values['api-key-file'] }),
     });
@@ -55,7 +51,7 @@ export const command: CliCommand = {
       ...(apiKey.key && { clientApiKey: apiKey.key }),
       ...(limits && { clientLimits: limits }),
       ...(values['allow-origin'] && { allowedOrigins: checkedOrigins(values['allow-origin']) }),
-      ...(!values['no-chain'] && { chainDataDir: join(values['data-dir'] ?? defaultHome(), 'local-chain') }),
+      ...(!values['no-chain'] && { chainDataDir: join(cocoonHome({ flag: values['data-dir'] }), 'local-chain') }),
     });
     const info = net.describe();
     if (values.json) process.stdout.write(JSON.stringify(info) + '\n');
