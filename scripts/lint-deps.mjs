@@ -2,7 +2,8 @@
 /**
  * `npm run lint:deps`: the repository's layering rules, checked on every import and re-export.
  *   contracts  ←  node-core  ←  app/main  →  app/shared  ←  app/renderer
- * plus: test helpers stay out of shipped code, and the page and preload take only types from the contract.
+ * plus: test helpers stay out of shipped code, and the page and preload take only types from the contract
+ * (app/shared's small pure modules, such as charge-state.ts, may be imported as values).
  * Own code rather than dependency-cruiser: that tool parses TypeScript through the compiler's JS
  * API, which TypeScript 7 (the native compiler this project uses) no longer ships, so it silently
  * skipped every .ts/.tsx file. Import specifiers are plain enough to read directly.
@@ -24,7 +25,7 @@ const RULES = [
   { name: 'the app API contract is a leaf', from: /^app\/shared\//, forbid: (t) => /^(app\/main|app\/renderer|app\/preload|contracts)\//.test(t.path ?? '') },
   { name: 'the app API contract names node-core types only (import type)', from: /^app\/shared\//, forbid: (t) => /^node-core\//.test(t.path ?? '') && !t.typeOnly },
   // A value import would pull zod (and the schemas) into the page's and the preload's bundles; names are spelled out there, typed by the contract.
-  { name: 'the renderer and the preload take only types from app/shared', from: /^app\/(renderer\/src|preload)\//, forbid: (t) => /^app\/shared\//.test(t.path ?? '') && !t.typeOnly },
+  { name: 'the renderer and the preload take only types from the app API contract', from: /^app\/(renderer\/src|preload)\//, forbid: (t) => /^app\/shared\/api-contract\.ts$/.test(t.path ?? '') && !t.typeOnly },
   { name: 'test helpers (node-core/src/testing, app/testing) serve tests and benches only', from: /^(?!.*(\.test\.tsx?|\.bench\.ts)$)(?!.*\/(testing|bench)\/)/, forbid: (t) => /^(node-core\/src\/testing|app\/testing)\//.test(t.path ?? '') },
   { name: 'electron stays in the shell (app/main/electron, app/preload)', from: /^(?!app\/(main\/electron|preload)\/)/, forbid: (t) => t.spec === 'electron' && !t.typeOnly },
 ];
