@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHeadlessWallet, type HeadlessWallet, type TransactionRequest } from '../node-core/src/wallet/headless-wallet.ts';
 import { startAppProcess, stopAppProcess } from './testing/app-process.ts';
+import { Op } from '../contracts/wrappers/protocol.ts';
 import { launchChromium } from './testing/chromium.ts';
 
 /**
@@ -70,6 +71,15 @@ async function quoteAndConfirm(button: string, amount: string): Promise<void> {
 
 const chainBalance = (a: Address) => new TonClient({ endpoint: info.chain }).getBalance(a);
 
+/** Whether the wallet has sent the client contract's register operation (`owner_client_register`). */
+async function sentRegister(a: Address): Promise<boolean> {
+  const txs = await new TonClient({ endpoint: info.chain }).getTransactions(a, { limit: 20 });
+  return txs.some((t) => t.outMessages.values().some((m) => {
+    const body = m.body.beginParse();
+    return body.remainingBits >= 32 && body.loadUint(32) === Op.ownerClientRegister;
+  }));
+}
+
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   dataDir = mkdtempSync(join(tmpdir(), 'cocoon-wallet-e2e-'));
@@ -119,6 +129,9 @@ describe('TON Connect in the app, with the headless development wallet', () => {
     const spent = before - (await chainBalance(wallet.address));
     expect(spent).toBeGreaterThan(toNano('15.8')); // the stake and the deploy's storage buffer left the wallet
     expect(spent).toBeLessThan(toNano('16'));
+    // Once its contract is open, the client proves its proxy connection with a register transaction
+    // from the owner's wallet (the long authorization); wait for it so later balances are its own.
+    await expect.poll(() => sentRegister(wallet.address), { timeout: 60_000 }).toBe(true);
   });
 
   it('a declined transaction says so and changes nothing, on chain or on screen', async () => {
@@ -138,9 +151,9 @@ describe('TON Connect in the app, with the headless development wallet', () => {
     await quoteAndConfirm('account-withdraw', '1');
     await expect.poll(() => page.textContent('[data-testid=account-balance]'), { timeout: 30_000 }).toBe('2 TON');
     expect(await page.locator('[data-testid=account-history] tbody tr').count()).toBe(3); // open, top-up, withdraw
-    // The chain's own record, newest first: withdraw, top-up, the opening top-up, deploy (the declined top-up never reached it).
+    // The chain's own record, newest first: withdraw, top-up, the client's register transaction, the opening top-up, deploy (the declined top-up never reached it).
     await expect.poll(() => page.locator('[data-testid=account-chain-history] tbody tr td:nth-child(2)').allTextContents(), { timeout: 15_000 })
-      .toEqual(['withdraw', 'top-up', 'top-up', 'opened']);
+      .toEqual(['withdraw', 'top-up', 'connection registered', 'top-up', 'opened']);
     // Raising the stake uses the free balance first: the wallet attaches only the processing value.
     await page.fill('[data-testid=account-amount]', '1');
     await page.click('[data-testid=account-add-stake]');

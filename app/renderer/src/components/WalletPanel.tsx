@@ -47,7 +47,7 @@ const LABEL: Record<AccountAction, string> = { stake: 'Stake', topUp: 'Top up', 
 /** Op names of the client contract's incoming messages, in words. */
 const ACTION_WORDS: Record<string, string> = {
   deploy: 'opened', extClientTopUp: 'top-up', ownerClientIncreaseStake: 'stake raised', ownerClientWithdraw: 'withdraw',
-  extClientChargeSigned: 'charge', ownerClientRequestRefund: 'close requested', excesses: 'excess returned',
+  ownerClientRegister: 'connection registered', extClientChargeSigned: 'charge', ownerClientRequestRefund: 'close requested', excesses: 'excess returned',
 };
 
 interface Done { action: AccountAction; amountTon: string; hash: string; signer: string; balanceTon: string; stakeTon: string; at: string }
