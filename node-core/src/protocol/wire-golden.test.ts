@@ -3,6 +3,9 @@ import { FrameDecoder, FrameEncoder } from './framing.ts';
 import { CLIENT_ACCEPTS_FROM_PROXY, PROXY_ACCEPTS_FROM_CLIENT, PROXY_ACCEPTS_FROM_WORKER, WORKER_ACCEPTS_FROM_PROXY } from './messages.ts';
 import { decodeChallenge, decodeResponse, encodeChallenge, encodeResponse } from './pow.ts';
 import { cocoonCodec, type TlObject } from './tl-codec.ts';
+import { tokensUsed } from './messages.ts';
+import { adjustedCounts } from '../payments/adjusted-tokens.ts';
+import { tokenCountsFromUsage } from '../payments/pricing.ts';
 
 /**
  * Golden bytes for every message kind we send or accept, built here by hand from the TL layouts
@@ -156,6 +159,23 @@ describe('golden wire bytes', () => {
     for (const set of [PROXY_ACCEPTS_FROM_CLIENT, PROXY_ACCEPTS_FROM_WORKER, WORKER_ACCEPTS_FROM_PROXY, CLIENT_ACCEPTS_FROM_PROXY]) {
       for (const name of set) expect(covered, name).toContain(name);
     }
+  });
+
+  it('final info carries adjusted tokens as the reference defines them', () => {
+    // Engine usage: prompt 120 (50 cached), completion 40 (15 reasoning); worker coefficient 1.5×,
+    // multipliers 1× except cached 0.1×. By hand: 70×1.5 = 105, 50×1.5×0.1 = 7.5 → 7,
+    // 25×1.5 = 37.5 → 37, 15×1.5 = 22.5 → 22; total 171.
+    const raw = tokenCountsFromUsage({ prompt_tokens: 120, completion_tokens: 40, prompt_tokens_details: { cached_tokens: 50 }, completion_tokens_details: { reasoning_tokens: 15 } });
+    const used = tokensUsed(adjustedCounts(raw, 1500, { prompt: 10_000, cached: 1_000, completion: 10_000, reasoning: 10_000 }));
+    const usedB = cat(i64(105n), i64(7n), i64(37n), i64(22n), i64(171n)); // bare tokensUsed
+    for (const kind of ['proxy.queryFinalInfo', 'client.queryFinalInfo']) {
+      const expected = cat(id(kind), i32(0), usedB);
+      expect(codec.encode({ _: kind, flags: 0, tokens_used: used }).toString('hex')).toBe(expected.toString('hex'));
+      expect(codec.decode(expected)).toEqual({ _: kind, flags: 0, tokens_used: used });
+    }
+    // As the worker ends an answer: proxy.queryAnswerPartEx with flags bit 0 and the final info.
+    const part = cat(id('proxy.queryAnswerPartEx'), RID, bytes(Buffer.from('data: [DONE]\n\n')), i32(1), i32(0), usedB);
+    expect(codec.encode({ _: 'proxy.queryAnswerPartEx', request_id: RID, answer: Buffer.from('data: [DONE]\n\n'), flags: 1, final_info: { _: 'proxy.queryFinalInfo', flags: 0, tokens_used: used } }).toString('hex')).toBe(part.toString('hex'));
   });
 
   it('http.request and http.response payloads', () => {
