@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
-import { connectRaTls, type AttestationReport, type PeerVerifier, type RaTlsIdentity } from '../attestation/index.ts';
+import type { AttestationReport, PeerVerifier, RaTlsIdentity } from '../attestation/index.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { TokenCounts } from '../payments/pricing.ts';
-import { Connection } from '../protocol/connection.ts';
+import type { Connection } from '../protocol/connection.ts';
+import { AttestedLink, type DialFailure, type LinkSession } from '../link/attested-link.ts';
 import { CLIENT_ACCEPTS_FROM_PROXY, ErrorCode, MAX_PROTO_VERSION, MIN_PROTO_VERSION, ZERO_TOKENS, newRequestId, tokenCountsOf } from '../protocol/messages.ts';
 import { usageOfChunk, withoutUsage } from '../payments/running-usage.ts';
 import type { AnswerLog } from './answer-log.ts';
@@ -71,13 +72,12 @@ export interface RunningQuery {
 const CANCEL_GRACE_MS = 30_000;
 
 export class ProxyLink extends EventEmitter<{ status: [] }> {
-  private connection: Connection | null = null;
+  /** Dialing, reconnecting and waiting (link/attested-link.ts); this class owns what the connection carries. */
+  private readonly link: AttestedLink;
   private readonly queries = new Map<string, ActiveQuery>();
   private readonly settlement: ClientSettlement;
   /** The proxy contract of the current connection (payments are per proxy). */
   private proxyContract = '';
-  private stopped = false;
-  private readonly stopController = new AbortController();
   state: ClientStatus['proxy'];
   attestation: AttestationReport | null = null;
   /** The proxy's RA-TLS certificate as seen in the last handshake, for `cocoon attest cert`. */
@@ -89,22 +89,34 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     super();
     this.settlement = opts.settlement ?? noSettlementClient(opts.ownerAddress ? { ownerAddress: opts.ownerAddress } : {});
     this.state = { endpoint: `${opts.host}:${opts.port}`, state: 'connecting', since: new Date().toISOString() };
+    this.link = new AttestedLink({
+      host: opts.host, port: opts.port, identity: opts.identity, verifier: opts.verifier, log: opts.log, accept: CLIENT_ACCEPTS_FROM_PROXY,
+      onPacket: (p) => this.onPacket(p),
+      handshake: (conn) => this.handshake(conn),
+      onConnected: (s) => this.onConnected(s),
+      onDisconnected: (reason) => this.onDisconnected(reason),
+      onFailed: (f) => this.onFailed(f),
+    });
   }
 
   start(): void {
-    void this.maintain();
+    this.link.start();
   }
 
   get connected(): boolean {
     return this.connection !== null;
   }
 
-  /** Resolves once connected; rejects with the last error after `timeoutMs`. */
+  private get connection(): Connection | null {
+    return this.link.connection;
+  }
+
+  /** Resolves once connected; rejects with the last error after `timeoutMs` (at once when stopped). */
   async waitConnected(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.connection) {
-      if (Date.now() > deadline) throw new CocoonError('proxy_unreachable', `no connection to proxy ${this.state.endpoint}: ${this.state.error ?? 'timed out'}`);
-      await new Promise((r) => setTimeout(r, 20));
+    try {
+      await this.link.waitConnected(timeoutMs);
+    } catch (err) {
+      throw new CocoonError('proxy_unreachable', `no connection to proxy ${this.state.endpoint}: ${this.state.error ?? errorMessage(err)}`);
     }
   }
 
@@ -169,9 +181,7 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
   }
 
   stop(): void {
-    this.stopped = true;
-    this.stopController.abort();
-    this.connection?.close('client stopping');
+    this.link.stop('client stopping');
   }
 
   private requireConnection(): Connection {
@@ -336,40 +346,26 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     return this.proxyContract ? this.settlement.chargeCounters?.(this.proxyContract) ?? null : null;
   }
 
-  private async maintain(): Promise<void> {
-    let backoff = 250;
-    while (!this.stopped) {
-      try {
-        const { socket, peer, peerCertificatePem } = await connectRaTls({ host: this.opts.host, port: this.opts.port, identity: this.opts.identity, verifier: this.opts.verifier, signal: this.stopController.signal });
-        const conn = new Connection(socket, { log: this.opts.log, role: 'dialer', accept: CLIENT_ACCEPTS_FROM_PROXY, onPacket: (p) => this.onPacket(p) });
-        const closed = new Promise<string>((r) => conn.once('close', r));
-        socket.resume();
-        await this.handshake(conn);
-        this.attestation = peer;
-        this.proxyCertificatePem = peerCertificatePem;
-        this.connection = conn;
-        backoff = 250;
-        this.setState('connected');
-        this.opts.log.info({ proxy: this.state.endpoint, imageHash: peer.imageHash }, 'connected to proxy');
-        const reason = await closed;
-        this.connection = null;
-        // The proxy charges what it relayed: count what reached this client; its charge comes with the next connection.
-        for (const [key, q] of this.queries) {
-          this.answerEnded(key, q, q.cancelled ? 'stopped' : 'interrupted', q.usageChunk ? usageOfChunk(q.usageChunk) ?? ZERO_TOKENS : ZERO_TOKENS, `connection to proxy lost: ${reason}`);
-          if (!q.cancelled) q.cb.onError(ErrorCode.workerFailed, `connection to proxy lost: ${reason}`);
-        }
-        this.queries.clear();
-        if (!this.stopped) this.setState('disconnected', reason);
-      } catch (err) {
-        if (this.stopped) return;
-        const report = (err as { report?: AttestationReport }).report;
-        if (report) this.attestation = report;
-        this.setState(report ? 'refused' : 'disconnected', errorMessage(err));
-        this.opts.log.warn({ proxy: this.state.endpoint, err: errorMessage(err), retryMs: backoff }, 'cannot connect to proxy');
-      }
-      if (this.stopped) return;
-      await new Promise((r) => setTimeout(r, backoff).unref());
-      backoff = Math.min(backoff * 2, 10_000);
+  private onConnected({ peer, peerCertificatePem }: LinkSession): void {
+    this.attestation = peer;
+    this.proxyCertificatePem = peerCertificatePem;
+    this.setState('connected');
+    this.opts.log.info({ proxy: this.state.endpoint, imageHash: peer.imageHash }, 'connected to proxy');
+  }
+
+  private onDisconnected(reason: string): void {
+    // The proxy charges what it relayed: count what reached this client; its charge comes with the next connection.
+    for (const [key, q] of this.queries) {
+      this.answerEnded(key, q, q.cancelled ? 'stopped' : 'interrupted', q.usageChunk ? usageOfChunk(q.usageChunk) ?? ZERO_TOKENS : ZERO_TOKENS, `connection to proxy lost: ${reason}`);
+      if (!q.cancelled) q.cb.onError(ErrorCode.workerFailed, `connection to proxy lost: ${reason}`);
     }
+    this.queries.clear();
+    if (!this.link.stopped) this.setState('disconnected', reason);
+  }
+
+  private onFailed({ error, report, retryMs }: DialFailure): void {
+    if (report) this.attestation = report;
+    this.setState(report ? 'refused' : 'disconnected', errorMessage(error));
+    this.opts.log.warn({ proxy: this.state.endpoint, err: errorMessage(error), retryMs }, 'cannot connect to proxy');
   }
 }

@@ -1,9 +1,10 @@
 import type { PeerVerifier, RaTlsIdentity } from '../attestation/index.ts';
-import { connectRaTls, refusalOf, refusalOfError, type Refusal } from '../attestation/index.ts';
+import type { Refusal } from '../attestation/index.ts';
+import { AttestedLink, waitAnyConnected } from '../link/attested-link.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { InferenceBackend } from '../inference/backend.ts';
 import type { Logger } from '../log.ts';
-import { Connection } from '../protocol/connection.ts';
+import type { Connection } from '../protocol/connection.ts';
 import { serveJsonStats } from '../stats-server.ts';
 import { ErrorCode, MAX_PROTO_VERSION, MIN_PROTO_VERSION, WORKER_ACCEPTS_FROM_PROXY } from '../protocol/messages.ts';
 import { isTonAddress, noSettlementWorker, signedPaymentOf, type WorkerSettlement } from '../protocol/settlement.ts';
@@ -56,6 +57,8 @@ export interface WorkerStats {
 
 export interface WorkerHandle {
   stats(): WorkerStats;
+  /** Resolves once any proxy link is up; rejects after `timeoutMs` naming each link's last error. */
+  waitConnected(timeoutMs: number): Promise<void>;
   statsUrl: string | null;
   stop(): Promise<void>;
 }
@@ -65,9 +68,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   const maxActive = opts.maxActiveRequests ?? 32;
   const running = new Map<string, AbortController>();
   const counters = { completed: 0, failed: 0, cancelled: 0, tokens: 0 };
-  const links = opts.proxies.map((p) => ({ endpoint: `${p.host}:${p.port}`, address: p, connection: null as Connection | null, lastError: undefined as string | undefined, refusal: undefined as Refusal | undefined }));
   let stopped = false;
-  const stopController = new AbortController();
 
   const settlement = opts.settlement ?? noSettlementWorker(opts.ownerAddress ? { ownerAddress: opts.ownerAddress } : {});
   const proxyContracts = new WeakMap<Connection, string>();
@@ -160,56 +161,45 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     conn.send({ _: 'cocoonx.workerLoad', active_requests: running.size, max_active_requests: maxActive });
   }
 
-  async function maintain(link: (typeof links)[number]): Promise<void> {
-    let backoff = 250;
-    while (!stopped) {
-      let dialed: import('node:net').Socket | null = null;
-      try {
-        const { socket } = await connectRaTls({ host: link.address.host, port: link.address.port, identity: opts.identity, verifier: opts.verifier, signal: stopController.signal });
-        dialed = socket;
-        const conn = new Connection(socket, {
-          role: 'dialer',
-          log: opts.log,
-          accept: WORKER_ACCEPTS_FROM_PROXY,
-          onPacket: (p) => {
-            if (p._ === 'proxy.runQueryEx') void runQuery(conn, p);
-            else if (p._ === 'proxy.workerRequestPayment') {
-              const payment = { signedPayment: signedPaymentOf(p.signed_payment as TlObject), tokensCommittedToDb: p.db_tokens as bigint, maxTokens: p.max_tokens as bigint };
-              // As the reference: a payment older than what we know means a rollback; reconnect to compare again.
-              if (!settlement.onPayment(proxyContracts.get(conn) ?? '', payment)) conn.close('proxy payment went backwards');
-            }
-            else if (p._ === 'cocoonx.cancelQuery') running.get((p.request_id as Buffer).toString('hex'))?.abort();
-          },
-        });
-        const closed = new Promise<string>((r) => conn.once('close', r));
-        socket.resume();
-        await handshake(conn);
-        link.connection = conn;
-        link.lastError = undefined;
-        link.refusal = undefined;
-        backoff = 250;
-        opts.log.info({ proxy: link.endpoint, model: opts.model }, 'connected to proxy');
-        const reason = await closed;
-        link.connection = null;
-        if (!stopped) opts.log.warn({ proxy: link.endpoint, reason }, 'proxy connection lost');
-      } catch (err) {
-        link.lastError = errorMessage(err);
-        // The proxy may refuse during the TLS handshake (carried by the error) or just after it (on the socket).
-        link.refusal = refusalOfError(err) ?? (dialed ? refusalOf(dialed) : undefined);
-        if (link.refusal) link.lastError = `proxy refused this worker (${link.refusal.code}): ${link.refusal.reason}`;
-        if (!stopped) opts.log.warn({ proxy: link.endpoint, err: link.lastError, ...(link.refusal && { refusal: link.refusal.code }), retryMs: backoff }, 'cannot connect to proxy');
-      }
-      if (stopped) return;
-      await new Promise((r) => setTimeout(r, backoff).unref());
-      backoff = Math.min(backoff * 2, 10_000);
+  function onProxyPacket(conn: Connection, p: TlObject): void {
+    if (p._ === 'proxy.runQueryEx') void runQuery(conn, p);
+    else if (p._ === 'proxy.workerRequestPayment') {
+      const payment = { signedPayment: signedPaymentOf(p.signed_payment as TlObject), tokensCommittedToDb: p.db_tokens as bigint, maxTokens: p.max_tokens as bigint };
+      // As the reference: a payment older than what we know means a rollback; reconnect to compare again.
+      if (!settlement.onPayment(proxyContracts.get(conn) ?? '', payment)) conn.close('proxy payment went backwards');
     }
+    else if (p._ === 'cocoonx.cancelQuery') running.get((p.request_id as Buffer).toString('hex'))?.abort();
   }
 
-  for (const link of links) void maintain(link);
+  /** One attested link per proxy (link/attested-link.ts: dial, reconnect with jittered backoff), with what stats show of it. */
+  const links = opts.proxies.map((address) => {
+    const entry = { endpoint: `${address.host}:${address.port}`, lastError: undefined as string | undefined, refusal: undefined as Refusal | undefined, link: null as unknown as AttestedLink };
+    entry.link = new AttestedLink({
+      host: address.host, port: address.port, identity: opts.identity, verifier: opts.verifier, log: opts.log, accept: WORKER_ACCEPTS_FROM_PROXY,
+      onPacket: (p, conn) => onProxyPacket(conn, p),
+      handshake,
+      onConnected: () => {
+        entry.lastError = undefined;
+        entry.refusal = undefined;
+        opts.log.info({ proxy: entry.endpoint, model: opts.model }, 'connected to proxy');
+      },
+      onDisconnected: (reason) => {
+        if (!stopped) opts.log.warn({ proxy: entry.endpoint, reason }, 'proxy connection lost');
+      },
+      onFailed: ({ error, refusal, retryMs }) => {
+        // The proxy may refuse during the TLS handshake (carried by the error) or just after it (on the socket).
+        entry.lastError = refusal ? `proxy refused this worker (${refusal.code}): ${refusal.reason}` : errorMessage(error);
+        entry.refusal = refusal;
+        opts.log.warn({ proxy: entry.endpoint, err: entry.lastError, ...(refusal && { refusal: refusal.code }), retryMs }, 'cannot connect to proxy');
+      },
+    });
+    return entry;
+  });
+  for (const { link } of links) link.start();
 
   const stats = (): WorkerStats => ({
     model: opts.model, coefficient, maxActiveRequests: maxActive, active: running.size, ...counters,
-    proxies: links.map((l) => ({ endpoint: l.endpoint, connected: l.connection !== null, ...(l.lastError && { lastError: l.lastError }), ...(l.refusal && { refusal: l.refusal }) })),
+    proxies: links.map((l) => ({ endpoint: l.endpoint, connected: l.link.connection !== null, ...(l.lastError && { lastError: l.lastError }), ...(l.refusal && { refusal: l.refusal }) })),
   });
 
   const statsServer = opts.statsPort === null ? null : await serveJsonStats(opts.statsPort ?? 0, stats);
@@ -218,11 +208,13 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   return {
     stats,
     statsUrl,
+    async waitConnected(timeoutMs) {
+      await waitAnyConnected(links.map((l) => l.link), timeoutMs);
+    },
     async stop() {
       stopped = true;
-      stopController.abort();
       for (const ac of running.values()) ac.abort();
-      for (const l of links) l.connection?.close('worker stopping');
+      for (const l of links) l.link.stop('worker stopping');
       await statsServer?.close();
     },
   };
@@ -244,12 +236,10 @@ function producedSoFar(writer: AnswerWriter): TokenCounts | null {
 
 /** Resolves when at least one proxy link is up (used by `cocoon up` to report readiness). */
 export async function waitForWorker(handle: WorkerHandle, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!handle.stats().proxies.some((p) => p.connected)) {
-    if (Date.now() > deadline) {
-      const errors = handle.stats().proxies.map((p) => `${p.endpoint}: ${p.lastError ?? 'not connected'}`).join('; ');
-      throw new CocoonError('worker_not_connected', `worker did not connect to any proxy within ${timeoutMs} ms (${errors})`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    await handle.waitConnected(timeoutMs);
+  } catch {
+    const errors = handle.stats().proxies.map((p) => `${p.endpoint}: ${p.lastError ?? 'not connected'}`).join('; ');
+    throw new CocoonError('worker_not_connected', `worker did not connect to any proxy within ${timeoutMs} ms (${errors})`);
   }
 }
