@@ -13,7 +13,7 @@
  */
 import { CocoonError } from '../errors.ts';
 import type { PricingParams, TokenCounts } from './pricing.ts';
-import { openStore, storable, type SqliteDb } from './sqlite.ts';
+import { openStore, statement, storable, type SqliteDb } from './sqlite.ts';
 import { counterOfUnits, counterUnits, nanoForCounter, COEFFICIENT_ONE } from './units.ts';
 import {
   readSettlementState, writeSettlementState, SETTLEMENT_STATE_SQL,
@@ -109,6 +109,8 @@ export abstract class PartyPaymentStore implements SettlementSource {
   }
 
   close(): void {
+    clearTimeout(this.reportTimer);
+    if (this.db.open && !this.db.readonly) this.db.transaction(() => this.writeReports()).immediate();
     this.db.close();
   }
 
@@ -121,16 +123,17 @@ export abstract class PartyPaymentStore implements SettlementSource {
   protected recordOwn(u: OwnUsage): bigint {
     const units = counterUnits(u.tokens, u.pricing.multipliers, u.coefficient ?? COEFFICIENT_ONE);
     return this.db.transaction(() => {
-      const seen = this.db.prepare('SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
+      const seen = statement(this.db, 'SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
       if (seen) return seen.units;
       this.ensure(u.proxy, u.contract, this.perToken(u.pricing));
       const t = u.tokens;
       const cur = this.row(u.proxy, u.contract)!;
       storable('own counter', cur.own_counter + units);
-      this.db.prepare(`UPDATE holdings SET own_counter = own_counter + ?, own_prompt = own_prompt + ?, own_cached = own_cached + ?,
+      statement(this.db, `UPDATE holdings SET own_counter = own_counter + ?, own_prompt = own_prompt + ?, own_cached = own_cached + ?,
         own_completion = own_completion + ?, own_reasoning = own_reasoning + ? WHERE proxy = ? AND contract = ?`)
         .run(units, t.prompt, t.cached, t.completion, t.reasoning, u.proxy, u.contract);
-      this.db.prepare('INSERT INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)').run(u.requestId, u.proxy, u.contract, units, this.now());
+      statement(this.db, 'INSERT INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)').run(u.requestId, u.proxy, u.contract, units, this.now());
+      this.writeReports();
       return units;
     }).immediate();
   }
@@ -138,49 +141,84 @@ export abstract class PartyPaymentStore implements SettlementSource {
   /**
    * Checks what a proxy reported against what this party holds, keeps it when it is better, and
    * flags a rollback when any counter went backwards. Call it for every payment message received.
+   *
+   * A better signed counter is written at once (it is money this party can claim). The proxy's
+   * committed and ledger counters, which move with every answer, are kept in memory and written
+   * with the next write of this store, by a timer within `REPORT_FLUSH_MS`, and on close: they
+   * only sharpen rollback detection, which the signed counter already carries on disk.
    */
   check(report: PaymentReport): CheckResult {
-    return this.db.transaction((): CheckResult => {
-      const blocked = this.rollbackOf(report.proxy);
-      if (blocked) return { ok: false, code: 'blocked', reason: `work from proxy ${report.proxy} is stopped since ${new Date(blocked.at).toISOString()}: ${blocked.reason}` };
-      const row = this.row(report.proxy, report.contract);
-      const held = { signed: row?.signed_counter ?? 0n, committed: row?.committed_counter ?? 0n, max: row?.max_counter ?? 0n };
-      const backwards: string[] = [];
-      if (report.signed && report.signed.counter < held.signed) backwards.push(`signed counter ${report.signed.counter} < ${held.signed} already held`);
-      if (report.committedCounter !== undefined && report.committedCounter < held.committed) backwards.push(`committed counter ${report.committedCounter} < ${held.committed}`);
-      if (report.maxCounter !== undefined && report.maxCounter < held.max) backwards.push(`ledger counter ${report.maxCounter} < ${held.max}`);
-      if (backwards.length > 0) {
-        const reason = `proxy ledger rolled back for contract ${report.contract}: ${backwards.join('; ')} (the proxy lost or restored an older ledger)`;
-        this.db.prepare('INSERT OR REPLACE INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?)').run(report.proxy, reason, this.now());
-        return { ok: false, code: 'rollback', reason };
-      }
-      if (report.signed) {
-        const refusal = this.refuseSigned(row, report.signed.counter);
-        if (refusal) return { ok: false, code: 'charge_above_received', reason: refusal };
-      }
-      this.ensure(report.proxy, report.contract, row ? Number(row.per_token) : 0);
-      let improved = false;
-      if (report.signed && report.signed.counter > held.signed) {
-        storable('signed counter', report.signed.counter);
-        const onchain = row?.onchain_counter ?? 0n;
-        const since = row?.unsettled_since ?? (report.signed.counter > onchain ? BigInt(this.now()) : null);
-        this.db.prepare('UPDATE holdings SET signed_counter = ?, signed_message = ?, unsettled_since = ? WHERE proxy = ? AND contract = ?')
-          .run(report.signed.counter, Buffer.from(report.signed.message), since, report.proxy, report.contract);
-        improved = true;
-      }
-      const committed = report.committedCounter ?? held.committed;
-      const max = report.maxCounter ?? held.max;
-      if (committed > held.committed || max > held.max) {
-        this.db.prepare('UPDATE holdings SET committed_counter = ?, max_counter = ? WHERE proxy = ? AND contract = ?')
-          .run(storable('committed counter', committed), storable('ledger counter', max), report.proxy, report.contract);
-      }
-      return { ok: true, improved };
-    }).immediate();
+    const blocked = this.rollbackOf(report.proxy);
+    if (blocked) return { ok: false, code: 'blocked', reason: `work from proxy ${report.proxy} is stopped since ${new Date(blocked.at).toISOString()}: ${blocked.reason}` };
+    const row = this.row(report.proxy, report.contract);
+    const key = reportKey(report.proxy, report.contract);
+    const mem = this.reported.get(key);
+    const held = { signed: row?.signed_counter ?? 0n, committed: maxOf(row?.committed_counter ?? 0n, mem?.committed), max: maxOf(row?.max_counter ?? 0n, mem?.max) };
+    const backwards: string[] = [];
+    if (report.signed && report.signed.counter < held.signed) backwards.push(`signed counter ${report.signed.counter} < ${held.signed} already held`);
+    if (report.committedCounter !== undefined && report.committedCounter < held.committed) backwards.push(`committed counter ${report.committedCounter} < ${held.committed}`);
+    if (report.maxCounter !== undefined && report.maxCounter < held.max) backwards.push(`ledger counter ${report.maxCounter} < ${held.max}`);
+    if (backwards.length > 0) {
+      const reason = `proxy ledger rolled back for contract ${report.contract}: ${backwards.join('; ')} (the proxy lost or restored an older ledger)`;
+      statement(this.db, 'INSERT OR REPLACE INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?)').run(report.proxy, reason, this.now());
+      return { ok: false, code: 'rollback', reason };
+    }
+    if (report.signed) {
+      const refusal = this.refuseSigned(row, report.signed.counter);
+      if (refusal) return { ok: false, code: 'charge_above_received', reason: refusal };
+    }
+    const committed = report.committedCounter ?? held.committed;
+    const max = report.maxCounter ?? held.max;
+    if (committed > held.committed || max > held.max) {
+      storable('committed counter', committed);
+      storable('ledger counter', max);
+      this.reported.set(key, { proxy: report.proxy, contract: report.contract, committed, max });
+      this.flushReportsLater();
+    }
+    if (!row || (report.signed && report.signed.counter > held.signed)) {
+      this.db.transaction(() => {
+        this.ensure(report.proxy, report.contract, row ? Number(row.per_token) : 0);
+        if (report.signed && report.signed.counter > held.signed) {
+          storable('signed counter', report.signed.counter);
+          const onchain = row?.onchain_counter ?? 0n;
+          const since = row?.unsettled_since ?? (report.signed.counter > onchain ? BigInt(this.now()) : null);
+          statement(this.db, 'UPDATE holdings SET signed_counter = ?, signed_message = ?, unsettled_since = ? WHERE proxy = ? AND contract = ?')
+            .run(report.signed.counter, Buffer.from(report.signed.message), since, report.proxy, report.contract);
+        }
+        this.writeReports();
+      }).immediate();
+      return { ok: true, improved: !!report.signed && report.signed.counter > held.signed };
+    }
+    return { ok: true, improved: false };
+  }
+
+  /** The proxy's reported counters not yet on disk, per `proxy|contract`. */
+  private readonly reported = new Map<string, { proxy: string; contract: string; committed: bigint; max: bigint }>();
+  private reportTimer: NodeJS.Timeout | undefined;
+
+  private flushReportsLater(): void {
+    if (this.reportTimer) return;
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = undefined;
+      if (this.db.open) this.db.transaction(() => this.writeReports()).immediate();
+    }, REPORT_FLUSH_MS);
+    this.reportTimer.unref();
+  }
+
+  /** Writes the reported counters kept in memory (inside the caller's transaction). */
+  protected writeReports(): void {
+    if (this.reported.size === 0) return;
+    for (const r of this.reported.values()) {
+      this.ensure(r.proxy, r.contract, 0);
+      statement(this.db, 'UPDATE holdings SET committed_counter = MAX(committed_counter, ?), max_counter = MAX(max_counter, ?) WHERE proxy = ? AND contract = ?')
+        .run(r.committed, r.max, r.proxy, r.contract);
+    }
+    this.reported.clear();
   }
 
   /** Flags a proxy this party stops dealing with (kept across restarts until `clearRollback`); the first reason stays. */
   flag(proxy: string, reason: string): void {
-    this.db.prepare('INSERT INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, reason, this.now());
+    statement(this.db, 'INSERT INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, reason, this.now());
   }
 
   /** True while a rollback of this proxy is flagged: take no work from it. */
@@ -189,7 +227,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
   }
 
   rollbackOf(proxy: string): { reason: string; at: number } | null {
-    const r = this.db.prepare('SELECT reason, at FROM rollbacks WHERE proxy = ?').get(proxy) as { reason: string; at: bigint } | undefined;
+    const r = statement(this.db, 'SELECT reason, at FROM rollbacks WHERE proxy = ?').get(proxy) as { reason: string; at: bigint } | undefined;
     return r ? { reason: r.reason, at: Number(r.at) } : null;
   }
 
@@ -198,11 +236,11 @@ export abstract class PartyPaymentStore implements SettlementSource {
    * back above them (or be settled from the held signed message) — clearing does not forget.
    */
   clearRollback(proxy: string): boolean {
-    return this.db.prepare('DELETE FROM rollbacks WHERE proxy = ?').run(proxy).changes > 0;
+    return statement(this.db, 'DELETE FROM rollbacks WHERE proxy = ?').run(proxy).changes > 0;
   }
 
   holdings(): Holding[] {
-    return (this.db.prepare('SELECT * FROM holdings ORDER BY proxy, contract').all() as Row[]).map((r) => this.toHolding(r));
+    return (statement(this.db, 'SELECT * FROM holdings ORDER BY proxy, contract').all() as Row[]).map((r) => this.toHolding(r));
   }
 
   holding(proxy: string, contract: string): Holding | undefined {
@@ -212,17 +250,17 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
   recordOnChain(_kind: SettlementKind, contract: string, counter: bigint, _at?: number): void {
     this.db.transaction(() => {
-      for (const r of this.db.prepare('SELECT * FROM holdings WHERE contract = ?').all(contract) as Row[]) {
+      for (const r of statement(this.db, 'SELECT * FROM holdings WHERE contract = ?').all(contract) as Row[]) {
         if (counter <= r.onchain_counter) continue;
         const settled = counter >= r.signed_counter;
-        this.db.prepare('UPDATE holdings SET onchain_counter = ?, unsettled_since = ? WHERE proxy = ? AND contract = ?')
+        statement(this.db, 'UPDATE holdings SET onchain_counter = ?, unsettled_since = ? WHERE proxy = ? AND contract = ?')
           .run(storable('on-chain counter', counter), settled ? null : r.unsettled_since, r.proxy, r.contract);
       }
     }).immediate();
   }
 
   settlementAccounts(): SettlementAccount[] {
-    const rows = this.db.prepare('SELECT * FROM holdings WHERE signed_counter > onchain_counter AND signed_message IS NOT NULL').all() as Row[];
+    const rows = statement(this.db, 'SELECT * FROM holdings WHERE signed_counter > onchain_counter AND signed_message IS NOT NULL').all() as Row[];
     // A blocked proxy still gets its last good signed counter settled: that is money already earned or owed.
     return rows.map((r) => {
       const h = this.toHolding(r);
@@ -248,12 +286,12 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
   protected ensure(proxy: string, contract: string, perToken: number): void {
     if (!proxy || !contract) throw new CocoonError('bad_contract', 'a payment needs its proxy and contract addresses');
-    this.db.prepare('INSERT INTO holdings (proxy, contract, per_token) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, contract, perToken);
-    if (perToken > 0) this.db.prepare('UPDATE holdings SET per_token = ? WHERE proxy = ? AND contract = ? AND per_token = 0').run(perToken, proxy, contract);
+    statement(this.db, 'INSERT INTO holdings (proxy, contract, per_token) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, contract, perToken);
+    if (perToken > 0) statement(this.db, 'UPDATE holdings SET per_token = ? WHERE proxy = ? AND contract = ? AND per_token = 0').run(perToken, proxy, contract);
   }
 
   protected row(proxy: string, contract: string): Row | undefined {
-    return this.db.prepare('SELECT * FROM holdings WHERE proxy = ? AND contract = ?').get(proxy, contract) as Row | undefined;
+    return statement(this.db, 'SELECT * FROM holdings WHERE proxy = ? AND contract = ?').get(proxy, contract) as Row | undefined;
   }
 
   private toHolding(r: Row): Holding {
@@ -262,7 +300,8 @@ export abstract class PartyPaymentStore implements SettlementSource {
     return {
       proxy: r.proxy, contract: r.contract, perToken: per,
       signedCounter: r.signed_counter, signedNano: v(r.signed_counter), signedMessage: r.signed_message ? new Uint8Array(r.signed_message) : null,
-      committedCounter: r.committed_counter, maxCounter: r.max_counter,
+      committedCounter: maxOf(r.committed_counter, this.reported.get(reportKey(r.proxy, r.contract))?.committed),
+      maxCounter: maxOf(r.max_counter, this.reported.get(reportKey(r.proxy, r.contract))?.max),
       ownUnits: r.own_counter, ownCounter: counterOfUnits(r.own_counter), ownNano: v(counterOfUnits(r.own_counter)),
       ownTokens: { prompt: Number(r.own_prompt), cached: Number(r.own_cached), completion: Number(r.own_completion), reasoning: Number(r.own_reasoning) },
       onChainCounter: r.onchain_counter, onChainNano: v(r.onchain_counter),
@@ -275,3 +314,9 @@ export abstract class PartyPaymentStore implements SettlementSource {
 }
 
 export type { Row as HoldingRow };
+
+/** How long the proxy's reported counters may stay in memory only. */
+const REPORT_FLUSH_MS = 1_000;
+
+const reportKey = (proxy: string, contract: string) => `${proxy}|${contract}`;
+const maxOf = (a: bigint, b: bigint | undefined) => (b !== undefined && b > a ? b : a);

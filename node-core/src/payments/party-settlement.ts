@@ -46,6 +46,8 @@ abstract class PartySettlement<S extends PartyPaymentStore> {
   readonly ownerAddress: string;
   readonly isTest: boolean;
   readonly scheduler: SettlementScheduler | null;
+  /** The last signed payment verified per proxy contract. */
+  private readonly lastVerified = new Map<string, { counter: bigint; message: Uint8Array }>();
 
   protected constructor(readonly store: S, protected readonly o: PartySettlementOptions, private readonly kind: SettlementKind) {
     this.ownerAddress = o.ownerAddress;
@@ -68,11 +70,19 @@ abstract class PartySettlement<S extends PartyPaymentStore> {
     if (!b) return { code: 'unknown_proxy', reason: `no contract known at proxy ${proxyContract}` };
     let signed: { counter: bigint; message: Uint8Array } | undefined;
     if (payment.signedPayment) {
-      try {
-        signed = { counter: verifySignedPayment(payment.signedPayment, { kind: this.kind, contract: b.ownContract, proxyPublicKey: b.proxyPublicKey }), message: payment.signedPayment };
-      } catch (err) {
-        this.o.log.warn({ proxy: proxyContract, err: errorMessage(err) }, `refused a signed ${this.kind} from the proxy`);
-        return { code: 'bad_signature', reason: errorMessage(err) };
+      // The proxy signs in batches and repeats its last signed payment with every answer: the
+      // same bytes from the same proxy were verified already (against the same contract and key).
+      const last = this.lastVerified.get(proxyContract);
+      if (last && Buffer.compare(last.message, payment.signedPayment) === 0) {
+        signed = last;
+      } else {
+        try {
+          signed = { counter: verifySignedPayment(payment.signedPayment, { kind: this.kind, contract: b.ownContract, proxyPublicKey: b.proxyPublicKey }), message: payment.signedPayment };
+          this.lastVerified.set(proxyContract, signed);
+        } catch (err) {
+          this.o.log.warn({ proxy: proxyContract, err: errorMessage(err) }, `refused a signed ${this.kind} from the proxy`);
+          return { code: 'bad_signature', reason: errorMessage(err) };
+        }
       }
     }
     const r = this.store.check({ proxy: proxyContract, contract: b.ownContract, ...(signed && { signed }), committedCounter: payment.tokensCommittedToDb, maxCounter: payment.maxTokens });
