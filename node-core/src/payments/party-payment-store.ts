@@ -102,6 +102,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
   protected constructor(protected readonly db: SqliteDb, readonly path: string, now?: () => number) {
     this.now = now ?? Date.now;
+    this.ownTx = db.transaction((u: OwnUsage, units: bigint) => this.recordOwnInTx(u, units));
   }
 
   protected static openDb(path: string, what: string, opts: PartyStoreOptions): SqliteDb {
@@ -122,20 +123,25 @@ export abstract class PartyPaymentStore implements SettlementSource {
   /** Counts one answer the party itself received or served; idempotent by request id. */
   protected recordOwn(u: OwnUsage): bigint {
     const units = counterUnits(u.tokens, u.pricing.multipliers, u.coefficient ?? COEFFICIENT_ONE);
-    return this.db.transaction(() => {
-      const seen = statement(this.db, 'SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
-      if (seen) return seen.units;
-      this.ensure(u.proxy, u.contract, this.perToken(u.pricing));
-      const t = u.tokens;
-      const cur = this.row(u.proxy, u.contract)!;
-      storable('own counter', cur.own_counter + units);
-      statement(this.db, `UPDATE holdings SET own_counter = own_counter + ?, own_prompt = own_prompt + ?, own_cached = own_cached + ?,
-        own_completion = own_completion + ?, own_reasoning = own_reasoning + ? WHERE proxy = ? AND contract = ?`)
-        .run(units, t.prompt, t.cached, t.completion, t.reasoning, u.proxy, u.contract);
-      statement(this.db, 'INSERT INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)').run(u.requestId, u.proxy, u.contract, units, this.now());
-      this.writeReports();
-      return units;
-    }).immediate();
+    return this.ownTx.immediate(u, units) as bigint;
+  }
+
+  /** The transaction behind `recordOwn`, built once (one WAL commit per answer, with any reported counters waiting). */
+  private readonly ownTx: import('better-sqlite3').Transaction<(u: OwnUsage, units: bigint) => bigint>;
+
+  private recordOwnInTx(u: OwnUsage, units: bigint): bigint {
+    const seen = statement(this.db, 'SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
+    if (seen) return seen.units;
+    this.ensure(u.proxy, u.contract, this.perToken(u.pricing));
+    const t = u.tokens;
+    const cur = this.row(u.proxy, u.contract)!;
+    storable('own counter', cur.own_counter + units);
+    statement(this.db, `UPDATE holdings SET own_counter = own_counter + ?, own_prompt = own_prompt + ?, own_cached = own_cached + ?,
+      own_completion = own_completion + ?, own_reasoning = own_reasoning + ? WHERE proxy = ? AND contract = ?`)
+      .run(units, t.prompt, t.cached, t.completion, t.reasoning, u.proxy, u.contract);
+    statement(this.db, 'INSERT INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)').run(u.requestId, u.proxy, u.contract, units, this.now());
+    this.writeReports();
+    return units;
   }
 
   /**
@@ -160,6 +166,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
     if (report.maxCounter !== undefined && report.maxCounter < held.max) backwards.push(`ledger counter ${report.maxCounter} < ${held.max}`);
     if (backwards.length > 0) {
       const reason = `proxy ledger rolled back for contract ${report.contract}: ${backwards.join('; ')} (the proxy lost or restored an older ledger)`;
+      this.flags.delete(report.proxy);
       statement(this.db, 'INSERT OR REPLACE INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?)').run(report.proxy, reason, this.now());
       return { ok: false, code: 'rollback', reason };
     }
@@ -218,6 +225,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
   /** Flags a proxy this party stops dealing with (kept across restarts until `clearRollback`); the first reason stays. */
   flag(proxy: string, reason: string): void {
+    this.flags.delete(proxy);
     statement(this.db, 'INSERT INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, reason, this.now());
   }
 
@@ -226,16 +234,27 @@ export abstract class PartyPaymentStore implements SettlementSource {
     return this.rollbackOf(proxy) !== null;
   }
 
+  /**
+   * The rollback flag of a proxy. The answer (flagged or not) is kept in memory: flags are set and
+   * cleared through this store; a read-only store (status) reads the file each time.
+   */
   rollbackOf(proxy: string): { reason: string; at: number } | null {
+    const known = this.db.readonly ? undefined : this.flags.get(proxy);
+    if (known !== undefined) return known;
     const r = statement(this.db, 'SELECT reason, at FROM rollbacks WHERE proxy = ?').get(proxy) as { reason: string; at: bigint } | undefined;
-    return r ? { reason: r.reason, at: Number(r.at) } : null;
+    const flag = r ? { reason: r.reason, at: Number(r.at) } : null;
+    this.flags.set(proxy, flag);
+    return flag;
   }
+
+  private readonly flags = new Map<string, { reason: string; at: number } | null>();
 
   /**
    * Operator action after investigating a rollback. The held counters stay: the proxy must get
    * back above them (or be settled from the held signed message) — clearing does not forget.
    */
   clearRollback(proxy: string): boolean {
+    this.flags.delete(proxy);
     return statement(this.db, 'DELETE FROM rollbacks WHERE proxy = ?').run(proxy).changes > 0;
   }
 

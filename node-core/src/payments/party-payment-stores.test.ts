@@ -35,6 +35,18 @@ describe('ClientPaymentStore', () => {
     expect([...h.signedMessage!]).toEqual([...msg(2)]);
   });
 
+  it('keeps the proxy\'s reported counters in memory, detects a rollback against them, and writes them on close', () => {
+    store.recordReceived({ proxy: P, contract: C, requestId: 'a', tokens, pricing: DEFAULT_PRICING });
+    expect(store.check({ proxy: P, contract: C, signed: { counter: 100n, message: msg(1) }, committedCounter: 100n, maxCounter: 120n })).toEqual({ ok: true, improved: true });
+    expect(store.check({ proxy: P, contract: C, signed: { counter: 100n, message: msg(1) }, committedCounter: 100n, maxCounter: 140n })).toEqual({ ok: true, improved: false });
+    expect(store.holding(P, C)!.maxCounter).toBe(140n);
+    store.close();
+    store = ClientPaymentStore.open(join(dir, 'client-payments.sqlite'));
+    expect(store.holding(P, C)).toMatchObject({ signedCounter: 100n, maxCounter: 140n });
+    expect(store.check({ proxy: P, contract: C, maxCounter: 130n })).toMatchObject({ ok: false, code: 'rollback' });
+    expect(store.isBlocked(P)).toBe(true);
+  });
+
   it('refuses a charge above the tokens it received and keeps nothing of it', () => {
     store.recordReceived({ proxy: P, contract: C, requestId: 'a', tokens, pricing: DEFAULT_PRICING });
     const r = store.check({ proxy: P, contract: C, signed: { counter: 151n, message: msg(9) } });

@@ -56,9 +56,16 @@ abstract class PartySettlement<S extends PartyPaymentStore> {
     this.scheduler?.start();
   }
 
+  /** The binding for a proxy contract as the proxy spells it (remembered: it is looked up several times per answer). */
   protected binding(proxyContract: string): ProxyBinding | undefined {
-    return this.o.proxies.find((p) => p.proxyContract === proxyContract || sameAddress(p.proxyContract, proxyContract));
+    const known = this.bindings.get(proxyContract);
+    if (known) return known;
+    const b = this.o.proxies.find((p) => p.proxyContract === proxyContract || sameAddress(p.proxyContract, proxyContract));
+    if (b && this.bindings.size < 64) this.bindings.set(proxyContract, b);
+    return b;
   }
+
+  private readonly bindings = new Map<string, ProxyBinding>();
 
   /** Verifies and checks one payment report; returns a refusal reason or null. */
   protected take(proxyContract: string, payment: PaymentState): string | null {

@@ -248,6 +248,8 @@ export class ProxyLedger implements SettlementSource {
     const workerDelta = wNano - workerNano(w0, this.pricing);
     const proxyDelta = clientDelta - workerDelta;
     const t = u.tokens;
+    this.forget('client', u.clientContract);
+    this.forget('worker', u.workerContract);
     this.stmt.upsert.run({ party: 'client', contract: u.clientContract, ...t, units: cu1, counter: c1, nano: cNano });
     this.stmt.upsert.run({ party: 'worker', contract: u.workerContract, ...t, units: wu1, counter: w1, nano: wNano });
     this.stmt.insertAnswer.run({
@@ -275,6 +277,7 @@ export class ProxyLedger implements SettlementSource {
       if (counter < row.signed_counter) throw new CocoonError('sign_below_signed', `a signed counter ${counter} is below the one already signed (${row.signed_counter}) for ${party} ${contract}`);
       if (counter === row.signed_counter && row.signed_message) return;
       const since = row.unsettled_since ?? (counter > row.onchain_counter ? BigInt(this.now()) : null);
+      this.forget(party, contract);
       statement(this.db, 'UPDATE accounts SET signed_counter = ?, signed_message = ?, unsettled_since = ? WHERE party = ? AND contract = ?')
         .run(counter, Buffer.from(signedMessage), since, party, contract);
     }).immediate();
@@ -292,6 +295,7 @@ export class ProxyLedger implements SettlementSource {
         });
       }
       const settled = counter >= row.signed_counter;
+      this.forget(party, contract);
       statement(this.db, 'UPDATE accounts SET onchain_counter = ?, unsettled_since = ? WHERE party = ? AND contract = ?')
         .run(counter, settled ? null : row.unsettled_since, party, contract);
     }).immediate();
@@ -374,8 +378,31 @@ export class ProxyLedger implements SettlementSource {
     return { ok: problems.length === 0, problems, clientsNano, workersNano, proxyEarnedNano: totals.earnedNano, answers: totals.answers };
   }
 
+  /**
+   * An account row. Outside a transaction a row this process read since its last write to that
+   * account is reused (the runner reads an account several times per answer: admission, the
+   * payment messages); inside one it is always read from the file. Only this process moves the
+   * counters and signatures; another process (`cocoon settle`) only moves on-chain counters, which
+   * every write path re-reads inside its transaction.
+   */
   private row(party: Party, contract: string): AccountRow | undefined {
-    return this.stmt.account.get(party, contract) as AccountRow | undefined;
+    const key = `${party}:${contract}`;
+    if (!this.db.inTransaction) {
+      const hit = this.rows.get(key);
+      if (hit) return hit;
+    }
+    const r = this.stmt.account.get(party, contract) as AccountRow | undefined;
+    if (r && !this.db.inTransaction) {
+      if (this.rows.size > 10_000) this.rows.clear();
+      this.rows.set(key, r);
+    }
+    return r;
+  }
+
+  private readonly rows = new Map<string, AccountRow>();
+
+  private forget(party: Party, contract: string): void {
+    this.rows.delete(`${party}:${contract}`);
   }
 
   private toAccount(r: AccountRow): LedgerAccount {
