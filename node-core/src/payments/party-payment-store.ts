@@ -102,7 +102,10 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
   protected constructor(protected readonly db: SqliteDb, readonly path: string, now?: () => number) {
     this.now = now ?? Date.now;
-    this.ownTx = db.transaction((u: OwnUsage, units: bigint) => this.recordOwnInTx(u, units));
+    this.ownTx = db.transaction((queued: { u: OwnUsage; units: bigint }[]) => {
+      for (const q of queued) this.recordOwnInTx(q.u, q.units);
+      this.writeReports();
+    });
   }
 
   protected static openDb(path: string, what: string, opts: PartyStoreOptions): SqliteDb {
@@ -111,7 +114,10 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
   close(): void {
     clearTimeout(this.reportTimer);
-    if (this.db.open && !this.db.readonly) this.db.transaction(() => this.writeReports()).immediate();
+    if (this.db.open && !this.db.readonly) {
+      this.flushOwn();
+      this.db.transaction(() => this.writeReports()).immediate();
+    }
     this.db.close();
   }
 
@@ -120,14 +126,56 @@ export abstract class PartyPaymentStore implements SettlementSource {
   /** Extra refusal a party applies to a signed counter (the client's "not above what I received"). */
   protected abstract refuseSigned(row: Row | undefined, counter: bigint): string | null;
 
-  /** Counts one answer the party itself received or served; idempotent by request id. */
+  /**
+   * Counts one answer the party itself received or served; idempotent by request id. Counts are
+   * committed in groups: one transaction per `OWN_FLUSH_MS` (or `OWN_FLUSH_MAX` answers) instead
+   * of one per answer, and always before a better signed counter is checked and kept, before
+   * anything reads the counts from the file (holdings, settlement, status), and on close. So a
+   * signed charge this party holds never exceeds the count on disk; a party killed with `kill -9`
+   * may forget the answers of its last few milliseconds (as if it had died before counting them).
+   */
   protected recordOwn(u: OwnUsage): bigint {
     const units = counterUnits(u.tokens, u.pricing.multipliers, u.coefficient ?? COEFFICIENT_ONE);
-    return this.ownTx.immediate(u, units) as bigint;
+    const queued = this.pendingOwn.get(u.requestId);
+    if (queued) return queued.units;
+    const seen = statement(this.db, 'SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
+    if (seen) return seen.units;
+    if (!u.proxy || !u.contract) throw new CocoonError('bad_contract', 'a payment needs its proxy and contract addresses');
+    storable('own counter', (this.row(u.proxy, u.contract)?.own_counter ?? 0n) + this.pendingUnits(u.proxy, u.contract) + units);
+    this.pendingOwn.set(u.requestId, { u, units });
+    if (this.pendingOwn.size >= OWN_FLUSH_MAX) this.flushOwn();
+    else if (!this.ownTimer) {
+      this.ownTimer = setTimeout(() => {
+        this.ownTimer = undefined;
+        if (this.db.open) this.flushOwn();
+      }, OWN_FLUSH_MS);
+      this.ownTimer.unref();
+    }
+    return units;
   }
 
-  /** The transaction behind `recordOwn`, built once (one WAL commit per answer, with any reported counters waiting). */
-  private readonly ownTx: import('better-sqlite3').Transaction<(u: OwnUsage, units: bigint) => bigint>;
+  /** Answers counted but not yet committed, by request id. */
+  private readonly pendingOwn = new Map<string, { u: OwnUsage; units: bigint }>();
+  private ownTimer: NodeJS.Timeout | undefined;
+
+  private pendingUnits(proxy: string, contract: string): bigint {
+    let sum = 0n;
+    for (const p of this.pendingOwn.values()) if (p.u.proxy === proxy && p.u.contract === contract) sum += p.units;
+    return sum;
+  }
+
+  /** Commits the queued own counts (and the reported counters waiting) in one transaction. */
+  protected flushOwn(): void {
+    clearTimeout(this.ownTimer);
+    this.ownTimer = undefined;
+    if (this.pendingOwn.size === 0) return;
+    const queued = [...this.pendingOwn.values()];
+    this.ownTx.immediate(queued);
+    this.pendingOwn.clear();
+  }
+
+  /** The transaction behind `flushOwn`, built once. */
+  private readonly ownTx: import('better-sqlite3').Transaction<(queued: { u: OwnUsage; units: bigint }[]) => void>;
 
   private recordOwnInTx(u: OwnUsage, units: bigint): bigint {
     const seen = statement(this.db, 'SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
@@ -140,7 +188,6 @@ export abstract class PartyPaymentStore implements SettlementSource {
       own_completion = own_completion + ?, own_reasoning = own_reasoning + ? WHERE proxy = ? AND contract = ?`)
       .run(units, t.prompt, t.cached, t.completion, t.reasoning, u.proxy, u.contract);
     statement(this.db, 'INSERT INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)').run(u.requestId, u.proxy, u.contract, units, this.now());
-    this.writeReports();
     return units;
   }
 
@@ -156,7 +203,12 @@ export abstract class PartyPaymentStore implements SettlementSource {
   check(report: PaymentReport): CheckResult {
     const blocked = this.rollbackOf(report.proxy);
     if (blocked) return { ok: false, code: 'blocked', reason: `work from proxy ${report.proxy} is stopped since ${new Date(blocked.at).toISOString()}: ${blocked.reason}` };
-    const row = this.row(report.proxy, report.contract);
+    let row = this.row(report.proxy, report.contract);
+    if (report.signed && report.signed.counter > (row?.signed_counter ?? 0n) && this.pendingOwn.size > 0) {
+      // A better signed counter is judged against (and kept beside) the count on disk.
+      this.flushOwn();
+      row = this.row(report.proxy, report.contract);
+    }
     const key = reportKey(report.proxy, report.contract);
     const mem = this.reported.get(key);
     const held = { signed: row?.signed_counter ?? 0n, committed: maxOf(row?.committed_counter ?? 0n, mem?.committed), max: maxOf(row?.max_counter ?? 0n, mem?.max) };
@@ -223,6 +275,12 @@ export abstract class PartyPaymentStore implements SettlementSource {
     this.reported.clear();
   }
 
+  /** The best signed counter held and the on-chain counter (a read per payment message; no flush of the queued counts). */
+  signedCounters(proxy: string, contract: string): { signed: bigint; onChain: bigint } | null {
+    const r = this.row(proxy, contract);
+    return r ? { signed: r.signed_counter, onChain: r.onchain_counter } : null;
+  }
+
   /** Flags a proxy this party stops dealing with (kept across restarts until `clearRollback`); the first reason stays. */
   flag(proxy: string, reason: string): void {
     this.flags.delete(proxy);
@@ -259,10 +317,12 @@ export abstract class PartyPaymentStore implements SettlementSource {
   }
 
   holdings(): Holding[] {
+    this.flushOwn();
     return (statement(this.db, 'SELECT * FROM holdings ORDER BY proxy, contract').all() as Row[]).map((r) => this.toHolding(r));
   }
 
   holding(proxy: string, contract: string): Holding | undefined {
+    this.flushOwn();
     const r = this.row(proxy, contract);
     return r ? this.toHolding(r) : undefined;
   }
@@ -279,6 +339,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
   }
 
   settlementAccounts(): SettlementAccount[] {
+    this.flushOwn();
     const rows = statement(this.db, 'SELECT * FROM holdings WHERE signed_counter > onchain_counter AND signed_message IS NOT NULL').all() as Row[];
     // A blocked proxy still gets its last good signed counter settled: that is money already earned or owed.
     return rows.map((r) => {
@@ -333,6 +394,10 @@ export abstract class PartyPaymentStore implements SettlementSource {
 }
 
 export type { Row as HoldingRow };
+
+/** How long, and for how many answers, a party's own counts may wait for their commit. */
+const OWN_FLUSH_MS = 25;
+const OWN_FLUSH_MAX = 64;
 
 /** How long the proxy's reported counters may stay in memory only. */
 const REPORT_FLUSH_MS = 1_000;

@@ -191,8 +191,7 @@ export class StoreClientSettlement extends PartySettlement<ClientPaymentStore> i
 
   chargeCounters(proxyContract: string): { signed: bigint; onChain: bigint } | null {
     const b = this.binding(proxyContract);
-    const h = b ? this.store.holding(proxyContract, b.ownContract) : undefined;
-    return h ? { signed: h.signedCounter, onChain: h.onChainCounter } : null;
+    return b ? this.store.signedCounters(proxyContract, b.ownContract) : null;
   }
 }
 
