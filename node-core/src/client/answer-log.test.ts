@@ -39,4 +39,22 @@ describe('the client answer log', () => {
     expect(log.get('c')!.charge.state).toBe('none');
     expect(await log.wait('zzz', 10_000)).toBeUndefined();
   });
+
+  it('keeps an answer pending until a signed counter covers it (the proxy signs in batches)', () => {
+    const log = new AnswerLog(() => DEFAULT_PRICING, () => null);
+    for (const id of ['a', 'b']) {
+      log.started(id, { model: 'm', endpoint: '/v1/chat/completions' });
+      log.ended(id, { outcome: 'completed', tokens, payments: true });
+    }
+    // a's payment message: ledger counter 40 with it, but the held signed charge is 25 (an older signature).
+    log.paid('a', { accepted: true, signedCounter: 25n, covers: 40n });
+    expect(log.get('a')!.charge.state).toBe('pending');
+    log.paid('b', { accepted: true, signedCounter: 25n, covers: 70n });
+    // The batched signature for 50 arrives (with b's id): it covers a, not b.
+    log.paid('b', { accepted: true, signedCounter: 50n, covers: 90n });
+    expect(log.get('a')!.charge).toMatchObject({ state: 'signed', signedCounter: '50' });
+    expect(log.get('b')!.charge.state).toBe('pending');
+    log.paid('b', { accepted: true, signedCounter: 90n, covers: 90n });
+    expect(log.get('b')!.charge).toMatchObject({ state: 'signed', signedCounter: '90' });
+  });
 });

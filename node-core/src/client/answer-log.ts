@@ -50,6 +50,8 @@ interface Entry extends Omit<AnswerCost, 'charge'> {
 
 export class AnswerLog extends EventEmitter<{ changed: [id: string] }> {
   private readonly entries = new Map<string, Entry>();
+  /** Answers whose charge waits for a signed counter: id → the counter that covers it. */
+  private readonly awaiting = new Map<string, bigint>();
   private spent = 0n;
 
   constructor(
@@ -64,7 +66,11 @@ export class AnswerLog extends EventEmitter<{ changed: [id: string] }> {
 
   started(id: string, a: { model: string; endpoint: string }): void {
     this.entries.set(id, { id, model: a.model, endpoint: a.endpoint, startedAt: new Date().toISOString(), endedAt: null, outcome: 'streaming', usage: null, cost: null, received: null, chargeState: 'none', signedCounter: null });
-    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    while (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next().value!;
+      this.entries.delete(oldest);
+      this.awaiting.delete(oldest);
+    }
     this.emit('changed', id);
   }
 
@@ -84,18 +90,41 @@ export class AnswerLog extends EventEmitter<{ changed: [id: string] }> {
     this.emit('changed', id);
   }
 
-  /** The proxy's signed charge that came with this answer: kept (`accepted`) or refused, and why. */
-  paid(id: string, p: { accepted: boolean; signedCounter: bigint | null; reason?: string }): void {
+  /**
+   * A payment message from the proxy about this answer: its charge was kept (`accepted`) or
+   * refused, and why. `covers` is the proxy's ledger counter reported with this answer (it
+   * includes the answer); the proxy signs in batches, so the answer is `signed` only once a
+   * signed counter at or above it is held — with this message or a later one for any answer.
+   */
+  paid(id: string, p: { accepted: boolean; signedCounter: bigint | null; covers?: bigint; reason?: string }): void {
     const entry = this.entries.get(id);
-    if (!entry) return;
-    if (!p.accepted) {
-      entry.chargeState = 'refused';
-      if (p.reason) entry.reason = p.reason;
-    } else if (p.signedCounter !== null && p.signedCounter > 0n && entry.chargeState !== 'refused') {
-      entry.chargeState = 'signed';
-      entry.signedCounter = p.signedCounter;
+    if (entry) {
+      if (!p.accepted) {
+        entry.chargeState = 'refused';
+        this.awaiting.delete(id);
+        if (p.reason) entry.reason = p.reason;
+      } else if (entry.chargeState !== 'refused' && entry.chargeState !== 'signed' && p.covers !== undefined && p.covers > 0n) {
+        this.awaiting.set(id, p.covers);
+      } else if (p.covers === undefined && p.signedCounter !== null && p.signedCounter > 0n && entry.chargeState !== 'refused') {
+        entry.chargeState = 'signed';
+        entry.signedCounter = p.signedCounter;
+      }
+      this.emit('changed', id);
     }
-    this.emit('changed', id);
+    if (p.accepted && p.signedCounter !== null) this.signedUpTo(p.signedCounter);
+  }
+
+  /** Marks every answer waiting for a counter at or below `signed` as signed. */
+  private signedUpTo(signed: bigint): void {
+    for (const [id, covers] of this.awaiting) {
+      if (covers > signed) continue;
+      this.awaiting.delete(id);
+      const e = this.entries.get(id);
+      if (!e || e.chargeState === 'refused') continue;
+      e.chargeState = 'signed';
+      e.signedCounter = signed;
+      this.emit('changed', id);
+    }
   }
 
   get(id: string): AnswerCost | undefined {

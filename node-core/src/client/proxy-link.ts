@@ -219,7 +219,8 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
       const refusal = this.settlement.onPayment(this.proxyContract, { signedPayment: signedPaymentOf(p.signed_payment as TlObject), tokensCommittedToDb: p.db_tokens as bigint, maxTokens: p.max_tokens as bigint });
       const id = (p.request_id as Buffer).toString('hex');
       if (refusal) this.emit('status');
-      this.opts.answers?.paid(id, { accepted: !refusal, signedCounter: this.settlement.chargeCounters?.(this.proxyContract)?.signed ?? null, ...(refusal && { reason: refusal }) });
+      // The proxy signs in batches: the answer is signed once the held counter reaches its ledger counter (max_tokens).
+      this.opts.answers?.paid(id, { accepted: !refusal, signedCounter: this.settlement.chargeCounters?.(this.proxyContract)?.signed ?? null, covers: p.max_tokens as bigint, ...(refusal && { reason: refusal }) });
       return;
     }
     const key = (p.request_id as Buffer).toString('hex');

@@ -13,7 +13,7 @@
  */
 import { CocoonError } from '../errors.ts';
 import type { PricingParams, TokenCounts } from './pricing.ts';
-import { openStore, storable, type SqliteDb } from './sqlite.ts';
+import { openStore, statement, storable, type SqliteDb } from './sqlite.ts';
 import { counterOfUnits, counterUnits, nanoForCounter, COEFFICIENT_ONE } from './units.ts';
 import {
   readSettlementState, writeSettlementState, SETTLEMENT_STATE_SQL,
@@ -102,6 +102,10 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
   protected constructor(protected readonly db: SqliteDb, readonly path: string, now?: () => number) {
     this.now = now ?? Date.now;
+    this.ownTx = db.transaction((queued: { u: OwnUsage; units: bigint }[]) => {
+      for (const q of queued) this.recordOwnInTx(q.u, q.units);
+      this.writeReports();
+    });
   }
 
   protected static openDb(path: string, what: string, opts: PartyStoreOptions): SqliteDb {
@@ -109,6 +113,11 @@ export abstract class PartyPaymentStore implements SettlementSource {
   }
 
   close(): void {
+    clearTimeout(this.reportTimer);
+    if (this.db.open && !this.db.readonly) {
+      this.flushOwn();
+      this.db.transaction(() => this.writeReports()).immediate();
+    }
     this.db.close();
   }
 
@@ -117,70 +126,165 @@ export abstract class PartyPaymentStore implements SettlementSource {
   /** Extra refusal a party applies to a signed counter (the client's "not above what I received"). */
   protected abstract refuseSigned(row: Row | undefined, counter: bigint): string | null;
 
-  /** Counts one answer the party itself received or served; idempotent by request id. */
+  /**
+   * Counts one answer the party itself received or served; idempotent by request id. Counts are
+   * committed in groups: one transaction per `OWN_FLUSH_MS` (or `OWN_FLUSH_MAX` answers) instead
+   * of one per answer, and always before a better signed counter is checked and kept, before
+   * anything reads the counts from the file (holdings, settlement, status), and on close. So a
+   * signed charge this party holds never exceeds the count on disk; a party killed with `kill -9`
+   * may forget the answers of its last few milliseconds (as if it had died before counting them).
+   */
   protected recordOwn(u: OwnUsage): bigint {
     const units = counterUnits(u.tokens, u.pricing.multipliers, u.coefficient ?? COEFFICIENT_ONE);
-    return this.db.transaction(() => {
-      const seen = this.db.prepare('SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
-      if (seen) return seen.units;
-      this.ensure(u.proxy, u.contract, this.perToken(u.pricing));
-      const t = u.tokens;
-      const cur = this.row(u.proxy, u.contract)!;
-      storable('own counter', cur.own_counter + units);
-      this.db.prepare(`UPDATE holdings SET own_counter = own_counter + ?, own_prompt = own_prompt + ?, own_cached = own_cached + ?,
-        own_completion = own_completion + ?, own_reasoning = own_reasoning + ? WHERE proxy = ? AND contract = ?`)
-        .run(units, t.prompt, t.cached, t.completion, t.reasoning, u.proxy, u.contract);
-      this.db.prepare('INSERT INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)').run(u.requestId, u.proxy, u.contract, units, this.now());
-      return units;
-    }).immediate();
+    const queued = this.pendingOwn.get(u.requestId);
+    if (queued) return queued.units;
+    const seen = statement(this.db, 'SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
+    if (seen) return seen.units;
+    if (!u.proxy || !u.contract) throw new CocoonError('bad_contract', 'a payment needs its proxy and contract addresses');
+    storable('own counter', (this.row(u.proxy, u.contract)?.own_counter ?? 0n) + this.pendingUnits(u.proxy, u.contract) + units);
+    this.pendingOwn.set(u.requestId, { u, units });
+    if (this.pendingOwn.size >= OWN_FLUSH_MAX) this.flushOwn();
+    else if (!this.ownTimer) {
+      this.ownTimer = setTimeout(() => {
+        this.ownTimer = undefined;
+        if (this.db.open) this.flushOwn();
+      }, OWN_FLUSH_MS);
+      this.ownTimer.unref();
+    }
+    return units;
+  }
+
+  /** Answers counted but not yet committed, by request id. */
+  private readonly pendingOwn = new Map<string, { u: OwnUsage; units: bigint }>();
+  private ownTimer: NodeJS.Timeout | undefined;
+
+  private pendingUnits(proxy: string, contract: string): bigint {
+    let sum = 0n;
+    for (const p of this.pendingOwn.values()) if (p.u.proxy === proxy && p.u.contract === contract) sum += p.units;
+    return sum;
+  }
+
+  /** Commits the queued own counts (and the reported counters waiting) in one transaction. */
+  protected flushOwn(): void {
+    clearTimeout(this.ownTimer);
+    this.ownTimer = undefined;
+    if (this.pendingOwn.size === 0) return;
+    const queued = [...this.pendingOwn.values()];
+    this.ownTx.immediate(queued);
+    this.pendingOwn.clear();
+  }
+
+  /** The transaction behind `flushOwn`, built once. */
+  private readonly ownTx: import('better-sqlite3').Transaction<(queued: { u: OwnUsage; units: bigint }[]) => void>;
+
+  private recordOwnInTx(u: OwnUsage, units: bigint): bigint {
+    const seen = statement(this.db, 'SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
+    if (seen) return seen.units;
+    this.ensure(u.proxy, u.contract, this.perToken(u.pricing));
+    const t = u.tokens;
+    const cur = this.row(u.proxy, u.contract)!;
+    storable('own counter', cur.own_counter + units);
+    statement(this.db, `UPDATE holdings SET own_counter = own_counter + ?, own_prompt = own_prompt + ?, own_cached = own_cached + ?,
+      own_completion = own_completion + ?, own_reasoning = own_reasoning + ? WHERE proxy = ? AND contract = ?`)
+      .run(units, t.prompt, t.cached, t.completion, t.reasoning, u.proxy, u.contract);
+    statement(this.db, 'INSERT INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)').run(u.requestId, u.proxy, u.contract, units, this.now());
+    return units;
   }
 
   /**
    * Checks what a proxy reported against what this party holds, keeps it when it is better, and
    * flags a rollback when any counter went backwards. Call it for every payment message received.
+   *
+   * A better signed counter is written at once (it is money this party can claim). The proxy's
+   * committed and ledger counters, which move with every answer, are kept in memory and written
+   * with the next write of this store, by a timer within `REPORT_FLUSH_MS`, and on close: they
+   * only sharpen rollback detection, which the signed counter already carries on disk.
    */
   check(report: PaymentReport): CheckResult {
-    return this.db.transaction((): CheckResult => {
-      const blocked = this.rollbackOf(report.proxy);
-      if (blocked) return { ok: false, code: 'blocked', reason: `work from proxy ${report.proxy} is stopped since ${new Date(blocked.at).toISOString()}: ${blocked.reason}` };
-      const row = this.row(report.proxy, report.contract);
-      const held = { signed: row?.signed_counter ?? 0n, committed: row?.committed_counter ?? 0n, max: row?.max_counter ?? 0n };
-      const backwards: string[] = [];
-      if (report.signed && report.signed.counter < held.signed) backwards.push(`signed counter ${report.signed.counter} < ${held.signed} already held`);
-      if (report.committedCounter !== undefined && report.committedCounter < held.committed) backwards.push(`committed counter ${report.committedCounter} < ${held.committed}`);
-      if (report.maxCounter !== undefined && report.maxCounter < held.max) backwards.push(`ledger counter ${report.maxCounter} < ${held.max}`);
-      if (backwards.length > 0) {
-        const reason = `proxy ledger rolled back for contract ${report.contract}: ${backwards.join('; ')} (the proxy lost or restored an older ledger)`;
-        this.db.prepare('INSERT OR REPLACE INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?)').run(report.proxy, reason, this.now());
-        return { ok: false, code: 'rollback', reason };
-      }
-      if (report.signed) {
-        const refusal = this.refuseSigned(row, report.signed.counter);
-        if (refusal) return { ok: false, code: 'charge_above_received', reason: refusal };
-      }
-      this.ensure(report.proxy, report.contract, row ? Number(row.per_token) : 0);
-      let improved = false;
-      if (report.signed && report.signed.counter > held.signed) {
-        storable('signed counter', report.signed.counter);
-        const onchain = row?.onchain_counter ?? 0n;
-        const since = row?.unsettled_since ?? (report.signed.counter > onchain ? BigInt(this.now()) : null);
-        this.db.prepare('UPDATE holdings SET signed_counter = ?, signed_message = ?, unsettled_since = ? WHERE proxy = ? AND contract = ?')
-          .run(report.signed.counter, Buffer.from(report.signed.message), since, report.proxy, report.contract);
-        improved = true;
-      }
-      const committed = report.committedCounter ?? held.committed;
-      const max = report.maxCounter ?? held.max;
-      if (committed > held.committed || max > held.max) {
-        this.db.prepare('UPDATE holdings SET committed_counter = ?, max_counter = ? WHERE proxy = ? AND contract = ?')
-          .run(storable('committed counter', committed), storable('ledger counter', max), report.proxy, report.contract);
-      }
-      return { ok: true, improved };
-    }).immediate();
+    const blocked = this.rollbackOf(report.proxy);
+    if (blocked) return { ok: false, code: 'blocked', reason: `work from proxy ${report.proxy} is stopped since ${new Date(blocked.at).toISOString()}: ${blocked.reason}` };
+    let row = this.row(report.proxy, report.contract);
+    if (report.signed && report.signed.counter > (row?.signed_counter ?? 0n) && this.pendingOwn.size > 0) {
+      // A better signed counter is judged against (and kept beside) the count on disk.
+      this.flushOwn();
+      row = this.row(report.proxy, report.contract);
+    }
+    const key = reportKey(report.proxy, report.contract);
+    const mem = this.reported.get(key);
+    const held = { signed: row?.signed_counter ?? 0n, committed: maxOf(row?.committed_counter ?? 0n, mem?.committed), max: maxOf(row?.max_counter ?? 0n, mem?.max) };
+    const backwards: string[] = [];
+    if (report.signed && report.signed.counter < held.signed) backwards.push(`signed counter ${report.signed.counter} < ${held.signed} already held`);
+    if (report.committedCounter !== undefined && report.committedCounter < held.committed) backwards.push(`committed counter ${report.committedCounter} < ${held.committed}`);
+    if (report.maxCounter !== undefined && report.maxCounter < held.max) backwards.push(`ledger counter ${report.maxCounter} < ${held.max}`);
+    if (backwards.length > 0) {
+      const reason = `proxy ledger rolled back for contract ${report.contract}: ${backwards.join('; ')} (the proxy lost or restored an older ledger)`;
+      this.flags.delete(report.proxy);
+      statement(this.db, 'INSERT OR REPLACE INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?)').run(report.proxy, reason, this.now());
+      return { ok: false, code: 'rollback', reason };
+    }
+    if (report.signed) {
+      const refusal = this.refuseSigned(row, report.signed.counter);
+      if (refusal) return { ok: false, code: 'charge_above_received', reason: refusal };
+    }
+    const committed = report.committedCounter ?? held.committed;
+    const max = report.maxCounter ?? held.max;
+    if (committed > held.committed || max > held.max) {
+      storable('committed counter', committed);
+      storable('ledger counter', max);
+      this.reported.set(key, { proxy: report.proxy, contract: report.contract, committed, max });
+      this.flushReportsLater();
+    }
+    if (!row || (report.signed && report.signed.counter > held.signed)) {
+      this.db.transaction(() => {
+        this.ensure(report.proxy, report.contract, row ? Number(row.per_token) : 0);
+        if (report.signed && report.signed.counter > held.signed) {
+          storable('signed counter', report.signed.counter);
+          const onchain = row?.onchain_counter ?? 0n;
+          const since = row?.unsettled_since ?? (report.signed.counter > onchain ? BigInt(this.now()) : null);
+          statement(this.db, 'UPDATE holdings SET signed_counter = ?, signed_message = ?, unsettled_since = ? WHERE proxy = ? AND contract = ?')
+            .run(report.signed.counter, Buffer.from(report.signed.message), since, report.proxy, report.contract);
+        }
+        this.writeReports();
+      }).immediate();
+      return { ok: true, improved: !!report.signed && report.signed.counter > held.signed };
+    }
+    return { ok: true, improved: false };
+  }
+
+  /** The proxy's reported counters not yet on disk, per `proxy|contract`. */
+  private readonly reported = new Map<string, { proxy: string; contract: string; committed: bigint; max: bigint }>();
+  private reportTimer: NodeJS.Timeout | undefined;
+
+  private flushReportsLater(): void {
+    if (this.reportTimer) return;
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = undefined;
+      if (this.db.open) this.db.transaction(() => this.writeReports()).immediate();
+    }, REPORT_FLUSH_MS);
+    this.reportTimer.unref();
+  }
+
+  /** Writes the reported counters kept in memory (inside the caller's transaction). */
+  protected writeReports(): void {
+    if (this.reported.size === 0) return;
+    for (const r of this.reported.values()) {
+      this.ensure(r.proxy, r.contract, 0);
+      statement(this.db, 'UPDATE holdings SET committed_counter = MAX(committed_counter, ?), max_counter = MAX(max_counter, ?) WHERE proxy = ? AND contract = ?')
+        .run(r.committed, r.max, r.proxy, r.contract);
+    }
+    this.reported.clear();
+  }
+
+  /** The best signed counter held and the on-chain counter (a read per payment message; no flush of the queued counts). */
+  signedCounters(proxy: string, contract: string): { signed: bigint; onChain: bigint } | null {
+    const r = this.row(proxy, contract);
+    return r ? { signed: r.signed_counter, onChain: r.onchain_counter } : null;
   }
 
   /** Flags a proxy this party stops dealing with (kept across restarts until `clearRollback`); the first reason stays. */
   flag(proxy: string, reason: string): void {
-    this.db.prepare('INSERT INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, reason, this.now());
+    this.flags.delete(proxy);
+    statement(this.db, 'INSERT INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, reason, this.now());
   }
 
   /** True while a rollback of this proxy is flagged: take no work from it. */
@@ -188,41 +292,55 @@ export abstract class PartyPaymentStore implements SettlementSource {
     return this.rollbackOf(proxy) !== null;
   }
 
+  /**
+   * The rollback flag of a proxy. The answer (flagged or not) is kept in memory: flags are set and
+   * cleared through this store; a read-only store (status) reads the file each time.
+   */
   rollbackOf(proxy: string): { reason: string; at: number } | null {
-    const r = this.db.prepare('SELECT reason, at FROM rollbacks WHERE proxy = ?').get(proxy) as { reason: string; at: bigint } | undefined;
-    return r ? { reason: r.reason, at: Number(r.at) } : null;
+    const known = this.db.readonly ? undefined : this.flags.get(proxy);
+    if (known !== undefined) return known;
+    const r = statement(this.db, 'SELECT reason, at FROM rollbacks WHERE proxy = ?').get(proxy) as { reason: string; at: bigint } | undefined;
+    const flag = r ? { reason: r.reason, at: Number(r.at) } : null;
+    this.flags.set(proxy, flag);
+    return flag;
   }
+
+  private readonly flags = new Map<string, { reason: string; at: number } | null>();
 
   /**
    * Operator action after investigating a rollback. The held counters stay: the proxy must get
    * back above them (or be settled from the held signed message) — clearing does not forget.
    */
   clearRollback(proxy: string): boolean {
-    return this.db.prepare('DELETE FROM rollbacks WHERE proxy = ?').run(proxy).changes > 0;
+    this.flags.delete(proxy);
+    return statement(this.db, 'DELETE FROM rollbacks WHERE proxy = ?').run(proxy).changes > 0;
   }
 
   holdings(): Holding[] {
-    return (this.db.prepare('SELECT * FROM holdings ORDER BY proxy, contract').all() as Row[]).map((r) => this.toHolding(r));
+    this.flushOwn();
+    return (statement(this.db, 'SELECT * FROM holdings ORDER BY proxy, contract').all() as Row[]).map((r) => this.toHolding(r));
   }
 
   holding(proxy: string, contract: string): Holding | undefined {
+    this.flushOwn();
     const r = this.row(proxy, contract);
     return r ? this.toHolding(r) : undefined;
   }
 
   recordOnChain(_kind: SettlementKind, contract: string, counter: bigint, _at?: number): void {
     this.db.transaction(() => {
-      for (const r of this.db.prepare('SELECT * FROM holdings WHERE contract = ?').all(contract) as Row[]) {
+      for (const r of statement(this.db, 'SELECT * FROM holdings WHERE contract = ?').all(contract) as Row[]) {
         if (counter <= r.onchain_counter) continue;
         const settled = counter >= r.signed_counter;
-        this.db.prepare('UPDATE holdings SET onchain_counter = ?, unsettled_since = ? WHERE proxy = ? AND contract = ?')
+        statement(this.db, 'UPDATE holdings SET onchain_counter = ?, unsettled_since = ? WHERE proxy = ? AND contract = ?')
           .run(storable('on-chain counter', counter), settled ? null : r.unsettled_since, r.proxy, r.contract);
       }
     }).immediate();
   }
 
   settlementAccounts(): SettlementAccount[] {
-    const rows = this.db.prepare('SELECT * FROM holdings WHERE signed_counter > onchain_counter AND signed_message IS NOT NULL').all() as Row[];
+    this.flushOwn();
+    const rows = statement(this.db, 'SELECT * FROM holdings WHERE signed_counter > onchain_counter AND signed_message IS NOT NULL').all() as Row[];
     // A blocked proxy still gets its last good signed counter settled: that is money already earned or owed.
     return rows.map((r) => {
       const h = this.toHolding(r);
@@ -248,12 +366,12 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
   protected ensure(proxy: string, contract: string, perToken: number): void {
     if (!proxy || !contract) throw new CocoonError('bad_contract', 'a payment needs its proxy and contract addresses');
-    this.db.prepare('INSERT INTO holdings (proxy, contract, per_token) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, contract, perToken);
-    if (perToken > 0) this.db.prepare('UPDATE holdings SET per_token = ? WHERE proxy = ? AND contract = ? AND per_token = 0').run(perToken, proxy, contract);
+    statement(this.db, 'INSERT INTO holdings (proxy, contract, per_token) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, contract, perToken);
+    if (perToken > 0) statement(this.db, 'UPDATE holdings SET per_token = ? WHERE proxy = ? AND contract = ? AND per_token = 0').run(perToken, proxy, contract);
   }
 
   protected row(proxy: string, contract: string): Row | undefined {
-    return this.db.prepare('SELECT * FROM holdings WHERE proxy = ? AND contract = ?').get(proxy, contract) as Row | undefined;
+    return statement(this.db, 'SELECT * FROM holdings WHERE proxy = ? AND contract = ?').get(proxy, contract) as Row | undefined;
   }
 
   private toHolding(r: Row): Holding {
@@ -262,7 +380,8 @@ export abstract class PartyPaymentStore implements SettlementSource {
     return {
       proxy: r.proxy, contract: r.contract, perToken: per,
       signedCounter: r.signed_counter, signedNano: v(r.signed_counter), signedMessage: r.signed_message ? new Uint8Array(r.signed_message) : null,
-      committedCounter: r.committed_counter, maxCounter: r.max_counter,
+      committedCounter: maxOf(r.committed_counter, this.reported.get(reportKey(r.proxy, r.contract))?.committed),
+      maxCounter: maxOf(r.max_counter, this.reported.get(reportKey(r.proxy, r.contract))?.max),
       ownUnits: r.own_counter, ownCounter: counterOfUnits(r.own_counter), ownNano: v(counterOfUnits(r.own_counter)),
       ownTokens: { prompt: Number(r.own_prompt), cached: Number(r.own_cached), completion: Number(r.own_completion), reasoning: Number(r.own_reasoning) },
       onChainCounter: r.onchain_counter, onChainNano: v(r.onchain_counter),
@@ -275,3 +394,13 @@ export abstract class PartyPaymentStore implements SettlementSource {
 }
 
 export type { Row as HoldingRow };
+
+/** How long, and for how many answers, a party's own counts may wait for their commit. */
+const OWN_FLUSH_MS = 25;
+const OWN_FLUSH_MAX = 64;
+
+/** How long the proxy's reported counters may stay in memory only. */
+const REPORT_FLUSH_MS = 1_000;
+
+const reportKey = (proxy: string, contract: string) => `${proxy}|${contract}`;
+const maxOf = (a: bigint, b: bigint | undefined) => (b !== undefined && b > a ? b : a);

@@ -35,6 +35,39 @@ describe('ClientPaymentStore', () => {
     expect([...h.signedMessage!]).toEqual([...msg(2)]);
   });
 
+  it('keeps the proxy\'s reported counters in memory, detects a rollback against them, and writes them on close', () => {
+    store.recordReceived({ proxy: P, contract: C, requestId: 'a', tokens, pricing: DEFAULT_PRICING });
+    expect(store.check({ proxy: P, contract: C, signed: { counter: 100n, message: msg(1) }, committedCounter: 100n, maxCounter: 120n })).toEqual({ ok: true, improved: true });
+    expect(store.check({ proxy: P, contract: C, signed: { counter: 100n, message: msg(1) }, committedCounter: 100n, maxCounter: 140n })).toEqual({ ok: true, improved: false });
+    expect(store.holding(P, C)!.maxCounter).toBe(140n);
+    store.close();
+    store = ClientPaymentStore.open(join(dir, 'client-payments.sqlite'));
+    expect(store.holding(P, C)).toMatchObject({ signedCounter: 100n, maxCounter: 140n });
+    expect(store.check({ proxy: P, contract: C, maxCounter: 130n })).toMatchObject({ ok: false, code: 'rollback' });
+    expect(store.isBlocked(P)).toBe(true);
+  });
+
+  it('commits its own counts in groups, and always before it keeps a better signed charge', () => {
+    const file = join(dir, 'client-payments.sqlite');
+    store.recordReceived({ proxy: P, contract: C, requestId: 'a', tokens, pricing: DEFAULT_PRICING });
+    expect(store.recordReceived({ proxy: P, contract: C, requestId: 'a', tokens, pricing: DEFAULT_PRICING })).toBe(1_500_000n);
+    store.recordReceived({ proxy: P, contract: C, requestId: 'b', tokens, pricing: DEFAULT_PRICING });
+    // Queued, not yet in the file (another reader sees nothing yet).
+    const reader = ClientPaymentStore.open(file, { readonly: true });
+    try {
+      expect(reader.holdings()).toEqual([]);
+      // A charge for both answers is judged against the count on disk: the queue is committed first.
+      expect(store.check({ proxy: P, contract: C, signed: { counter: 300n, message: msg(1) } })).toEqual({ ok: true, improved: true });
+      expect(reader.holdings()[0]).toMatchObject({ ownCounter: 300n, signedCounter: 300n });
+    } finally {
+      reader.close();
+    }
+    store.recordReceived({ proxy: P, contract: C, requestId: 'c', tokens, pricing: DEFAULT_PRICING });
+    store.close();
+    store = ClientPaymentStore.open(file);
+    expect(store.holding(P, C)!.ownCounter).toBe(450n);
+  });
+
   it('refuses a charge above the tokens it received and keeps nothing of it', () => {
     store.recordReceived({ proxy: P, contract: C, requestId: 'a', tokens, pricing: DEFAULT_PRICING });
     const r = store.check({ proxy: P, contract: C, signed: { counter: 151n, message: msg(9) } });

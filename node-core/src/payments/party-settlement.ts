@@ -46,6 +46,8 @@ abstract class PartySettlement<S extends PartyPaymentStore> {
   readonly ownerAddress: string;
   readonly isTest: boolean;
   readonly scheduler: SettlementScheduler | null;
+  /** The last signed payment verified per proxy contract. */
+  private readonly lastVerified = new Map<string, { counter: bigint; message: Uint8Array }>();
 
   protected constructor(readonly store: S, protected readonly o: PartySettlementOptions, private readonly kind: SettlementKind) {
     this.ownerAddress = o.ownerAddress;
@@ -54,9 +56,16 @@ abstract class PartySettlement<S extends PartyPaymentStore> {
     this.scheduler?.start();
   }
 
+  /** The binding for a proxy contract as the proxy spells it (remembered: it is looked up several times per answer). */
   protected binding(proxyContract: string): ProxyBinding | undefined {
-    return this.o.proxies.find((p) => p.proxyContract === proxyContract || sameAddress(p.proxyContract, proxyContract));
+    const known = this.bindings.get(proxyContract);
+    if (known) return known;
+    const b = this.o.proxies.find((p) => p.proxyContract === proxyContract || sameAddress(p.proxyContract, proxyContract));
+    if (b && this.bindings.size < 64) this.bindings.set(proxyContract, b);
+    return b;
   }
+
+  private readonly bindings = new Map<string, ProxyBinding>();
 
   /** Verifies and checks one payment report; returns a refusal reason or null. */
   protected take(proxyContract: string, payment: PaymentState): string | null {
@@ -68,11 +77,19 @@ abstract class PartySettlement<S extends PartyPaymentStore> {
     if (!b) return { code: 'unknown_proxy', reason: `no contract known at proxy ${proxyContract}` };
     let signed: { counter: bigint; message: Uint8Array } | undefined;
     if (payment.signedPayment) {
-      try {
-        signed = { counter: verifySignedPayment(payment.signedPayment, { kind: this.kind, contract: b.ownContract, proxyPublicKey: b.proxyPublicKey }), message: payment.signedPayment };
-      } catch (err) {
-        this.o.log.warn({ proxy: proxyContract, err: errorMessage(err) }, `refused a signed ${this.kind} from the proxy`);
-        return { code: 'bad_signature', reason: errorMessage(err) };
+      // The proxy signs in batches and repeats its last signed payment with every answer: the
+      // same bytes from the same proxy were verified already (against the same contract and key).
+      const last = this.lastVerified.get(proxyContract);
+      if (last && Buffer.compare(last.message, payment.signedPayment) === 0) {
+        signed = last;
+      } else {
+        try {
+          signed = { counter: verifySignedPayment(payment.signedPayment, { kind: this.kind, contract: b.ownContract, proxyPublicKey: b.proxyPublicKey }), message: payment.signedPayment };
+          this.lastVerified.set(proxyContract, signed);
+        } catch (err) {
+          this.o.log.warn({ proxy: proxyContract, err: errorMessage(err) }, `refused a signed ${this.kind} from the proxy`);
+          return { code: 'bad_signature', reason: errorMessage(err) };
+        }
       }
     }
     const r = this.store.check({ proxy: proxyContract, contract: b.ownContract, ...(signed && { signed }), committedCounter: payment.tokensCommittedToDb, maxCounter: payment.maxTokens });
@@ -174,8 +191,7 @@ export class StoreClientSettlement extends PartySettlement<ClientPaymentStore> i
 
   chargeCounters(proxyContract: string): { signed: bigint; onChain: bigint } | null {
     const b = this.binding(proxyContract);
-    const h = b ? this.store.holding(proxyContract, b.ownContract) : undefined;
-    return h ? { signed: h.signedCounter, onChain: h.onChainCounter } : null;
+    return b ? this.store.signedCounters(proxyContract, b.ownContract) : null;
   }
 }
 

@@ -15,7 +15,7 @@
  */
 import { CocoonError } from '../errors.ts';
 import { type PricingParams, type TokenCounts } from './pricing.ts';
-import { openStore, storable, type SqliteDb } from './sqlite.ts';
+import { openStore, statement, storable, type SqliteDb } from './sqlite.ts';
 import { clientNano, counterOfUnits, counterUnits, pricingKey, workerNano, COEFFICIENT_ONE } from './units.ts';
 import {
   readSettlementState, writeSettlementState, SETTLEMENT_STATE_SQL,
@@ -137,6 +137,7 @@ export class ProxyLedger implements SettlementSource {
   private readonly now: () => number;
   private readonly stmt;
   private readonly recordTx: import('better-sqlite3').Transaction<(u: AnswerUsage) => RecordedAnswer>;
+  private readonly runTx: import('better-sqlite3').Transaction<(fn: () => unknown) => unknown>;
 
   private constructor(private readonly db: SqliteDb, readonly path: string, pricing: PricingParams, now: () => number) {
     this.pricing = pricing;
@@ -156,6 +157,15 @@ export class ProxyLedger implements SettlementSource {
       earn: db.prepare('UPDATE proxy_totals SET earned_nano = earned_nano + ?, answers = answers + 1 WHERE id = 1'),
     };
     this.recordTx = db.transaction((u: AnswerUsage) => this.recordInTx(u));
+    this.runTx = db.transaction((fn: () => unknown) => fn());
+  }
+
+  /**
+   * Runs `fn` in one write transaction: the ledger's own writes inside it (an answer, the
+   * signatures it triggers) commit together, with one WAL commit per answer end.
+   */
+  transaction<T>(fn: () => T): T {
+    return this.runTx.immediate(fn) as T;
   }
 
   static open(path: string, opts: ProxyLedgerOptions): ProxyLedger {
@@ -238,6 +248,8 @@ export class ProxyLedger implements SettlementSource {
     const workerDelta = wNano - workerNano(w0, this.pricing);
     const proxyDelta = clientDelta - workerDelta;
     const t = u.tokens;
+    this.forget('client', u.clientContract);
+    this.forget('worker', u.workerContract);
     this.stmt.upsert.run({ party: 'client', contract: u.clientContract, ...t, units: cu1, counter: c1, nano: cNano });
     this.stmt.upsert.run({ party: 'worker', contract: u.workerContract, ...t, units: wu1, counter: w1, nano: wNano });
     this.stmt.insertAnswer.run({
@@ -265,7 +277,8 @@ export class ProxyLedger implements SettlementSource {
       if (counter < row.signed_counter) throw new CocoonError('sign_below_signed', `a signed counter ${counter} is below the one already signed (${row.signed_counter}) for ${party} ${contract}`);
       if (counter === row.signed_counter && row.signed_message) return;
       const since = row.unsettled_since ?? (counter > row.onchain_counter ? BigInt(this.now()) : null);
-      this.db.prepare('UPDATE accounts SET signed_counter = ?, signed_message = ?, unsettled_since = ? WHERE party = ? AND contract = ?')
+      this.forget(party, contract);
+      statement(this.db, 'UPDATE accounts SET signed_counter = ?, signed_message = ?, unsettled_since = ? WHERE party = ? AND contract = ?')
         .run(counter, Buffer.from(signedMessage), since, party, contract);
     }).immediate();
   }
@@ -282,14 +295,15 @@ export class ProxyLedger implements SettlementSource {
         });
       }
       const settled = counter >= row.signed_counter;
-      this.db.prepare('UPDATE accounts SET onchain_counter = ?, unsettled_since = ? WHERE party = ? AND contract = ?')
+      this.forget(party, contract);
+      statement(this.db, 'UPDATE accounts SET onchain_counter = ?, unsettled_since = ? WHERE party = ? AND contract = ?')
         .run(counter, settled ? null : row.unsettled_since, party, contract);
     }).immediate();
   }
 
   /** The proxy contract's earnings as last read from the chain. */
   recordProxyOnChain(earnedNano: bigint): void {
-    this.db.prepare('UPDATE proxy_totals SET onchain_earned_nano = ? WHERE id = 1').run(storable('earned', earnedNano));
+    statement(this.db, 'UPDATE proxy_totals SET onchain_earned_nano = ? WHERE id = 1').run(storable('earned', earnedNano));
   }
 
   account(party: Party, contract: string): LedgerAccount | undefined {
@@ -298,7 +312,7 @@ export class ProxyLedger implements SettlementSource {
   }
 
   accounts(party: Party): LedgerAccount[] {
-    return (this.db.prepare('SELECT * FROM accounts WHERE party = ? ORDER BY contract').all(party) as AccountRow[]).map((r) => this.toAccount(r));
+    return (statement(this.db, 'SELECT * FROM accounts WHERE party = ? ORDER BY contract').all(party) as AccountRow[]).map((r) => this.toAccount(r));
   }
 
   /**
@@ -318,13 +332,21 @@ export class ProxyLedger implements SettlementSource {
   }
 
   proxyTotals(): { earnedNano: bigint; answers: number; onChainEarnedNano: bigint | null } {
-    const r = this.db.prepare('SELECT earned_nano, answers, onchain_earned_nano FROM proxy_totals WHERE id = 1').get() as
+    const r = statement(this.db, 'SELECT earned_nano, answers, onchain_earned_nano FROM proxy_totals WHERE id = 1').get() as
       { earned_nano: bigint; answers: bigint; onchain_earned_nano: bigint | null };
     return { earnedNano: r.earned_nano, answers: Number(r.answers), onChainEarnedNano: r.onchain_earned_nano };
   }
 
+  /** Accounts whose ledger counter is above the last signed one (batched signing left them for later, or a crash did). */
+  unsignedAccounts(): { party: Party; contract: string; counter: bigint; signedCounter: bigint }[] {
+    return (statement(this.db, 'SELECT party, contract, counter, signed_counter FROM accounts WHERE counter > signed_counter OR signed_message IS NULL ORDER BY party, contract').all() as
+      { party: Party; contract: string; counter: bigint; signed_counter: bigint }[])
+      .filter((r) => r.counter > 0n)
+      .map((r) => ({ party: r.party, contract: r.contract, counter: r.counter, signedCounter: r.signed_counter }));
+  }
+
   settlementAccounts(): SettlementAccount[] {
-    const rows = this.db.prepare('SELECT * FROM accounts WHERE signed_counter > onchain_counter ORDER BY party, contract').all() as AccountRow[];
+    const rows = statement(this.db, 'SELECT * FROM accounts WHERE signed_counter > onchain_counter ORDER BY party, contract').all() as AccountRow[];
     return rows.map((r) => {
       const a = this.toAccount(r);
       return {
@@ -345,7 +367,7 @@ export class ProxyLedger implements SettlementSource {
   /** Checks the ledger's invariants exactly; used by tests, status and on start. */
   audit(): LedgerAudit {
     const problems: string[] = [];
-    const one = <T>(sql: string) => this.db.prepare(sql).get() as T;
+    const one = <T>(sql: string) => statement(this.db, sql).get() as T;
     const sums = one<{ cn: bigint | null; wn: bigint | null; cc: bigint | null; wc: bigint | null }>(`SELECT
       (SELECT SUM(nano) FROM accounts WHERE party = 'client') AS cn, (SELECT SUM(nano) FROM accounts WHERE party = 'worker') AS wn,
       (SELECT SUM(units) FROM accounts WHERE party = 'client') AS cc, (SELECT SUM(units) FROM accounts WHERE party = 'worker') AS wc`);
@@ -359,7 +381,7 @@ export class ProxyLedger implements SettlementSource {
     if ((ans.cn ?? 0n) !== clientsNano || (ans.wn ?? 0n) !== workersNano || (ans.pn ?? 0n) !== totals.earnedNano) problems.push('answers do not sum to the accounts');
     if (Number(ans.n) !== totals.answers) problems.push(`answers ${ans.n} ≠ proxy total ${totals.answers}`);
     for (const party of ['client', 'worker'] as const) {
-      const per = this.db.prepare(`SELECT a.contract, a.units, a.counter, a.nano, a.answers, x.u, x.n FROM accounts a LEFT JOIN
+      const per = statement(this.db, `SELECT a.contract, a.units, a.counter, a.nano, a.answers, x.u, x.n FROM accounts a LEFT JOIN
         (SELECT ${party} AS c, SUM(units) AS u, COUNT(*) AS n FROM answers GROUP BY ${party}) x ON x.c = a.contract WHERE a.party = ?`).all(party) as
         { contract: string; units: bigint; counter: bigint; nano: bigint; answers: bigint; u: bigint | null; n: bigint | null }[];
       for (const r of per) {
@@ -372,8 +394,31 @@ export class ProxyLedger implements SettlementSource {
     return { ok: problems.length === 0, problems, clientsNano, workersNano, proxyEarnedNano: totals.earnedNano, answers: totals.answers };
   }
 
+  /**
+   * An account row. Outside a transaction a row this process read since its last write to that
+   * account is reused (the runner reads an account several times per answer: admission, the
+   * payment messages); inside one it is always read from the file. Only this process moves the
+   * counters and signatures; another process (`cocoon settle`) only moves on-chain counters, which
+   * every write path re-reads inside its transaction.
+   */
   private row(party: Party, contract: string): AccountRow | undefined {
-    return this.stmt.account.get(party, contract) as AccountRow | undefined;
+    const key = `${party}:${contract}`;
+    if (!this.db.inTransaction) {
+      const hit = this.rows.get(key);
+      if (hit) return hit;
+    }
+    const r = this.stmt.account.get(party, contract) as AccountRow | undefined;
+    if (r && !this.db.inTransaction) {
+      if (this.rows.size > 10_000) this.rows.clear();
+      this.rows.set(key, r);
+    }
+    return r;
+  }
+
+  private readonly rows = new Map<string, AccountRow>();
+
+  private forget(party: Party, contract: string): void {
+    this.rows.delete(`${party}:${contract}`);
   }
 
   private toAccount(r: AccountRow): LedgerAccount {

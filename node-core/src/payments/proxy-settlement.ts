@@ -60,7 +60,30 @@ export interface AnswerEnd {
 export interface ProxyPayments {
   admit(r: AdmissionRequest): Promise<Admission>;
   answerEnded(a: AnswerEnd): void;
+  /**
+   * Called when a counter was signed off the answering path (a batched signature, see
+   * `SigningPolicy`): the runner sends that party its new signed payment.
+   */
+  onSigned(listener: (party: Party, owner: string) => void): void;
+  /** Signs now what the batching left for later (listeners are told); the runner calls it before it stops. Returns how many were signed. */
+  signPending(): number;
 }
+
+/**
+ * How often the proxy signs (the reference allows one signed cumulative payment per several
+ * answers: each covers everything before it). A counter is signed at the end of an answer when
+ * nothing was signed for its contract yet (since this proxy started), when the last signature is
+ * `signEveryMs` old, or when the unsigned amount reaches `signAboveNano`; otherwise within
+ * `signEveryMs` by a timer, which sends the party its signed payment. Everything unsigned is
+ * signed on start (after a crash) and on shutdown, before the final settlement.
+ */
+export interface SigningPolicy {
+  signEveryMs: number;
+  signAboveNano: bigint;
+}
+
+/** 200 ms: a busy client gets one signature per few answers; a single answer is signed within 0.2 s. */
+export const DEFAULT_SIGNING_POLICY: SigningPolicy = { signEveryMs: 200, signAboveNano: 100_000_000n };
 
 export interface ProxySettlementOptions {
   chain: Chain;
@@ -71,6 +94,8 @@ export interface ProxySettlementOptions {
   proxyKey: KeyPair;
   dataDir: string;
   policy?: SettlementPolicy;
+  /** When counters are signed (default `DEFAULT_SIGNING_POLICY`). */
+  signing?: SigningPolicy;
   /** How long a client contract read stays fresh for admission (default 2 s). */
   clientStateTtlMs?: number;
   /** How long the long authorization waits for the register transaction (default 300 s, as the reference). */
@@ -93,6 +118,13 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
   private readonly reserved = new Map<string, bigint>();
   private readonly addressCache = new Map<string, string>();
   private proxyTimer: NodeJS.Timeout | undefined;
+  private readonly signing: SigningPolicy;
+  /** When each account (`party:contract`) was last signed by this process. */
+  private readonly lastSignedAt = new Map<string, number>();
+  /** Accounts with answers not yet covered by a signature, and their owners (for the runner). */
+  private readonly unsigned = new Map<string, { party: Party; contract: string; owner: string }>();
+  private signTimer: NodeJS.Timeout | undefined;
+  private readonly signedListeners: ((party: Party, owner: string) => void)[] = [];
   readonly registrations: ClientRegistrationWatcher;
 
   private constructor(private readonly o: ProxySettlementOptions, private readonly data: ProxyData, private readonly codes: { client: Cell; worker: Cell }) {
@@ -101,6 +133,7 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     this.contractAddress = o.proxyContract.toString();
     this.isTest = data.params.isTest;
     this.signer = new ProxyPaymentSigner(o.proxyKey);
+    this.signing = o.signing ?? DEFAULT_SIGNING_POLICY;
     this.ledger = ProxyLedger.open(join(o.dataDir, PROXY_LEDGER_FILE), { pricing: this.pricing });
     const audit = this.ledger.audit();
     if (!audit.ok) {
@@ -125,6 +158,8 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
       s.ledger.close();
       throw err;
     }
+    // Answers a previous run recorded but did not sign (killed within a signing window).
+    s.signAllUnsigned();
     s.scheduler.start();
     s.proxyTimer = setInterval(() => void s.refreshProxy(), s.scheduler.policy.tickMs * 4);
     s.proxyTimer.unref();
@@ -134,8 +169,11 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
 
   async close(opts: { flush?: boolean } = {}): Promise<void> {
     clearInterval(this.proxyTimer);
+    clearTimeout(this.signTimer);
     this.registrations.stop();
     try {
+      // The final settlement covers every answer: sign what the batching left unsigned.
+      this.flushUnsigned();
       const results = await this.scheduler.stop({ flush: opts.flush ?? true });
       const failed = results.filter((r) => r.outcome.status === 'failed');
       if (failed.length) this.o.log.warn({ failed: failed.length }, 'some signed counters could not be settled on shutdown; they stay in the ledger');
@@ -246,11 +284,86 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     const clientContract = this.clientContractAddress(a.clientOwner);
     const workerContract = this.workerContractAddress(a.workerOwner);
     if (a.tokens.prompt + a.tokens.cached + a.tokens.completion + a.tokens.reasoning === 0) return;
-    this.ledger.recordAnswer({ requestId: a.requestId, clientContract, workerContract, tokens: a.tokens, coefficient: a.coefficient, outcome: a.outcome });
-    signLatest(this.ledger, this.signer, 'client', clientContract);
-    signLatest(this.ledger, this.signer, 'worker', workerContract);
+    const now = Date.now();
+    // One WAL commit per answer: the answer and the signatures it makes due.
+    this.ledger.transaction(() => {
+      this.ledger.recordAnswer({ requestId: a.requestId, clientContract, workerContract, tokens: a.tokens, coefficient: a.coefficient, outcome: a.outcome });
+      this.signIfDue('client', clientContract, a.clientOwner, now);
+      this.signIfDue('worker', workerContract, a.workerOwner, now);
+    });
     const view = this.clients.get(clientContract);
-    if (!view || Date.now() - view.readAt > 1_000) void this.refreshClient(clientContract).catch(() => undefined);
+    if (!view || now - view.readAt > 1_000) void this.refreshClient(clientContract).catch(() => undefined);
+  }
+
+  onSigned(listener: (party: Party, owner: string) => void): void {
+    this.signedListeners.push(listener);
+  }
+
+  /** Signs the account's counter now if the signing policy says so; otherwise leaves it to the timer. */
+  private signIfDue(party: Party, contract: string, owner: string, now: number): void {
+    const key = `${party}:${contract}`;
+    const a = this.ledger.account(party, contract);
+    if (!a || (a.signedMessage && a.signedCounter === a.counter)) return;
+    const last = this.lastSignedAt.get(key);
+    const unsignedNano = a.nano - a.signedNano;
+    if (last === undefined || now - last >= this.signing.signEveryMs || unsignedNano >= this.signing.signAboveNano) {
+      signLatest(this.ledger, this.signer, party, contract);
+      this.lastSignedAt.set(key, now);
+      this.unsigned.delete(key);
+      return;
+    }
+    // The owner as the runner named it (its key for the party's connection).
+    this.unsigned.set(key, { party, contract, owner });
+    if (!this.signTimer) {
+      this.signTimer = setTimeout(() => {
+        this.signTimer = undefined;
+        try {
+          this.flushUnsigned();
+        } catch (err) {
+          this.o.log.error({ err: errorMessage(err) }, 'could not sign the batched counters; retrying at the next answer or on shutdown');
+        }
+      }, Math.max(1, last + this.signing.signEveryMs - now));
+      this.signTimer.unref();
+    }
+  }
+
+  signPending(): number {
+    clearTimeout(this.signTimer);
+    this.signTimer = undefined;
+    return this.flushUnsigned();
+  }
+
+  /** Signs every account with unsigned answers and tells the runner, which sends each party its payment. */
+  private flushUnsigned(): number {
+    if (this.unsigned.size === 0) return 0;
+    const due = [...this.unsigned.values()];
+    this.unsigned.clear();
+    const now = Date.now();
+    this.ledger.transaction(() => {
+      for (const u of due) {
+        signLatest(this.ledger, this.signer, u.party, u.contract);
+        this.lastSignedAt.set(`${u.party}:${u.contract}`, now);
+      }
+    });
+    for (const u of due) {
+      for (const l of this.signedListeners) {
+        try {
+          l(u.party, u.owner);
+        } catch (err) {
+          this.o.log.warn({ err: errorMessage(err) }, 'could not send a batched signed payment');
+        }
+      }
+    }
+    return due.length;
+  }
+
+  private signAllUnsigned(): void {
+    const left = this.ledger.unsignedAccounts();
+    if (left.length === 0) return;
+    this.ledger.transaction(() => {
+      for (const u of left) signLatest(this.ledger, this.signer, u.party, u.contract);
+    });
+    this.o.log.info({ accounts: left.length }, 'signed the counters a previous run left unsigned');
   }
 
   private payment(party: Party, contract: string): PaymentState {

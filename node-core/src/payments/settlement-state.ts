@@ -3,7 +3,7 @@
  * keeps the scheduler's visible state (attempts, last error, next attempt) so that `cocoon status`,
  * a separate process, can show it.
  */
-import type { SqliteDb } from './sqlite.ts';
+import { statement, type SqliteDb } from './sqlite.ts';
 
 /** `charge`: a signed counter for a client contract; `payout`: for a worker contract. */
 export type SettlementKind = 'charge' | 'payout';
@@ -64,7 +64,7 @@ type Row = { attempts: bigint; last_error: string | null; last_attempt_at: bigin
 const num = (v: bigint | null): number | null => (v === null ? null : Number(v));
 
 export function readSettlementState(db: SqliteDb, kind: SettlementKind, contract: string): SettlementState {
-  const row = db.prepare('SELECT * FROM settlement_state WHERE kind = ? AND contract = ?').get(kind, contract) as Row | undefined;
+  const row = statement(db, 'SELECT * FROM settlement_state WHERE kind = ? AND contract = ?').get(kind, contract) as Row | undefined;
   if (!row) return { ...EMPTY_SETTLEMENT_STATE };
   return {
     attempts: Number(row.attempts), lastError: row.last_error, lastAttemptAt: num(row.last_attempt_at),
@@ -73,7 +73,7 @@ export function readSettlementState(db: SqliteDb, kind: SettlementKind, contract
 }
 
 export function writeSettlementState(db: SqliteDb, kind: SettlementKind, contract: string, s: SettlementState): void {
-  db.prepare(`INSERT INTO settlement_state (kind, contract, attempts, last_error, last_attempt_at, next_attempt_at, last_confirmed_at)
+  statement(db, `INSERT INTO settlement_state (kind, contract, attempts, last_error, last_attempt_at, next_attempt_at, last_confirmed_at)
     VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (kind, contract) DO UPDATE SET attempts = excluded.attempts, last_error = excluded.last_error,
       last_attempt_at = excluded.last_attempt_at, next_attempt_at = excluded.next_attempt_at, last_confirmed_at = excluded.last_confirmed_at`)

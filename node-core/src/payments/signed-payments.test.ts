@@ -6,7 +6,7 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Address } from '@ton/core';
+import { Address, Cell } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import { ProxyLedger } from './proxy-ledger.ts';
 import { ClientPaymentStore } from './client-payment-store.ts';
@@ -15,6 +15,7 @@ import { DEFAULT_PRICING } from './pricing.ts';
 import { ProxyPaymentSigner, signLatest, verifySignedPayment } from './signed-payments.ts';
 import { signCharge, signPayout } from '../chain/settlement.ts';
 import { signTokenMessage } from '../../../contracts/wrappers/signing.ts';
+import { parseSignedTokenMessage, wrapSigned } from '../../../contracts/wrappers/protocol.ts';
 
 const addr = (n: number) => new Address(0, Buffer.alloc(32, n)).toString();
 const C = addr(1);
@@ -76,6 +77,14 @@ describe('signed payments between proxy, client and worker', () => {
     expect(() => verifySignedPayment(forged, { kind: 'charge', contract: C, proxyPublicKey: proxyKey.publicKey })).toThrow(/bad signature/);
     expect(() => verifySignedPayment(charge, { kind: 'payout', contract: C, proxyPublicKey: proxyKey.publicKey })).toThrow(/not a payout/);
     expect(() => verifySignedPayment(charge, { kind: 'charge', contract: W, proxyPublicKey: proxyKey.publicKey })).toThrow(/targets .*, not /);
+    // One flipped bit of the signature (native Ed25519 refuses it as tweetnacl does).
+    const body = Cell.fromBoc(Buffer.from(charge))[0]!;
+    const m = parseSignedTokenMessage(body);
+    const sig = Buffer.from(m.signature);
+    sig[10]! ^= 1;
+    const tampered = wrapSigned(m.payload, sig, null).toBoc();
+    expect(() => verifySignedPayment(tampered, { kind: 'charge', contract: C, proxyPublicKey: proxyKey.publicKey })).toThrow(/bad signature/);
+    expect(verifySignedPayment(wrapSigned(m.payload, m.signature, null).toBoc(), { kind: 'charge', contract: C, proxyPublicKey: proxyKey.publicKey })).toBe(m.tokens);
     expect(() => verifySignedPayment(new Uint8Array([1, 2, 3]), { kind: 'charge', contract: C, proxyPublicKey: proxyKey.publicKey })).toThrow(/not a BOC/);
   });
 

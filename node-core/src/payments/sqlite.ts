@@ -80,3 +80,17 @@ export function storable(name: string, v: bigint): bigint {
   if (v < 0n || v > SQLITE_INT_MAX) throw new CocoonError('amount_out_of_range', `${name} must be in [0, 2^63), got ${v}`);
   return v;
 }
+
+const statements = new WeakMap<SqliteDb, Map<string, Database.Statement>>();
+
+/**
+ * The prepared statement for `sql` on `db`, prepared once and reused: stores run a few statements
+ * per answer on the answering path, and preparing one costs more than running it.
+ */
+export function statement(db: SqliteDb, sql: string): Database.Statement {
+  let byDb = statements.get(db);
+  if (!byDb) statements.set(db, (byDb = new Map()));
+  let s = byDb.get(sql);
+  if (!s) byDb.set(sql, (s = db.prepare(sql)));
+  return s;
+}

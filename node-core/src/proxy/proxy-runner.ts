@@ -145,17 +145,41 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
 
   /** After a completed query, as the reference: the latest signed payment to both sides. */
   function sendPayments(req: ProxyRequest, worker: WorkerEntry, requestTokens: bigint): void {
+    lastWorkerPayment.set(worker.owner, { worker, requestId: req.workerRequestId, clientOwner: req.clientOwner });
+    sendWorkerPayment(worker, req.workerRequestId, req.clientOwner, requestTokens);
+    lastClientPayment.set(req.clientOwner, { conn: req.client, requestId: req.clientRequestId });
+    sendClientPayment(req.client, req.clientOwner, req.clientRequestId, requestTokens);
+  }
+
+  function sendWorkerPayment(worker: WorkerEntry, requestId: Buffer, clientOwner: string, requestTokens: bigint): void {
     const w = settlement.workerPayment(worker.owner);
     worker.connection.send({
-      _: 'proxy.workerRequestPayment', request_id: req.workerRequestId, signed_payment: signedPaymentTl(w.signedPayment),
-      db_tokens: w.tokensCommittedToDb, max_tokens: w.maxTokens, request_tokens: requestTokens, request_client_owner: req.clientOwner,
+      _: 'proxy.workerRequestPayment', request_id: requestId, signed_payment: signedPaymentTl(w.signedPayment),
+      db_tokens: w.tokensCommittedToDb, max_tokens: w.maxTokens, request_tokens: requestTokens, request_client_owner: clientOwner,
     });
-    const c = settlement.clientPayment(req.clientOwner);
-    req.client.send({
-      _: 'proxy.clientRequestPayment', request_id: req.clientRequestId, signed_payment: signedPaymentTl(c.signedPayment),
+  }
+
+  function sendClientPayment(conn: Connection, clientOwner: string, requestId: Buffer, requestTokens: bigint): void {
+    const c = settlement.clientPayment(clientOwner);
+    conn.send({
+      _: 'proxy.clientRequestPayment', request_id: requestId, signed_payment: signedPaymentTl(c.signedPayment),
       db_tokens: c.tokensCommittedToDb, max_tokens: c.maxTokens, request_tokens: requestTokens,
     });
   }
+
+  // Batched signatures (payments/proxy-settlement.ts SigningPolicy): a counter signed after its
+  // answers ended goes to the party on the connection of its last answer (request_tokens 0).
+  const lastClientPayment = new Map<string, { conn: Connection; requestId: Buffer }>();
+  const lastWorkerPayment = new Map<string, { worker: WorkerEntry; requestId: Buffer; clientOwner: string }>();
+  payments?.onSigned((party, owner) => {
+    if (party === 'client') {
+      const c = lastClientPayment.get(owner);
+      if (c && !c.conn.closed) sendClientPayment(c.conn, owner, c.requestId, 0n);
+    } else {
+      const w = lastWorkerPayment.get(owner);
+      if (w && !w.worker.connection.closed) sendWorkerPayment(w.worker, w.requestId, w.clientOwner, 0n);
+    }
+  });
 
   /** Commits an answer's usage to the ledger (settling proxies); a ledger failure is logged, never thrown at the peer. */
   function recordAnswer(req: ProxyRequest, worker: WorkerEntry, tokens: ReturnType<typeof tokenCountsOf>, outcome: 'completed' | 'cancelled' | 'failed'): void {
@@ -461,6 +485,9 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     stats,
     workerEndpoint: { host: opts.host ?? '127.0.0.1', port: workerPort },
     async stop() {
+      // Batched signatures not sent yet go to their parties before the connections close
+      // (closing discards unsent frames): each client and worker leaves with its final counter.
+      if (payments && payments.signPending() > 0) await new Promise((r) => setTimeout(r, 100));
       for (const c of connections) c.close('proxy stopping');
       await Promise.all([clientServer, workerServer].map((s) => new Promise((r) => s.close(r))));
       await statsServer?.close();
