@@ -30,7 +30,7 @@ let dataDir: string;
 // 80 ms per token keeps an answer (12-84 tokens from the test engine) streaming for seconds, so
 // the stop test's click lands mid-stream even on a loaded machine.
 async function startApp(): Promise<{ url: string; openai: string }> {
-  const started = await startAppProcess<{ url: string; openai: string }>(dataDir, ['--token-delay-ms', '80']);
+  const started = await startAppProcess<{ url: string; openai: string }>(dataDir, ['--token-delay-ms', '150']);
   child = started.child;
   return started.info;
 }
@@ -140,7 +140,7 @@ describe('web mode in Chromium', () => {
   });
 
   it('stops a streaming answer with the stop button', async () => {
-    // A new conversation whose first prompt the test engine answers with ~50 tokens (4 s at 80 ms
+    // A new conversation whose first prompt the test engine answers with ~50 tokens (7.5 s at 150 ms
     // per token), so the stop lands mid-stream even on a loaded machine.
     await page.click('[data-testid=new-conversation]');
     await page.fill('[data-testid=composer]', LONG_ANSWER_PROMPT);
