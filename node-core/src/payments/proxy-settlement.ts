@@ -26,6 +26,7 @@ import { ProxyLedger, type AnswerOutcome, type Party } from './proxy-ledger.ts';
 import { SettlementScheduler, DEFAULT_SETTLEMENT_POLICY, type SettlementPolicy } from './settlement-scheduler.ts';
 import { ProxyPaymentSigner, signLatest } from './signed-payments.ts';
 import { ClientRegistrationWatcher, rawOwner } from './client-registrations.ts';
+import { ProxyStateCommitter, type StateCommitPolicy } from './proxy-state-commits.ts';
 
 export const PROXY_LEDGER_FILE = 'proxy-ledger.sqlite';
 
@@ -102,6 +103,8 @@ export interface ProxySettlementOptions {
   registrationTimeoutMs?: number;
   /** How long a query waits for the registration of a connection that authorized before its contract was open (default 20 s). */
   lateRegistrationWaitMs?: number;
+  /** When the proxy commits its state on chain (proxy-state-commits.ts; default the reference's 30–60 s). */
+  stateCommit?: StateCommitPolicy;
   log: Logger;
 }
 
@@ -126,6 +129,8 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
   private signTimer: NodeJS.Timeout | undefined;
   private readonly signedListeners: ((party: Party, owner: string) => void)[] = [];
   readonly registrations: ClientRegistrationWatcher;
+  /** The ledger's commits of its state on chain; set by `open` after the start-time check. */
+  stateCommits!: ProxyStateCommitter;
 
   private constructor(private readonly o: ProxySettlementOptions, private readonly data: ProxyData, private readonly codes: { client: Cell; worker: Cell }) {
     this.pricing = pricingOf(data.params);
@@ -153,14 +158,21 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     const compiled = data.codes.client && data.codes.worker ? null : await compileAll();
     const s = new LedgerProxySettlement(o, data, { client: data.codes.client ?? compiled!.client, worker: data.codes.worker ?? compiled!.worker });
     try {
+      // Refuses to start on a ledger older than the state it committed on chain (rollback).
+      s.stateCommits = await ProxyStateCommitter.open({
+        chain: o.chain, wallet: o.wallet, proxyContract: o.proxyContract, trusted: [o.wallet.address, data.owner],
+        ledgerPath: s.ledger.path, answers: () => s.ledger.proxyTotals().answers, policy: o.stateCommit, log: o.log,
+      });
       await s.registrations.start();
     } catch (err) {
+      await s.stateCommits?.stop({ final: false }).catch(() => undefined);
       s.ledger.close();
       throw err;
     }
     // Answers a previous run recorded but did not sign (killed within a signing window).
     s.signAllUnsigned();
     s.scheduler.start();
+    s.stateCommits.start();
     s.proxyTimer = setInterval(() => void s.refreshProxy(), s.scheduler.policy.tickMs * 4);
     s.proxyTimer.unref();
     void s.refreshProxy();
@@ -178,6 +190,7 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
       const failed = results.filter((r) => r.outcome.status === 'failed');
       if (failed.length) this.o.log.warn({ failed: failed.length }, 'some signed counters could not be settled on shutdown; they stay in the ledger');
     } finally {
+      await this.stateCommits.stop({ final: opts.flush ?? true }).catch((err) => this.o.log.warn({ err: errorMessage(err) }, 'could not make the final state commit'));
       this.ledger.close();
     }
   }

@@ -4,9 +4,11 @@
  *   client.charged.{ledger,signed,onChain}   (the client's own store; else the proxy ledger's clients)
  *   workers[].paid.{ledger,signed,onChain}   (each worker store's holdings; else the proxy ledger's workers)
  *   proxy.earned.{ledger,onChain}
+ *   proxy.savedState.{ledger,onChain,at}     (the proxy's state commits, seqnos)
  * plus unsettled amounts, rollback flags and the settlement state (attempts, last error, next attempt).
  */
 import { ProxyLedger, type LedgerAccount } from './proxy-ledger.ts';
+import { StateCommitLog, type SavedStateStatus } from './proxy-state-commits.ts';
 import { ClientPaymentStore } from './client-payment-store.ts';
 import { WorkerPaymentStore } from './worker-payment-store.ts';
 import type { Holding, PartyPaymentStore } from './party-payment-store.ts';
@@ -42,6 +44,8 @@ export interface PaymentsStatus {
     earned: { ledger: string; onChain: string | null };
     answers: number;
     invariant: { ok: boolean; problems: string[] };
+    /** The proxy's state commits: newest seqno in the ledger, newest confirmed on chain, when. */
+    savedState: SavedStateStatus | null;
   } | null;
   settlement: SettlementLine[];
 }
@@ -101,7 +105,13 @@ export function paymentsStatus(dataDir: string, opts: { policy?: SettlementPolic
         out.proxy = {
           earned: { ledger: totals.earnedNano.toString(), onChain: s(totals.onChainEarnedNano) },
           answers: totals.answers, invariant: { ok: audit.ok, problems: audit.problems },
+          savedState: null,
         };
+        const commits = StateCommitLog.openForReading(f.path);
+        if (commits) {
+          open.push(commits);
+          out.proxy.savedState = commits.status();
+        }
         out.settlement.push(...settlementLines(ledger, policy, now));
       } else {
         const store: PartyPaymentStore = f.role === 'client' ? ClientPaymentStore.open(f.path, { readonly: true }) : WorkerPaymentStore.open(f.path, { readonly: true });

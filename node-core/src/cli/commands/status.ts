@@ -38,6 +38,8 @@ export const command: CliCommand = {
     if (report.proxy) {
       lines.push(`proxy: ${report.proxy.answers} answers, earned ledger ${ton(report.proxy.earned.ledger)} · on chain ${ton(report.proxy.earned.onChain)}`);
       lines.push(`  ledger invariant ${report.proxy.invariant.ok ? 'holds' : 'BROKEN: ' + report.proxy.invariant.problems.join('; ')}`);
+      const st = report.proxy.savedState;
+      if (st) lines.push(`  state commit: ledger #${st.ledger ?? '-'} · on chain #${st.onChain ?? '-'}${st.at ? ` at ${st.at}` : ''}${st.attempts ? ` (attempts ${st.attempts}, last error: ${st.lastError})` : ''}`);
     }
     for (const s of report.settlement) {
       lines.push(`settlement ${s.kind} ${s.contract}: ${s.due ? 'due' : 'not due'} — ${s.why}${s.attempts ? ` (attempts ${s.attempts}, last error: ${s.lastError})` : ''}`);
