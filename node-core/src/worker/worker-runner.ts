@@ -98,6 +98,9 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     }
     // Reported in adjusted tokens, at the coefficient the proxy sent with the query (as the reference worker).
     const queryCoefficient = Number(q.coefficient ?? 1000);
+    if (!Number.isSafeInteger(queryCoefficient) || queryCoefficient < 0 || queryCoefficient > 1_000_000_000) {
+      return new AnswerWriter(send, requestId, false, false).fail(ErrorCode.badRequest, `query coefficient ${String(q.coefficient)} is out of range (0 .. 10^9 thousandths)`);
+    }
     const multipliers = settlement.multipliers ?? opts.multipliers ?? DEFAULT_PRICING.multipliers;
     const writer = new AnswerWriter(send, requestId, query.stream, query.includeUsage, query.kind, (raw) => adjustedCounts(raw, queryCoefficient, multipliers));
     const ac = new AbortController();
