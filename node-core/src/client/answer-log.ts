@@ -74,15 +74,18 @@ export class AnswerLog extends EventEmitter<{ changed: [id: string] }> {
     this.emit('changed', id);
   }
 
-  /** The answer ended: `tokens` is what the proxy's final info charges (zero when nothing). */
+  /**
+   * The answer ended: `tokens` is what the proxy's final info charges (adjusted tokens, zero when
+   * nothing), `received` the engine's counts this client saw (its OpenAI usage).
+   */
   ended(id: string, e: { outcome: Exclude<AnswerOutcome, 'streaming'>; tokens: TokenCounts; received?: TokenCounts | null; error?: string; payments: boolean }): void {
     const entry = this.entries.get(id);
     if (!entry || entry.endedAt !== null) return;
     const any = e.tokens.prompt + e.tokens.cached + e.tokens.completion + e.tokens.reasoning > 0;
     entry.endedAt = new Date().toISOString();
     entry.outcome = e.outcome;
-    entry.usage = any ? usageOf(e.tokens) : null;
-    entry.cost = any ? computeCost(e.tokens, this.pricing()) : null;
+    entry.usage = any ? usageOf(e.received ?? e.tokens) : null;
+    entry.cost = any ? computeCost(e.tokens, this.pricing(), e.received ?? undefined) : null;
     if (entry.cost) this.spent += BigInt(entry.cost.totalNanoTon);
     entry.received = e.received ? usageOf(e.received) : null;
     if (e.error) entry.error = e.error;

@@ -7,7 +7,7 @@ import type { TokenCounts } from '../payments/pricing.ts';
 import type { Connection } from '../protocol/connection.ts';
 import { AttestedLink, type DialFailure, type LinkSession } from '../link/attested-link.ts';
 import { CLIENT_ACCEPTS_FROM_PROXY, ErrorCode, MAX_PROTO_VERSION, MIN_PROTO_VERSION, ZERO_TOKENS, newRequestId, tokenCountsOf } from '../protocol/messages.ts';
-import { usageOfChunk, withoutUsage } from '../payments/running-usage.ts';
+import { usageOfBody, usageOfChunk, withoutUsage } from '../payments/running-usage.ts';
 import type { AnswerLog } from './answer-log.ts';
 import { chatCompletionQuery, decodeHttpResponse, encodeHttpRequest } from '../protocol/http-payload.ts';
 import { isTonAddress, noSettlementClient, secretHash, signedPaymentOf, type ClientSettlement } from '../protocol/settlement.ts';
@@ -24,14 +24,21 @@ export interface QueryCallbacks {
   onPart(chunks: string[]): void;
   /** Answers that are one JSON body (embeddings): the whole body, before onFinal. */
   onBody?(body: Buffer): void;
-  onFinal(tokens: TokenCounts): void;
+  /**
+   * The answer ended: `tokens` are the adjusted tokens the proxy's final info charges (the cost),
+   * `raw` the engine's counts from the answer body (the developer's OpenAI usage; null: none there).
+   */
+  onFinal(tokens: TokenCounts, raw: TokenCounts | null): void;
   /**
    * The engine refused the request (its HTTP status, 4xx, and body): the engine's verdict, ends
    * the query. Without this callback it reaches onError as that status.
    */
   onRefused?(status: number, body: Buffer): void;
-  /** `produced`: tokens the proxy charged for what reached this client before the error (zero when none). */
-  onError(code: number, message: string, produced?: TokenCounts): void;
+  /**
+   * `produced`: adjusted tokens the proxy charged for what reached this client before the error
+   * (zero when none); `raw`: the engine's counts this client received by then, if any.
+   */
+  onError(code: number, message: string, produced?: TokenCounts, raw?: TokenCounts | null): void;
 }
 
 interface ActiveQuery {
@@ -201,6 +208,24 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     return typeof this.settlement.chargeCounters === 'function';
   }
 
+  /**
+   * This client's own count of a completed answer: the engine's counts in the body (raw), which
+   * its store prices at this client's maximum coefficient — per-kind truncation only grows with
+   * the coefficient, so the count is never below a fair charge. The wire's adjusted tokens are
+   * not counted: they are the proxy's (worker's) claim this count checks.
+   */
+  private countOwn(key: string, q: ActiveQuery, raw: TokenCounts | null): void {
+    if (!raw) {
+      if (this.payments) this.opts.log.warn({ request: key.slice(0, 16) }, 'the answer body carried no usage: this client cannot count it, a charge for it will be refused');
+      return;
+    }
+    try {
+      this.settlement.onAnswer?.(this.proxyContract, key, raw, q.maxCoefficient ?? 1000);
+    } catch (err) {
+      this.opts.log.error({ err: errorMessage(err) }, 'could not record an answer in the client payment store');
+    }
+  }
+
   /** Counts what this client received of an answer that ended early (its own count), and logs the answer's end. */
   private answerEnded(key: string, q: ActiveQuery, outcome: 'completed' | 'stopped' | 'interrupted', charged: TokenCounts, error?: string): void {
     const received = q.usageChunk ? usageOfChunk(q.usageChunk) : null;
@@ -253,16 +278,13 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
             }
             const info = p.final_info as TlObject | undefined;
             const tokens = info ? tokenCountsOf(info.tokens_used as TlObject) : ZERO_TOKENS;
-            try {
-              if (info) this.settlement.onAnswer?.(this.proxyContract, key, tokens, q.maxCoefficient ?? 1000);
-            } catch (err) {
-              this.opts.log.error({ err: errorMessage(err) }, 'could not record an answer in the client payment store');
-            }
-            this.opts.answers?.ended(key, { outcome: 'completed', tokens, payments: this.payments });
+            const raw = usageOfBody(whole);
+            if (info) this.countOwn(key, q, raw);
+            this.opts.answers?.ended(key, { outcome: 'completed', tokens, received: raw, payments: this.payments });
             if (q.cancelled) return;
             q.cb.onBody?.(whole);
             if (!info) return q.cb.onError(ErrorCode.workerFailed, 'proxy sent a final answer without token usage');
-            return q.cb.onFinal(tokens);
+            return q.cb.onFinal(tokens, raw);
           }
           const chunks = q.parser.push(q.text.write(body));
           if (done) chunks.push(...q.parser.push(q.text.end()), ...q.parser.end());
@@ -280,15 +302,12 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
           const info = p.final_info as TlObject | undefined;
           if (!info) return q.cb.onError(ErrorCode.workerFailed, 'proxy sent a final answer without token usage');
           const tokens = tokenCountsOf(info.tokens_used as TlObject);
-          this.opts.answers?.ended(key, { outcome: 'completed', tokens, received: q.usageChunk ? usageOfChunk(q.usageChunk) : null, payments: this.payments });
+          const raw = q.usageChunk ? usageOfChunk(q.usageChunk) : null;
+          this.opts.answers?.ended(key, { outcome: 'completed', tokens, received: raw, payments: this.payments });
           // The client's own count comes first: the payment for this answer follows it on the wire.
-          try {
-            this.settlement.onAnswer?.(this.proxyContract, key, tokens, q.maxCoefficient ?? 1000);
-          } catch (err) {
-            this.opts.log.error({ err: errorMessage(err) }, 'could not record an answer in the client payment store');
-          }
+          this.countOwn(key, q, raw);
           if (q.cancelled) return;
-          return q.cb.onFinal(tokens);
+          return q.cb.onFinal(tokens, raw);
         }
         default: { // client.queryAnswerErrorEx, and the reference proxy's own client.queryAnswerError / …PartError
           this.queries.delete(key);
@@ -297,7 +316,7 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
           const charged = info?.tokens_used ? tokenCountsOf(info.tokens_used as TlObject) : ZERO_TOKENS;
           this.answerEnded(key, q, q.cancelled ? 'stopped' : 'interrupted', charged, q.cancelled ? undefined : p.error as string);
           if (q.cancelled) return;
-          return q.cb.onError(p.error_code as number, p.error as string, charged);
+          return q.cb.onError(p.error_code as number, p.error as string, charged, q.usageChunk ? usageOfChunk(q.usageChunk) : null);
         }
       }
     } catch (err) {

@@ -111,10 +111,11 @@ export function relayQuery(ctx: RelayContext, res: ServerResponse, r: RelayReque
     onBody(answer) {
       body = answer;
     },
-    onFinal(tokens: TokenCounts) {
+    onFinal(tokens: TokenCounts, raw: TokenCounts | null) {
       ended();
-      const usage = usageOf(tokens);
-      const cost = computeCost(tokens, ctx.pricing());
+      // OpenAI's usage is the engine's count; the cost is the adjusted tokens the proxy charges.
+      const usage = usageOf(raw ?? tokens);
+      const cost = computeCost(tokens, ctx.pricing(), raw ?? undefined);
       if (whole) return sendEmbeddings(res, body, cost, r.model);
       if (assembler) {
         const result = assembler.result({ usage, cost });
@@ -136,7 +137,7 @@ export function relayQuery(ctx: RelayContext, res: ServerResponse, r: RelayReque
       const refusal = relayedRefusal(status, answer, r);
       sendJson(res, refusal.status, refusal.body);
     },
-    onError(code, message, produced) {
+    onError(code, message, produced, raw) {
       if (code === ErrorCode.noWorker && !answered && !headersSent && !gone.signal.aborted) {
         // Every worker is busy: back to the head of the queue until capacity frees up.
         probeDone?.(false);
@@ -151,7 +152,7 @@ export function relayQuery(ctx: RelayContext, res: ServerResponse, r: RelayReque
         // Mid-stream: an SSE error event, which the openai package raises as an APIError; it
         // carries what the answer so far was charged (usage and cost), as the final chunk would.
         const charged = produced && produced.prompt + produced.cached + produced.completion + produced.reasoning > 0
-          ? { usage: usageOf(produced), cost: computeCost(produced, ctx.pricing()) } : {};
+          ? { usage: usageOf(raw ?? produced), cost: computeCost(produced, ctx.pricing(), raw ?? undefined) } : {};
         res.end(`data: ${JSON.stringify({ error: { message, type, code: String(code), param: null }, ...charged })}\n\n`);
         return;
       }

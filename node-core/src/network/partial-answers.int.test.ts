@@ -18,7 +18,6 @@ import { createLogger } from '../log.ts';
 import type { AnswerCost } from '../client/answer-log.ts';
 import { worstCaseNano } from '../payments/admission.ts';
 import { tokenCountsFromUsage } from '../payments/pricing.ts';
-import { counterUnits } from '../payments/units.ts';
 import type { ClientStatus } from '../client/status.ts';
 
 const log = createLogger('test');
@@ -27,6 +26,19 @@ async function answerOf(net: LocalNetwork, id: string): Promise<AnswerCost> {
   const res = await fetch(`${net.openaiUrl}/cocoon/answers/${id}?wait_ms=10000`);
   expect(res.status).toBe(200);
   return (await res.json()) as AnswerCost;
+}
+
+/**
+ * The reference's arithmetic written out independently of payments/ (CountTokens.cpp, Ton.h
+ * adjust_tokens): per answer and per kind, trunc(n × (coefficient × 0.001) × multiplier × 0.0001)
+ * in doubles, prompt without cached, completion without reasoning; an answer's total is the sum.
+ * The dev workers here run at coefficient 1000.
+ */
+function referenceAdjustedTotal(u: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details?: { cached_tokens?: number } | null; completion_tokens_details?: { reasoning_tokens?: number } | null }, m: { prompt: number; cached: number; completion: number; reasoning: number }, coefficient = 1000): number {
+  const cached = u.prompt_tokens_details?.cached_tokens ?? 0;
+  const reasoning = u.completion_tokens_details?.reasoning_tokens ?? 0;
+  const adj = (n: number, multiplier: number) => Math.trunc(n * (coefficient * 0.001) * multiplier * 0.0001);
+  return adj(u.prompt_tokens - cached, m.prompt) + adj(cached, m.cached) + adj(u.completion_tokens - reasoning, m.completion) + adj(reasoning, m.reasoning);
 }
 
 describe('answers that end early', () => {
@@ -78,8 +90,11 @@ describe('answers that end early', () => {
     // The ledger moved by exactly those tokens, in one answer.
     const after = s.proxy.ledger.account('client', s.contracts.client)!;
     const tokens = tokenCountsFromUsage(answer.usage!);
-    expect(after.units - (before?.units ?? 0n)).toBe(counterUnits(tokens, net.pricing.multipliers, 1000));
-    expect(after.tokens.completion - (before?.tokens.completion ?? 0)).toBe(tokens.completion);
+    const adjusted = referenceAdjustedTotal(answer.usage!, net.pricing.multipliers);
+    expect(after.units - (before?.units ?? 0n)).toBe(BigInt(adjusted) * 10_000n);
+    expect(answer.cost!.totalNanoTon).toBe(adjusted * net.pricing.pricePerToken);
+    // The ledger keeps adjusted tokens per kind: completion at 1× and coefficient 1000 is the raw count.
+    expect(after.tokens.completion - (before?.tokens.completion ?? 0)).toBe(Math.trunc(tokens.completion * (1000 * 0.001) * net.pricing.multipliers.completion * 0.0001));
     expect(after.answers - (before?.answers ?? 0)).toBe(1);
     expect(BigInt(answer.charge.signedCounter!)).toBe(after.counter);
     expect(s.client.store.holding(s.contracts.proxy, s.contracts.client)).toMatchObject({ signedCounter: after.counter, rollback: null });
@@ -131,7 +146,7 @@ describe('answers that end early', () => {
       expect(answer.received).toEqual(answer.usage);
       expect(answer.charge.state).toBe('signed');
       const after = s.proxy.ledger.account('client', s.contracts.client)!;
-      expect(after.units - (before?.units ?? 0n)).toBe(counterUnits(tokenCountsFromUsage(answer.usage!), net.pricing.multipliers, 1000));
+      expect(after.units - (before?.units ?? 0n)).toBe(BigInt(referenceAdjustedTotal(answer.usage!, net.pricing.multipliers)) * 10_000n);
       expect(after.answers - (before?.answers ?? 0)).toBe(1);
       expect(s.proxy.ledger.audit().ok).toBe(true);
     } finally {

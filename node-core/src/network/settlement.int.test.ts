@@ -15,10 +15,22 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startLocalNetwork, type LocalNetwork } from './local-network.ts';
 import { Chain } from '../chain/chain.ts';
 import { readClientData, readProxyData, readWorkerData } from '../chain/contract-state.ts';
-import { chainTokens, tokenCountsFromUsage, weightedTokens } from '../payments/pricing.ts';
 import { createLogger } from '../log.ts';
 
 const log = createLogger('test');
+
+/**
+ * The reference's arithmetic written out independently of payments/ (CountTokens.cpp, Ton.h
+ * adjust_tokens): per answer and per kind, trunc(n × (coefficient × 0.001) × multiplier × 0.0001)
+ * in doubles, prompt without cached, completion without reasoning; an answer's total is the sum.
+ * The dev workers here run at coefficient 1000.
+ */
+function referenceAdjustedTotal(u: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details?: { cached_tokens?: number } | null; completion_tokens_details?: { reasoning_tokens?: number } | null }, m: { prompt: number; cached: number; completion: number; reasoning: number }, coefficient = 1000): number {
+  const cached = u.prompt_tokens_details?.cached_tokens ?? 0;
+  const reasoning = u.completion_tokens_details?.reasoning_tokens ?? 0;
+  const adj = (n: number, multiplier: number) => Math.trunc(n * (coefficient * 0.001) * multiplier * 0.0001);
+  return adj(u.prompt_tokens - cached, m.prompt) + adj(cached, m.cached) + adj(u.completion_tokens - reasoning, m.completion) + adj(reasoning, m.reasoning);
+}
 
 describe('every token is paid for on the local chain', () => {
   const dirs: string[] = [];
@@ -42,12 +54,15 @@ describe('every token is paid for on the local chain', () => {
     const before = { client: (await readClientData(chain, Address.parse(s.contracts.client)))!, proxy: (await readProxyData(chain, Address.parse(s.contracts.proxy)))! };
     const openai = new OpenAI({ baseURL: net.openaiUrl, apiKey: 'unused', maxRetries: 0 });
     const multipliers = net.pricing.multipliers;
-    let weighted = 0;
+    let adjusted = 0;
     for (let i = 0; i < 6; i++) {
       const res = await openai.chat.completions.create({ model: net.models[0]!, messages: [{ role: 'user', content: `question number ${i} ${'x'.repeat(i * 7)}` }], max_tokens: 5 + i * 3 });
-      weighted += weightedTokens(tokenCountsFromUsage(res.usage!), multipliers);
+      // OpenAI usage is the engine's raw count; the cost breakdown is the adjusted tokens charged.
+      const one = referenceAdjustedTotal(res.usage!, multipliers);
+      expect((res as unknown as { cost: { totalNanoTon: number } }).cost.totalNanoTon).toBe(one * net.pricing.pricePerToken);
+      adjusted += one;
     }
-    const tokens = chainTokens(weighted);
+    const tokens = BigInt(adjusted);
     const ledger = s.proxy.ledger.account('client', s.contracts.client)!;
     expect(ledger.counter).toBe(tokens);
     // The client holds a signed charge for exactly that and accepted it (no refusal, no rollback);

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { admit, worstCaseUnits } from './admission.ts';
 import { checkClientCaps, parseCoefficient, parseSpendLimits, parseTon, spendLimitsFromFlags } from './client-limits.ts';
-import { computeCost, DEFAULT_PRICING } from './pricing.ts';
+import { DEFAULT_PRICING } from './pricing.ts';
 
 const base = {
   clientContract: 'EQclient', promptTokens: 1000, maxTokens: 4000, pricing: DEFAULT_PRICING, coefficient: 1000,
@@ -10,14 +10,24 @@ const base = {
 
 describe('admission', () => {
   it('computes the worst case at the full prompt and dearest output multiplier, times the coefficient', () => {
-    const at1 = worstCaseUnits(1000, 4000, DEFAULT_PRICING, 1000);
-    expect(at1).toBe(BigInt(computeCost({ prompt: 1000, cached: 0, completion: 4000, reasoning: 0 }).weightedTokens));
-    expect(worstCaseUnits(1000, 4000, DEFAULT_PRICING, 2500)).toBe(at1 * 5n / 2n);
-    expect(worstCaseUnits(1, 0, DEFAULT_PRICING, 1001)).toBe(10_010n);
-    expect(worstCaseUnits(1, 0, { ...DEFAULT_PRICING, multipliers: { ...DEFAULT_PRICING.multipliers, prompt: 3 } }, 1001)).toBe(4n); // 3.003 rounds up
+    // Adjusted tokens (trunc per kind in doubles) of the worst answer, plus one token per kind of margin.
+    const margin = 4n * 10_000n;
+    expect(worstCaseUnits(1000, 4000, DEFAULT_PRICING, 1000)).toBe(5000n * 10_000n + margin);
+    expect(worstCaseUnits(1000, 4000, DEFAULT_PRICING, 2500)).toBe(BigInt(Math.trunc(1000 * 2.5) + Math.trunc(4000 * 2.5)) * 10_000n + margin);
+    expect(worstCaseUnits(1, 0, DEFAULT_PRICING, 1001)).toBe(1n * 10_000n + margin); // trunc(1.001) = 1
+    expect(worstCaseUnits(1, 0, { ...DEFAULT_PRICING, multipliers: { ...DEFAULT_PRICING.multipliers, prompt: 3 } }, 1001)).toBe(margin); // trunc(0.0003003) = 0
+    // Bound for any answer inside the limits: Σ per kind of the reference arithmetic never exceeds it.
+    for (const coef of [1, 145, 999, 1000, 1001, 2500]) {
+      const worst = worstCaseUnits(200, 300, DEFAULT_PRICING, coef);
+      for (const [p, c, o, r] of [[200, 0, 300, 0], [150, 50, 100, 200], [0, 200, 0, 300]] as const) {
+        const adj = (n: number, m: number) => Math.trunc(n * (coef * 0.001) * m * 0.0001);
+        const m = DEFAULT_PRICING.multipliers;
+        expect(BigInt(adj(p, m.prompt) + adj(c, m.cached) + adj(o, m.completion) + adj(r, m.reasoning)) * 10_000n).toBeLessThanOrEqual(worst);
+      }
+    }
     const r = admit(base);
     expect(r.ok).toBe(true);
-    expect(r.worstCaseNano).toBe(100_000n); // 5000 tokens at 20
+    expect(r.worstCaseNano).toBe(100_080n); // (5000 + 4) tokens at 20
   });
 
   it('answers 402 naming balance, amount needed and how to top up when funds are short', () => {
@@ -25,22 +35,22 @@ describe('admission', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.status).toBe(402);
-    expect(r.body.error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_balance', balance_nano: '0', needed_nano: '100000', available_nano: '19980', contract: 'EQclient' });
-    // owed: 1 adjusted token at 20 = 20 nanoTON; available 50000 - 20 - 30000 = 19980; shortfall 80020.
-    expect(r.body.error.message).toContain('Top up at least 0.00008002 TON');
+    expect(r.body.error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_balance', balance_nano: '0', needed_nano: '100080', available_nano: '19980', contract: 'EQclient' });
+    // owed: 1 adjusted token at 20 = 20 nanoTON; available 50000 - 20 - 30000 = 19980; shortfall 100080 - 19980 = 80100.
+    expect(r.body.error.message).toContain('Top up at least 0.0000801 TON');
     expect(r.body.error.message).toContain('top-up operation to your client contract EQclient');
-    expect(r.body.error.message).toContain('may cost up to 0.0001 TON');
+    expect(r.body.error.message).toContain('may cost up to 0.00010008 TON');
   });
 
   it('says to wait for settlement when unsettled usage reached the stake, not to top up', () => {
-    const r = admit({ ...base, balanceNano: 100_000_000_000n, stakeNano: 100_000n, ledgerCounter: 4_000n, onChainCounter: 0n });
+    const r = admit({ ...base, balanceNano: 100_000_000_000n, stakeNano: 100_080n, ledgerCounter: 4_000n, onChainCounter: 0n });
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.body.error.code).toBe('unsettled_credit_exhausted');
       expect(r.body.error.message).toMatch(/Retry once the pending charge settles/);
     }
     // After the chain confirms the charge, the same request passes.
-    expect(admit({ ...base, balanceNano: 100_000_000_000n, stakeNano: 100_000n, ledgerCounter: 4_000n, onChainCounter: 4_000n }).ok).toBe(true);
+    expect(admit({ ...base, balanceNano: 100_000_000_000n, stakeNano: 100_080n, ledgerCounter: 4_000n, onChainCounter: 4_000n }).ok).toBe(true);
   });
 
   it('uses the caller\'s top-up hint verbatim', () => {

@@ -11,8 +11,8 @@
  * (balance + stake) and no more unsettled credit than its stake; minus what the ledger already
  * owes beyond the chain and what requests in flight have reserved.
  */
-import { nanoToTon, type PricingParams } from './pricing.ts';
-import { clientNano, counterUnits, checkCoefficient, COEFFICIENT_ONE, UNITS_PER_TOKEN } from './units.ts';
+import { nanoToTon, TOKEN_KINDS, type PricingParams } from './pricing.ts';
+import { clientNano, counterUnits, checkCoefficient, UNITS_PER_TOKEN } from './units.ts';
 
 export interface AdmissionInput {
   clientContract: string;
@@ -57,9 +57,11 @@ export function worstCaseUnits(promptTokens: number, maxTokens: number, pricing:
   const dearOutput = m.completion >= m.reasoning ? 'completion' : 'reasoning';
   const tokens = { prompt: promptTokens, cached: 0, completion: 0, reasoning: 0 };
   tokens[dearOutput] += maxTokens;
-  // Round the coefficient step up: the worst case may not undercount by the floor in counterUnits.
-  const atOne = counterUnits(tokens, m, COEFFICIENT_ONE);
-  return (atOne * BigInt(coefficient) + BigInt(COEFFICIENT_ONE - 1)) / BigInt(COEFFICIENT_ONE);
+  // Adjusted tokens are truncated per kind in doubles (adjusted-tokens.ts), monotone in the count:
+  // no answer within these bounds counts more than this, but a double can land on the next
+  // integer above the exact product, and the output may split between completion and reasoning,
+  // so one more token per kind keeps the bound safe.
+  return counterUnits(tokens, m, coefficient) + BigInt(TOKEN_KINDS.length) * UNITS_PER_TOKEN;
 }
 
 /** nanoTON the client may still commit to new requests (may be negative). */

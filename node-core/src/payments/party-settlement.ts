@@ -214,6 +214,11 @@ export class StoreWorkerSettlement extends PartySettlement<WorkerPaymentStore> i
     return this.take(proxyContract, payment) === null;
   }
 
+  /** The root's multipliers (the proxy contract's params): the worker reports adjusted tokens with them. */
+  get multipliers(): TokenCounts {
+    return this.o.pricing.multipliers;
+  }
+
   onServed(proxyContract: string, requestId: string, tokens: TokenCounts, coefficient: number): void {
     const b = this.binding(proxyContract);
     if (!b) return;

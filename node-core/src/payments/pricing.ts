@@ -9,15 +9,13 @@
  *   completion = completion_tokens - reasoning_tokens
  *   reasoning  = completion_tokens_details.reasoning_tokens
  * Multipliers are integers in basis points (10000 = 1x), as the root contract stores them.
- *   weightedTokens = Σ tokens[kind] × multiplier[kind]
- *   chainTokens    = floor(weightedTokens / 10000)      the adjusted tokens the contracts count
- *   cost           = chainTokens × pricePerToken        nanoTON
- *   workerShare    = chainTokens × workerFeePerToken    nanoTON
+ *   adjusted[kind] = trunc(tokens × coefficient/1000 × multiplier/10000)   per answer (adjusted-tokens.ts)
+ *   cost           = Σ adjusted × pricePerToken        nanoTON
+ *   workerShare    = Σ adjusted × workerFeePerToken    nanoTON
  *   proxyShare     = cost - workerShare
- * This is the reference network's unit: signed counters and contract states hold cumulative
- * adjusted tokens and the contracts multiply by the root's prices. Ledgers keep cumulative
- * weighted tokens and derive the counter with chainTokens, so rounding happens once per
- * cumulative total (a fraction of one token), never per request.
+ * This is the reference network's unit: workers report adjusted tokens per answer, signed
+ * counters and contract states hold their cumulative sum and the contracts multiply by the
+ * root's prices.
  */
 
 // The economic parameters the root contract stores live with the contracts (the lower layer).
@@ -34,12 +32,16 @@ export interface EngineUsage {
 
 export interface CostBreakdown {
   currency: 'nanoTON';
+  /** The engine's counts per kind (OpenAI usage split by kind); the adjusted ones when the raw counts are unknown. */
   tokens: TokenCounts;
+  /** Adjusted tokens per kind (adjusted-tokens.ts): what the worker reported and the proxy charges. */
+  adjusted: TokenCounts;
   multipliers: TokenCounts;
   pricePerToken: number;
   workerFeePerToken: number;
+  /** Σ adjusted × 10000: the weight units this answer adds to a ledger. */
   weightedTokens: number;
-  /** Cost of each kind alone, nanoTON (floored; may sum to less than `totalNanoTon` by < 1 each). */
+  /** Cost of each kind alone, nanoTON: adjusted[kind] × price; sums exactly to `totalNanoTon`. */
   nanoTonByKind: TokenCounts;
   totalNanoTon: number;
   workerNanoTon: number;
@@ -72,22 +74,28 @@ export function chainTokens(weighted: number | bigint): bigint {
   return w / BigInt(MULTIPLIER_ONE);
 }
 
-export function computeCost(tokens: TokenCounts, pricing: PricingParams = DEFAULT_PRICING): CostBreakdown {
-  const weighted = weightedTokens(tokens, pricing.multipliers);
-  const settled = Math.floor(weighted / MULTIPLIER_ONE);
-  const total = settled * pricing.pricePerToken;
-  const worker = settled * pricing.workerFeePerToken;
+/**
+ * One answer's cost from its adjusted tokens (as the worker reported them on the wire): each kind
+ * is `adjusted[kind] × price`, the total their sum — exactly what the proxy charges for it.
+ * `raw`: the engine's counts, shown beside (the developer's OpenAI usage).
+ */
+export function computeCost(adjusted: TokenCounts, pricing: PricingParams = DEFAULT_PRICING, raw?: TokenCounts): CostBreakdown {
+  let settled = 0;
   const byKind = {} as TokenCounts;
   for (const kind of TOKEN_KINDS) {
-    byKind[kind] = Math.floor((tokens[kind] * pricing.multipliers[kind] * pricing.pricePerToken) / MULTIPLIER_ONE);
+    settled += adjusted[kind];
+    byKind[kind] = adjusted[kind] * pricing.pricePerToken;
   }
+  const total = settled * pricing.pricePerToken;
+  const worker = settled * pricing.workerFeePerToken;
   return {
     currency: 'nanoTON',
-    tokens: { ...tokens },
+    tokens: { ...(raw ?? adjusted) },
+    adjusted: { ...adjusted },
     multipliers: { ...pricing.multipliers },
     pricePerToken: pricing.pricePerToken,
     workerFeePerToken: pricing.workerFeePerToken,
-    weightedTokens: weighted,
+    weightedTokens: settled * MULTIPLIER_ONE,
     nanoTonByKind: byKind,
     totalNanoTon: total,
     workerNanoTon: worker,

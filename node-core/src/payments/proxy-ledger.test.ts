@@ -66,8 +66,9 @@ describe('ProxyLedger', () => {
     expect(() => ledger.recordAnswer({ ...usageFor(1), workerContract: 'other' })).toThrow(/already recorded/);
   });
 
-  it('applies the worker coefficient in thousandths to both counters', () => {
-    const tokens = { prompt: 1000, cached: 0, completion: 0, reasoning: 0 };
+  it('records adjusted tokens as the worker reported them (coefficient already applied) for both counters', () => {
+    // 1000 prompt tokens at coefficient 1500, 1×: the worker reports trunc(1000 × 1.5 × 1) = 1500.
+    const tokens = { prompt: 1500, cached: 0, completion: 0, reasoning: 0 };
     const r = ledger.recordAnswer({ requestId: 'x', clientContract: 'C', workerContract: 'W', tokens, coefficient: 1500, outcome: 'completed' });
     expect(r.units).toBe(15_000_000n);
     expect(r.clientNano).toBe(30_000n); // 1500 tokens at 20

@@ -16,7 +16,7 @@
 import { CocoonError } from '../errors.ts';
 import { type PricingParams, type TokenCounts } from './pricing.ts';
 import { openStore, statement, storable, type SqliteDb } from './sqlite.ts';
-import { clientNano, counterOfUnits, counterUnits, pricingKey, workerNano, COEFFICIENT_ONE } from './units.ts';
+import { adjustedUnits, clientNano, counterOfUnits, pricingKey, workerNano, COEFFICIENT_ONE } from './units.ts';
 import {
   readSettlementState, writeSettlementState, SETTLEMENT_STATE_SQL,
   type SettlementAccount, type SettlementKind, type SettlementSource, type SettlementState,
@@ -31,8 +31,12 @@ export interface AnswerUsage {
   requestId: string;
   clientContract: string;
   workerContract: string;
+  /**
+   * Adjusted tokens per kind, as the worker reported them (`tokens_used`, adjusted-tokens.ts: its
+   * coefficient and the root's multipliers already applied); the answer moves Σ kinds.
+   */
   tokens: TokenCounts;
-  /** The serving worker's price coefficient in thousandths (1000 = base price). */
+  /** The serving worker's price coefficient in thousandths (1000 = base price), kept with the answer. */
   coefficient?: number;
   outcome: AnswerOutcome;
 }
@@ -233,7 +237,7 @@ export class ProxyLedger implements SettlementSource {
         clientCounter: this.row('client', u.clientContract)!.counter, workerCounter: this.row('worker', u.workerContract)!.counter,
       };
     }
-    const units = counterUnits(u.tokens, this.pricing.multipliers, coefficient);
+    const units = adjustedUnits(u.tokens);
     const cr = this.row('client', u.clientContract);
     const wr = this.row('worker', u.workerContract);
     const cu1 = storable('client units', (cr?.units ?? 0n) + units);

@@ -52,6 +52,7 @@ export interface AnswerEnd {
   requestId: string;
   clientOwner: string;
   workerOwner: string;
+  /** Adjusted tokens per kind (what the worker reported; the runner adjusts an answer that ended early). */
   tokens: TokenCounts;
   coefficient: number;
   outcome: AnswerOutcome;
@@ -59,6 +60,8 @@ export interface AnswerEnd {
 
 /** What the runner may additionally call on a settling proxy. */
 export interface ProxyPayments {
+  /** The proxy contract's prices and multipliers (the runner adjusts an early-ended answer's tokens with them). */
+  readonly pricing: PricingParams;
   admit(r: AdmissionRequest): Promise<Admission>;
   answerEnded(a: AnswerEnd): void;
   /**

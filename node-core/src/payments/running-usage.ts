@@ -104,3 +104,13 @@ function countsOf(json: string): TokenCounts | null {
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= 100_000_000;
 }
+
+/** The usage of a whole JSON answer body (a non-streamed completion, embeddings), as token counts; null when it has none. */
+export function usageOfBody(body: Buffer): TokenCounts | null {
+  try {
+    const usage = (JSON.parse(body.toString('utf8')) as { usage?: unknown }).usage;
+    return usage && typeof usage === 'object' ? countsOf(JSON.stringify({ completion_tokens: 0, ...usage })) : null; // embeddings report no completion
+  } catch {
+    return null;
+  }
+}

@@ -28,7 +28,6 @@ import { clientContractFor, workerContractFor } from '../chain/settlement.ts';
 import { pricingOf } from '../../../contracts/wrappers/Root.ts';
 import { createLogger } from '../log.ts';
 import { ClientAccount } from './client-account.ts';
-import { chainTokens, tokenCountsFromUsage, weightedTokens } from './pricing.ts';
 import { ProxyLedger } from './proxy-ledger.ts';
 import { WorkerPaymentStore } from './worker-payment-store.ts';
 import { ClientPaymentStore } from './client-payment-store.ts';
@@ -62,6 +61,19 @@ async function stop(r: Role | undefined, signal: NodeJS.Signals = 'SIGTERM'): Pr
   const t = setTimeout(() => r.child.kill('SIGKILL'), 30_000);
   await exited;
   clearTimeout(t);
+}
+
+/**
+ * The reference's arithmetic written out independently of payments/ (CountTokens.cpp, Ton.h
+ * adjust_tokens): per answer and per kind, trunc(n × (coefficient × 0.001) × multiplier × 0.0001)
+ * in doubles, prompt without cached, completion without reasoning; an answer's total is the sum.
+ * The dev workers here run at coefficient 1000.
+ */
+function referenceAdjustedTotal(u: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details?: { cached_tokens?: number } | null; completion_tokens_details?: { reasoning_tokens?: number } | null }, m: { prompt: number; cached: number; completion: number; reasoning: number }, coefficient = 1000): number {
+  const cached = u.prompt_tokens_details?.cached_tokens ?? 0;
+  const reasoning = u.completion_tokens_details?.reasoning_tokens ?? 0;
+  const adj = (n: number, multiplier: number) => Math.trunc(n * (coefficient * 0.001) * multiplier * 0.0001);
+  return adj(u.prompt_tokens - cached, m.prompt) + adj(cached, m.cached) + adj(u.completion_tokens - reasoning, m.completion) + adj(reasoning, m.reasoning);
 }
 
 describe('settlement with every role in its own process', () => {
@@ -117,11 +129,11 @@ describe('settlement with every role in its own process', () => {
     const openai = new OpenAI({ baseURL: client.info.openai as string, apiKey: 'unused', maxRetries: 0 });
     const models = await openai.models.list();
     const model = models.data[0]!.id;
-    let weighted = 0;
+    let adjusted = 0;
     let completed = 0;
     const ask = async (i: number) => {
       const res = await openai.chat.completions.create({ model, messages: [{ role: 'user', content: `question ${i} ${'y'.repeat(i * 5)}` }], max_tokens: 3 + (i % 5) * 2 });
-      weighted += weightedTokens(tokenCountsFromUsage(res.usage!), pricing.multipliers);
+      adjusted += referenceAdjustedTotal(res.usage!, pricing.multipliers);
       completed++;
     };
     for (let i = 0; i < 6; i++) await ask(i);
@@ -154,7 +166,7 @@ describe('settlement with every role in its own process', () => {
     }
     // A graceful stop settles everything outstanding (scheduler flush), then the chain is read.
     await stop(proxy);
-    const tokens = chainTokens(weighted);
+    const tokens = BigInt(adjusted);
 
     const ledger = ProxyLedger.openForReading(join(home, 'proxy', 'proxy-ledger.sqlite'));
     let workerCounters: bigint[];

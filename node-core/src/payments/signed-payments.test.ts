@@ -24,6 +24,9 @@ const P = addr(3);
 const proxyKey = keyPairFromSeed(Buffer.alloc(32, 7));
 const otherKey = keyPairFromSeed(Buffer.alloc(32, 8));
 const tokens = { prompt: 100, cached: 20, completion: 40, reasoning: 5 };
+/** What the worker reports for them at coefficient 1000 (reference arithmetic, DEFAULT_PRICING multipliers: cached ×0.1). */
+const adj = (n: number, m: number) => Math.trunc(n * (1000 * 0.001) * m * 0.0001);
+const adjusted = { prompt: adj(100, 10_000), cached: adj(20, 1_000), completion: adj(40, 10_000), reasoning: adj(5, 10_000) };
 
 describe('signed payments between proxy, client and worker', () => {
   let dir: string;
@@ -44,7 +47,7 @@ describe('signed payments between proxy, client and worker', () => {
   it('a client and a worker accept the counters the proxy signed for what they received and served', () => {
     const signer = new ProxyPaymentSigner(proxyKey);
     for (const id of ['a', 'b']) {
-      ledger.recordAnswer({ requestId: id, clientContract: C, workerContract: W, tokens, outcome: 'completed' });
+      ledger.recordAnswer({ requestId: id, clientContract: C, workerContract: W, tokens: adjusted, outcome: 'completed' });
       client.recordReceived({ proxy: P, contract: C, requestId: id, tokens, pricing: DEFAULT_PRICING });
       worker.recordServed({ proxy: P, contract: W, requestId: id, tokens, pricing: DEFAULT_PRICING });
       const charge = signLatest(ledger, signer, 'client', C);

@@ -3,18 +3,18 @@
  * formula in pricing.ts. Everything here is bigint: a ledger adds millions of answers and must
  * stay exact to the nanoTON.
  *
- *   weight units of one answer = floor(Σ tokens[kind] × multiplier[kind] × coefficient / 1000)
- *   counter (adjusted tokens)  = floor(cumulative units / 10000)     what is signed and on chain
+ *   weight units of one answer = Σ per kind adjusted tokens (adjusted-tokens.ts) × 10000
+ *   counter (adjusted tokens)  = cumulative units / 10000 (exact)    what is signed and on chain
  *   nanoTON owed for a counter = counter × perToken                  as the contracts compute it
  *
- * With the base coefficient (1000) the units are exactly `weightedTokens()` of pricing.ts and the
- * counter is `chainTokens()`, so `nanoForCounter(counterOfUnits(units), price)` is
- * `computeCost().totalNanoTon`. The worker's coefficient is in thousandths, as the workers
- * advertise it. Stores keep cumulative units and derive the counter from them, so rounding
- * happens once per cumulative total (less than one adjusted token), never per answer.
+ * Rounding is the reference's: per answer and per kind (trunc in doubles), so a counter is
+ * exactly the sum of the `total_tokens_used` the workers reported, and
+ * `nanoForCounter(counter, price)` is the sum of the answers' `computeCost().totalNanoTon`.
+ * The worker's coefficient is in thousandths, as the workers advertise it.
  */
 import { MULTIPLIER_ONE, TOKEN_KINDS, type PricingParams, type TokenCounts } from './pricing.ts';
 import { CocoonError } from '../errors.ts';
+import { adjustedCounts, adjustedTotal } from './adjusted-tokens.ts';
 
 /** Worker price coefficient meaning "the base price". */
 export const COEFFICIENT_ONE = 1000;
@@ -32,12 +32,21 @@ export function checkCoefficient(coefficient: number): void {
   }
 }
 
+/**
+ * Weight units of one answer from its engine counts: the reference's adjusted tokens (per kind,
+ * truncated, see adjusted-tokens.ts) × `UNITS_PER_TOKEN`. A cumulative counter is then exactly
+ * the sum of per-answer adjusted totals — what a reference proxy charges and pays.
+ */
 export function counterUnits(tokens: TokenCounts, multipliers: TokenCounts, coefficient: number = COEFFICIENT_ONE): bigint {
   checkTokenCounts(tokens);
   checkCoefficient(coefficient);
-  let weighted = 0n;
-  for (const kind of TOKEN_KINDS) weighted += BigInt(tokens[kind]) * BigInt(multipliers[kind]);
-  return (weighted * BigInt(coefficient)) / BigInt(COEFFICIENT_ONE);
+  return adjustedUnits(adjustedCounts(tokens, coefficient, multipliers));
+}
+
+/** Weight units of counts that are already adjusted (what a worker reports on the wire). */
+export function adjustedUnits(adjusted: TokenCounts): bigint {
+  checkTokenCounts(adjusted);
+  return BigInt(adjustedTotal(adjusted)) * UNITS_PER_TOKEN;
 }
 
 /** Weight units in one adjusted token (the multipliers' basis points). */

@@ -81,7 +81,9 @@ export interface WorkerSettlement {
   onPayment(proxyContract: string, payment: PaymentState): boolean;
   /** Why this worker refuses a proxy (a detected rollback), or null. */
   refusal?(proxyContract: string): string | null;
-  /** An answer this worker served, with the usage its engine reported: the worker's own count. */
+  /** The root's price multipliers this worker is paid at (adjusted tokens it reports); unknown without payments. */
+  readonly multipliers?: import('../payments/pricing.ts').TokenCounts;
+  /** An answer this worker served, with the usage its engine reported (raw): the worker's own count. */
   onServed?(proxyContract: string, requestId: string, tokens: import('../payments/pricing.ts').TokenCounts, coefficient: number): void;
 }
 

@@ -13,7 +13,10 @@ import { ClientHandshake, WorkerHandshake } from './peer-handshake.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 import { WorkerPool, type WorkerEntry } from './worker-pool.ts';
 import { isProxyPayments } from '../payments/proxy-settlement.ts';
-import type { TokenCounts } from '../payments/pricing.ts';
+import { DEFAULT_PRICING, type TokenCounts } from '../payments/pricing.ts';
+import { adjustedCounts, adjustedTotal } from '../payments/adjusted-tokens.ts';
+import { worstCaseUnits } from '../payments/admission.ts';
+import { UNITS_PER_TOKEN } from '../payments/units.ts';
 import { lastUsageIn, mentionsUsage } from '../payments/running-usage.ts';
 
 /**
@@ -40,6 +43,11 @@ export interface ProxyOptions {
   settlement?: ProxySettlement;
   /** Root configuration rules (config version, model allowlist); none: not checked. */
   rootRules?: RootRules;
+  /**
+   * The root's price multipliers for the adjusted tokens of answers that end early, when no
+   * settlement knows them (default DEFAULT_PRICING's, the local network's).
+   */
+  multipliers?: TokenCounts;
   /** Attempts per query before giving up (first worker + retries). */
   maxAttempts?: number;
   statsPort?: number | null;
@@ -103,6 +111,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   const publicKey = Buffer.from(opts.identity.publicKey);
   const handshakes = new Map<Connection, ClientHandshake>();
   const payments = isProxyPayments(settlement) ? settlement : null;
+  const multipliers = payments?.pricing.multipliers ?? opts.multipliers ?? DEFAULT_PRICING.multipliers;
 
   const statsFor = (model: string) => {
     let s = modelStats.get(model);
@@ -126,8 +135,18 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   function endEarly(req: ProxyRequest, outcome: 'cancelled' | 'failed'): TokenCounts {
     finish(req);
     const worker = req.worker;
-    const produced = req.firstPartSent && req.usagePart ? lastUsageIn(req.usagePart) : null;
-    if (!worker || !produced || produced.prompt + produced.cached + produced.completion + produced.reasoning === 0) return ZERO_TOKENS;
+    const raw = req.firstPartSent && req.usagePart ? lastUsageIn(req.usagePart) : null;
+    if (!worker || !raw) return ZERO_TOKENS;
+    // The running usage is the engine's count; charged in adjusted tokens at the worker's
+    // coefficient, as the worker itself would have reported them.
+    let produced: TokenCounts;
+    try {
+      produced = adjustedCounts(raw, worker.coefficient, multipliers);
+    } catch (err) {
+      log.error({ request: req.workerRequestId.toString('hex').slice(0, 16), err: (err as Error).message }, 'cannot adjust the usage of an answer that ended early; nothing charged');
+      return ZERO_TOKENS;
+    }
+    if (adjustedTotal(produced) === 0) return ZERO_TOKENS;
     recordAnswer(req, worker, produced, outcome);
     return produced;
   }
@@ -180,6 +199,24 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       if (w && !w.worker.connection.closed) sendWorkerPayment(w.worker, w.requestId, w.clientOwner, 0n);
     }
   });
+
+  /**
+   * Why a worker's final token report cannot be charged, or null: its total must be the sum of
+   * its kinds, and (settling proxies) it may not exceed the worst case the admission reserved for
+   * — the prompt's bytes and max_tokens at this worker's coefficient (the reference fails such a
+   * request too).
+   */
+  function implausibleUsage(req: ProxyRequest, worker: WorkerEntry, t: TokenCounts, total: bigint): string | null {
+    if (total !== BigInt(adjustedTotal(t))) return `total_tokens_used ${total} is not the sum of its kinds (${adjustedTotal(t)})`;
+    if (!payments || req.maxTokens <= 0) return null;
+    let worst: bigint;
+    try {
+      worst = worstCaseUnits(req.query.length, req.maxTokens, payments.pricing, Math.max(1, worker.coefficient)) / UNITS_PER_TOKEN;
+    } catch {
+      return null;
+    }
+    return BigInt(adjustedTotal(t)) > worst ? `${adjustedTotal(t)} adjusted tokens exceed the worst case ${worst} of this request` : null;
+  }
 
   /** Commits an answer's usage to the ledger (settling proxies); a ledger failure is logged, never thrown at the peer. */
   function recordAnswer(req: ProxyRequest, worker: WorkerEntry, tokens: ReturnType<typeof tokenCountsOf>, outcome: 'completed' | 'cancelled' | 'failed'): void {
@@ -256,12 +293,18 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
         const s = statsFor(req.model);
         s.completed++;
         const t = tokenCountsOf(tokens!);
-        s.tokens += t.prompt + t.cached + t.completion + t.reasoning;
+        s.tokens += adjustedTotal(t);
         req.client.send({ _: kind, request_id: req.clientRequestId, answer: p.answer, flags: 1, final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: tokens } });
-        // The ledger commits the answer once, after the client has its final part (so a charge
-        // never covers an answer the client has not seen), then both sides get signed counters.
+        // The worker reports adjusted tokens (as the reference worker): recorded as reported, once
+        // they pass the checks; the ledger commits after the client has its final part (so a
+        // charge never covers an answer the client has not seen), then both sides get signed counters.
+        const refused = implausibleUsage(req, worker, t, tokens!.total_tokens_used as bigint);
+        if (refused) {
+          log.error({ request: req.workerRequestId.toString('hex').slice(0, 16), worker: worker.owner, tokens: t }, `worker's token report refused, nothing charged or paid: ${refused}`);
+          return;
+        }
         recordAnswer(req, worker, t, 'completed');
-        sendPayments(req, worker, tokens!.total_tokens_used as bigint);
+        sendPayments(req, worker, BigInt(adjustedTotal(t)));
         return;
       }
       case 'proxy.queryAnswerErrorEx': {

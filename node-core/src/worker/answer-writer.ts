@@ -12,6 +12,10 @@ import type { TokenCounts } from '../payments/pricing.ts';
  * final info (tokens used). Errors are `proxy.queryAnswerErrorEx` and always carry final info
  * (the reference proxy reads it unconditionally).
  *
+ * The final info carries adjusted tokens (payments/adjusted-tokens.ts: the coefficient of the
+ * query and the root's multipliers applied per kind), as the reference worker sends them: a
+ * proxy charges and pays exactly that. The writer takes the engine's counts and adjusts them.
+ *
  * The body is what the requester asked for: an SSE stream (`data: {chunk}` … `data: [DONE]`)
  * for `stream: true`, else one chat.completion (or text_completion) JSON assembled from the
  * engine's chunks with every field kept; embeddings and engine refusals go as the engine wrote them.
@@ -34,6 +38,8 @@ export class AnswerWriter {
     /** Whether the requester asked for the usage chunk (the engine is always asked for it). */
     private readonly includeUsage: boolean,
     kind: 'chat' | 'completions' | 'embeddings' = 'chat',
+    /** Engine counts → the adjusted tokens reported in the final info. */
+    private readonly adjust: (raw: TokenCounts) => TokenCounts = () => ZERO_TOKENS,
   ) {
     this.assembler = stream || kind === 'embeddings' ? null : kind === 'chat' ? new ChatCompletionAssembler() : new TextCompletionAssembler();
   }
@@ -72,9 +78,9 @@ export class AnswerWriter {
     return this.started;
   }
 
-  /** Ends the answer with the token usage (TL tokensUsed). */
-  finish(tokens: TlObject): void {
-    const finalInfo = { _: 'proxy.queryFinalInfo', flags: 0, tokens_used: tokens };
+  /** Ends the answer with the engine's token usage (reported adjusted, TL tokensUsed). */
+  finish(raw: TokenCounts): void {
+    const finalInfo = this.finalInfo(raw);
     if (this.stream || !this.assembler) return this.body(Buffer.from('data: [DONE]\n\n'), finalInfo);
     this.body(Buffer.from(JSON.stringify(this.assembler.result())), finalInfo, 'application/json');
   }
@@ -83,8 +89,8 @@ export class AnswerWriter {
    * A whole engine answer relayed as it came: a non-streamed body (embeddings) or the engine's
    * refusal (a 4xx with its error JSON), in parts that fit a frame.
    */
-  whole(status: number, reason: string, contentType: string, bytes: Buffer, tokens: TlObject): void {
-    const finalInfo = { _: 'proxy.queryFinalInfo', flags: 0, tokens_used: tokens };
+  whole(status: number, reason: string, contentType: string, bytes: Buffer, raw: TokenCounts): void {
+    const finalInfo = this.finalInfo(raw);
     for (let at = 0; ; at += PART_BYTES) {
       const last = at + PART_BYTES >= bytes.length;
       this.body(bytes.subarray(at, at + PART_BYTES), last ? finalInfo : null, contentType, status, reason);
@@ -96,8 +102,12 @@ export class AnswerWriter {
   fail(code: number, message: string, produced: TokenCounts = ZERO_TOKENS): void {
     this.send({
       _: 'proxy.queryAnswerErrorEx', request_id: this.requestId, error_code: code, error: message, flags: 1,
-      final_info: { _: 'proxy.queryFinalInfo', flags: 0, tokens_used: tokensUsed(produced) },
+      final_info: this.finalInfo(produced),
     });
+  }
+
+  private finalInfo(raw: TokenCounts): TlObject {
+    return { _: 'proxy.queryFinalInfo', flags: 0, tokens_used: tokensUsed(this.adjust(raw)) };
   }
 
   private body(bytes: Buffer, finalInfo: TlObject | null, contentType = 'text/event-stream', status = 200, reason = 'OK'): void {

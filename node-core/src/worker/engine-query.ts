@@ -3,7 +3,7 @@ import { engineChunks, readAll, type InferenceBackend } from '../inference/backe
 import { chatCompletionRequestSchema, embeddingRequestSchema, textCompletionRequestSchema, type Usage } from '../inference/openai-types.ts';
 import { tokenCountsFromUsage } from '../payments/pricing.ts';
 import { decodeHttpRequest } from '../protocol/http-payload.ts';
-import { ZERO_TOKENS, tokensUsed } from '../protocol/messages.ts';
+import { ZERO_TOKENS } from '../protocol/messages.ts';
 import type { TokenCounts } from '../payments/pricing.ts';
 import type { AnswerWriter } from './answer-writer.ts';
 
@@ -60,7 +60,7 @@ export async function runOnEngine(backend: InferenceBackend, q: EngineQuery, wri
   if (status !== 200) {
     const bytes = await readAll(res, REFUSAL_BYTES);
     if (status >= 400 && status < 500) {
-      writer.whole(status, res.statusText, contentType, bytes, tokensUsed(ZERO_TOKENS));
+      writer.whole(status, res.statusText, contentType, bytes, ZERO_TOKENS);
       return { outcome: 'refused', counts: ZERO_TOKENS };
     }
     // 5xx: this engine is in trouble; the proxy may retry on another worker.
@@ -76,7 +76,7 @@ export async function runOnEngine(backend: InferenceBackend, q: EngineQuery, wri
     }
     if (typeof usage?.prompt_tokens !== 'number') throw new CocoonError('engine_no_usage', 'the inference engine reported no token usage for the embeddings');
     const tokens = tokenCountsFromUsage({ prompt_tokens: usage.prompt_tokens, completion_tokens: 0, ...(usage.prompt_tokens_details && { prompt_tokens_details: usage.prompt_tokens_details }) });
-    writer.whole(200, 'OK', 'application/json', bytes, tokensUsed(tokens));
+    writer.whole(200, 'OK', 'application/json', bytes, tokens);
     return { outcome: 'completed', counts: tokens };
   }
   // Chunks are relayed as the engine wrote them, those that arrived together in one answer part;
@@ -85,7 +85,7 @@ export async function runOnEngine(backend: InferenceBackend, q: EngineQuery, wri
   const usage = writer.usageSoFar();
   if (!usage) throw new CocoonError('engine_no_usage', 'the inference engine reported no token usage; enable usage reporting (stream_options.include_usage)');
   const counts = tokenCountsFromUsage(usage);
-  writer.finish(tokensUsed(counts));
+  writer.finish(counts);
   return { outcome: 'completed', counts };
 }
 

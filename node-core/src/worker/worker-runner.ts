@@ -11,7 +11,8 @@ import { isTonAddress, noSettlementWorker, signedPaymentOf, type WorkerSettlemen
 import { AnswerWriter } from './answer-writer.ts';
 import { parseEngineQuery, runOnEngine, type EngineQuery } from './engine-query.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
-import { tokenCountsFromUsage, type TokenCounts } from '../payments/pricing.ts';
+import { DEFAULT_PRICING, tokenCountsFromUsage, type TokenCounts } from '../payments/pricing.ts';
+import { adjustedCounts } from '../payments/adjusted-tokens.ts';
 
 /**
  * The worker: dials each of its proxies over RA-TLS (reconnecting with backoff), advertises its
@@ -34,6 +35,12 @@ export interface WorkerOptions {
   ownerAddress?: string;
   /** Earned-token records and payment checks (protocol/settlement.ts); default: no payments. */
   settlement?: WorkerSettlement;
+  /**
+   * The root's price multipliers, for the adjusted tokens this worker reports (payments/
+   * adjusted-tokens.ts) when its settlement does not know them (no payments): the root config
+   * file's, or DEFAULT_PRICING's on the local network (the default).
+   */
+  multipliers?: TokenCounts;
   identity: RaTlsIdentity;
   verifier: PeerVerifier;
   /** Port for `/jsonstats` on 127.0.0.1; null disables it. */
@@ -89,7 +96,13 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     } catch (err) {
       return new AnswerWriter(send, requestId, false, false).fail(ErrorCode.badRequest, `query is not a valid request: ${errorMessage(err)}`);
     }
-    const writer = new AnswerWriter(send, requestId, query.stream, query.includeUsage, query.kind);
+    // Reported in adjusted tokens, at the coefficient the proxy sent with the query (as the reference worker).
+    const queryCoefficient = Number(q.coefficient ?? 1000);
+    if (!Number.isSafeInteger(queryCoefficient) || queryCoefficient < 0 || queryCoefficient > 1_000_000_000) {
+      return new AnswerWriter(send, requestId, false, false).fail(ErrorCode.badRequest, `query coefficient ${String(q.coefficient)} is out of range (0 .. 10^9 thousandths)`);
+    }
+    const multipliers = settlement.multipliers ?? opts.multipliers ?? DEFAULT_PRICING.multipliers;
+    const writer = new AnswerWriter(send, requestId, query.stream, query.includeUsage, query.kind, (raw) => adjustedCounts(raw, queryCoefficient, multipliers));
     const ac = new AbortController();
     running.set(key, ac);
     // The proxy's bounds (1 s .. 1 h): a larger value overflowed setTimeout into an instant abort.
@@ -100,7 +113,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
       const { outcome, counts } = await runOnEngine(opts.backend, query, writer, ac.signal);
       if (outcome === 'completed') {
         try {
-          settlement.onServed?.(proxyContracts.get(conn) ?? '', key, counts, Number(q.coefficient ?? 1000));
+          settlement.onServed?.(proxyContracts.get(conn) ?? '', key, counts, queryCoefficient);
         } catch (err) {
           opts.log.error({ err: errorMessage(err) }, 'could not record a served answer in the worker payment store');
         }
@@ -113,7 +126,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
       const produced = producedSoFar(writer);
       if (produced) {
         try {
-          settlement.onServed?.(proxyContracts.get(conn) ?? '', key, produced, Number(q.coefficient ?? 1000));
+          settlement.onServed?.(proxyContracts.get(conn) ?? '', key, produced, queryCoefficient);
         } catch (e) {
           opts.log.error({ err: errorMessage(e) }, 'could not record a partly served answer in the worker payment store');
         }
