@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { beginCell, SendMode, toNano, type Transaction } from '@ton/core';
-import { deployNetwork } from '../testing/network.ts';
-import { Op, proxySaveStateBody } from './protocol.ts';
-import { savedStateOf, SAVE_STATE_VALUE } from '../../node-core/src/chain/proxy-save-state.ts';
+import { deployNetwork } from '../../../contracts/testing/network.ts';
+import { Op, proxySaveStateBody } from '../../../contracts/wrappers/protocol.ts';
+import { savedStateOf, SAVE_STATE_VALUE } from './proxy-save-state.ts';
 
 const hash = Buffer.alloc(32, 0xab);
 
