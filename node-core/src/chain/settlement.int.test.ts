@@ -14,7 +14,7 @@ import { Chain } from './chain.ts';
 import { DEPLOY_VALUE, deployProxy } from './deploy.ts';
 import { Body } from '../../../contracts/wrappers/protocol.ts';
 import { pricingOf } from '../../../contracts/wrappers/Root.ts';
-import { chainTokens, computeCost, weightedTokens } from '../payments/pricing.ts';
+import { chainTokens, weightedTokens } from '../payments/pricing.ts';
 import { readProxyData, readRootData } from './contract-state.ts';
 import { checkCharge, clientContractFor, signCharge, signPayout, submitCharge, submitPayout, workerContractFor } from './settlement.ts';
 
@@ -30,7 +30,7 @@ describe('settlement on the local chain', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('charges a client and pays a worker exactly computeCost of the signed totals', async () => {
+  it('charges a client the signed counter × price and pays the worker its fee per token from it', async () => {
     const chain = new Chain({ network: 'local', endpoint: local.endpoint });
     const [proxyW, clientW, workerW] = await Promise.all([1, 2, 3].map((i) => chain.wallet(local.wallets[i]!.mnemonic)));
     const proxyKey = keyPairFromSeed(Buffer.alloc(32, 7));
@@ -51,13 +51,15 @@ describe('settlement on the local chain', () => {
     expect(() => checkCharge(signed, client.address, keyPairFromSeed(Buffer.alloc(32, 8)).publicKey)).toThrow(/bad signature/);
     const before = await readProxyData(chain, proxy);
     const after = await submitCharge(chain, proxyW!, signed);
-    const cost = computeCost(totals, pricing);
+    // The contracts settle the counter: tokens × price from the client, tokens × worker fee into the reserve, the rest earned.
+    const charged = tokens * BigInt(pricing.pricePerToken);
+    const workerShare = tokens * BigInt(pricing.workerFeePerToken);
     expect(after.tokensUsed).toBe(tokens);
-    expect(toNano('20') - after.balance).toBe(BigInt(cost.totalNanoTon));
+    expect(toNano('20') - after.balance).toBe(charged);
     let p = await readProxyData(chain, proxy);
     for (let i = 0; i < 50 && p!.balance === before!.balance; i++) { await new Promise((r) => setTimeout(r, 100)); p = await readProxyData(chain, proxy); }
-    expect(p!.balance - before!.balance).toBe(BigInt(cost.proxyNanoTon));
-    expect(p!.workerReserve - before!.workerReserve).toBe(BigInt(cost.workerNanoTon));
+    expect(p!.balance - before!.balance).toBe(charged - workerShare);
+    expect(p!.workerReserve - before!.workerReserve).toBe(workerShare);
 
     const worker = await workerContractFor(chain, proxy, workerW!.address);
     await workerW!.sendAndWait([{ to: worker.address, value: DEPLOY_VALUE, init: worker.init, body: beginCell().endCell() }]);

@@ -71,7 +71,7 @@ function WorkerEarnings() {
           <dl className="kv">
             <dt>Owner</dt><dd className="mono small">{data.owner}</dd>
             <dt>Worker contract</dt><dd className="mono small" data-testid="earnings-contract">{data.workerContract}{data.deployed ? '' : ' (not deployed yet)'}</dd>
-            <dt>Tokens served</dt><dd data-testid="earnings-tokens">{data.tokensServed ?? '—'}</dd>
+            <dt title="Price-adjusted tokens, as the network bills them: per kind, tokens × the worker's price coefficient × the kind's multiplier (cached tokens count at a fraction)">Tokens billed (price-adjusted)</dt><dd data-testid="earnings-tokens">{data.tokensServed ?? '—'}</dd>
             <dt>Signed by the proxy</dt><dd data-testid="earnings-signed">{data.signedTon === null ? '—' : `${data.signedTon} TON`}</dd>
             <dt>Paid on chain</dt><dd data-testid="earnings-paid">{data.paidTon} TON</dd>
             <dt>Pending</dt><dd data-testid="earnings-pending">{data.pendingTon === null ? '—' : `${data.pendingTon} TON`}</dd>
