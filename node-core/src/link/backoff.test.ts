@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { seededRng } from '../testing/fuzz.ts';
 import { Backoff } from './backoff.ts';
 
-/** A small seeded generator (mulberry32): reproducible jitter without Math.random. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Reproducible jitter without Math.random: the fuzz suites' seeded generator. */
+const seeded = (seed: number): (() => number) => seededRng(seed).next;
 
 const policy = { baseMs: 250, capMs: 10_000, stableMs: 0 };
 

@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseFlags, type CliCommand } from '../command.ts';
-import { CocoonError, errorMessage } from '../../errors.ts';
-import { localChainStateFile, readAnnouncement } from '../../chain/state-file.ts';
+import { CocoonError } from '../../errors.ts';
 import { cocoonHome } from '../../cocoon-home.ts';
 import { nanoToTon } from '../../payments/pricing.ts';
 
@@ -14,36 +11,6 @@ const usage = 'cocoon settle [--json] [--data-dir DIR] [--wallet-mnemonic-file F
  * wallet given: its 24 words in a file (or COCOON_WALLET_MNEMONIC), or, on the embedded local
  * chain only, one of its development wallets by name.
  */
-async function walletWords(values: { 'wallet-mnemonic-file'?: string; 'local-wallet'?: string }, network: string): Promise<string[]> {
-  if (values['wallet-mnemonic-file'] && values['local-wallet']) throw new CocoonError('bad_flag', 'give either --wallet-mnemonic-file or --local-wallet, not both');
-  let words: string | undefined;
-  if (values['wallet-mnemonic-file']) {
-    try {
-      words = readFileSync(values['wallet-mnemonic-file'], 'utf8');
-    } catch (err) {
-      throw new CocoonError('bad_flag', `cannot read --wallet-mnemonic-file: ${errorMessage(err)}`);
-    }
-  } else if (values['local-wallet']) {
-    if (network !== 'local') throw new CocoonError('bad_flag', `--local-wallet is for the embedded development chain only; this is ${network}`, { hint: 'use --wallet-mnemonic-file FILE' });
-    const announced = readAnnouncement(localChainStateFile());
-    if (!announced) throw new CocoonError('no_chain', 'no local chain is running', { hint: 'start it with `cocoon up` or `cocoon chain up`' });
-    const wallets = JSON.parse(readFileSync(join(announced.dataDir, 'wallets.json'), 'utf8')) as { name: string; mnemonic: string[] }[];
-    const w = wallets.find((x) => x.name === values['local-wallet']);
-    if (!w) throw new CocoonError('bad_flag', `no development wallet "${values['local-wallet']}"; there are ${wallets.map((x) => x.name).join(', ')}`);
-    return w.mnemonic;
-  } else {
-    words = process.env.COCOON_WALLET_MNEMONIC;
-  }
-  if (!words || words.trim() === '') {
-    throw new CocoonError('settle_needs_wallet', 'settling sends transactions, and no wallet was given to pay their fees', {
-      hint: 'pass --wallet-mnemonic-file FILE (24 words) or set COCOON_WALLET_MNEMONIC; on the local chain, --local-wallet proxy|client|worker',
-    });
-  }
-  const list = words.trim().split(/\s+/);
-  if (list.length !== 24) throw new CocoonError('bad_flag', `a wallet mnemonic has 24 words, this one has ${list.length}`);
-  return list;
-}
-
 export const command: CliCommand = {
   summary: 'submit every outstanding signed charge and payout now and wait for the chain to confirm them',
   usage,
@@ -74,7 +41,8 @@ export const command: CliCommand = {
         const { ChainSettlementSubmitter } = await import('../../payments/chain-submitter.ts');
         const config = resolveChainConfig();
         const chain = new Chain(config);
-        const wallet = await chain.wallet(await walletWords(values, config.network));
+        const { walletWords } = await import('../../payments/role-settlement.ts');
+        const wallet = await chain.wallet(walletWords(values, config));
         const submitter = new ChainSettlementSubmitter(chain, wallet);
         for (const s of stores) {
           for (const r of await new SettlementScheduler(s.store, submitter).settleNow()) {
