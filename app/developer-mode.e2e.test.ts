@@ -8,6 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppProcess, stopAppProcess } from './testing/app-process.ts';
 import { launchChromium } from './testing/chromium.ts';
+import { openClientContractInPage } from './testing/client-account.e2e.ts';
 
 /**
  * Developer mode in daily use, in Debian's Chromium against a real `cocoon app --web` process:
@@ -77,13 +78,7 @@ beforeAll(async () => {
   await page.waitForSelector('[data-testid=attestation-verdict]');
   // Every answer is paid for: open the developer's client contract with the minimum stake first,
   // as a new user does in the wallet panel.
-  const accountState = (want: string) => page.waitForFunction((w) => document.querySelector('[data-testid=account-state]')?.textContent === w, want, { timeout: 30_000 });
-  await accountState('not opened yet');
-  await page.fill('[data-testid=account-amount]', '15');
-  await page.click('[data-testid=account-open]');
-  await page.waitForSelector('[data-testid=account-quote]', { timeout: 20_000 });
-  await page.click('[data-testid=quote-confirm]');
-  await accountState('open');
+  await openClientContractInPage(page, '15');
 }, 180_000);
 
 afterAll(async () => {

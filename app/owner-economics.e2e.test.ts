@@ -11,6 +11,7 @@ import { readWorkerData } from '../node-core/src/chain/contract-state.ts';
 import { createHeadlessWallet, type HeadlessWallet, type TransactionRequest } from '../node-core/src/wallet/headless-wallet.ts';
 import { startAppProcess, stopAppProcess } from './testing/app-process.ts';
 import { launchChromium } from './testing/chromium.ts';
+import { openClientContractInPage } from './testing/client-account.e2e.ts';
 
 /**
  * Owner economics end to end in Chromium against a real `cocoon app --web` process: the developer
@@ -76,13 +77,7 @@ beforeAll(async () => {
   await page.goto(info.url);
   await page.waitForSelector('[data-testid=attestation-verdict]', { timeout: 30_000 });
   // Every answer is paid for: the developer opens the client contract first (development wallet).
-  const accountState = (want: string) => page.waitForFunction((w) => document.querySelector('[data-testid=account-state]')?.textContent === w, want, { timeout: 30_000 });
-  await accountState('not opened yet');
-  await page.fill('[data-testid=account-amount]', '15');
-  await page.click('[data-testid=account-open]');
-  await page.waitForSelector('[data-testid=account-quote]', { timeout: 20_000 });
-  await page.click('[data-testid=quote-confirm]');
-  await accountState('open');
+  await openClientContractInPage(page, '15');
 }, 240_000);
 
 afterAll(async () => {
