@@ -5,7 +5,11 @@ import { rawHttp } from '../../../node-core/src/http/raw-http.ts';
 import type { LocalNetwork } from '../../../node-core/src/network/local-network.ts';
 import { startWebServerFixture, type WebServerFixture } from '../../testing/web-server-fixture.ts';
 import type { AppService } from '../services/app-service.ts';
-import type { WebServer } from './web-server.ts';
+import { startWebServer, type WebServer } from './web-server.ts';
+import { createLogger } from '../../../node-core/src/log.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** The web-mode server's guards, against a real app service and local network on loopback. */
 let net: LocalNetwork;
@@ -143,4 +147,43 @@ describe('web mode server', () => {
       socket.close();
     }
   });
+
+  it('drops a page that stops reading once its unsent backlog passes the limit, and keeps serving the others', async () => {
+    const limit = 256 * 1024;
+    const small = await startWebServer({ service, rendererDir: mkdtempSync(join(tmpdir(), 'web-r-')), log: createLogger('test'), maxBufferedBytes: limit });
+    try {
+      const open = (path: string) => new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${small.port}${path}`, { headers: { origin: `http://127.0.0.1:${small.port}` } });
+        ws.once('open', () => resolve(ws));
+        ws.once('error', reject);
+      });
+      const stalled = await open(`/api?token=${small.token}`);
+      const reader = await open(`/api?token=${small.token}`);
+      let readerBytes = 0;
+      reader.on('message', (d) => { readerBytes += (d as Buffer).length; });
+      const closed = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
+      // A frozen tab: its socket is never read, so the kernel buffers fill and the backlog grows in main.
+      const stalledSocket = (stalled as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      stalledSocket.pause();
+      let stalledBytes = 0;
+      stalled.on('message', (d) => { stalledBytes += (d as Buffer).length; });
+      const chunk = 'x'.repeat(64 * 1024);
+      for (let i = 0; i < 400; i++) {
+        service.emitEvent('owner.td.console', { data: chunk });
+        if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+      }
+      // The tab wakes up: it reads what was sent before the drop, then sees the connection gone.
+      stalledSocket.resume();
+      await closed;
+      expect(stalledBytes).toBeLessThan(400 * chunk.length);
+      // The reading page got every event and still gets replies.
+      await expect.poll(() => readerBytes, { timeout: 10_000 }).toBeGreaterThanOrEqual(400 * chunk.length);
+      const answer = await call(reader, { id: 1, method: 'status.get', args: [] });
+      expect(answer.error).toBeUndefined();
+      reader.close();
+    } finally {
+      await small.close();
+    }
+  }, 60_000);
 });
+

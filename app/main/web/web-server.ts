@@ -32,7 +32,16 @@ export interface WebServerOptions {
   token?: string;
   /** The running network's policy (`contentSecurityPolicy(network)`); default: the local one. */
   contentSecurityPolicy?: string;
+  /** Bytes a socket may have queued unread before it is dropped (default WEB_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes?: number;
 }
+
+/**
+ * A page that stops reading (a frozen tab, a stalled SSH tunnel) would otherwise make main queue
+ * every event and reply for it without limit. Past this much unsent data the socket is dropped;
+ * the page reconnects and reloads its state, which is cheaper than holding a backlog of deltas.
+ */
+export const WEB_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 export interface WebServer {
   url: string;
@@ -110,9 +119,20 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
 
   // One listener on the service for all clients: events fan out to the open sockets.
   const clients = new Set<WebSocket>();
+  const maxBuffered = opts.maxBufferedBytes ?? WEB_MAX_BUFFERED_BYTES;
+  const send = (ws: WebSocket, frame: string) => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount + frame.length > maxBuffered) {
+      opts.log.warn({ buffered: ws.bufferedAmount, limit: maxBuffered }, 'web-mode page stopped reading its socket; dropping it (it reconnects)');
+      clients.delete(ws);
+      ws.terminate();
+      return;
+    }
+    ws.send(frame);
+  };
   const broadcast = (event: EventName, payload: unknown) => {
     const frame = JSON.stringify({ event, payload } as EventFrame);
-    for (const ws of clients) if (ws.readyState === ws.OPEN) ws.send(frame);
+    for (const ws of clients) send(ws, frame);
   };
   opts.service.on('event', broadcast);
 
@@ -129,7 +149,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     clients.add(ws);
     ws.on('close', () => clients.delete(ws));
     ws.on('error', (err) => opts.log.debug({ err: err.message }, 'web-mode socket error'));
-    const reply = (frame: ReplyFrame) => { if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame)); };
+    const reply = (frame: ReplyFrame) => send(ws, JSON.stringify(frame));
     ws.on('message', async (data) => {
       let raw: unknown;
       try {
