@@ -104,5 +104,7 @@ describe('charges in the cost viewer', () => {
     await expect.poll(() => tonOf('account-balance'), { timeout: 20_000 }).toBeLessThan(before);
     expect(Math.round(await tonOf('account-charged') * 1e9)).toBe(Number(charged.signed));
     expect(Math.round((before - await tonOf('account-balance')) * 1e9)).toBe(Number(charged.signed));
+    // Everything signed is on chain now, so nothing is pending.
+    await expect.poll(() => page.textContent('[data-testid=account-pending]'), { timeout: 10_000 }).toMatch(/^0 TON signed, 0 TON counted/);
   });
 });

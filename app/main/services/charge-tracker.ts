@@ -76,8 +76,9 @@ export class ChargeTracker {
     const h = this.holding();
     const per = BigInt(h?.perToken ?? 0);
     const onChain = this.chainRead?.counter ?? 0n;
-    // As `cocoon status` reckons the client's ledger: what the proxy reported counting, or its own count if higher.
-    const ledger = h ? (h.maxCounter > h.ownCounter ? h.maxCounter : h.ownCounter) : 0n;
+    // As `cocoon status` reckons the client's ledger: what the proxy reported counting (its own
+    // count is at the maximum price coefficient, an upper bound, used only before any report).
+    const ledger = h ? (h.maxCounter > 0n ? h.maxCounter : h.ownCounter) : 0n;
     const signed = h?.signedCounter ?? 0n;
     return {
       network: this.o.network, contract: this.o.contract,

@@ -35,6 +35,20 @@ describe('paymentsStatus', () => {
     expect(charge.why).toMatch(/retrying at/);
   });
 
+  it("takes a client's ledger from the proxy's reported count, not its own upper bound at the maximum coefficient", () => {
+    dir = mkdtempSync(join(tmpdir(), 'cocoon-status-'));
+    const client = ClientPaymentStore.open(join(dir, 'client', 'client-payments.sqlite'));
+    client.recordReceived({ proxy: 'P', contract: 'C', requestId: 'a', tokens: { prompt: 100, cached: 0, completion: 0, reasoning: 0 }, pricing: DEFAULT_PRICING });
+    const { ownCounter: own, perToken } = client.holdings()[0]!;
+    // The worker's coefficient made the proxy count a quarter of the client's worst case.
+    client.check({ proxy: 'P', contract: 'C', signed: { counter: own / 4n, message: new Uint8Array([1]) }, maxCounter: own / 4n });
+    client.close();
+    const r = paymentsStatus(dir);
+    const per = BigInt(perToken);
+    expect(r.client!.charged.ledger).toBe(((own / 4n) * per).toString());
+    expect(r.client!.ownBound).toBe((own * per).toString());
+  });
+
   it('reports nothing for a directory without stores', () => {
     dir = mkdtempSync(join(tmpdir(), 'cocoon-status-'));
     expect(paymentsStatus(dir)).toMatchObject({ files: [], client: null, workers: [], proxy: null, settlement: [] });

@@ -32,6 +32,8 @@ export interface PartyLine {
   unsettled: string;
   owed: string;
   rollback?: { reason: string; at: string } | null;
+  /** A client's own count at its maximum price coefficient, in nanoTON: the most the proxy may charge for what it received. */
+  ownBound?: string;
 }
 
 export interface PaymentsStatus {
@@ -66,12 +68,17 @@ function fromLedger(a: LedgerAccount) {
   };
 }
 
-function fromHolding(h: Holding) {
-  // The party's view of "the ledger": what the proxy reported counting, or its own count if higher/none.
-  const ledgerCounter = h.maxCounter > h.ownCounter ? h.maxCounter : h.ownCounter;
+function fromHolding(role: 'client' | 'worker', h: Holding) {
+  // The party's view of "the ledger". A worker counts exactly what the proxy should (same
+  // coefficient), so its own count wins when higher. A client counts at its maximum price
+  // coefficient — an upper bound, up to 4× the charge — so its ledger is what the proxy reported
+  // counting, and its own bound is shown beside it (`ownBound`), not as the ledger.
+  const reported = h.maxCounter > 0n ? h.maxCounter : h.ownCounter;
+  const ledgerCounter = role === 'client' ? reported : (h.maxCounter > h.ownCounter ? h.maxCounter : h.ownCounter);
   const ledgerNano = ledgerCounter * BigInt(h.perToken);
   return {
     contract: h.contract, proxy: h.proxy, tokens: { ...h.ownTokens }, unsettled: h.unsettledNano.toString(),
+    ...(role === 'client' && { ownBound: (h.ownCounter * BigInt(h.perToken)).toString() }),
     owed: (ledgerNano - h.onChainNano).toString(),
     rollback: h.rollback ? { reason: h.rollback.reason, at: new Date(h.rollback.at).toISOString() } : null,
     amounts: { ledger: ledgerNano.toString(), signed: h.signedNano.toString(), onChain: h.onChainNano.toString() },
@@ -116,7 +123,7 @@ export function paymentsStatus(dataDir: string, opts: { policy?: SettlementPolic
       } else {
         const store: PartyPaymentStore = f.role === 'client' ? ClientPaymentStore.open(f.path, { readonly: true }) : WorkerPaymentStore.open(f.path, { readonly: true });
         open.push(store);
-        (f.role === 'client' ? clientHoldings : workerHoldings).push(...store.holdings().map(fromHolding));
+        (f.role === 'client' ? clientHoldings : workerHoldings).push(...store.holdings().map((h) => fromHolding(f.role as 'client' | 'worker', h)));
         out.settlement.push(...settlementLines(store, policy, now));
       }
     }
@@ -128,7 +135,7 @@ export function paymentsStatus(dataDir: string, opts: { policy?: SettlementPolic
       out.client = {
         contract: clients.length === 1 ? clients[0]!.contract : `${clients.length} contracts`, source: clientHoldings.length > 0 ? 'client' : 'proxy',
         charged: { ledger: t.ledger, signed: t.signed, onChain: t.onChain }, unsettled: t.unsettled, owed: t.owed,
-        ...(clientHoldings.length > 0 && { rollback }),
+        ...(clientHoldings.length > 0 && { rollback, ownBound: clientHoldings.reduce((a, h) => a + BigInt(h.ownBound ?? '0'), 0n).toString() }),
       };
     }
     const workers = workerHoldings.length > 0 ? workerHoldings : proxyWorkers;

@@ -87,8 +87,8 @@ export function CostViewer() {
         <>
           <p className="small">All answers: <b data-testid="session-answers">{costs.length}</b> answers, <b data-testid="session-tokens">{totals.tokens}</b> tokens, <b data-testid="session-nanoton">{totals.nano}</b> nanoTON</p>
           {charges && (
-            <p className="small mono" data-testid="charges-summary" title="the ledger (your client's count at its maximum price coefficient, an upper bound, or the proxy's if higher) / the charge the proxy signed / what your client contract was charged on chain">
-              charged: ledger <span data-testid="charges-ledger">{charges.nanoTon.ledger}</span> · signed <span data-testid="charges-signed">{charges.nanoTon.signed}</span> · on chain <span data-testid="charges-onchain">{charges.nanoTon.onChain}</span> nanoTON
+            <p className="small mono" data-testid="charges-summary" title="counted: what the proxy's ledger counted for your client (your client checks it never exceeds what it received at its maximum price coefficient) / signed: the charge the proxy signed / on chain: what your client contract was charged">
+              charged: counted <span data-testid="charges-ledger">{charges.nanoTon.ledger}</span> · signed <span data-testid="charges-signed">{charges.nanoTon.signed}</span> · on chain <span data-testid="charges-onchain">{charges.nanoTon.onChain}</span> nanoTON
               {charges.chainError && <span className="muted"> ({charges.chainError})</span>}
             </p>
           )}

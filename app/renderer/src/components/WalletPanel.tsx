@@ -1,5 +1,5 @@
-import { useState } from 'react';
-import type { AccountQuote, ClientAccountInfo, WalletInfo } from '../../../shared/api-contract.ts';
+import { useEffect, useState } from 'react';
+import type { AccountQuote, ChargesInfo, ClientAccountInfo, WalletInfo } from '../../../shared/api-contract.ts';
 import { api } from '../api.ts';
 import { useApp } from '../store.ts';
 import { WalletConnect } from './WalletConnect.tsx';
@@ -7,6 +7,15 @@ import { WalletConnect } from './WalletConnect.tsx';
 /** The network money is on, shown beside every amount (local TON is not real TON). */
 export function NetworkBadge({ network }: { network: WalletInfo['network'] }) {
   return <span className={`network-badge ${network}`} data-testid="network-badge">{network === 'local' ? 'local chain (no real TON)' : network}</span>;
+}
+
+/** Charges between the proxy's count and the chain, from the client's own store (the cost viewer's figures). */
+function pendingText(charges: ChargesInfo | null): string {
+  if (!charges) return 'none tracked (no settlement on this network connection)';
+  const signed = BigInt(charges.nanoTon.signed) - BigInt(charges.nanoTon.onChain);
+  const counted = BigInt(charges.nanoTon.ledger) - BigInt(charges.nanoTon.signed);
+  const ton = (n: bigint) => `${(Number(n > 0n ? n : 0n) / 1e9).toFixed(9).replace(/0+$/, '').replace(/\.$/, '')} TON`;
+  return `${ton(signed)} signed, ${ton(counted)} counted, not yet on chain`;
 }
 
 export function WalletPanel({ wallet }: { wallet: WalletInfo | null }) {
@@ -63,6 +72,13 @@ function ClientAccountView({ account, network }: { account: ClientAccountInfo; n
   const [mainnetOk, setMainnetOk] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const charges = useApp((s) => s.charges);
+  const refreshCharges = useApp((s) => s.refreshCharges);
+  useEffect(() => {
+    void refreshCharges();
+    const t = setInterval(() => void refreshCharges(), 3_000);
+    return () => clearInterval(t);
+  }, [refreshCharges]);
   const [history, setHistory] = useState<Done[]>([]);
   const ask = async (action: AccountAction) => {
     setError(null);
@@ -99,7 +115,7 @@ function ClientAccountView({ account, network }: { account: ClientAccountInfo; n
         <dt>Balance</dt><dd data-testid="account-balance">{account.balanceTon} TON</dd>
         <dt>Stake</dt><dd data-testid="account-stake">{account.stakeTon} TON (minimum {account.minStakeTon})</dd>
         <dt>Charged so far</dt><dd data-testid="account-charged">{account.chargedTon} TON</dd>
-        <dt>Pending charges</dt><dd className="muted small">signed by the proxy but not yet on chain: shown once the proxy's charge ledger is wired to the app (settlement)</dd>
+        <dt>Pending charges</dt><dd data-testid="account-pending" title="signed by the proxy, not yet on chain; counted by the proxy, not yet signed">{pendingText(charges)}</dd>
       </dl>
       <div className="actions">
         <input aria-label="Amount in TON" value={amount} onChange={(e) => setAmount(e.target.value)} data-testid="account-amount" size={8} /> TON
