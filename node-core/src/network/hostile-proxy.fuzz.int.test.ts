@@ -50,7 +50,9 @@ const log = pino({ level: 'info' }, new Writable({
 type Role = 'worker' | 'client';
 interface CaseResult { role: Role; outcome: 'closed' | 'survived' }
 const results: CaseResult[] = [];
+/** The OpenAI traffic's own stream; each hostile connection has its own (HostileLink.rng). */
 let rng: Rng;
+const caseCounters: Record<Role, number> = { worker: 0, client: 0 };
 let engine: TestEngine;
 let server: Server;
 let workers: WorkerHandle[] = [];
@@ -67,8 +69,16 @@ class HostileLink implements WireWriter {
   /** Request ids the dialer used (client.runQueryEx) or we sent (proxy.runQueryEx): the hostile frames aim at them. */
   private readonly liveIds: Buffer[] = [];
   private closed = false;
+  /**
+   * Each connection draws from its own stream, seeded by the run's seed, its role and its place
+   * in that role's order, so a failing case replays from the seed however the others interleave.
+   */
+  private readonly rng: Rng;
+  readonly caseNo: number;
 
   constructor(private readonly socket: TLSSocket, private readonly role: Role) {
+    this.caseNo = caseCounters[role]++;
+    this.rng = seededRng((SEED ^ Math.imul(this.caseNo + 1, 0x9e3779b1) ^ (role === 'worker' ? 0 : 0x5bd1e995)) >>> 0);
     const settlement = noSettlementProxy();
     this.handshake = role === 'worker' ? new WorkerHandshake(settlement, Buffer.alloc(32, 7)) : new ClientHandshake(settlement, Buffer.alloc(32, 7));
     socket.on('error', () => undefined);
@@ -122,7 +132,7 @@ class HostileLink implements WireWriter {
 
   /** tcp.ping; true when the dialer answers (it read everything before and kept the connection). */
   private probe(timeoutMs: number): Promise<boolean> {
-    const id = BigInt(rng.int(1, 2 ** 31));
+    const id = BigInt(this.rng.int(1, 2 ** 31));
     return new Promise((resolve) => {
       const timer = setTimeout(() => { this.pongs.delete(id); resolve(false); }, timeoutMs);
       this.pongs.set(id, () => { clearTimeout(timer); this.pongs.delete(id); resolve(!this.closed); });
@@ -133,7 +143,7 @@ class HostileLink implements WireWriter {
   private async fuzz(): Promise<void> {
     const accepted = [...(this.role === 'worker' ? WORKER_ACCEPTS_FROM_PROXY : CLIENT_ACCEPTS_FROM_PROXY)];
     for (let i = 0; i < FRAMES_PER_CASE && !this.closed && !done; i++) {
-      const inFrame = rng.chance(0.6) ? this.sendAimed() : sendFuzzFrame(rng, this, rng.pick(FUZZ_KINDS), accepted);
+      const inFrame = this.rng.chance(0.6) ? this.sendAimed() : sendFuzzFrame(this.rng, this, this.rng.pick(FUZZ_KINDS), accepted);
       if (!(await this.probe(inFrame ? 3_000 : 300))) break;
     }
     if (done) return void this.socket.destroy();
@@ -143,23 +153,23 @@ class HostileLink implements WireWriter {
 
   /** A well-formed message with hostile content, aimed at a request the dialer is running. */
   private sendAimed(): boolean {
-    const id = this.liveIds.length && rng.chance(0.8) ? rng.pick(this.liveIds) : rng.bytes(32);
+    const id = this.liveIds.length && this.rng.chance(0.8) ? this.rng.pick(this.liveIds) : this.rng.bytes(32);
     if (this.role === 'worker') {
-      const body = Buffer.from(rng.chance(0.5)
-        ? JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: nastyString(rng) }], stream: rng.chance(0.5), max_tokens: rng.pick([1, 4, -1, 1e9]) })
-        : nastyString(rng));
-      const query = rng.chance(0.5) ? chatCompletionQuery(body) : mutateBytes(rng, chatCompletionQuery(body));
-      const run = { ...randomTlObject(rng, 'proxy.runQueryEx'), query, request_id: id, timeout: rng.pick([0, 1, 5, 0x7fffffff, -1]) };
-      if (rng.chance(0.7)) this.liveIds.push(id);
-      writePacket(this, { _: 'tcp.packet', data: codec.encode(rng.chance(0.8) ? run : { _: 'cocoonx.cancelQuery', request_id: id }) });
+      const body = Buffer.from(this.rng.chance(0.5)
+        ? JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: nastyString(this.rng) }], stream: this.rng.chance(0.5), max_tokens: this.rng.pick([1, 4, -1, 1e9]) })
+        : nastyString(this.rng));
+      const query = this.rng.chance(0.5) ? chatCompletionQuery(body) : mutateBytes(this.rng, chatCompletionQuery(body));
+      const run = { ...randomTlObject(this.rng, 'proxy.runQueryEx'), query, request_id: id, timeout: this.rng.pick([0, 1, 5, 0x7fffffff, -1]) };
+      if (this.rng.chance(0.7)) this.liveIds.push(id);
+      writePacket(this, { _: 'tcp.packet', data: codec.encode(this.rng.chance(0.8) ? run : { _: 'cocoonx.cancelQuery', request_id: id }) });
       return true;
     }
-    const answer = rng.chance(0.5)
-      ? encodeHttpResponse({ status: rng.pick([200, 200, 404, 500, 0]), reason: 'x', headers: [['content-type', rng.pick(['text/event-stream', 'application/json'])]], body: Buffer.from(rng.pick(['data: {"choices":[]}\n\n', 'data: [DONE]\n\n', nastyString(rng), '{"x":'])) })
-      : rng.bytes(rng.int(0, 200));
-    const name = rng.pick(['client.queryAnswerEx', 'client.queryAnswerPartEx', 'client.queryAnswerErrorEx', 'proxy.clientRequestPayment', 'client.queryAnswerError']);
-    const base = randomTlObject(rng, name);
-    writePacket(this, { _: 'tcp.packet', data: codec.encode({ ...base, ...('request_id' in base && { request_id: id }), ...('answer' in base && { answer: rng.chance(0.8) ? answer : mutateBytes(rng, answer) }) }) });
+    const answer = this.rng.chance(0.5)
+      ? encodeHttpResponse({ status: this.rng.pick([200, 200, 404, 500, 0]), reason: 'x', headers: [['content-type', this.rng.pick(['text/event-stream', 'application/json'])]], body: Buffer.from(this.rng.pick(['data: {"choices":[]}\n\n', 'data: [DONE]\n\n', nastyString(this.rng), '{"x":'])) })
+      : this.rng.bytes(this.rng.int(0, 200));
+    const name = this.rng.pick(['client.queryAnswerEx', 'client.queryAnswerPartEx', 'client.queryAnswerErrorEx', 'proxy.clientRequestPayment', 'client.queryAnswerError']);
+    const base = randomTlObject(this.rng, name);
+    writePacket(this, { _: 'tcp.packet', data: codec.encode({ ...base, ...('request_id' in base && { request_id: id }), ...('answer' in base && { answer: this.rng.chance(0.8) ? answer : mutateBytes(this.rng, answer) }) }) });
     return true;
   }
 }
