@@ -1,83 +1,46 @@
 /**
  * The worker's side of cancellation and capacity, without the rest of the network: a real worker
- * (startWorker) on the real test engine, dialled from a proxy stand-in made of the real parts a
- * proxy uses to greet a worker — an RA-TLS server and the proxy's own WorkerHandshake — that
- * then sends queries and cancels by hand, as the proxy's request relay would.
+ * (startWorker) on the real test engine, connected to a proxy stand-in for the neighbouring role
+ * (testing/proxy-stand-in.ts: a real RA-TLS server and the proxy's own WorkerHandshake) from
+ * which the test sends queries and cancels by hand, as the proxy's request relay would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AddressInfo, Server } from 'node:net';
-import { createPeerVerifier, createPolicy, createRaTlsIdentity, createRaTlsServer, fakeQuoteProvider } from '../attestation/index.ts';
+import { createRaTlsIdentity, fakeQuoteProvider } from '../attestation/index.ts';
 import { createOpenAiCompatibleBackend } from '../inference/backend.ts';
 import { startTestEngine, type TestEngine } from '../inference/test-engine.ts';
 import { createLogger } from '../log.ts';
-import { Connection } from '../protocol/connection.ts';
+import type { Connection } from '../protocol/connection.ts';
 import { chatCompletionQuery } from '../protocol/http-payload.ts';
-import { ErrorCode, PROXY_ACCEPTS_FROM_WORKER, newRequestId } from '../protocol/messages.ts';
-import { LOCAL_POW_DIFFICULTY } from '../protocol/pow.ts';
-import { noSettlementProxy } from '../protocol/settlement.ts';
+import { ErrorCode, newRequestId } from '../protocol/messages.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
-import { WorkerHandshake } from '../proxy/peer-handshake.ts';
+import { startProxyStandIn, until, type ProxyStandIn } from '../testing/proxy-stand-in.ts';
 import { startWorker, type WorkerHandle } from './worker-runner.ts';
 
 const log = createLogger('worker-queries-test');
 let engine: TestEngine;
-let server: Server;
+let proxy: ProxyStandIn;
 let worker: WorkerHandle;
 /** Everything the worker sent the proxy stand-in after its handshake. */
-const received: TlObject[] = [];
+let received: TlObject[];
 let toWorker: Connection;
-let connected: () => void;
-const workerConnected = new Promise<void>((r) => (connected = r));
 
 beforeAll(async () => {
   // Slow enough decoding that a cancel lands mid-answer.
   engine = await startTestEngine({ tokenDelayMs: 30, log });
-  const identity = await createRaTlsIdentity({ provider: fakeQuoteProvider(), role: 'proxy' });
-  const verifier = createPeerVerifier(createPolicy({ name: 'any' }));
-  const settlement = noSettlementProxy();
-  server = createRaTlsServer({
-    identity, verifier, log, powDifficulty: LOCAL_POW_DIFFICULTY,
-    onSecureConnection: (socket) => {
-      const hs = new WorkerHandshake(settlement, Buffer.from(identity.publicKey));
-      const conn: Connection = new Connection(socket, {
-        role: 'acceptor', log, accept: PROXY_ACCEPTS_FROM_WORKER,
-        onQuery: async (q) => {
-          const answer = await hs.answer(q);
-          if (hs.state === 'ok') {
-            toWorker = conn;
-            connected();
-          }
-          return answer!;
-        },
-        onPacket: (p) => void received.push(p),
-      });
-    },
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
+  proxy = await startProxyStandIn('worker', log);
   worker = await startWorker({
-    proxies: [{ host: '127.0.0.1', port }], backend: createOpenAiCompatibleBackend({ baseUrl: engine.url }), model: engine.model, maxActiveRequests: 1,
-    identity: await createRaTlsIdentity({ provider: fakeQuoteProvider(), role: 'worker' }), verifier, statsPort: null, log,
+    proxies: [{ host: '127.0.0.1', port: proxy.port }], backend: createOpenAiCompatibleBackend({ baseUrl: engine.url }), model: engine.model, maxActiveRequests: 1,
+    identity: await createRaTlsIdentity({ provider: fakeQuoteProvider(), role: 'worker' }), verifier: proxy.verifier, statsPort: null, log,
   });
-  await workerConnected;
+  const session = await until('the worker\'s handshake', () => proxy.sessions[0]);
+  ({ conn: toWorker, received } = session);
 });
 
 afterAll(async () => {
   await worker?.stop();
-  toWorker?.close('test done');
-  await new Promise((r) => server?.close(r));
+  await proxy?.stop();
   await engine?.stop();
 });
-
-async function until<T>(what: string, f: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function runQuery(maxTokens: number): Buffer {
   const requestId = newRequestId();
