@@ -1,5 +1,8 @@
 import type { Connection } from '../protocol/connection.ts';
 
+/** What the proxy needs of a peer's connection to relay to it (a `Connection`; a test's recorder). */
+export type PeerLink = Pick<Connection, 'send' | 'closed'>;
+
 /**
  * The proxy's view of its connected workers and how it picks one for a query: by model, load
  * (active / max), reputation (success rate, latency moving average) and price coefficient no
@@ -7,7 +10,7 @@ import type { Connection } from '../protocol/connection.ts';
  */
 export interface WorkerEntry {
   id: number;
-  connection: Connection;
+  connection: PeerLink;
   /** The worker operator's wallet (its payments). */
   owner: string;
   /** The worker said it takes no queries now (worker.proxyHandshakeComplete / worker.enabledDisabled). */
