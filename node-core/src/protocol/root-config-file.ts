@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Address, Cell } from '@ton/core';
 import type { RootParams } from '../../../contracts/wrappers/protocol.ts';
+import type { TokenCounts } from '../../../contracts/wrappers/economics.ts';
 
 /**
  * The root contract's configuration as the reference node software writes it to a JSON file
@@ -134,6 +135,17 @@ export function readReferenceRootConfig(path: string): ReferenceRootConfig {
     if (err instanceof RootConfigFileError) throw new RootConfigFileError(`${path}: ${err.message.replace(/^root config file: /, '')}`);
     throw new RootConfigFileError(`${path} is not JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The root's price multipliers (basis points, 10000 = 1×) per token kind: what a worker reports
+ * adjusted tokens with and a proxy charges with. A node run from a root config file takes them
+ * from it (the pseudo form: 1× for every kind), never from our local network's defaults
+ * (DEFAULT_PRICING bills cached tokens at 0.1×), or its counts would differ from the reference's.
+ */
+export function rootMultipliers(config: ReferenceRootConfig): TokenCounts {
+  const p = config.params;
+  return { prompt: p.promptMultiplier, cached: p.cachedMultiplier, completion: p.completionMultiplier, reasoning: p.reasoningMultiplier };
 }
 
 /**

@@ -10,7 +10,7 @@ import { untilSignal } from './up.ts';
 import { SETTLEMENT_USAGE, settlementFlags, settlementWanted } from '../../payments/role-settlement.ts';
 import { CocoonError } from '../../errors.ts';
 import { rootDerivedProxy } from '../../protocol/contract-addresses.ts';
-import { readReferenceRootConfig, rootRulesOf } from '../../protocol/root-config-file.ts';
+import { readReferenceRootConfig, rootMultipliers, rootRulesOf } from '../../protocol/root-config-file.ts';
 
 const usage = `cocoon proxy [--port N] [--worker-port N] [--pow-difficulty BITS (default 20, as the reference)] [--quote tdx|fake] [--policy tdx|fake|any] [--allow-image WORKER_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] ${SETTLEMENT_USAGE} [--proxy-key-file FILE] [--root-config FILE --root-address ADDR --owner ADDR [--check-models] (TON disabled, development)] [--json]`;
 
@@ -30,7 +30,7 @@ export const command: CliCommand = {
     const root = tonDisabledRoot(values, att.network, att.identity, log);
     const proxy = await startProxy({
       ...(settlement && { settlement }),
-      ...(root && { settlement: root.settlement, rootRules: root.rules }),
+      ...(root && { settlement: root.settlement, rootRules: root.rules, multipliers: rootMultipliers(root.config) }),
       identity: att.identity, port: intFlag('port', values.port, 0, 0, 65535), workerPort: intFlag('worker-port', values['worker-port'], 0, 0, 65535), log,
       powDifficulty: intFlag('pow-difficulty', values['pow-difficulty'], DEFAULT_POW_DIFFICULTY, 0, 64),
       workerVerifier: att.verifierFor('worker'),
@@ -50,7 +50,8 @@ export const command: CliCommand = {
  * `--root-config FILE`: run without TON, as the reference's runners do with `--disable-ton FILE`
  * (the same JSON file): no payments, but the contract addresses, the model allowlist and the
  * configuration version come from that root configuration, so reference workers and clients
- * accept this proxy. Development only: refused on testnet and mainnet.
+ * accept this proxy; the price multipliers for answers that end early are the file's too.
+ * Development only: refused on testnet and mainnet.
  */
 function tonDisabledRoot(values: { 'root-config'?: string | undefined; 'root-address'?: string | undefined; owner?: string | undefined; 'check-models'?: boolean | undefined }, network: string, identity: RaTlsIdentity, log: ReturnType<typeof createLogger>) {
   const file = values['root-config'];
