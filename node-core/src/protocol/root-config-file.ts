@@ -177,3 +177,41 @@ export const CONFIG_TOO_OLD = 'active config version is too low';
 export function configVersionTooLow(rules: RootRules | undefined, minConfigVersion: number): boolean {
   return !!rules && minConfigVersion >>> 0 > rules.configVersion() >>> 0;
 }
+
+/** What the root rules need from a root read from the chain. */
+export interface RootSnapshot {
+  version: number;
+  /** sha256 of the allowed model names, hex. */
+  modelHashes: string[];
+  isTest: boolean;
+}
+
+/**
+ * The same rules for a proxy that settles on chain: built from the root contract as last read,
+ * and re-read every `refreshMs`; a new root version replaces the rules (a read that fails keeps
+ * the last ones, and is reported through `onError`). Model hashes are checked as the reference
+ * proxy checks them: always off the test network, on request (`checkModels`) on it.
+ */
+export async function liveRootRules(read: () => Promise<RootSnapshot>, opts: { checkModels: boolean; refreshMs: number; onError?: (err: unknown) => void; onChange?: (s: RootSnapshot) => void }): Promise<RootRules & { stop(): void; refresh(): Promise<void> }> {
+  let current = await read();
+  let models = new Set(current.modelHashes);
+  const refresh = async () => {
+    try {
+      const next = await read();
+      if (next.version === current.version) return;
+      current = next;
+      models = new Set(next.modelHashes);
+      opts.onChange?.(next);
+    } catch (err) {
+      opts.onError?.(err);
+    }
+  };
+  const timer = setInterval(() => void refresh(), opts.refreshMs);
+  timer.unref();
+  return {
+    configVersion: () => current.version,
+    modelAllowed: (model) => (opts.checkModels || !current.isTest ? models.has(modelNameHash(model)) : null),
+    refresh,
+    stop: () => clearInterval(timer),
+  };
+}
