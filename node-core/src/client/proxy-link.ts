@@ -341,6 +341,8 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
       if (!isTonAddress(a)) throw new CocoonError('bad_handshake', `proxy sent an address that does not parse: "${a}"`);
     }
     this.proxyContract = params.proxy_sc_address as string;
+    const mismatch = s.contractMismatch?.(this.proxyContract, connected.client_sc_address as string);
+    if (mismatch) throw new CocoonError('client_contract_mismatch', mismatch);
     const auth = connected.auth as TlObject;
     let answer: TlObject;
     if (auth._ === 'client.proxyConnectionAuthShort' && s.secret && secretHash(s.secret).equals(auth.secret_hash as Buffer)) {

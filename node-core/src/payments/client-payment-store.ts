@@ -40,6 +40,8 @@ export class ClientPaymentStore extends PartyPaymentStore {
 
   /** The client contract's stake as last read from the chain (drives the half-stake rule). */
   recordStake(proxy: string, contract: string, stakeNano: bigint): void {
+    proxy = this.key(proxy);
+    contract = this.key(contract);
     this.ensure(proxy, contract, 0);
     this.db.prepare('UPDATE holdings SET stake_nano = ? WHERE proxy = ? AND contract = ?').run(storable('stake', stakeNano), proxy, contract);
   }

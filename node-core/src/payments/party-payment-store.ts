@@ -12,6 +12,7 @@
  * wrappers first and passes the counter it carries.
  */
 import { CocoonError } from '../errors.ts';
+import { canonicalAddress } from '../protocol/settlement.ts';
 import type { PricingParams, TokenCounts } from './pricing.ts';
 import { openStore, statement, storable, type SqliteDb } from './sqlite.ts';
 import { counterOfUnits, counterUnits, nanoForCounter, COEFFICIENT_ONE } from './units.ts';
@@ -83,6 +84,25 @@ const MIGRATIONS = [
     CREATE TABLE own_usage (request_id TEXT PRIMARY KEY, proxy TEXT NOT NULL, contract TEXT NOT NULL, units INTEGER NOT NULL, at INTEGER NOT NULL);
     CREATE TABLE rollbacks (proxy TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL);
     ${SETTLEMENT_STATE_SQL}`),
+  // Keys under one spelling per address (canonicalAddress): rows written under another spelling of
+  // an address (a proxy that announced the non-bounceable form) are renamed; a row whose canonical
+  // twin exists already is left as it is (still listed and settled, never merged blindly).
+  (db: SqliteDb) => {
+    for (const [table, cols] of [['holdings', ['proxy', 'contract']], ['own_usage', ['proxy', 'contract']], ['rollbacks', ['proxy']], ['settlement_state', ['contract']]] as const) {
+      for (const col of cols) {
+        const rows = db.prepare(`SELECT DISTINCT ${col} AS v FROM ${table}`).all() as { v: string }[];
+        for (const { v } of rows) {
+          const c = canonicalAddress(v);
+          if (c === v) continue;
+          try {
+            db.prepare(`UPDATE ${table} SET ${col} = ? WHERE ${col} = ?`).run(c, v);
+          } catch (err) {
+            if (!/UNIQUE|PRIMARY KEY/i.test((err as Error).message)) throw err;
+          }
+        }
+      }
+    }
+  },
 ];
 
 type Row = {
@@ -99,6 +119,22 @@ export interface PartyStoreOptions {
 export abstract class PartyPaymentStore implements SettlementSource {
   protected abstract readonly kind: SettlementKind;
   protected readonly now: () => number;
+
+  /**
+   * The key of an address in this store (canonicalAddress): callers may pass any spelling (the
+   * one the proxy announced, the one configured); remembered, as it is asked for with every answer.
+   */
+  protected key(address: string): string {
+    let k = this.keys.get(address);
+    if (k === undefined) {
+      k = canonicalAddress(address);
+      if (this.keys.size > 1_000) this.keys.clear();
+      this.keys.set(address, k);
+    }
+    return k;
+  }
+
+  private readonly keys = new Map<string, string>();
 
   protected constructor(protected readonly db: SqliteDb, readonly path: string, now?: () => number) {
     this.now = now ?? Date.now;
@@ -135,6 +171,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
    * may forget the answers of its last few milliseconds (as if it had died before counting them).
    */
   protected recordOwn(u: OwnUsage): bigint {
+    u = { ...u, proxy: this.key(u.proxy), contract: this.key(u.contract) };
     const units = counterUnits(u.tokens, u.pricing.multipliers, u.coefficient ?? COEFFICIENT_ONE);
     const queued = this.pendingOwn.get(u.requestId);
     if (queued) return queued.units;
@@ -201,6 +238,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
    * only sharpen rollback detection, which the signed counter already carries on disk.
    */
   check(report: PaymentReport): CheckResult {
+    report = { ...report, proxy: this.key(report.proxy), contract: this.key(report.contract) };
     const blocked = this.rollbackOf(report.proxy);
     if (blocked) return { ok: false, code: 'blocked', reason: `work from proxy ${report.proxy} is stopped since ${new Date(blocked.at).toISOString()}: ${blocked.reason}` };
     let row = this.row(report.proxy, report.contract);
@@ -283,6 +321,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
   /** Flags a proxy this party stops dealing with (kept across restarts until `clearRollback`); the first reason stays. */
   flag(proxy: string, reason: string): void {
+    proxy = this.key(proxy);
     this.flags.delete(proxy);
     statement(this.db, 'INSERT INTO rollbacks (proxy, reason, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, reason, this.now());
   }
@@ -297,6 +336,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
    * cleared through this store; a read-only store (status) reads the file each time.
    */
   rollbackOf(proxy: string): { reason: string; at: number } | null {
+    proxy = this.key(proxy);
     const known = this.db.readonly ? undefined : this.flags.get(proxy);
     if (known !== undefined) return known;
     const r = statement(this.db, 'SELECT reason, at FROM rollbacks WHERE proxy = ?').get(proxy) as { reason: string; at: bigint } | undefined;
@@ -312,6 +352,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
    * back above them (or be settled from the held signed message) — clearing does not forget.
    */
   clearRollback(proxy: string): boolean {
+    proxy = this.key(proxy);
     this.flags.delete(proxy);
     return statement(this.db, 'DELETE FROM rollbacks WHERE proxy = ?').run(proxy).changes > 0;
   }
@@ -328,6 +369,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
   }
 
   recordOnChain(_kind: SettlementKind, contract: string, counter: bigint, _at?: number): void {
+    contract = this.key(contract);
     this.db.transaction(() => {
       for (const r of statement(this.db, 'SELECT * FROM holdings WHERE contract = ?').all(contract) as Row[]) {
         if (counter <= r.onchain_counter) continue;
@@ -357,21 +399,23 @@ export abstract class PartyPaymentStore implements SettlementSource {
   }
 
   settlementState(kind: SettlementKind, contract: string): SettlementState {
-    return readSettlementState(this.db, kind, contract);
+    return readSettlementState(this.db, kind, this.key(contract));
   }
 
   saveSettlementState(kind: SettlementKind, contract: string, state: SettlementState): void {
-    writeSettlementState(this.db, kind, contract, state);
+    writeSettlementState(this.db, kind, this.key(contract), state);
   }
 
   protected ensure(proxy: string, contract: string, perToken: number): void {
     if (!proxy || !contract) throw new CocoonError('bad_contract', 'a payment needs its proxy and contract addresses');
+    proxy = this.key(proxy);
+    contract = this.key(contract);
     statement(this.db, 'INSERT INTO holdings (proxy, contract, per_token) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, contract, perToken);
     if (perToken > 0) statement(this.db, 'UPDATE holdings SET per_token = ? WHERE proxy = ? AND contract = ? AND per_token = 0').run(perToken, proxy, contract);
   }
 
   protected row(proxy: string, contract: string): Row | undefined {
-    return statement(this.db, 'SELECT * FROM holdings WHERE proxy = ? AND contract = ?').get(proxy, contract) as Row | undefined;
+    return statement(this.db, 'SELECT * FROM holdings WHERE proxy = ? AND contract = ?').get(this.key(proxy), this.key(contract)) as Row | undefined;
   }
 
   private toHolding(r: Row): Holding {

@@ -144,3 +144,31 @@ describe('WorkerPaymentStore', () => {
     expect(store.settlementAccounts()).toEqual([expect.objectContaining({ kind: 'payout', contract: W, signedCounter: 500n })]);
   });
 });
+
+describe('a payment store written under another spelling of an address', () => {
+  it('renames rows to the canonical spelling when it migrates, and reads any spelling after', async () => {
+    const { default: Database } = await import('better-sqlite3');
+    const { Address } = await import('@ton/core');
+    const dir = mkdtempSync(join(tmpdir(), 'cocoon-store-forms-'));
+    try {
+      const path = join(dir, 'client-payments.sqlite');
+      const proxy = new Address(0, Buffer.alloc(32, 3));
+      const contract = new Address(0, Buffer.alloc(32, 1));
+      const nb = (a: InstanceType<typeof Address>) => a.toString({ bounceable: false });
+      ClientPaymentStore.open(path).close();
+      // A file as the previous schema left it after a proxy announced the non-bounceable form.
+      const db = new Database(path);
+      db.prepare('INSERT INTO holdings (proxy, contract, signed_counter) VALUES (?, ?, 42)').run(nb(proxy), nb(contract));
+      db.prepare('INSERT INTO rollbacks (proxy, reason, at) VALUES (?, ?, 1)').run(nb(proxy), 'old flag');
+      db.pragma('user_version = 1');
+      db.close();
+      const store = ClientPaymentStore.open(path);
+      expect(store.holdings()).toEqual([expect.objectContaining({ proxy: proxy.toString(), contract: contract.toString(), signedCounter: 42n })]);
+      expect(store.holding(proxy.toRawString(), nb(contract))?.signedCounter).toBe(42n);
+      expect(store.rollbackOf(nb(proxy))?.reason).toBe('old flag');
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

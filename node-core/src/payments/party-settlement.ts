@@ -12,7 +12,7 @@ import { Body, MIN_OP_VALUE } from '../../../contracts/wrappers/protocol.ts';
 import { randomQueryId } from '../../../contracts/wrappers/signing.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { ClientSettlement, PaymentState, WorkerSettlement } from '../protocol/settlement.ts';
+import { sameAddress, type ClientSettlement, type PaymentState, type WorkerSettlement } from '../protocol/settlement.ts';
 import { ChainSettlementSubmitter } from './chain-submitter.ts';
 import { ClientPaymentStore } from './client-payment-store.ts';
 import type { PartyPaymentStore } from './party-payment-store.ts';
@@ -66,6 +66,17 @@ abstract class PartySettlement<S extends PartyPaymentStore> {
   }
 
   private readonly bindings = new Map<string, ProxyBinding>();
+
+  /**
+   * Why the contract a proxy names for this party is not its own (null when it is, in whatever
+   * form the proxy spells it, or when this party has no contract at that proxy: the payments then
+   * say "unknown proxy"). A proxy that names another contract would sign payments for it.
+   */
+  contractMismatch(proxyContract: string, announced: string): string | null {
+    const b = this.binding(proxyContract);
+    if (!b || sameAddress(b.ownContract, announced)) return null;
+    return `the proxy names ${this.kind === 'charge' ? 'client' : 'worker'} contract ${announced}, but this owner's contract at ${proxyContract} is ${b.ownContract}`;
+  }
 
   /** Verifies and checks one payment report; returns a refusal reason or null. */
   protected take(proxyContract: string, payment: PaymentState): string | null {
@@ -126,9 +137,8 @@ export class StoreClientSettlement extends PartySettlement<ClientPaymentStore> i
   async registerWithProxy(p: { proxyContract: string; clientContract: string; nonce: bigint }): Promise<void> {
     const b = this.binding(p.proxyContract);
     if (!b) throw new CocoonError('unknown_proxy', `this client has no client contract at proxy ${p.proxyContract}`, { hint: 'configure the proxy contract this client pays (--proxy-contract)' });
-    if (!sameAddress(b.ownContract, p.clientContract)) {
-      throw new CocoonError('client_contract_mismatch', `the proxy names client contract ${p.clientContract}, but this owner's contract at ${p.proxyContract} is ${b.ownContract}`);
-    }
+    const mismatch = this.contractMismatch(p.proxyContract, p.clientContract);
+    if (mismatch) throw new CocoonError('client_contract_mismatch', mismatch);
     const { chain, wallet } = this.o;
     if (!chain || !wallet) throw new CocoonError('client_cannot_register', 'the long authorization needs the owner\'s wallet to send the register transaction, and this client has none', { hint: 'give the client its wallet (--wallet-mnemonic-file FILE)' });
     if (this.pendingRegistration) clearTimeout(this.pendingRegistration.timer);
@@ -223,13 +233,5 @@ export class StoreWorkerSettlement extends PartySettlement<WorkerPaymentStore> i
     const b = this.binding(proxyContract);
     if (!b) return;
     this.store.recordServed({ proxy: proxyContract, contract: b.ownContract, requestId, tokens, coefficient: Math.max(1, coefficient), pricing: this.o.pricing });
-  }
-}
-
-function sameAddress(a: string, b: string): boolean {
-  try {
-    return Address.parse(a).equals(Address.parse(b));
-  } catch {
-    return false;
   }
 }

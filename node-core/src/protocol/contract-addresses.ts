@@ -2,7 +2,7 @@ import { Address, contractAddress } from '@ton/core';
 import { clientInitData, proxyInitData, workerInitData } from '../../../contracts/wrappers/protocol.ts';
 import { signTokenMessage } from '../../../contracts/wrappers/signing.ts';
 import type { ReferenceRootConfig } from './root-config-file.ts';
-import { noSettlementProxy, type ProxySettlement } from './settlement.ts';
+import { noSettlementProxy, ZERO_ADDRESS, type ProxySettlement } from './settlement.ts';
 
 /**
  * Contract addresses as the reference derives and compares them. Its nodes build the state init
@@ -12,6 +12,25 @@ import { noSettlementProxy, type ProxySettlement } from './settlement.ts';
  */
 export function wireAddress(a: Address, isTestnet: boolean): string {
   return a.toString({ bounceable: false, testOnly: isTestnet, urlSafe: true });
+}
+
+/**
+ * The form in which a proxy announces an address it holds as a string (its settlement's): the
+ * non-bounceable user-friendly form, keeping the test-only flag a user-friendly string carries
+ * (a raw `0:…` one carries none). The zero address stays raw: it means "no contract" (TON
+ * disabled), as the reference sends it; a string that does not parse is left for the peer to refuse.
+ */
+export function announcedAddress(s: string): string {
+  if (s === ZERO_ADDRESS) return s;
+  try {
+    if (Address.isFriendly(s)) {
+      const f = Address.parseFriendly(s);
+      return wireAddress(f.address, f.isTestOnly);
+    }
+    return wireAddress(Address.parseRaw(s), false);
+  } catch {
+    return s;
+  }
 }
 
 export interface ProxyIdentityOnRoot {

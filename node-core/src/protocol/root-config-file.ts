@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Address, Cell } from '@ton/core';
 import type { RootParams } from '../../../contracts/wrappers/protocol.ts';
+import type { TokenCounts } from '../../../contracts/wrappers/economics.ts';
 
 /**
  * The root contract's configuration as the reference node software writes it to a JSON file
@@ -137,6 +138,17 @@ export function readReferenceRootConfig(path: string): ReferenceRootConfig {
 }
 
 /**
+ * The root's price multipliers (basis points, 10000 = 1×) per token kind: what a worker reports
+ * adjusted tokens with and a proxy charges with. A node run from a root config file takes them
+ * from it (the pseudo form: 1× for every kind), never from our local network's defaults
+ * (DEFAULT_PRICING bills cached tokens at 0.1×), or its counts would differ from the reference's.
+ */
+export function rootMultipliers(config: ReferenceRootConfig): TokenCounts {
+  const p = config.params;
+  return { prompt: p.promptMultiplier, cached: p.cachedMultiplier, completion: p.completionMultiplier, reasoning: p.reasoningMultiplier };
+}
+
+/**
  * What a proxy enforces from its root configuration, as the reference proxy does:
  * - `min_config_version` (in `client.connectToProxy` and every `client.runQueryEx`) above the
  *   version the proxy runs on → error 602 "active config version is too low" (the client wants
@@ -164,4 +176,42 @@ export const CONFIG_TOO_OLD = 'active config version is too low';
 /** The reference's check of a client's `min_config_version` (an unsigned comparison). */
 export function configVersionTooLow(rules: RootRules | undefined, minConfigVersion: number): boolean {
   return !!rules && minConfigVersion >>> 0 > rules.configVersion() >>> 0;
+}
+
+/** What the root rules need from a root read from the chain. */
+export interface RootSnapshot {
+  version: number;
+  /** sha256 of the allowed model names, hex. */
+  modelHashes: string[];
+  isTest: boolean;
+}
+
+/**
+ * The same rules for a proxy that settles on chain: built from the root contract as last read,
+ * and re-read every `refreshMs`; a new root version replaces the rules (a read that fails keeps
+ * the last ones, and is reported through `onError`). Model hashes are checked as the reference
+ * proxy checks them: always off the test network, on request (`checkModels`) on it.
+ */
+export async function liveRootRules(read: () => Promise<RootSnapshot>, opts: { checkModels: boolean; refreshMs: number; onError?: (err: unknown) => void; onChange?: (s: RootSnapshot) => void }): Promise<RootRules & { stop(): void; refresh(): Promise<void> }> {
+  let current = await read();
+  let models = new Set(current.modelHashes);
+  const refresh = async () => {
+    try {
+      const next = await read();
+      if (next.version === current.version) return;
+      current = next;
+      models = new Set(next.modelHashes);
+      opts.onChange?.(next);
+    } catch (err) {
+      opts.onError?.(err);
+    }
+  };
+  const timer = setInterval(() => void refresh(), opts.refreshMs);
+  timer.unref();
+  return {
+    configVersion: () => current.version,
+    modelAllowed: (model) => (opts.checkModels || !current.isTest ? models.has(modelNameHash(model)) : null),
+    refresh,
+    stop: () => clearInterval(timer),
+  };
 }

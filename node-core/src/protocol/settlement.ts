@@ -65,6 +65,8 @@ export interface ClientSettlement {
   onPayment(proxyContract: string, payment: PaymentState): string | null | void;
   /** Why this client stops using a proxy (a rollback or a charge above what it received, persisted), or null. */
   refusal?(proxyContract: string): string | null;
+  /** Why the client contract the proxy named is not this client's own there (any spelling of it is), or null. */
+  contractMismatch?(proxyContract: string, announced: string): string | null;
   /** The signed charge counter this client holds at a proxy and the one on chain (adjusted tokens). */
   chargeCounters?(proxyContract: string): { signed: bigint; onChain: bigint } | null;
   /** An answer's final usage, as received (before its payment arrives): the client's own count. */
@@ -81,6 +83,8 @@ export interface WorkerSettlement {
   onPayment(proxyContract: string, payment: PaymentState): boolean;
   /** Why this worker refuses a proxy (a detected rollback), or null. */
   refusal?(proxyContract: string): string | null;
+  /** Why the worker contract the proxy named is not this worker's own there (any spelling of it is), or null. */
+  contractMismatch?(proxyContract: string, announced: string): string | null;
   /** The root's price multipliers this worker is paid at (adjusted tokens it reports); unknown without payments. */
   readonly multipliers?: import('../payments/pricing.ts').TokenCounts;
   /** An answer this worker served, with the usage its engine reported (raw): the worker's own count. */
@@ -97,6 +101,34 @@ export function isTonAddress(s: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Whether two strings name the same TON address (workchain and hash), whatever their form: raw
+ * `0:…`, bounceable or not, test-only or not. Our nodes compare announced addresses this way,
+ * never as strings, so the form a proxy announces (the reference's non-bounceable one, or an
+ * older proxy's bounceable one) does not matter. A string that does not parse equals nothing.
+ */
+export function sameAddress(a: string, b: string): boolean {
+  try {
+    return Address.parse(a).equals(Address.parse(b));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The one spelling under which our stores key a TON address: the form `Address.toString()` gives
+ * (bounceable, url-safe, no test-only flag) — the form every store file was written with before
+ * proxies announced the non-bounceable form, so existing files need no change. Any spelling of
+ * the same address maps to it; a string that is no address (a test's label) stays as it is.
+ */
+export function canonicalAddress(s: string): string {
+  try {
+    return Address.parse(s).toString();
+  } catch {
+    return s;
   }
 }
 

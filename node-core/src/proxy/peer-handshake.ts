@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { TonErrorCode, WireError, negotiateProtoVersion } from '../protocol/messages.ts';
 import { isTonAddress, newNonce, secretHash, signedPaymentTl, type PaymentState, type ProxySettlement } from '../protocol/settlement.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
+import { announcedAddress } from '../protocol/contract-addresses.ts';
 import { CONFIG_TOO_OLD, configVersionTooLow, type RootRules } from '../protocol/root-config-file.ts';
 
 /**
@@ -15,11 +16,14 @@ import { CONFIG_TOO_OLD, configVersionTooLow, type RootRules } from '../protocol
  * client.authorizationWithProxySuccess.
  * Worker: worker.connectToProxy → worker.connectedToProxy → worker.compareBalanceWithProxy →
  * worker.compareBalanceWithProxyResult → worker.proxyHandshakeComplete → …Completed.
+ *
+ * Addresses go on the wire in the non-bounceable user-friendly form whatever form the settlement
+ * holds them in: a reference client or worker compares the whole address, flags included.
  */
 export function proxyParamsTl(s: ProxySettlement, publicKey: Buffer, protoVersion: number): TlObject {
   return {
-    _: 'proxy.params', flags: 1 | 2, proxy_public_key: publicKey, proxy_owner_address: s.ownerAddress,
-    proxy_sc_address: s.contractAddress, is_test: s.isTest, proto_version: protoVersion,
+    _: 'proxy.params', flags: 1 | 2, proxy_public_key: publicKey, proxy_owner_address: announcedAddress(s.ownerAddress),
+    proxy_sc_address: announcedAddress(s.contractAddress), is_test: s.isTest, proto_version: protoVersion,
   };
 }
 
@@ -72,7 +76,7 @@ export class ClientHandshake {
       : { _: 'client.proxyConnectionAuthLong', nonce: this.nonce };
     return {
       _: 'client.connectedToProxy', params: proxyParamsTl(this.settlement, this.publicKey, this.protoVersion),
-      client_sc_address: this.settlement.clientContractAddress(owner), auth,
+      client_sc_address: announcedAddress(this.settlement.clientContractAddress(owner)), auth,
       signed_payment: signedPaymentTl(this.settlement.clientPayment(owner).signedPayment),
     };
   }
@@ -174,7 +178,7 @@ export class WorkerHandshake {
     this.state = 'compare';
     return {
       _: 'worker.connectedToProxy', params: proxyParamsTl(this.settlement, this.publicKey, this.protoVersion),
-      worker_sc_address: this.settlement.workerContractAddress(owner),
+      worker_sc_address: announcedAddress(this.settlement.workerContractAddress(owner)),
     };
   }
 }

@@ -155,6 +155,8 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
       if (!isTonAddress(a)) throw new CocoonError('bad_handshake', `proxy sent an address that does not parse: "${a}"`);
     }
     const proxyContract = proxyParams.proxy_sc_address as string;
+    const mismatch = settlement.contractMismatch?.(proxyContract, connected.worker_sc_address as string);
+    if (mismatch) throw new CocoonError('worker_contract_mismatch', mismatch);
     const refusal = settlement.refusal?.(proxyContract);
     if (refusal) throw new CocoonError('proxy_rolled_back', `taking no work from proxy ${proxyContract}: ${refusal}`, { hint: 'investigate the proxy; clear the flag in the worker payment store once resolved' });
     const earned = settlement.earned(proxyContract);

@@ -10,7 +10,9 @@ import { untilSignal } from './up.ts';
 import { SETTLEMENT_USAGE, settlementFlags, settlementWanted } from '../../payments/role-settlement.ts';
 import { CocoonError } from '../../errors.ts';
 import { rootDerivedProxy } from '../../protocol/contract-addresses.ts';
-import { readReferenceRootConfig, rootRulesOf } from '../../protocol/root-config-file.ts';
+import { liveRootRules, readReferenceRootConfig, rootMultipliers, rootRulesOf, type RootSnapshot } from '../../protocol/root-config-file.ts';
+import { readRootData } from '../../chain/contract-state.ts';
+import type { ChainConfig } from '../../chain/config.ts';
 
 const usage = `cocoon proxy [--port N] [--worker-port N] [--pow-difficulty BITS (default 20, as the reference)] [--quote tdx|fake] [--policy tdx|fake|any] [--allow-image WORKER_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] ${SETTLEMENT_USAGE} [--proxy-key-file FILE] [--root-config FILE --root-address ADDR --owner ADDR [--check-models] (TON disabled, development)] [--json]`;
 
@@ -28,9 +30,16 @@ export const command: CliCommand = {
     const chain = values['root-config'] !== undefined ? null : settlementWanted('proxy', values);
     const settlement = chain ? await (await import('../../payments/role-settlement.ts')).proxyRoleSettlement(chain, values, log) : null;
     const root = tonDisabledRoot(values, att.network, att.identity, log);
+    // Settling: the root contract read from the chain feeds the same rules (config version, model allowlist), refreshed.
+    const chainRules = chain?.rootAddress ? await liveRootRules(rootSnapshotReader(chain, Address.parse(chain.rootAddress)), {
+      checkModels: values['check-models'] === true, refreshMs: 60_000,
+      onError: (err) => log.warn({ err: (err as Error).message }, 'could not re-read the root contract; keeping the rules of the last read'),
+      onChange: (r) => log.info({ version: r.version, models: r.modelHashes.length }, 'root contract changed: new config version and model allowlist'),
+    }) : null;
     const proxy = await startProxy({
       ...(settlement && { settlement }),
-      ...(root && { settlement: root.settlement, rootRules: root.rules }),
+      ...(chainRules && { rootRules: chainRules }),
+      ...(root && { settlement: root.settlement, rootRules: root.rules, multipliers: rootMultipliers(root.config) }),
       identity: att.identity, port: intFlag('port', values.port, 0, 0, 65535), workerPort: intFlag('worker-port', values['worker-port'], 0, 0, 65535), log,
       powDifficulty: intFlag('pow-difficulty', values['pow-difficulty'], DEFAULT_POW_DIFFICULTY, 0, 64),
       workerVerifier: att.verifierFor('worker'),
@@ -41,7 +50,7 @@ export const command: CliCommand = {
       ...(settlement && { settlement: { proxyContract: settlement.contractAddress, ledger: settlement.ledger.path } }),
     };
     process.stdout.write(values.json ? JSON.stringify(info) + '\n' : `proxy: clients → 127.0.0.1:${info.clientPort}, workers → 127.0.0.1:${info.workerPort}, stats ${info.stats}\n`);
-    await untilSignal(async () => { await proxy.stop(); await settlement?.close({ flush: true }); att.stop(); });
+    await untilSignal(async () => { chainRules?.stop(); await proxy.stop(); await settlement?.close({ flush: true }); att.stop(); });
     return 0;
   },
 };
@@ -50,7 +59,8 @@ export const command: CliCommand = {
  * `--root-config FILE`: run without TON, as the reference's runners do with `--disable-ton FILE`
  * (the same JSON file): no payments, but the contract addresses, the model allowlist and the
  * configuration version come from that root configuration, so reference workers and clients
- * accept this proxy. Development only: refused on testnet and mainnet.
+ * accept this proxy; the price multipliers for answers that end early are the file's too.
+ * Development only: refused on testnet and mainnet.
  */
 function tonDisabledRoot(values: { 'root-config'?: string | undefined; 'root-address'?: string | undefined; owner?: string | undefined; 'check-models'?: boolean | undefined }, network: string, identity: RaTlsIdentity, log: ReturnType<typeof createLogger>) {
   const file = values['root-config'];
@@ -78,4 +88,12 @@ function tonDisabledRoot(values: { 'root-config'?: string | undefined; 'root-add
 function ed25519SecretKey(identity: RaTlsIdentity): Buffer {
   const der = createPrivateKey(identity.keyPem).export({ format: 'der', type: 'pkcs8' });
   return Buffer.concat([der.subarray(der.length - 32), identity.publicKey]);
+}
+
+/** The root contract's version, model allowlist and network flag, read from the chain. */
+function rootSnapshotReader(config: ChainConfig, root: Address): () => Promise<RootSnapshot> {
+  return async () => {
+    const d = await readRootData(config, root);
+    return { version: d.version, isTest: d.params.isTest, modelHashes: d.modelHashes.map((h) => h.toString(16).padStart(64, '0')) };
+  };
 }

@@ -6,8 +6,10 @@ import { intFlag, parseFlags, type CliCommand } from '../command.ts';
 import { attestationFlags, parseHostPort, roleAttestation } from '../role-flags.ts';
 import { untilSignal } from './up.ts';
 import { SETTLEMENT_USAGE, settlementFlags, settlementWanted } from '../../payments/role-settlement.ts';
+import { CocoonError } from '../../errors.ts';
+import { readReferenceRootConfig, rootMultipliers } from '../../protocol/root-config-file.ts';
 
-const usage = `cocoon worker --proxy HOST:PORT [--backend URL] [--model M] [--coefficient N] [--max-active N] [--token-delay-ms N] [--connect-timeout-ms N] [--quote tdx|fake] [--policy tdx|fake|any] [--allow-image PROXY_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] ${SETTLEMENT_USAGE} [--json]`;
+const usage = `cocoon worker --proxy HOST:PORT [--backend URL] [--model M] [--coefficient N] [--max-active N] [--token-delay-ms N] [--connect-timeout-ms N] [--quote tdx|fake] [--policy tdx|fake|any] [--allow-image PROXY_IMAGE_HASH]... [--accept-tcb STATUS]... [--pccs URL] ${SETTLEMENT_USAGE} [--root-config FILE (TON disabled, development: price multipliers from that root config)] [--json]`;
 
 export const command: CliCommand = {
   summary: 'run a worker: serves an inference engine to a proxy (built-in test engine unless --backend)',
@@ -15,19 +17,30 @@ export const command: CliCommand = {
   async run(args) {
     const { values } = parseFlags(args, {
       ...attestationFlags, ...settlementFlags, proxy: { type: 'string', multiple: true }, backend: { type: 'string' }, model: { type: 'string' },
-      coefficient: { type: 'string' }, 'max-active': { type: 'string' }, 'token-delay-ms': { type: 'string' }, 'connect-timeout-ms': { type: 'string' }, json: { type: 'boolean' },
+      coefficient: { type: 'string' }, 'max-active': { type: 'string' }, 'token-delay-ms': { type: 'string' }, 'connect-timeout-ms': { type: 'string' }, 'root-config': { type: 'string' }, json: { type: 'boolean' },
     }, usage, false);
     const proxies = (values.proxy ?? [undefined]).map((p) => parseHostPort('proxy', p));
+    if (values['root-config'] !== undefined && values.settle) {
+      throw new CocoonError('bad_flag', '--root-config runs the worker with TON disabled; it cannot be combined with --settle (drop one of them)');
+    }
     const log = createLogger('worker');
+    // `--root-config FILE`: TON disabled, as the reference's worker with `--disable-ton FILE` (the
+    // same JSON file): no payments, but the adjusted tokens it reports use that root's price
+    // multipliers, as a reference worker's do. Development only: refused on testnet and mainnet.
+    // Read (and refused when bad) before anything starts.
+    const root = values['root-config'] === undefined ? null : readReferenceRootConfig(values['root-config']);
     const engine = values.backend ? null : await startTestEngine({ tokenDelayMs: intFlag('token-delay-ms', values['token-delay-ms'], 0, 0, 10_000), ...(values.model && { model: values.model }), log });
     const backend = createOpenAiCompatibleBackend({ baseUrl: values.backend ?? engine!.url });
     const model = values.model ?? engine?.model ?? (await backend.listModels())[0]!;
-    const chain = settlementWanted('worker', values);
+    const chain = values['root-config'] !== undefined ? null : settlementWanted('worker', values);
     const att = await roleAttestation('worker', values, log);
+    if (root && att.network !== 'local') throw new CocoonError('policy_refused', `--root-config (TON disabled, no payments) is refused on ${att.network}`, { hint: 'on testnet/mainnet the worker reads its root contract from the chain (--settle)' });
+    if (root) log.warn({ rootConfig: values['root-config'], version: root.version, multipliers: rootMultipliers(root) }, 'DEVELOPMENT: TON disabled — root configuration from a file, no payments');
     // Settling: the signed payouts it holds, its own count, rollback detection, payouts to its owner (payments/role-settlement.ts).
     const settlement = chain ? await (await import('../../payments/role-settlement.ts')).workerRoleSettlement(chain, values, log) : null;
     const worker = await startWorker({
       ...(settlement && { settlement }),
+      ...(root && { multipliers: rootMultipliers(root) }),
       proxies, backend, model, log,
       coefficient: intFlag('coefficient', values.coefficient, 1000, 1, 1_000_000),
       maxActiveRequests: intFlag('max-active', values['max-active'], 32, 1, 10_000),
