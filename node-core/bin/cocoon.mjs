@@ -5,4 +5,9 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// A command that failed part-way may leave what it had started (a test engine, a listener, a
+// dial loop) holding the event loop open; its message is written, so a failure ends the process.
+// (stdout/stderr to pipes and files are synchronous on Linux, so nothing is cut off.)
+if (code !== 0) process.exit(code);
+process.exitCode = code;

@@ -23,6 +23,17 @@ describe('cocoon CLI', () => {
     }
   });
 
+  it('a worker that cannot reach its proxy exits with a reason instead of hanging on what it started', () => {
+    const started = Date.now();
+    const r = spawnSync(process.execPath, [CLI, 'worker', '--proxy', '127.0.0.1:9', '--quote', 'fake', '--policy', 'fake', '--connect-timeout-ms', '1000'], {
+      encoding: 'utf8', env: { ...process.env, COCOON_LOG_LEVEL: 'silent', COCOON_HOME: mkdtempSync(join(tmpdir(), 'cli-home-')) }, timeout: 60_000,
+    });
+    expect(r.signal, 'still running after 60 s: killed').toBeNull();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^cocoon worker: /);
+    expect(Date.now() - started).toBeLessThan(60_000);
+  }, 70_000);
+
   it('attest verify fails with a reason, not a stack trace, on garbage and flipped bytes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-'));
     writeFileSync(join(dir, 'garbage'), 'hello');
