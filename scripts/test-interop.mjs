@@ -10,6 +10,7 @@
 //   2. reference client → reference proxy → our worker (dialing the reference router) → our engine
 //   3. our client → reference proxy → our worker (both ends ours, the reference proxy between)
 //   4. reference worker → our proxy (through the reference router's SOCKS5, as its launcher wires it)
+//   5. reference client → our proxy (the same way) → that reference worker
 //
 // Limits: the whole run (COCOON_INTEROP_TIMEOUT_S, default 900 s) and every step have a time
 // limit; every child runs in its own process group and every group is killed on exit, on a
@@ -47,7 +48,7 @@ const CLI = fileURLToPath(new URL('../node-core/bin/cocoon.mjs', import.meta.url
 const REF = { workerPort: 11001, clientPort: 11002, proxyWorkerRpc: 11101, clientHttp: 10000, engine: 8000, model: 'Qwen/Qwen3-8B', run: '/tmp/run' };
 const OUR_MODEL = 'interop/our-worker';
 // Our proxy for pairing 4: fixed ports the reference worker is told in its root config copy.
-const OURS = { proxyClientPort: 11301, proxyWorkerPort: 11302, refWorkerHttp: 12100, refWorkerRpc: 12101, fakeTdxWorkerPort: 11401 };
+const OURS = { proxyClientPort: 11301, proxyWorkerPort: 11302, refWorkerHttp: 12100, refWorkerRpc: 12101, refClientHttp: 12200, refClientRpc: 12201, fakeTdxWorkerPort: 11401 };
 const TOTAL_S = Number(process.env.COCOON_INTEROP_TIMEOUT_S ?? 900);
 const logDir = process.env.COCOON_INTEROP_LOG_DIR ?? mkdtempSync(join(tmpdir(), 'cocoon-interop-'));
 mkdirSync(logDir, { recursive: true });
@@ -222,6 +223,7 @@ async function modelIds(baseURL) {
 }
 
 let ourEngineUrl = '';
+let ourProxyUp = false;
 
 async function main() {
   progress(`logs in ${logDir}; limit ${TOTAL_S} s`);
@@ -303,6 +305,25 @@ async function main() {
       return (await modelIds(info.openai)).includes(REF.model);
     });
     await chatChecks(info.openai, REF.model, { usage: false });
+    ourProxyUp = true;
+  });
+
+  await check('5. reference client → our proxy → reference worker: /v1/models, chat, streamed chat', 150_000, async () => {
+    if (!ourProxyUp) throw new Error('our proxy from pairing 4 is not up');
+    // A copy of the launcher's client config on other ports, with the root config that lists our
+    // proxy: the reference client reaches it through its router's SOCKS5 (PoW + RA-TLS), as it
+    // would a reference proxy, and authorizes the reference way.
+    const ccfg = JSON.parse(readFileSync(join(REF.run, 'client-config.json'), 'utf8'));
+    Object.assign(ccfg, { http_port: String(OURS.refClientHttp), rpc_port: String(OURS.refClientRpc) });
+    writeFileSync(join(logDir, 'client-ours.json'), JSON.stringify(ccfg, null, 1));
+    const refClient = start(join(build, 'client-runner'), ['--config', join(logDir, 'client-ours.json'), '-v3', '--disable-ton', join(logDir, 'fake-ton-ours.json')], 'reference-client-to-our-proxy');
+    const url = `http://127.0.0.1:${OURS.refClientHttp}/v1`;
+    await until(async () => {
+      const refusal = /failing connection \d+: \[Error : \d+ : ([^\]]+)\]/.exec(tail(refClient.log, 200));
+      if (refusal) throw Object.assign(new Error(refusal[1]), { final: true });
+      return (await modelIds(url)).includes(REF.model);
+    });
+    await chatChecks(url, REF.model, { usage: false, plainModels: true });
   });
 }
 
