@@ -23,6 +23,8 @@ import type { TokenCounts } from '../payments/pricing.ts';
 const USAGE_MARK = /"usage":\s*\{/;
 /** The engine's usage-only chunk (`choices: []`), relayed only to requesters who asked for usage. */
 const USAGE_ONLY = /"choices":\s*\[\s*\]/;
+/** The substring test first: it rules out most chunks at a fraction of the regex's cost. */
+const hasUsage = (data: string): boolean => data.includes('"usage"') && USAGE_MARK.test(data);
 /** Body bytes per answer message, well under the 16 MiB frame limit. */
 const PART_BYTES = 1024 * 1024;
 
@@ -53,17 +55,20 @@ export class AnswerWriter {
 
   /** Engine chunks (JSON texts), relayed in one answer part. */
   chunks(batch: string[]): void {
-    const relay: string[] = [];
-    for (const data of batch) {
-      // The substring test first: it rules out most chunks at a fraction of the regex's cost.
-      const hasUsage = data.includes('"usage"') && USAGE_MARK.test(data);
-      if (hasUsage) this.lastUsageChunk = data;
-      const usageOnly = hasUsage && USAGE_ONLY.test(data);
-      if (this.assembler) this.assembler.add(JSON.parse(data) as Record<string, unknown>);
-      if (usageOnly && !this.includeUsage) continue;
-      relay.push(data);
+    // Only the last chunk with usage is kept, so the search runs from the end and stops at the
+    // first hit (the engine puts usage last; with running usage every chunk has it): testing every
+    // chunk cost ~0.3 µs each, 15 µs of a 50-chunk answer.
+    for (let i = batch.length - 1; i >= 0; i--) {
+      if (hasUsage(batch[i]!)) {
+        this.lastUsageChunk = batch[i]!;
+        break;
+      }
     }
-    if (this.stream && relay.length) this.body(Buffer.from(`data: ${relay.join('\n\ndata: ')}\n\n`), null);
+    if (this.assembler) for (const data of batch) this.assembler.add(JSON.parse(data) as Record<string, unknown>);
+    if (!this.stream) return;
+    // The usage-only chunk goes only to requesters who asked for usage.
+    const relay = this.includeUsage ? batch : batch.filter((data) => !(hasUsage(data) && USAGE_ONLY.test(data)));
+    if (relay.length) this.body(Buffer.from(`data: ${relay.join('\n\ndata: ')}\n\n`), null);
   }
 
   /** The engine's latest usage: final once the stream ended, else what was generated so far (undefined: the engine reported none). */
