@@ -23,8 +23,12 @@ import type { TokenCounts } from '../payments/pricing.ts';
 const USAGE_MARK = /"usage":\s*\{/;
 /** The engine's usage-only chunk (`choices: []`), relayed only to requesters who asked for usage. */
 const USAGE_ONLY = /"choices":\s*\[\s*\]/;
-/** The substring test first: it rules out most chunks at a fraction of the regex's cost. */
-const hasUsage = (data: string): boolean => data.includes('"usage"') && USAGE_MARK.test(data);
+/**
+ * A cheap substring test first. The needle is 6 characters on purpose: V8 searches for needles
+ * of 7 or more with a Boyer-Moore table built on every call (~0.3 µs per 150-character chunk),
+ * shorter ones with a plain scan (~0.03 µs).
+ */
+const hasUsage = (data: string): boolean => data.includes('usage"') && USAGE_MARK.test(data);
 /** Body bytes per answer message, well under the 16 MiB frame limit. */
 const PART_BYTES = 1024 * 1024;
 
