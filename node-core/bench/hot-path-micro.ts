@@ -3,7 +3,7 @@
  * the worker's intake or answer path, or to frame building, is measured with before the whole chain.
  * `npx tsx node-core/bench/hot-path-micro.ts [answers]`
  */
-import { PassThrough } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { benchBody } from './load-generator.ts';
 import { fakeAnswerEvents, FAKE_MODEL } from './fake-openai-backend.ts';
 import { chatCompletionQuery } from '../src/protocol/http-payload.ts';
@@ -45,8 +45,9 @@ measure('worker: AnswerWriter chunks + finish (TL objects)', () => {
 
 // Frames: a worker-side Connection writing the two answer frames into a stream nobody encrypts.
 const log = createLogger('micro');
-const sink = new PassThrough();
-sink.on('data', () => {});
+// A socket that swallows what is written (a PassThrough would echo the frames back to the connection).
+let written = 0;
+const sink = new Duplex({ read() {}, write(chunk: Buffer, _enc, done) { written += chunk.length; done(); } });
 const conn = new Connection(sink, { log, role: 'acceptor', accept: new Set(), codec: cocoonCodec() });
 (conn as unknown as { opened: boolean }).opened = true;
 const parts: TlObject[] = [];
@@ -59,6 +60,21 @@ async function frames(): Promise<void> {
   for (let i = 0; i < rounds; i++) { conn.send(parts[0]!); conn.send(finalPart); if (i % 10 === 9) await new Promise(setImmediate); }
   const d = process.cpuUsage(t);
   console.log(`${'connection: 2 answer frames built + written'.padEnd(44)} ${((d.user + d.system) / rounds).toFixed(1).padStart(7)} µs per answer`);
+  if (written === 0 || conn.closed) throw new Error('the connection wrote nothing: the measurement is void');
   conn.close('done');
 }
 await frames();
+
+// What the proxy does with those two frames at the TL level: decode tcp.packet and the inner
+// answer (the bytes stay views of the frame), then encode the client's answer around the same bytes.
+const codec = cocoonCodec();
+const wireFrames = [parts[0]!, finalPart].map((m) => codec.encode({ _: 'tcp.packet', data: codec.encode(m) }));
+const clientIds = { 'proxy.queryAnswerEx': 'client.queryAnswerEx', 'proxy.queryAnswerPartEx': 'client.queryAnswerPartEx' } as Record<string, string>;
+measure('proxy: decode 2 answer frames + re-encode', () => {
+  for (const f of wireFrames) {
+    const inner = codec.decode(codec.decode(f).data as Buffer);
+    const out: TlObject = { _: clientIds[inner._]!, request_id: inner.request_id, answer: inner.answer, flags: inner.flags };
+    if (inner.final_info) out.final_info = { ...(inner.final_info as TlObject), _: 'client.queryFinalInfo' };
+    sent += codec.encode({ _: 'tcp.packet', data: codec.encode(out) }).length;
+  }
+});
