@@ -72,7 +72,8 @@ export class AnswerWriter {
     if (!this.stream) return;
     // The usage-only chunk goes only to requesters who asked for usage.
     const relay = this.includeUsage ? batch : batch.filter((data) => !(hasUsage(data) && USAGE_ONLY.test(data)));
-    if (relay.length) this.body(Buffer.from(`data: ${relay.join('\n\ndata: ')}\n\n`), null);
+    // As text: the TL codec writes it as UTF-8 straight into the frame (no Buffer in between).
+    if (relay.length) this.body(`data: ${relay.join('\n\ndata: ')}\n\n`, null);
   }
 
   /** The engine's latest usage: final once the stream ended, else what was generated so far (undefined: the engine reported none). */
@@ -90,7 +91,7 @@ export class AnswerWriter {
   /** Ends the answer with the engine's token usage (reported adjusted, TL tokensUsed). */
   finish(raw: TokenCounts): void {
     const finalInfo = this.finalInfo(raw);
-    if (this.stream || !this.assembler) return this.body(Buffer.from('data: [DONE]\n\n'), finalInfo);
+    if (this.stream || !this.assembler) return this.body('data: [DONE]\n\n', finalInfo);
     this.body(Buffer.from(JSON.stringify(this.assembler.result())), finalInfo, 'application/json');
   }
 
@@ -119,7 +120,7 @@ export class AnswerWriter {
     return { _: 'proxy.queryFinalInfo', flags: 0, tokens_used: tokensUsed(this.adjust(raw)) };
   }
 
-  private body(bytes: Buffer, finalInfo: TlObject | null, contentType = 'text/event-stream', status = 200, reason = 'OK'): void {
+  private body(bytes: Buffer | string, finalInfo: TlObject | null, contentType = 'text/event-stream', status = 200, reason = 'OK'): void {
     const flags = finalInfo ? 1 : 0;
     const tail = finalInfo ? { final_info: finalInfo } : {};
     if (!this.started) {
@@ -127,7 +128,8 @@ export class AnswerWriter {
       // The header says how the body is framed, as the reference worker writes it: the reference
       // client sets up its HTTP answer from these headers (without one it sends chunk markers
       // inside an unframed body).
-      const framing: [string, string] = finalInfo ? ['Content-Length', String(bytes.length)] : ['Transfer-Encoding', 'chunked'];
+      const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
+      const framing: [string, string] = finalInfo ? ['Content-Length', String(length)] : ['Transfer-Encoding', 'chunked'];
       const answer = encodeHttpResponse({ status, reason, headers: [['Content-Type', contentType], framing], body: bytes });
       this.send({ _: 'proxy.queryAnswerEx', request_id: this.requestId, answer, flags, ...tail });
       return;
