@@ -13,7 +13,9 @@ export function spawnNode<T>(name: string, nodeArgs: string[], env: NodeJS.Proce
   return new Promise((resolve, reject) => {
     // One folder per process: tsx's loader thread writes a profile too, under its own thread id.
     const profile = process.env.COCOON_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.COCOON_PROFILE_DIR}/${name}`] : [];
-    const child = spawn(process.execPath, [...profile, ...nodeArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'warn', ...env } });
+    // COCOON_NODE_FLAGS: more Node/V8 flags for every started process (e.g. `--perf-basic-prof`, `--log-deopt`).
+    const extra = process.env.COCOON_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...profile, ...extra, ...nodeArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'warn', ...env } });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
     const lines = createInterface({ input: child.stdout! });

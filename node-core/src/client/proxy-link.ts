@@ -68,6 +68,8 @@ function isUsageOnly(chunk: string): boolean {
   // The substring test first: it rules out every chunk but the last at a fraction of the regex's cost.
   return chunk.includes('"usage"') && USAGE_ONLY.test(chunk);
 }
+/** Whether a chunk names usage. A 6-character needle first: V8 builds a search table per call for 7 or more (10× slower per chunk). */
+const mentionsUsage = (chunk: string): boolean => chunk.includes('usage"') && chunk.includes(USAGE_TEXT);
 
 export interface RunningQuery {
   /** Our request id (hex): the answer's entry in the answer log. */
@@ -292,7 +294,7 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
           // developer gets OpenAI's stream: no usage until our final chunk.
           const relay: string[] = [];
           for (const c of chunks) {
-            if (!c.includes(USAGE_TEXT)) { relay.push(c); continue; }
+            if (!mentionsUsage(c)) { relay.push(c); continue; }
             q.usageChunk = c;
             if (!isUsageOnly(c)) relay.push(withoutUsage(c));
           }

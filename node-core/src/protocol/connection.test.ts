@@ -149,4 +149,28 @@ describe('connection', () => {
     expect(codec.decode(query.data as Buffer)).toEqual({ _: 'client.getWorkerTypesV2' });
     expect(got.subarray(wanted.length).equals(expected.encode(codec.encode(query)))).toBe(true);
   });
+
+  it('two connections writing in the same ticks (frames interleaved in the shared slab, slabs used up and a message larger than one) each send exactly their own frames', async () => {
+    const pairs = await Promise.all([socketPair(), socketPair()]);
+    const conns = pairs.map(([, a]) => new Connection(a, { log, role: 'acceptor', accept: new Set() }));
+    cleanup.push(() => { for (const c of conns) c.close('over'); });
+    const raws = pairs.map(([d]) => { const raw: Buffer[] = []; d.on('data', (c: Buffer) => raw.push(c)); return raw; });
+    const want: Buffer[][] = [[], []];
+    const encoders = [new FrameEncoder(), new FrameEncoder()];
+    const sizes = [5, 300, 16_000, 40_000, 3, 100_000, 253, 254, 9_000];
+    for (let tick = 0; tick < 6; tick++) {
+      for (const [k, n] of sizes.entries()) {
+        const i = (k + tick) % 2;
+        const message: TlObject = { _: 'client.queryAnswerPartEx', request_id: Buffer.alloc(32, tick), answer: Buffer.alloc(n + tick, 0x41 + k), flags: 0 };
+        conns[i]!.send(message);
+        want[i]!.push(encoders[i]!.encode(codec.encode({ _: 'tcp.packet', data: codec.encode(message) })));
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    for (const i of [0, 1]) {
+      const wanted = Buffer.concat(want[i]!);
+      await vi.waitFor(() => expect(Buffer.concat(raws[i]!).length).toBeGreaterThanOrEqual(wanted.length));
+      expect(Buffer.concat(raws[i]!).equals(wanted)).toBe(true);
+    }
+  });
 });

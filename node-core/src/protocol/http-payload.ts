@@ -1,4 +1,4 @@
-import { cocoonCodec, type TlObject } from './tl-codec.ts';
+import { cocoonCodec, TlWriter, type TlObject } from './tl-codec.ts';
 
 /**
  * The payloads of queries and answers, as the reference carries them: a query is a serialized
@@ -44,8 +44,14 @@ export function decodeHttpRequest(bytes: Buffer): HttpExchangeRequest {
   };
 }
 
-export function encodeHttpResponse(r: HttpExchangeResponse): Buffer {
-  return codec.encode({ _: 'http.response', http_version: 'HTTP/1.1', status_code: r.status, reason: r.reason, headers: r.headers.map(header), payload: r.body });
+/**
+ * `body` may be text (a worker's SSE part), encoded as UTF-8 straight into the answer, into a
+ * buffer sized for it up front (the codec's default writer starts small and doubles).
+ */
+export function encodeHttpResponse(r: Omit<HttpExchangeResponse, 'body'> & { body: Buffer | string }): Buffer {
+  const w = new TlWriter((typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.length) + 512);
+  codec.encodeTo(w, { _: 'http.response', http_version: 'HTTP/1.1', status_code: r.status, reason: r.reason, headers: r.headers.map(header), payload: r.body });
+  return w.finish();
 }
 
 export function decodeHttpResponse(bytes: Buffer): HttpExchangeResponse {

@@ -86,7 +86,8 @@ export class TlCodec {
       case 'long': return w.i64(v as bigint);
       case 'double': return w.f64(v as number);
       case 'string': return w.string(v as string);
-      case 'bytes': return w.bytes(v as Buffer);
+      // Text for a bytes field is its UTF-8 (the same wire as a string), written in place without a Buffer first.
+      case 'bytes': return typeof v === 'string' ? w.string(v) : w.bytes(v as Buffer);
       case 'int256': return w.fixed(v as Buffer, 32, where);
       case 'int128': return w.fixed(v as Buffer, 16, where);
       case 'Bool': return w.u32(v ? BOOL_TRUE : BOOL_FALSE);

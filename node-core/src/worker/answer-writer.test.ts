@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AnswerWriter } from './answer-writer.ts';
+import { decodeHttpResponse } from '../protocol/http-payload.ts';
 import type { TlObject } from '../protocol/tl-codec.ts';
 import { adjustedCounts } from '../payments/adjusted-tokens.ts';
 import { DEFAULT_PRICING } from '../payments/pricing.ts';
@@ -29,5 +30,34 @@ describe('AnswerWriter final info', () => {
     const sent: TlObject[] = [];
     new AnswerWriter((m) => sent.push(m), id, false, false).fail(503, 'busy');
     expect(tokensOf(sent[0]!)).toMatchObject({ total_tokens_used: 0n });
+  });
+});
+
+describe('AnswerWriter chunks', () => {
+  const content = (i: number, usage = '') => `{"choices":[{"index":0,"delta":{"content":"c${i}"}}]${usage}}`;
+  const usage = (n: number) => `,"usage":{"prompt_tokens":3,"completion_tokens":${n},"total_tokens":${n + 3}}`;
+  const usageOnly = `{"choices": [ ],"usage": {"prompt_tokens":3,"completion_tokens":9,"total_tokens":12}}`;
+  const body = (m: TlObject) => (m._ === 'proxy.queryAnswerEx' ? decodeHttpResponse(m.answer as Buffer).body : (m.answer as Buffer)).toString('utf8');
+
+  it('keeps the usage of the last chunk that carries it, across batches (running usage)', () => {
+    const w = new AnswerWriter(() => {}, id, true, true);
+    w.chunks([content(0, usage(1)), content(1, usage(2)), content(2)]);
+    expect(w.usageSoFar()?.completion_tokens).toBe(2);
+    w.chunks([content(3), content(4)]);
+    expect(w.usageSoFar()?.completion_tokens).toBe(2);
+    w.chunks([content(5, usage(6)), usageOnly, content(6)]);
+    expect(w.usageSoFar()?.completion_tokens).toBe(9);
+  });
+
+  it('relays every chunk verbatim as SSE, dropping the usage-only chunk unless usage was asked for', () => {
+    const batch = [content(0, usage(1)), content(1), usageOnly];
+    for (const includeUsage of [true, false]) {
+      const sent: TlObject[] = [];
+      const w = new AnswerWriter((m) => sent.push(m), id, true, includeUsage);
+      w.chunks(batch);
+      const relayed = includeUsage ? batch : batch.slice(0, 2);
+      expect(body(sent[0]!)).toBe(`data: ${relayed.join('\n\ndata: ')}\n\n`);
+      expect(w.usageSoFar()?.completion_tokens).toBe(9);
+    }
   });
 });

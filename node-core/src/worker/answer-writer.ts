@@ -23,6 +23,12 @@ import type { TokenCounts } from '../payments/pricing.ts';
 const USAGE_MARK = /"usage":\s*\{/;
 /** The engine's usage-only chunk (`choices: []`), relayed only to requesters who asked for usage. */
 const USAGE_ONLY = /"choices":\s*\[\s*\]/;
+/**
+ * A cheap substring test first. The needle is 6 characters on purpose: V8 searches for needles
+ * of 7 or more with a Boyer-Moore table built on every call (~0.3 µs per 150-character chunk),
+ * shorter ones with a plain scan (~0.03 µs).
+ */
+const hasUsage = (data: string): boolean => data.includes('usage"') && USAGE_MARK.test(data);
 /** Body bytes per answer message, well under the 16 MiB frame limit. */
 const PART_BYTES = 1024 * 1024;
 
@@ -53,17 +59,21 @@ export class AnswerWriter {
 
   /** Engine chunks (JSON texts), relayed in one answer part. */
   chunks(batch: string[]): void {
-    const relay: string[] = [];
-    for (const data of batch) {
-      // The substring test first: it rules out most chunks at a fraction of the regex's cost.
-      const hasUsage = data.includes('"usage"') && USAGE_MARK.test(data);
-      if (hasUsage) this.lastUsageChunk = data;
-      const usageOnly = hasUsage && USAGE_ONLY.test(data);
-      if (this.assembler) this.assembler.add(JSON.parse(data) as Record<string, unknown>);
-      if (usageOnly && !this.includeUsage) continue;
-      relay.push(data);
+    // Only the last chunk with usage is kept, so the search runs from the end and stops at the
+    // first hit (the engine puts usage last; with running usage every chunk has it): testing every
+    // chunk cost ~0.3 µs each, 15 µs of a 50-chunk answer.
+    for (let i = batch.length - 1; i >= 0; i--) {
+      if (hasUsage(batch[i]!)) {
+        this.lastUsageChunk = batch[i]!;
+        break;
+      }
     }
-    if (this.stream && relay.length) this.body(Buffer.from(`data: ${relay.join('\n\ndata: ')}\n\n`), null);
+    if (this.assembler) for (const data of batch) this.assembler.add(JSON.parse(data) as Record<string, unknown>);
+    if (!this.stream) return;
+    // The usage-only chunk goes only to requesters who asked for usage.
+    const relay = this.includeUsage ? batch : batch.filter((data) => !(hasUsage(data) && USAGE_ONLY.test(data)));
+    // As text: the TL codec writes it as UTF-8 straight into the frame (no Buffer in between).
+    if (relay.length) this.body(`data: ${relay.join('\n\ndata: ')}\n\n`, null);
   }
 
   /** The engine's latest usage: final once the stream ended, else what was generated so far (undefined: the engine reported none). */
@@ -81,7 +91,7 @@ export class AnswerWriter {
   /** Ends the answer with the engine's token usage (reported adjusted, TL tokensUsed). */
   finish(raw: TokenCounts): void {
     const finalInfo = this.finalInfo(raw);
-    if (this.stream || !this.assembler) return this.body(Buffer.from('data: [DONE]\n\n'), finalInfo);
+    if (this.stream || !this.assembler) return this.body('data: [DONE]\n\n', finalInfo);
     this.body(Buffer.from(JSON.stringify(this.assembler.result())), finalInfo, 'application/json');
   }
 
@@ -110,7 +120,7 @@ export class AnswerWriter {
     return { _: 'proxy.queryFinalInfo', flags: 0, tokens_used: tokensUsed(this.adjust(raw)) };
   }
 
-  private body(bytes: Buffer, finalInfo: TlObject | null, contentType = 'text/event-stream', status = 200, reason = 'OK'): void {
+  private body(bytes: Buffer | string, finalInfo: TlObject | null, contentType = 'text/event-stream', status = 200, reason = 'OK'): void {
     const flags = finalInfo ? 1 : 0;
     const tail = finalInfo ? { final_info: finalInfo } : {};
     if (!this.started) {
@@ -118,7 +128,8 @@ export class AnswerWriter {
       // The header says how the body is framed, as the reference worker writes it: the reference
       // client sets up its HTTP answer from these headers (without one it sends chunk markers
       // inside an unframed body).
-      const framing: [string, string] = finalInfo ? ['Content-Length', String(bytes.length)] : ['Transfer-Encoding', 'chunked'];
+      const length = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
+      const framing: [string, string] = finalInfo ? ['Content-Length', String(length)] : ['Transfer-Encoding', 'chunked'];
       const answer = encodeHttpResponse({ status, reason, headers: [['Content-Type', contentType], framing], body: bytes });
       this.send({ _: 'proxy.queryAnswerEx', request_id: this.requestId, answer, flags, ...tail });
       return;
