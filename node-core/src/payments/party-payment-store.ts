@@ -316,6 +316,12 @@ export abstract class PartyPaymentStore implements SettlementSource {
     return statement(this.db, 'DELETE FROM rollbacks WHERE proxy = ?').run(proxy).changes > 0;
   }
 
+  /** Every flagged proxy with its reason (what `cocoon client|worker unblock-proxy` lists and clears). */
+  flaggedProxies(): { proxy: string; reason: string; at: number }[] {
+    return (statement(this.db, 'SELECT proxy, reason, at FROM rollbacks ORDER BY at').all() as { proxy: string; reason: string; at: bigint }[])
+      .map((r) => ({ proxy: r.proxy, reason: r.reason, at: Number(r.at) }));
+  }
+
   holdings(): Holding[] {
     this.flushOwn();
     return (statement(this.db, 'SELECT * FROM holdings ORDER BY proxy, contract').all() as Row[]).map((r) => this.toHolding(r));

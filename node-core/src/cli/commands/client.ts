@@ -13,8 +13,10 @@ const usage = `cocoon client --proxy HOST:PORT [--port N] [--api-key KEY | --api
 
 export const command: CliCommand = {
   summary: 'run a client: attested link to a proxy and an OpenAI-compatible API on 127.0.0.1',
-  usage,
+  usage: `${usage}\n       cocoon client unblock-proxy --proxy ADDRESS [--data-dir DIR] [--json]`,
   async run(args) {
+    // Clears the flag this client set on a proxy it stopped trusting (rollback); see unblock-proxy.ts.
+    if (args[0] === 'unblock-proxy') return (await import('./unblock-proxy.ts')).unblockProxy('client', args.slice(1));
     const { values } = parseFlags(args, {
       ...attestationFlags, proxy: { type: 'string' }, port: { type: 'string' }, json: { type: 'boolean' },
       'api-key': { type: 'string' }, 'api-key-file': { type: 'string' }, 'no-api-key': { type: 'boolean' },
