@@ -239,8 +239,10 @@ export abstract class PartyPaymentStore implements SettlementSource {
         this.ensure(report.proxy, report.contract, row ? Number(row.per_token) : 0);
         if (report.signed && report.signed.counter > held.signed) {
           storable('signed counter', report.signed.counter);
-          const onchain = row?.onchain_counter ?? 0n;
-          const since = row?.unsettled_since ?? (report.signed.counter > onchain ? BigInt(this.now()) : null);
+          // Read inside the write: another process (cocoon settle) may have moved the on-chain counter.
+          const cur = this.row(report.proxy, report.contract);
+          const onchain = cur?.onchain_counter ?? 0n;
+          const since = cur?.unsettled_since ?? (report.signed.counter > onchain ? BigInt(this.now()) : null);
           statement(this.db, 'UPDATE holdings SET signed_counter = ?, signed_message = ?, unsettled_since = ? WHERE proxy = ? AND contract = ?')
             .run(report.signed.counter, Buffer.from(report.signed.message), since, report.proxy, report.contract);
         }
@@ -334,6 +336,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
   }
 
   recordOnChain(_kind: SettlementKind, contract: string, counter: bigint, _at?: number): void {
+    this.rows.clear();
     this.db.transaction(() => {
       for (const r of statement(this.db, 'SELECT * FROM holdings WHERE contract = ?').all(contract) as Row[]) {
         if (counter <= r.onchain_counter) continue;
@@ -372,13 +375,35 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
   protected ensure(proxy: string, contract: string, perToken: number): void {
     if (!proxy || !contract) throw new CocoonError('bad_contract', 'a payment needs its proxy and contract addresses');
+    // Every write to a holding goes through here first: its cached row is no longer current.
+    this.rows.delete(reportKey(proxy, contract));
     statement(this.db, 'INSERT INTO holdings (proxy, contract, per_token) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, contract, perToken);
     if (perToken > 0) statement(this.db, 'UPDATE holdings SET per_token = ? WHERE proxy = ? AND contract = ? AND per_token = 0').run(perToken, proxy, contract);
   }
 
+  /**
+   * A holding's row. Outside a transaction a row read since this process last wrote that holding
+   * is reused (a party reads it several times per answer: its own count, the payment message's
+   * check); inside one it is always read from the file. Only this process writes the counters it
+   * checks against; another process (`cocoon settle`) only moves the on-chain counter, which the
+   * write paths re-read inside their transactions. A read-only store (status) never caches.
+   */
   protected row(proxy: string, contract: string): Row | undefined {
-    return statement(this.db, 'SELECT * FROM holdings WHERE proxy = ? AND contract = ?').get(proxy, contract) as Row | undefined;
+    const key = reportKey(proxy, contract);
+    const cache = !this.db.inTransaction && !this.db.readonly;
+    if (cache) {
+      const hit = this.rows.get(key);
+      if (hit) return hit;
+    }
+    const r = statement(this.db, 'SELECT * FROM holdings WHERE proxy = ? AND contract = ?').get(proxy, contract) as Row | undefined;
+    if (r && cache) {
+      if (this.rows.size > 10_000) this.rows.clear();
+      this.rows.set(key, r);
+    }
+    return r;
   }
+
+  private readonly rows = new Map<string, Row>();
 
   private toHolding(r: Row): Holding {
     const per = Number(r.per_token);

@@ -132,7 +132,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
    * failed or vanished, the timeout): what reached the client is committed to the ledger, once
    * (the request id makes it idempotent), and becomes the answer's final usage.
    */
-  function endEarly(req: ProxyRequest, outcome: 'cancelled' | 'failed'): TokenCounts {
+  function endEarly(req: ProxyRequest, outcome: 'cancelled' | 'failed', committed?: (worker: WorkerEntry, produced: TokenCounts) => void): TokenCounts {
     finish(req);
     const worker = req.worker;
     const raw = req.firstPartSent && req.usagePart ? lastUsageIn(req.usagePart) : null;
@@ -147,19 +147,19 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       return ZERO_TOKENS;
     }
     if (adjustedTotal(produced) === 0) return ZERO_TOKENS;
-    recordAnswer(req, worker, produced, outcome);
+    recordAnswer(req, worker, produced, outcome, committed && (() => committed(worker, produced)));
     return produced;
   }
 
   /** Ends a query with an error; what it produced is charged, and the client gets that usage and its signed charge. */
   function failToClient(req: ProxyRequest, code: number, message: string, outcome: 'cancelled' | 'failed' = 'failed'): void {
-    const produced = endEarly(req, outcome);
+    // Its signed charge and the worker's payout go once the ledger has committed the answer.
+    const produced = endEarly(req, outcome, (worker, t) => sendPayments(req, worker, BigInt(adjustedTotal(t))));
     if (outcome === 'failed') statsFor(req.model).failed++;
     req.client.send({
       _: 'client.queryAnswerErrorEx', request_id: req.clientRequestId, error_code: code, error: message, flags: 1,
       final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: tokensUsed(produced) },
     });
-    if (produced !== ZERO_TOKENS && req.worker) sendPayments(req, req.worker, BigInt(produced.prompt + produced.cached + produced.completion + produced.reasoning));
   }
 
   /** After a completed query, as the reference: the latest signed payment to both sides. */
@@ -218,11 +218,15 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     return BigInt(adjustedTotal(t)) > worst ? `${adjustedTotal(t)} adjusted tokens exceed the worst case ${worst} of this request` : null;
   }
 
-  /** Commits an answer's usage to the ledger (settling proxies); a ledger failure is logged, never thrown at the peer. */
-  function recordAnswer(req: ProxyRequest, worker: WorkerEntry, tokens: ReturnType<typeof tokenCountsOf>, outcome: 'completed' | 'cancelled' | 'failed'): void {
-    if (!payments) return;
+  /**
+   * Commits an answer's usage to the ledger (settling proxies; grouped, see GroupCommitPolicy);
+   * `committed` runs once it is durable (at once without settlement). A ledger failure is logged,
+   * never thrown at the peer.
+   */
+  function recordAnswer(req: ProxyRequest, worker: WorkerEntry, tokens: ReturnType<typeof tokenCountsOf>, outcome: 'completed' | 'cancelled' | 'failed', committed?: () => void): void {
+    if (!payments) return committed?.();
     try {
-      payments.answerEnded({ requestId: req.workerRequestId.toString('hex'), clientOwner: req.clientOwner, workerOwner: worker.owner, tokens, coefficient: worker.coefficient, outcome });
+      payments.answerEnded({ requestId: req.workerRequestId.toString('hex'), clientOwner: req.clientOwner, workerOwner: worker.owner, tokens, coefficient: worker.coefficient, outcome }, committed);
     } catch (err) {
       log.error({ request: req.workerRequestId.toString('hex').slice(0, 16), err: (err as Error).message }, 'could not record an answer in the ledger');
     }
@@ -303,8 +307,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
           log.error({ request: req.workerRequestId.toString('hex').slice(0, 16), worker: worker.owner, tokens: t }, `worker's token report refused, nothing charged or paid: ${refused}`);
           return;
         }
-        recordAnswer(req, worker, t, 'completed');
-        sendPayments(req, worker, BigInt(adjustedTotal(t)));
+        recordAnswer(req, worker, t, 'completed', () => sendPayments(req, worker, BigInt(adjustedTotal(t))));
         return;
       }
       case 'proxy.queryAnswerErrorEx': {
@@ -480,14 +483,9 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
         // What already reached it is charged (and paid to the worker); nothing can be sent back.
         for (const req of [...requests.values()]) {
           cancelOnWorker(req);
-          endEarly(req, 'cancelled');
-          if (req.worker && req.usagePart) {
-            const w = settlement.workerPayment(req.worker.owner);
-            req.worker.connection.send({
-              _: 'proxy.workerRequestPayment', request_id: req.workerRequestId, signed_payment: signedPaymentTl(w.signedPayment),
-              db_tokens: w.tokensCommittedToDb, max_tokens: w.maxTokens, request_tokens: 0n, request_client_owner: req.clientOwner,
-            });
-          }
+          endEarly(req, 'cancelled', (worker) => {
+            if (!worker.connection.closed) sendWorkerPayment(worker, req.workerRequestId, req.clientOwner, 0n);
+          });
         }
         byClientRequest.delete(conn);
       }
