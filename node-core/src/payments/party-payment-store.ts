@@ -83,6 +83,10 @@ const MIGRATIONS = [
     CREATE TABLE own_usage (request_id TEXT PRIMARY KEY, proxy TEXT NOT NULL, contract TEXT NOT NULL, units INTEGER NOT NULL, at INTEGER NOT NULL);
     CREATE TABLE rollbacks (proxy TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL);
     ${SETTLEMENT_STATE_SQL}`),
+  // The client's answer log (client-payment-store.ts); a worker's file keeps it empty.
+  (db: SqliteDb) => db.exec(`
+    CREATE TABLE answer_log (id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, entry TEXT NOT NULL);
+    CREATE INDEX answer_log_started ON answer_log (started_at);`),
 ];
 
 type Row = {

@@ -110,6 +110,11 @@ abstract class PartySettlement<S extends PartyPaymentStore> {
 export class StoreClientSettlement extends PartySettlement<ClientPaymentStore> implements ClientSettlement {
   readonly secret = null;
 
+  /** The answer log is kept in the client payment store. */
+  get answerHistory(): ClientPaymentStore {
+    return this.store;
+  }
+
   static open(o: PartySettlementOptions): StoreClientSettlement {
     return new StoreClientSettlement(ClientPaymentStore.open(o.path), o, 'charge');
   }

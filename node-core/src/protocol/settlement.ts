@@ -69,6 +69,16 @@ export interface ClientSettlement {
   chargeCounters?(proxyContract: string): { signed: bigint; onChain: bigint } | null;
   /** An answer's final usage, as received (before its payment arrives): the client's own count. */
   onAnswer?(proxyContract: string, requestId: string, tokens: import('../payments/pricing.ts').TokenCounts, maxCoefficient: number): void;
+  /** Where the client's answer log survives restarts (the client payment store), if anywhere. */
+  readonly answerHistory?: AnswerHistory;
+}
+
+/** Saved answer log entries (opaque JSON texts written by client/answer-log.ts). */
+export interface AnswerHistory {
+  /** The newest saved entries, oldest first, at most `limit`. */
+  loadAnswers(limit: number): { id: string; entry: string }[];
+  /** Saves new or changed entries; the store applies its retention. */
+  saveAnswers(rows: { id: string; startedAt: number; entry: string }[]): void;
 }
 
 /** The worker's side. */
