@@ -107,7 +107,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
   protected constructor(protected readonly db: SqliteDb, readonly path: string, now?: () => number) {
     this.now = now ?? Date.now;
     this.ownTx = db.transaction((queued: { u: OwnUsage; units: bigint }[]) => {
-      for (const q of queued) this.recordOwnInTx(q.u, q.units);
+      this.recordOwnInTx(queued);
       this.writeReports();
     });
   }
@@ -181,18 +181,36 @@ export abstract class PartyPaymentStore implements SettlementSource {
   /** The transaction behind `flushOwn`, built once. */
   private readonly ownTx: import('better-sqlite3').Transaction<(queued: { u: OwnUsage; units: bigint }[]) => void>;
 
-  private recordOwnInTx(u: OwnUsage, units: bigint): bigint {
-    const seen = statement(this.db, 'SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
-    if (seen) return seen.units;
-    this.ensure(u.proxy, u.contract, this.perToken(u.pricing));
-    const t = u.tokens;
-    const cur = this.row(u.proxy, u.contract)!;
-    storable('own counter', cur.own_counter + units);
-    statement(this.db, `UPDATE holdings SET own_counter = own_counter + ?, own_prompt = own_prompt + ?, own_cached = own_cached + ?,
-      own_completion = own_completion + ?, own_reasoning = own_reasoning + ? WHERE proxy = ? AND contract = ?`)
-      .run(units, t.prompt, t.cached, t.completion, t.reasoning, u.proxy, u.contract);
-    statement(this.db, 'INSERT INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)').run(u.requestId, u.proxy, u.contract, units, this.now());
-    return units;
+  /**
+   * Commits a group of own counts: one row per answer (a request id already counted is skipped:
+   * idempotent), then one update per holding with the group's sums.
+   */
+  private recordOwnInTx(queued: { u: OwnUsage; units: bigint }[]): void {
+    const at = this.now();
+    const sums = new Map<string, { u: OwnUsage; units: bigint; t: TokenCounts }>();
+    const insert = statement(this.db, 'INSERT OR IGNORE INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)');
+    for (const { u, units } of queued) {
+      if (insert.run(u.requestId, u.proxy, u.contract, units, at).changes === 0) continue;
+      const key = reportKey(u.proxy, u.contract);
+      const sum = sums.get(key);
+      if (!sum) {
+        sums.set(key, { u, units, t: { ...u.tokens } });
+        continue;
+      }
+      sum.units += units;
+      sum.t.prompt += u.tokens.prompt;
+      sum.t.cached += u.tokens.cached;
+      sum.t.completion += u.tokens.completion;
+      sum.t.reasoning += u.tokens.reasoning;
+    }
+    for (const { u, units, t } of sums.values()) {
+      this.ensure(u.proxy, u.contract, this.perToken(u.pricing));
+      const cur = statement(this.db, 'SELECT own_counter FROM holdings WHERE proxy = ? AND contract = ?').get(u.proxy, u.contract) as { own_counter: bigint };
+      storable('own counter', cur.own_counter + units);
+      statement(this.db, `UPDATE holdings SET own_counter = own_counter + ?, own_prompt = own_prompt + ?, own_cached = own_cached + ?,
+        own_completion = own_completion + ?, own_reasoning = own_reasoning + ? WHERE proxy = ? AND contract = ?`)
+        .run(units, t.prompt, t.cached, t.completion, t.reasoning, u.proxy, u.contract);
+    }
   }
 
   /**
