@@ -18,6 +18,7 @@ import type { PricingParams } from './pricing.ts';
 import { PartyPaymentStore, type Holding, type HoldingRow, type OwnUsage, type PartyStoreOptions } from './party-payment-store.ts';
 import { statement, storable } from './sqlite.ts';
 import { CocoonError } from '../errors.ts';
+import { randomBytes } from 'node:crypto';
 import { nanoToTon } from './pricing.ts';
 import { counterOfUnits } from './units.ts';
 
@@ -48,6 +49,18 @@ export class ClientPaymentStore extends PartyPaymentStore {
       throw new CocoonError('bad_retention', `the answer log keeps at least 1 answer for more than 0 days, got ${retention.maxAnswers} answers, ${retention.maxAgeDays} days`);
     }
     return new ClientPaymentStore(PartyPaymentStore.openDb(path, 'client payment store', opts), path, opts.slackUnits ?? 0n, retention, opts.now);
+  }
+
+  /**
+   * The secret whose SHA-256 this client puts in its client contracts (short authorization: a
+   * proxy that reads the hash lets the client prove the secret instead of sending a register
+   * transaction per connection). Made once, 32 random bytes, kept in this file.
+   */
+  authSecret(): Buffer {
+    const row = statement(this.db, 'SELECT secret FROM auth_secret WHERE id = 1').get() as { secret: Buffer } | undefined;
+    if (row) return row.secret;
+    statement(this.db, 'INSERT OR IGNORE INTO auth_secret (id, secret) VALUES (1, ?)').run(randomBytes(32));
+    return (statement(this.db, 'SELECT secret FROM auth_secret WHERE id = 1').get() as { secret: Buffer }).secret;
   }
 
   /** The newest saved answers of the answer log (client/answer-log.ts), oldest first, at most `limit`. */

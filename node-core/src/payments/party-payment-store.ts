@@ -87,6 +87,8 @@ const MIGRATIONS = [
   (db: SqliteDb) => db.exec(`
     CREATE TABLE answer_log (id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, entry TEXT NOT NULL);
     CREATE INDEX answer_log_started ON answer_log (started_at);`),
+  // The client's secret for the short authorization (client-payment-store.ts `authSecret`).
+  (db: SqliteDb) => db.exec('CREATE TABLE auth_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL)'),
 ];
 
 type Row = {

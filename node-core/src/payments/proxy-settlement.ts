@@ -18,7 +18,7 @@ import { clientContractOf, workerContractOf } from '../../../contracts/wrappers/
 import { pricingOf } from '../../../contracts/wrappers/Root.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { NO_PAYMENT, type PaymentState, type ProxySettlement } from '../protocol/settlement.ts';
+import { NO_PAYMENT, secretHash, type PaymentState, type ProxySettlement } from '../protocol/settlement.ts';
 import { admit, type PaymentErrorBody } from './admission.ts';
 import { ChainSettlementSubmitter } from './chain-submitter.ts';
 import type { PricingParams, TokenCounts } from './pricing.ts';
@@ -30,7 +30,10 @@ import { ProxyStateCommitter, type StateCommitPolicy } from './proxy-state-commi
 
 export const PROXY_LEDGER_FILE = 'proxy-ledger.sqlite';
 
-interface ClientView { balanceNano: bigint; stakeNano: bigint; tokensUsed: bigint; deployed: boolean; readAt: number }
+interface ClientView { balanceNano: bigint; stakeNano: bigint; tokensUsed: bigint; deployed: boolean; readAt: number; secretHash?: Buffer }
+
+/** Secret hashes that prove nothing: unset, and the hash of the empty secret (the reference's default). */
+const WEAK_SECRET_HASHES = [Buffer.alloc(32), secretHash(Buffer.alloc(0))];
 
 export interface AdmissionRequest {
   clientOwner: string;
@@ -127,6 +130,8 @@ export interface ProxySettlementOptions {
   clientStateTtlMs?: number;
   /** How long the long authorization waits for the register transaction (default 300 s, as the reference). */
   registrationTimeoutMs?: number;
+  /** How old a client contract read may be for the proxy to offer the short authorization (default 60 s). */
+  shortAuthMaxAgeMs?: number;
   /** How long a query waits for the registration of a connection that authorized before its contract was open (default 20 s). */
   lateRegistrationWaitMs?: number;
   /** When the proxy commits its state on chain (proxy-state-commits.ts; default the reference's 30–60 s). */
@@ -236,8 +241,31 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     return this.contractOf('worker', workerOwner);
   }
 
-  clientSecretHash(): Buffer | null {
-    return null;
+  /**
+   * Short authorization: offered when this proxy holds a read of the owner's client contract
+   * (open, younger than `shortAuthMaxAgeMs`, default 60 s) with a secret hash set by its owner
+   * (`owner_client_change_secret_hash`, which only the owner may send). The client proves the
+   * secret instead of sending a register transaction per connection. Otherwise (never seen,
+   * stale, no secret set) the long authorization; a stale read is refreshed for the next time.
+   */
+  clientSecretHash(clientOwner: string): Buffer | null {
+    const contract = this.clientContractAddress(clientOwner);
+    const view = this.clients.get(contract);
+    const age = view ? Date.now() - view.readAt : Infinity;
+    const fresh = age <= (this.o.shortAuthMaxAgeMs ?? 60_000);
+    // Refreshed for the next connection (a secret hash just set, or changed by its owner).
+    if (age > (this.o.clientStateTtlMs ?? 2_000)) void this.refreshClient(contract).catch(() => undefined);
+    if (!fresh || !view || !view.deployed || !view.secretHash || WEAK_SECRET_HASHES.some((w) => w.equals(view.secretHash!))) return null;
+    return view.secretHash;
+  }
+
+  /** Nonces of connections that proved their owner's secret (short authorization), with that owner. */
+  private readonly shortAuthorized = new Map<bigint, string>();
+
+  clientAuthorizedShort(clientOwner: string, nonce: bigint): void {
+    if (this.shortAuthorized.size > 100_000) this.shortAuthorized.clear();
+    this.shortAuthorized.set(nonce, rawOwner(clientOwner));
+    this.o.log.info({ clientOwner, contract: this.clientContractAddress(clientOwner) }, 'client authorized by the secret its contract holds the hash of');
   }
 
   /**
@@ -287,7 +315,8 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     }
     if (!result.ok) return { ok: false, status: 402, body: result.body };
     // Only a connection that proved the owner (register transaction with its nonce) is charged to the contract.
-    if (this.registrations.registration(r.authNonce)?.owner !== rawOwner(r.clientOwner)) {
+    const owner = rawOwner(r.clientOwner);
+    if (this.shortAuthorized.get(r.authNonce) !== owner && this.registrations.registration(r.authNonce)?.owner !== owner) {
       try {
         await this.registrations.verify(r.clientOwner, r.authNonce, this.o.lateRegistrationWaitMs ?? 20_000);
       } catch (err) {
@@ -498,7 +527,7 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
         const d = await readClientData(this.o.chain, Address.parse(contract));
         const held = d ? (d.balance < d.stake ? d.balance : d.stake) : 0n;
         const view: ClientView = d
-          ? { balanceNano: d.balance - held, stakeNano: held, tokensUsed: d.tokensUsed, deployed: d.state === 0, readAt: Date.now() }
+          ? { balanceNano: d.balance - held, stakeNano: held, tokensUsed: d.tokensUsed, deployed: d.state === 0, readAt: Date.now(), secretHash: d.secretHash }
           : { balanceNano: 0n, stakeNano: 0n, tokensUsed: 0n, deployed: false, readAt: Date.now() };
         this.clients.set(contract, view);
         if (d && this.ledger.account('client', contract)) {

@@ -185,6 +185,8 @@ export async function clientRoleSettlement(config: ChainConfig, values: Settleme
     chain: b.chain, wallet: b.wallet, policy: DEFAULT_SETTLEMENT_POLICY, log: log.child({ role: 'client-settlement' }),
   });
   log.info({ owner: b.wallet.address.toString(), contract: own.address.toString(), proxy: b.proxyContract.toString() }, 'client settles with its client contract');
+  // Short authorization when the contract already holds this client's secret hash.
+  if (await settlement.enableShortAuth()) log.info({ contract: own.address.toString() }, 'the client contract holds this client\'s secret hash: short authorization');
   return { settlement, pricing: b.pricing };
 }
 

@@ -42,6 +42,8 @@ export interface ProxySettlement {
    * proxy then offers the short authorization (the client proves the secret).
    */
   clientSecretHash(clientOwner: string): Buffer | null;
+  /** The client proved the secret behind `clientSecretHash` on the connection given `nonce` (short authorization). */
+  clientAuthorizedShort?(clientOwner: string, nonce: bigint): void;
   /**
    * Long authorization: resolves once the client contract has registered with this proxy using
    * `nonce` (a transaction the client sends). Rejects with a reason to refuse the client.
