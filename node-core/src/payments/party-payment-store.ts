@@ -149,6 +149,8 @@ export abstract class PartyPaymentStore implements SettlementSource {
     if (!u.proxy || !u.contract) throw new CocoonError('bad_contract', 'a payment needs its proxy and contract addresses');
     storable('own counter', (this.row(u.proxy, u.contract)?.own_counter ?? 0n) + this.pendingUnits(u.proxy, u.contract) + units);
     this.pendingOwn.set(u.requestId, { u, units });
+    const key = reportKey(u.proxy, u.contract);
+    this.pendingSums.set(key, (this.pendingSums.get(key) ?? 0n) + units);
     if (this.pendingOwn.size >= OWN_FLUSH_MAX) this.flushOwn();
     else if (!this.ownTimer) {
       this.ownTimer = setTimeout(() => {
@@ -164,10 +166,11 @@ export abstract class PartyPaymentStore implements SettlementSource {
   private readonly pendingOwn = new Map<string, { u: OwnUsage; units: bigint }>();
   private ownTimer: NodeJS.Timeout | undefined;
 
+  /** Units counted but not yet committed, per holding (`proxy|contract`). */
+  private readonly pendingSums = new Map<string, bigint>();
+
   private pendingUnits(proxy: string, contract: string): bigint {
-    let sum = 0n;
-    for (const p of this.pendingOwn.values()) if (p.u.proxy === proxy && p.u.contract === contract) sum += p.units;
-    return sum;
+    return this.pendingSums.get(reportKey(proxy, contract)) ?? 0n;
   }
 
   /** Commits the queued own counts (and the reported counters waiting) in one transaction. */
@@ -178,6 +181,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
     const queued = [...this.pendingOwn.values()];
     this.ownTx.immediate(queued);
     this.pendingOwn.clear();
+    this.pendingSums.clear();
   }
 
   /** The transaction behind `flushOwn`, built once. */
