@@ -14,7 +14,7 @@ import type { TlObject } from '../protocol/tl-codec.ts';
 import { WorkerPool, type WorkerEntry } from './worker-pool.ts';
 import { isProxyPayments } from '../payments/proxy-settlement.ts';
 import { DEFAULT_PRICING, type TokenCounts } from '../payments/pricing.ts';
-import { adjustedCounts, adjustedTotal } from '../payments/adjusted-tokens.ts';
+import { adjustedCounts, adjustedTotal, capAdjusted } from '../payments/adjusted-tokens.ts';
 import { worstCaseUnits } from '../payments/admission.ts';
 import { UNITS_PER_TOKEN } from '../payments/units.ts';
 import { lastUsageIn, mentionsUsage } from '../payments/running-usage.ts';
@@ -170,10 +170,24 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     sendClientPayment(req.client, req.clientOwner, req.clientRequestId, requestTokens);
   }
 
+  /**
+   * A connection's payment messages carry the signed payment only when it differs from the last
+   * one sent on it (the proxy signs at most every 200 ms; the counters still come every time):
+   * the party already holds it, and every answer would otherwise carry the same bytes twice.
+   */
+  const signedSent = new WeakMap<Connection, Buffer>();
+  function newSigned(conn: Connection, signed: Buffer | null): Buffer | null {
+    if (!signed) return null;
+    const last = signedSent.get(conn);
+    if (last && (last === signed || last.equals(signed))) return null;
+    signedSent.set(conn, signed);
+    return signed;
+  }
+
   function sendWorkerPayment(worker: WorkerEntry, requestId: Buffer, clientOwner: string, requestTokens: bigint): void {
     const w = settlement.workerPayment(worker.owner);
     worker.connection.send({
-      _: 'proxy.workerRequestPayment', request_id: requestId, signed_payment: signedPaymentTl(w.signedPayment),
+      _: 'proxy.workerRequestPayment', request_id: requestId, signed_payment: signedPaymentTl(newSigned(worker.connection, w.signedPayment)),
       db_tokens: w.tokensCommittedToDb, max_tokens: w.maxTokens, request_tokens: requestTokens, request_client_owner: clientOwner,
     });
   }
@@ -181,7 +195,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   function sendClientPayment(conn: Connection, clientOwner: string, requestId: Buffer, requestTokens: bigint): void {
     const c = settlement.clientPayment(clientOwner);
     conn.send({
-      _: 'proxy.clientRequestPayment', request_id: requestId, signed_payment: signedPaymentTl(c.signedPayment),
+      _: 'proxy.clientRequestPayment', request_id: requestId, signed_payment: signedPaymentTl(newSigned(conn, c.signedPayment)),
       db_tokens: c.tokensCommittedToDb, max_tokens: c.maxTokens, request_tokens: requestTokens,
     });
   }
@@ -200,22 +214,22 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     }
   });
 
+  /** Why a worker's final token report cannot be charged at all, or null: its total must be the sum of its kinds. */
+  function malformedUsage(t: TokenCounts, total: bigint): string | null {
+    return total !== BigInt(adjustedTotal(t)) ? `total_tokens_used ${total} is not the sum of its kinds (${adjustedTotal(t)})` : null;
+  }
+
   /**
-   * Why a worker's final token report cannot be charged, or null: its total must be the sum of
-   * its kinds, and (settling proxies) it may not exceed the worst case the admission reserved for
-   * — the prompt's bytes and max_tokens at this worker's coefficient (the reference fails such a
-   * request too).
+   * The most a settling proxy charges for this answer: the worst case admission reserved for the
+   * request (prompt bytes + max_tokens at this worker's coefficient); null when unbounded.
    */
-  function implausibleUsage(req: ProxyRequest, worker: WorkerEntry, t: TokenCounts, total: bigint): string | null {
-    if (total !== BigInt(adjustedTotal(t))) return `total_tokens_used ${total} is not the sum of its kinds (${adjustedTotal(t)})`;
+  function worstCaseTokens(req: ProxyRequest, worker: WorkerEntry): number | null {
     if (!payments || req.maxTokens <= 0) return null;
-    let worst: bigint;
     try {
-      worst = worstCaseUnits(req.query.length, req.maxTokens, payments.pricing, Math.max(1, worker.coefficient)) / UNITS_PER_TOKEN;
+      return Number(worstCaseUnits(req.query.length, req.maxTokens, payments.pricing, Math.max(1, worker.coefficient)) / UNITS_PER_TOKEN);
     } catch {
       return null;
     }
-    return BigInt(adjustedTotal(t)) > worst ? `${adjustedTotal(t)} adjusted tokens exceed the worst case ${worst} of this request` : null;
   }
 
   /**
@@ -296,13 +310,22 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
         pool.recordSuccess(worker, Date.now() - req.startedAt);
         const s = statsFor(req.model);
         s.completed++;
-        const t = tokenCountsOf(tokens!);
+        let t = tokenCountsOf(tokens!);
+        let finalTokens = tokens!;
+        const refused = malformedUsage(t, tokens!.total_tokens_used as bigint);
+        // A report above the request's reserved worst case is charged (and paid) the worst case
+        // (payments/adjusted-tokens.ts capAdjusted), and the client's final info says so.
+        const worst = refused ? null : worstCaseTokens(req, worker);
+        if (worst !== null && adjustedTotal(t) > worst) {
+          log.warn({ request: req.workerRequestId.toString('hex').slice(0, 16), worker: worker.owner, reported: adjustedTotal(t), worst }, 'worker reported more adjusted tokens than the worst case of this request; charging the worst case');
+          t = capAdjusted(t, worst);
+          finalTokens = tokensUsed(t);
+        }
         s.tokens += adjustedTotal(t);
-        req.client.send({ _: kind, request_id: req.clientRequestId, answer: p.answer, flags: 1, final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: tokens } });
-        // The worker reports adjusted tokens (as the reference worker): recorded as reported, once
-        // they pass the checks; the ledger commits after the client has its final part (so a
+        req.client.send({ _: kind, request_id: req.clientRequestId, answer: p.answer, flags: 1, final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: finalTokens } });
+        // The worker reports adjusted tokens (as the reference worker): recorded as reported (up
+        // to the worst case), unless malformed; the ledger commits after the client has its final part (so a
         // charge never covers an answer the client has not seen), then both sides get signed counters.
-        const refused = implausibleUsage(req, worker, t, tokens!.total_tokens_used as bigint);
         if (refused) {
           log.error({ request: req.workerRequestId.toString('hex').slice(0, 16), worker: worker.owner, tokens: t }, `worker's token report refused, nothing charged or paid: ${refused}`);
           return;
