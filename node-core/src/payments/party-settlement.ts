@@ -14,7 +14,7 @@ import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { secretHash, type ClientSettlement, type PaymentState, type WorkerSettlement } from '../protocol/settlement.ts';
 import { ChainSettlementSubmitter } from './chain-submitter.ts';
-import { ClientPaymentStore } from './client-payment-store.ts';
+import { ClientPaymentStore, type AnswerRetention } from './client-payment-store.ts';
 import type { PartyPaymentStore } from './party-payment-store.ts';
 import type { PricingParams, TokenCounts } from './pricing.ts';
 import { SettlementScheduler, DEFAULT_SETTLEMENT_POLICY, type SettlementPolicy } from './settlement-scheduler.ts';
@@ -154,8 +154,8 @@ export class StoreClientSettlement extends PartySettlement<ClientPaymentStore> i
     return this.store;
   }
 
-  static open(o: PartySettlementOptions): StoreClientSettlement {
-    return new StoreClientSettlement(ClientPaymentStore.open(o.path), o, 'charge');
+  static open(o: PartySettlementOptions & { answerRetention?: Partial<AnswerRetention> }): StoreClientSettlement {
+    return new StoreClientSettlement(ClientPaymentStore.open(o.path, { ...(o.answerRetention && { answerRetention: o.answerRetention }) }), o, 'charge');
   }
 
   private pendingRegistration: { proxyContract: string; nonce: bigint; timer: NodeJS.Timeout } | null = null;
