@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Usage } from '../inference/openai-types.ts';
+import type { AnswerHistory } from '../protocol/settlement.ts';
 import { computeCost, type CostBreakdown, type PricingParams, type TokenCounts } from '../payments/pricing.ts';
 import { usageOf } from './usage.ts';
 
@@ -7,8 +8,12 @@ import { usageOf } from './usage.ts';
  * What each answer cost, as this client knows it: the app's cost history and the cost of an
  * answer the developer stopped (its HTTP response is gone by the time the proxy's final usage
  * and signed charge arrive). Served as `GET /v1/cocoon/answers[/{id}]`; every inference response
- * names its entry in the `x-cocoon-request-id` header. In memory, the newest `capacity` answers
- * (the app keeps its own history; this is the client's view of the charge).
+ * names its entry in the `x-cocoon-request-id` header. The newest `capacity` answers in memory;
+ * with a `history` (the client payment store) they are also saved — changes grouped, one
+ * transaction per `SAVE_EVERY_MS` and on `close()` — and loaded back on start, so the log
+ * survives restarts (a client killed with kill -9 forgets at most its last second of changes).
+ * An answer a previous run left streaming is shown `interrupted`; one whose charge waited for a
+ * signed counter still becomes `signed` when one covering it arrives.
  *
  * Charge states: `none` (nothing to charge, or a network without payments), `pending` (ended,
  * no signed charge covering it yet), `signed` (the proxy's signed charge that came with it was
@@ -48,20 +53,88 @@ interface Entry extends Omit<AnswerCost, 'charge'> {
   reason?: string;
 }
 
+/** How often changed entries are saved (one transaction for all of them). */
+const SAVE_EVERY_MS = 1_000;
+
+/** An entry as saved: bigints as decimal strings, plus the counter it waits for. */
+type SavedEntry = Omit<Entry, 'signedCounter'> & { signedCounter: string | null; awaitingCovers?: string };
+
 export class AnswerLog extends EventEmitter<{ changed: [id: string] }> {
   private readonly entries = new Map<string, Entry>();
   /** Answers whose charge waits for a signed counter: id → the counter that covers it. */
   private readonly awaiting = new Map<string, bigint>();
   private spent = 0n;
+  private readonly dirty = new Set<string>();
+  private saveTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly pricing: () => PricingParams,
     /** The client contract's on-chain counter at this answer's proxy (null: unknown or no payments). */
     private readonly onChainCounter: () => bigint | null = () => null,
     private readonly capacity = 1000,
+    private readonly history?: AnswerHistory,
+    private readonly onSaveError: (err: unknown) => void = () => undefined,
   ) {
     super();
     this.setMaxListeners(0);
+    if (history) {
+      this.load(history);
+      this.on('changed', (id) => {
+        this.dirty.add(id);
+        if (!this.saveTimer) {
+          this.saveTimer = setTimeout(() => this.save(), SAVE_EVERY_MS);
+          this.saveTimer.unref();
+        }
+      });
+    }
+  }
+
+  /** Saves what changed since the last save (call before the history's store closes). */
+  close(): void {
+    this.save();
+  }
+
+  private load(history: AnswerHistory): void {
+    const now = new Date().toISOString();
+    for (const { id, entry } of history.loadAnswers(this.capacity)) {
+      let saved: SavedEntry;
+      try {
+        saved = JSON.parse(entry) as SavedEntry;
+      } catch {
+        continue; // an entry this version cannot read is left out of the log, not fatal
+      }
+      const { awaitingCovers, signedCounter, ...rest } = saved;
+      const e: Entry = { ...rest, signedCounter: signedCounter === null ? null : BigInt(signedCounter) };
+      if (e.endedAt === null) {
+        // The previous run stopped while this answer streamed: it will never end now.
+        e.endedAt = now;
+        e.outcome = 'interrupted';
+        e.error ??= 'the client stopped before this answer ended';
+        this.dirty.add(id);
+      }
+      if (awaitingCovers !== undefined) this.awaiting.set(id, BigInt(awaitingCovers));
+      this.entries.set(id, e);
+    }
+  }
+
+  private save(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    if (!this.history || this.dirty.size === 0) return;
+    const rows: { id: string; startedAt: number; entry: string }[] = [];
+    for (const id of this.dirty) {
+      const e = this.entries.get(id);
+      if (!e) continue;
+      const covers = this.awaiting.get(id);
+      const saved: SavedEntry = { ...e, signedCounter: e.signedCounter?.toString() ?? null, ...(covers !== undefined && { awaitingCovers: covers.toString() }) };
+      rows.push({ id, startedAt: Date.parse(e.startedAt), entry: JSON.stringify(saved) });
+    }
+    this.dirty.clear();
+    try {
+      this.history.saveAnswers(rows);
+    } catch (err) {
+      this.onSaveError(err);
+    }
   }
 
   started(id: string, a: { model: string; endpoint: string }): void {

@@ -56,7 +56,9 @@ export async function startClient(opts: ClientOptions): Promise<ClientRunner> {
   }
   const pricing = opts.pricing ?? DEFAULT_PRICING;
   // The answer log reads the link's counters lazily (the link is created next).
-  const answers = new AnswerLog(() => pricing, () => link.chargeCounters()?.onChain ?? null);
+  // Kept in the client payment store when settling, so /v1/cocoon/answers survives restarts.
+  const answers = new AnswerLog(() => pricing, () => link.chargeCounters()?.onChain ?? null, 1000, opts.settlement?.answerHistory,
+    (err) => opts.log.warn({ err: (err as Error).message }, 'could not save the answer log'));
   const link = new ProxyLink({ ...opts.proxy, identity: opts.identity, verifier: opts.verifier, log: opts.log, answers, ...(opts.ownerAddress && { ownerAddress: opts.ownerAddress }), ...(opts.settlement && { settlement: opts.settlement }) });
   const maxCoefficient = opts.limits?.maxCoefficient ?? opts.maxCoefficient ?? 4000;
   let models: ClientStatus['models'] = [];
@@ -115,6 +117,7 @@ export async function startClient(opts: ClientOptions): Promise<ClientRunner> {
       link.stop();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+      answers.close();
     },
   };
 }

@@ -158,7 +158,7 @@ export class ProxyLink extends EventEmitter<{ status: [] }> {
     const blocked = this.settlement.refusal?.(this.proxyContract);
     if (blocked) {
       throw new CocoonError('proxy_blocked', `this client stopped using proxy ${this.proxyContract}: ${blocked}`, {
-        hint: 'use another proxy; once the operator has investigated, clear the flag in the client payment store (client-payments.sqlite, table rollbacks)',
+        hint: `use another proxy; once you have investigated, clear the flag with: cocoon client unblock-proxy --proxy ${this.proxyContract}`,
       });
     }
     const requestId = newRequestId();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adjustTokens, adjustedCounts, adjustedTotal } from './adjusted-tokens.ts';
+import { adjustTokens, adjustedCounts, adjustedTotal, capAdjusted } from './adjusted-tokens.ts';
 import { tokenCountsFromUsage } from './pricing.ts';
 
 /**
@@ -54,5 +54,22 @@ describe('adjusted tokens (the reference tokensUsed)', () => {
     expect(() => adjustTokens(1.5, 1000, 10_000)).toThrow(/token count/);
     expect(() => adjustTokens(1, -5, 10_000)).toThrow(/coefficient/);
     expect(() => adjustTokens(1, 1000, Number.NaN)).toThrow(/multiplier/);
+  });
+});
+
+describe('capAdjusted (a report above the reserved worst case)', () => {
+  it('leaves a report within the bound as it is', () => {
+    const t = { prompt: 10, cached: 2, completion: 30, reasoning: 5 };
+    expect(capAdjusted(t, 47)).toBe(t);
+    expect(capAdjusted(t, 100)).toBe(t);
+  });
+  it('takes the excess off reasoning, then completion, then cached, then prompt; the total is the bound', () => {
+    const t = { prompt: 10, cached: 2, completion: 30, reasoning: 5 };
+    expect(capAdjusted(t, 45)).toEqual({ prompt: 10, cached: 2, completion: 30, reasoning: 3 });
+    expect(capAdjusted(t, 20)).toEqual({ prompt: 10, cached: 2, completion: 8, reasoning: 0 });
+    expect(capAdjusted(t, 11)).toEqual({ prompt: 10, cached: 1, completion: 0, reasoning: 0 });
+    expect(capAdjusted(t, 0)).toEqual({ prompt: 0, cached: 0, completion: 0, reasoning: 0 });
+    expect(adjustedTotal(capAdjusted(t, 20))).toBe(20);
+    expect(t).toEqual({ prompt: 10, cached: 2, completion: 30, reasoning: 5 }); // not modified
   });
 });

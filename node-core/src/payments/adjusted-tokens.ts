@@ -44,3 +44,22 @@ export function adjustedCounts(tokens: TokenCounts, coefficient: number, multipl
 export function adjustedTotal(adjusted: TokenCounts): number {
   return adjusted.prompt + adjusted.cached + adjusted.completion + adjusted.reasoning;
 }
+
+/**
+ * An answer's adjusted tokens held to at most `max` in total (the worst case admission reserved
+ * for the request: what the client agreed to with `max_tokens` and what its contract was checked
+ * to cover). The excess is taken off the output first — reasoning, then completion — then cached
+ * and prompt: a report above the bound is the worker's (or its engine's) overrun, so the client
+ * pays at most the bound and the worker is paid the same counter.
+ */
+export function capAdjusted(adjusted: TokenCounts, max: number): TokenCounts {
+  let excess = adjustedTotal(adjusted) - Math.max(0, max);
+  if (excess <= 0) return adjusted;
+  const out = { ...adjusted };
+  for (const kind of ['reasoning', 'completion', 'cached', 'prompt'] as const) {
+    const cut = Math.min(out[kind], excess);
+    out[kind] -= cut;
+    excess -= cut;
+  }
+  return out;
+}

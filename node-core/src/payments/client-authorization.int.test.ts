@@ -9,14 +9,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address, beginCell } from '@ton/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startLocalNetwork, type LocalNetwork } from '../network/local-network.ts';
 import { Chain, type ChainWallet } from '../chain/chain.ts';
 import { clientProxyRequestBody, MIN_OP_VALUE, Op } from '../../../contracts/wrappers/protocol.ts';
 import { createPeerVerifier, createPolicy, createRaTlsIdentity } from '../attestation/index.ts';
 import { startClient } from '../client/client-runner.ts';
 import { createLogger } from '../log.ts';
-import { newNonce } from '../protocol/settlement.ts';
+import { newNonce, secretHash } from '../protocol/settlement.ts';
+import { readClientData } from '../chain/contract-state.ts';
 import { ClientAccount } from './client-account.ts';
 import { chainWalletSigner } from './wallet-signer.ts';
 import { StoreClientSettlement } from './party-settlement.ts';
@@ -49,6 +50,38 @@ describe('long authorization verified on chain', () => {
     const res = await openai.chat.completions.create({ model: net.models[0]!, messages: [{ role: 'user', content: 'hello' }], max_tokens: 4 });
     expect(res.usage!.completion_tokens).toBeGreaterThan(0);
   }, 60_000);
+
+  it('after a long authorization the client puts its secret hash in its contract; the next connection proves the secret, no register transaction', async () => {
+    const s = net.settlement!;
+    // The first test's connection authorized long and then set the hash (in the background).
+    await expect.poll(() => s.client.secret, { timeout: 20_000 }).not.toBeNull();
+    const onChain = (await readClientData(chain, Address.parse(s.contracts.client)))!;
+    expect(onChain.secretHash.equals(secretHash(s.client.secret!))).toBe(true);
+    // The proxy offers the short authorization on a read of the contract younger than a minute.
+    await expect.poll(() => s.proxy.clientSecretHash(s.client.ownerAddress)?.toString('hex') ?? null, { timeout: 5_000 }).toBe(onChain.secretHash.toString('hex'));
+    const registered = vi.spyOn(s.client, 'registerWithProxy');
+    const short = vi.spyOn(s.proxy, 'clientAuthorizedShort');
+    const client = await startClient({
+      proxy: net.proxy.endpoint, identity: await createRaTlsIdentity({ provider: null, role: 'client' }),
+      verifier: createPeerVerifier(createPolicy({ name: 'any', network: 'local' }), { expectedRole: 'proxy' }),
+      knownModels: net.models, pricing: net.pricing, settlement: s.client, log, apiKey: null,
+    });
+    try {
+      await client.waitConnected(20_000);
+      expect(short).toHaveBeenCalledTimes(1);
+      expect(registered).not.toHaveBeenCalled();
+      // Admission accepts the connection's nonce proven by the secret.
+      const openai = new OpenAI({ baseURL: client.openaiUrl, apiKey: 'unused', maxRetries: 0 });
+      const res = await openai.chat.completions.create({ model: net.models[0]!, messages: [{ role: 'user', content: 'short' }], max_tokens: 4 });
+      expect(res.usage!.completion_tokens).toBeGreaterThan(0);
+    } finally {
+      registered.mockRestore();
+      short.mockRestore();
+      await client.stop();
+    }
+    // A client without the secret is offered the short authorization but cannot prove it: it
+    // falls back to the long one and, without the owner's wallet, is refused (the next test).
+  }, 90_000);
 
   it('refuses a client that claims the owner address without its wallet, before any query', async () => {
     const s = net.settlement!;

@@ -94,6 +94,8 @@ export async function startLocalSettlement(o: LocalSettlementOptions): Promise<L
     ownerAddress: clientW.address.toString(), isTest: params.isTest, path: join(dirs.client, PAYMENT_FILES.client), pricing,
     proxies: binding(client.address), chain, wallet: clientW, policy: DEFAULT_SETTLEMENT_POLICY, log: log.child({ role: 'client-settlement' }),
   });
+  // Short authorization when the client contract already holds this client's secret hash (a restart).
+  if (o.openClientContract !== false) await clientS.enableShortAuth().catch(() => false);
   const workers = dirs.workers.map((d, i) => StoreWorkerSettlement.open({
     ownerAddress: workerW.address.toString(), isTest: params.isTest, path: join(d, PAYMENT_FILES.worker), pricing,
     proxies: binding(worker.address), chain, wallet: workerW, policy: DEFAULT_SETTLEMENT_POLICY, log: log.child({ role: 'worker-settlement', worker: i }),

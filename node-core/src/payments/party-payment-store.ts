@@ -103,6 +103,12 @@ const MIGRATIONS = [
       }
     }
   },
+  // The client's answer log (client-payment-store.ts); a worker's file keeps it empty.
+  (db: SqliteDb) => db.exec(`
+    CREATE TABLE answer_log (id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, entry TEXT NOT NULL);
+    CREATE INDEX answer_log_started ON answer_log (started_at);`),
+  // The client's secret for the short authorization (client-payment-store.ts `authSecret`).
+  (db: SqliteDb) => db.exec('CREATE TABLE auth_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL)'),
 ];
 
 type Row = {
@@ -139,7 +145,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
   protected constructor(protected readonly db: SqliteDb, readonly path: string, now?: () => number) {
     this.now = now ?? Date.now;
     this.ownTx = db.transaction((queued: { u: OwnUsage; units: bigint }[]) => {
-      for (const q of queued) this.recordOwnInTx(q.u, q.units);
+      this.recordOwnInTx(queued);
       this.writeReports();
     });
   }
@@ -180,6 +186,8 @@ export abstract class PartyPaymentStore implements SettlementSource {
     if (!u.proxy || !u.contract) throw new CocoonError('bad_contract', 'a payment needs its proxy and contract addresses');
     storable('own counter', (this.row(u.proxy, u.contract)?.own_counter ?? 0n) + this.pendingUnits(u.proxy, u.contract) + units);
     this.pendingOwn.set(u.requestId, { u, units });
+    const key = reportKey(u.proxy, u.contract);
+    this.pendingSums.set(key, (this.pendingSums.get(key) ?? 0n) + units);
     if (this.pendingOwn.size >= OWN_FLUSH_MAX) this.flushOwn();
     else if (!this.ownTimer) {
       this.ownTimer = setTimeout(() => {
@@ -195,10 +203,11 @@ export abstract class PartyPaymentStore implements SettlementSource {
   private readonly pendingOwn = new Map<string, { u: OwnUsage; units: bigint }>();
   private ownTimer: NodeJS.Timeout | undefined;
 
+  /** Units counted but not yet committed, per holding (`proxy|contract`). */
+  private readonly pendingSums = new Map<string, bigint>();
+
   private pendingUnits(proxy: string, contract: string): bigint {
-    let sum = 0n;
-    for (const p of this.pendingOwn.values()) if (p.u.proxy === proxy && p.u.contract === contract) sum += p.units;
-    return sum;
+    return this.pendingSums.get(reportKey(proxy, contract)) ?? 0n;
   }
 
   /** Commits the queued own counts (and the reported counters waiting) in one transaction. */
@@ -209,23 +218,42 @@ export abstract class PartyPaymentStore implements SettlementSource {
     const queued = [...this.pendingOwn.values()];
     this.ownTx.immediate(queued);
     this.pendingOwn.clear();
+    this.pendingSums.clear();
   }
 
   /** The transaction behind `flushOwn`, built once. */
   private readonly ownTx: import('better-sqlite3').Transaction<(queued: { u: OwnUsage; units: bigint }[]) => void>;
 
-  private recordOwnInTx(u: OwnUsage, units: bigint): bigint {
-    const seen = statement(this.db, 'SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
-    if (seen) return seen.units;
-    this.ensure(u.proxy, u.contract, this.perToken(u.pricing));
-    const t = u.tokens;
-    const cur = this.row(u.proxy, u.contract)!;
-    storable('own counter', cur.own_counter + units);
-    statement(this.db, `UPDATE holdings SET own_counter = own_counter + ?, own_prompt = own_prompt + ?, own_cached = own_cached + ?,
-      own_completion = own_completion + ?, own_reasoning = own_reasoning + ? WHERE proxy = ? AND contract = ?`)
-      .run(units, t.prompt, t.cached, t.completion, t.reasoning, u.proxy, u.contract);
-    statement(this.db, 'INSERT INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)').run(u.requestId, u.proxy, u.contract, units, this.now());
-    return units;
+  /**
+   * Commits a group of own counts: one row per answer (a request id already counted is skipped:
+   * idempotent), then one update per holding with the group's sums.
+   */
+  private recordOwnInTx(queued: { u: OwnUsage; units: bigint }[]): void {
+    const at = this.now();
+    const sums = new Map<string, { u: OwnUsage; units: bigint; t: TokenCounts }>();
+    const insert = statement(this.db, 'INSERT OR IGNORE INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)');
+    for (const { u, units } of queued) {
+      if (insert.run(u.requestId, u.proxy, u.contract, units, at).changes === 0) continue;
+      const key = reportKey(u.proxy, u.contract);
+      const sum = sums.get(key);
+      if (!sum) {
+        sums.set(key, { u, units, t: { ...u.tokens } });
+        continue;
+      }
+      sum.units += units;
+      sum.t.prompt += u.tokens.prompt;
+      sum.t.cached += u.tokens.cached;
+      sum.t.completion += u.tokens.completion;
+      sum.t.reasoning += u.tokens.reasoning;
+    }
+    for (const { u, units, t } of sums.values()) {
+      this.ensure(u.proxy, u.contract, this.perToken(u.pricing));
+      const cur = statement(this.db, 'SELECT own_counter FROM holdings WHERE proxy = ? AND contract = ?').get(u.proxy, u.contract) as { own_counter: bigint };
+      storable('own counter', cur.own_counter + units);
+      statement(this.db, `UPDATE holdings SET own_counter = own_counter + ?, own_prompt = own_prompt + ?, own_cached = own_cached + ?,
+        own_completion = own_completion + ?, own_reasoning = own_reasoning + ? WHERE proxy = ? AND contract = ?`)
+        .run(units, t.prompt, t.cached, t.completion, t.reasoning, u.proxy, u.contract);
+    }
   }
 
   /**
@@ -277,8 +305,10 @@ export abstract class PartyPaymentStore implements SettlementSource {
         this.ensure(report.proxy, report.contract, row ? Number(row.per_token) : 0);
         if (report.signed && report.signed.counter > held.signed) {
           storable('signed counter', report.signed.counter);
-          const onchain = row?.onchain_counter ?? 0n;
-          const since = row?.unsettled_since ?? (report.signed.counter > onchain ? BigInt(this.now()) : null);
+          // Read inside the write: another process (cocoon settle) may have moved the on-chain counter.
+          const cur = this.row(report.proxy, report.contract);
+          const onchain = cur?.onchain_counter ?? 0n;
+          const since = cur?.unsettled_since ?? (report.signed.counter > onchain ? BigInt(this.now()) : null);
           statement(this.db, 'UPDATE holdings SET signed_counter = ?, signed_message = ?, unsettled_since = ? WHERE proxy = ? AND contract = ?')
             .run(report.signed.counter, Buffer.from(report.signed.message), since, report.proxy, report.contract);
         }
@@ -357,6 +387,12 @@ export abstract class PartyPaymentStore implements SettlementSource {
     return statement(this.db, 'DELETE FROM rollbacks WHERE proxy = ?').run(proxy).changes > 0;
   }
 
+  /** Every flagged proxy with its reason (what `cocoon client|worker unblock-proxy` lists and clears). */
+  flaggedProxies(): { proxy: string; reason: string; at: number }[] {
+    return (statement(this.db, 'SELECT proxy, reason, at FROM rollbacks ORDER BY at').all() as { proxy: string; reason: string; at: bigint }[])
+      .map((r) => ({ proxy: r.proxy, reason: r.reason, at: Number(r.at) }));
+  }
+
   holdings(): Holding[] {
     this.flushOwn();
     return (statement(this.db, 'SELECT * FROM holdings ORDER BY proxy, contract').all() as Row[]).map((r) => this.toHolding(r));
@@ -370,6 +406,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
   recordOnChain(_kind: SettlementKind, contract: string, counter: bigint, _at?: number): void {
     contract = this.key(contract);
+    this.rows.clear();
     this.db.transaction(() => {
       for (const r of statement(this.db, 'SELECT * FROM holdings WHERE contract = ?').all(contract) as Row[]) {
         if (counter <= r.onchain_counter) continue;
@@ -410,13 +447,37 @@ export abstract class PartyPaymentStore implements SettlementSource {
     if (!proxy || !contract) throw new CocoonError('bad_contract', 'a payment needs its proxy and contract addresses');
     proxy = this.key(proxy);
     contract = this.key(contract);
+    // Every write to a holding goes through here first: its cached row is no longer current.
+    this.rows.delete(reportKey(proxy, contract));
     statement(this.db, 'INSERT INTO holdings (proxy, contract, per_token) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(proxy, contract, perToken);
     if (perToken > 0) statement(this.db, 'UPDATE holdings SET per_token = ? WHERE proxy = ? AND contract = ? AND per_token = 0').run(perToken, proxy, contract);
   }
 
+  /**
+   * A holding's row. Outside a transaction a row read since this process last wrote that holding
+   * is reused (a party reads it several times per answer: its own count, the payment message's
+   * check); inside one it is always read from the file. Only this process writes the counters it
+   * checks against; another process (`cocoon settle`) only moves the on-chain counter, which the
+   * write paths re-read inside their transactions. A read-only store (status) never caches.
+   */
   protected row(proxy: string, contract: string): Row | undefined {
-    return statement(this.db, 'SELECT * FROM holdings WHERE proxy = ? AND contract = ?').get(this.key(proxy), this.key(contract)) as Row | undefined;
+    proxy = this.key(proxy);
+    contract = this.key(contract);
+    const key = reportKey(proxy, contract);
+    const cache = !this.db.inTransaction && !this.db.readonly;
+    if (cache) {
+      const hit = this.rows.get(key);
+      if (hit) return hit;
+    }
+    const r = statement(this.db, 'SELECT * FROM holdings WHERE proxy = ? AND contract = ?').get(proxy, contract) as Row | undefined;
+    if (r && cache) {
+      if (this.rows.size > 10_000) this.rows.clear();
+      this.rows.set(key, r);
+    }
+    return r;
   }
+
+  private readonly rows = new Map<string, Row>();
 
   private toHolding(r: Row): Holding {
     const per = Number(r.per_token);

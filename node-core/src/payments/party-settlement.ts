@@ -12,9 +12,9 @@ import { Body, MIN_OP_VALUE } from '../../../contracts/wrappers/protocol.ts';
 import { randomQueryId } from '../../../contracts/wrappers/signing.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { sameAddress, type ClientSettlement, type PaymentState, type WorkerSettlement } from '../protocol/settlement.ts';
+import { sameAddress, secretHash, type ClientSettlement, type PaymentState, type WorkerSettlement } from '../protocol/settlement.ts';
 import { ChainSettlementSubmitter } from './chain-submitter.ts';
-import { ClientPaymentStore } from './client-payment-store.ts';
+import { ClientPaymentStore, type AnswerRetention } from './client-payment-store.ts';
 import type { PartyPaymentStore } from './party-payment-store.ts';
 import type { PricingParams, TokenCounts } from './pricing.ts';
 import { SettlementScheduler, DEFAULT_SETTLEMENT_POLICY, type SettlementPolicy } from './settlement-scheduler.ts';
@@ -119,10 +119,54 @@ abstract class PartySettlement<S extends PartyPaymentStore> {
 }
 
 export class StoreClientSettlement extends PartySettlement<ClientPaymentStore> implements ClientSettlement {
-  readonly secret = null;
+  /**
+   * The secret for the short authorization, once a client contract of this client holds its
+   * hash (`enableShortAuth`, or set after a long authorization); null: long authorization only.
+   */
+  secret: Buffer | null = null;
+  private secretSent = false;
 
-  static open(o: PartySettlementOptions): StoreClientSettlement {
-    return new StoreClientSettlement(ClientPaymentStore.open(o.path), o, 'charge');
+  /**
+   * Uses the short authorization from now on if this client's contract already holds the hash
+   * of its secret (no transaction). Called on start; the long authorization sets the hash when
+   * it is missing (`registerWithProxy`).
+   */
+  async enableShortAuth(): Promise<boolean> {
+    const { chain } = this.o;
+    if (!chain) return false;
+    const mine = this.store.authSecret();
+    for (const b of this.o.proxies) {
+      const d = await readClientData(chain, Address.parse(b.ownContract)).catch(() => null);
+      if (d?.state === 0 && d.secretHash.equals(secretHash(mine))) {
+        this.secret = mine;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** After a long authorization: puts the secret's hash in the contract (once) so the next connections use the short one. */
+  private async setSecretHash(contract: string): Promise<void> {
+    const { chain, wallet } = this.o;
+    if (this.secret || this.secretSent || !chain || !wallet) return;
+    const mine = this.store.authSecret();
+    const d = await readClientData(chain, Address.parse(contract));
+    if (d?.state !== 0) return;
+    if (!d.secretHash.equals(secretHash(mine))) {
+      this.secretSent = true;
+      await wallet.sendAndWait([{ to: Address.parse(contract), value: MIN_OP_VALUE, body: Body.clientChangeSecretHash(randomQueryId(), secretHash(mine), wallet.address) }]);
+      this.o.log.info({ contract }, 'set the secret hash in the client contract: the next connections use the short authorization');
+    }
+    this.secret = mine;
+  }
+
+  /** The answer log is kept in the client payment store. */
+  get answerHistory(): ClientPaymentStore {
+    return this.store;
+  }
+
+  static open(o: PartySettlementOptions & { answerRetention?: Partial<AnswerRetention> }): StoreClientSettlement {
+    return new StoreClientSettlement(ClientPaymentStore.open(o.path, { ...(o.answerRetention && { answerRetention: o.answerRetention }) }), o, 'charge');
   }
 
   private pendingRegistration: { proxyContract: string; nonce: bigint; timer: NodeJS.Timeout } | null = null;
@@ -148,6 +192,8 @@ export class StoreClientSettlement extends PartySettlement<ClientPaymentStore> i
     if (await open()) {
       await send();
       this.o.log.info({ proxy: p.proxyContract, contract: b.ownContract }, 'sent the register transaction for the long authorization');
+      // In the background: the connection is authorized by the register transaction already.
+      void this.setSecretHash(b.ownContract).catch((err) => this.o.log.warn({ err: errorMessage(err) }, 'could not set the secret hash (the long authorization goes on)'));
       return;
     }
     this.o.log.warn({ proxy: p.proxyContract, contract: b.ownContract }, 'the client contract is not open: queries are refused until it is; the registration is sent once it opens');

@@ -315,6 +315,16 @@ export class ProxyLedger implements SettlementSource {
     return row ? this.toAccount(row) : undefined;
   }
 
+  /**
+   * What the runner sends a party with every answer: the ledger counter, the last signed counter
+   * and its message, read from the cached row without copies (the message bytes are shared: do
+   * not modify them).
+   */
+  paymentOf(party: Party, contract: string): { counter: bigint; signedCounter: bigint; signedMessage: Buffer | null } | undefined {
+    const r = this.row(party, contract);
+    return r ? { counter: r.counter, signedCounter: r.signed_counter, signedMessage: r.signed_message } : undefined;
+  }
+
   accounts(party: Party): LedgerAccount[] {
     return (statement(this.db, 'SELECT * FROM accounts WHERE party = ? ORDER BY contract').all(party) as AccountRow[]).map((r) => this.toAccount(r));
   }

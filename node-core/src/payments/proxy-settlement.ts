@@ -18,7 +18,7 @@ import { clientContractOf, workerContractOf } from '../../../contracts/wrappers/
 import { pricingOf } from '../../../contracts/wrappers/Root.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { NO_PAYMENT, type PaymentState, type ProxySettlement } from '../protocol/settlement.ts';
+import { NO_PAYMENT, secretHash, type PaymentState, type ProxySettlement } from '../protocol/settlement.ts';
 import { admit, type PaymentErrorBody } from './admission.ts';
 import { ChainSettlementSubmitter } from './chain-submitter.ts';
 import type { PricingParams, TokenCounts } from './pricing.ts';
@@ -30,7 +30,10 @@ import { ProxyStateCommitter, type StateCommitPolicy } from './proxy-state-commi
 
 export const PROXY_LEDGER_FILE = 'proxy-ledger.sqlite';
 
-interface ClientView { balanceNano: bigint; stakeNano: bigint; tokensUsed: bigint; deployed: boolean; readAt: number }
+interface ClientView { balanceNano: bigint; stakeNano: bigint; tokensUsed: bigint; deployed: boolean; readAt: number; secretHash?: Buffer }
+
+/** Secret hashes that prove nothing: unset, and the hash of the empty secret (the reference's default). */
+const WEAK_SECRET_HASHES = [Buffer.alloc(32), secretHash(Buffer.alloc(0))];
 
 export interface AdmissionRequest {
   clientOwner: string;
@@ -63,7 +66,13 @@ export interface ProxyPayments {
   /** The proxy contract's prices and multipliers (the runner adjusts an early-ended answer's tokens with them). */
   readonly pricing: PricingParams;
   admit(r: AdmissionRequest): Promise<Admission>;
-  answerEnded(a: AnswerEnd): void;
+  /**
+   * Records an answer in the ledger. Answers are committed in groups (`GroupCommitPolicy`):
+   * `committed` runs once the answer is durable in the ledger (or at once when there is nothing
+   * to record) — the runner sends the parties their payment messages from it, so a counter a
+   * party sees is never lost by a crash of the proxy (which would look like a rollback).
+   */
+  answerEnded(a: AnswerEnd, committed?: () => void): void;
   /**
    * Called when a counter was signed off the answering path (a batched signature, see
    * `SigningPolicy`): the runner sends that party its new signed payment.
@@ -89,6 +98,21 @@ export interface SigningPolicy {
 /** 200 ms: a busy client gets one signature per few answers; a single answer is signed within 0.2 s. */
 export const DEFAULT_SIGNING_POLICY: SigningPolicy = { signEveryMs: 200, signAboveNano: 100_000_000n };
 
+/**
+ * Grouped ledger commits: the answers that ended within `windowMs` (or the first `maxAnswers`)
+ * are committed in one SQLite transaction, then their payment messages go out. A busy proxy
+ * makes one WAL commit per window instead of one per answer; a kill -9 inside the window loses
+ * only answers no party was told about (each answer's client had its final part with its usage,
+ * and counts it itself: it is at most undercharged, never charged twice).
+ */
+export interface GroupCommitPolicy {
+  windowMs: number;
+  maxAnswers: number;
+}
+
+/** 5 ms: the payment messages of an answer leave at most 5 ms later; the answer itself is not delayed. */
+export const DEFAULT_GROUP_COMMIT: GroupCommitPolicy = { windowMs: 5, maxAnswers: 256 };
+
 export interface ProxySettlementOptions {
   chain: Chain;
   /** The proxy operator's wallet: pays the fees of the charges the proxy submits. */
@@ -100,10 +124,14 @@ export interface ProxySettlementOptions {
   policy?: SettlementPolicy;
   /** When counters are signed (default `DEFAULT_SIGNING_POLICY`). */
   signing?: SigningPolicy;
+  /** How answers are grouped into ledger commits (default `DEFAULT_GROUP_COMMIT`). */
+  groupCommit?: GroupCommitPolicy;
   /** How long a client contract read stays fresh for admission (default 2 s). */
   clientStateTtlMs?: number;
   /** How long the long authorization waits for the register transaction (default 300 s, as the reference). */
   registrationTimeoutMs?: number;
+  /** How old a client contract read may be for the proxy to offer the short authorization (default 60 s). */
+  shortAuthMaxAgeMs?: number;
   /** How long a query waits for the registration of a connection that authorized before its contract was open (default 20 s). */
   lateRegistrationWaitMs?: number;
   /** When the proxy commits its state on chain (proxy-state-commits.ts; default the reference's 30–60 s). */
@@ -130,6 +158,11 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
   /** Accounts with answers not yet covered by a signature, and their owners (for the runner). */
   private readonly unsigned = new Map<string, { party: Party; contract: string; owner: string }>();
   private signTimer: NodeJS.Timeout | undefined;
+  private readonly group: GroupCommitPolicy;
+  /** Answers ended but not yet committed (the next group), and their tokens per client contract (admission counts them). */
+  private pending: { a: AnswerEnd; clientContract: string; workerContract: string; committed: (() => void) | undefined }[] = [];
+  private readonly pendingCounter = new Map<string, bigint>();
+  private groupTimer: NodeJS.Timeout | undefined;
   private readonly signedListeners: ((party: Party, owner: string) => void)[] = [];
   readonly registrations: ClientRegistrationWatcher;
   /** The ledger's commits of its state on chain; set by `open` after the start-time check. */
@@ -142,6 +175,7 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     this.isTest = data.params.isTest;
     this.signer = new ProxyPaymentSigner(o.proxyKey);
     this.signing = o.signing ?? DEFAULT_SIGNING_POLICY;
+    this.group = o.groupCommit ?? DEFAULT_GROUP_COMMIT;
     this.ledger = ProxyLedger.open(join(o.dataDir, PROXY_LEDGER_FILE), { pricing: this.pricing });
     const audit = this.ledger.audit();
     if (!audit.ok) {
@@ -187,7 +221,8 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     clearTimeout(this.signTimer);
     this.registrations.stop();
     try {
-      // The final settlement covers every answer: sign what the batching left unsigned.
+      // The final settlement covers every answer: commit the last group, sign what the batching left unsigned.
+      this.commitGroup();
       this.flushUnsigned();
       const results = await this.scheduler.stop({ flush: opts.flush ?? true });
       const failed = results.filter((r) => r.outcome.status === 'failed');
@@ -206,8 +241,31 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     return this.contractOf('worker', workerOwner);
   }
 
-  clientSecretHash(): Buffer | null {
-    return null;
+  /**
+   * Short authorization: offered when this proxy holds a read of the owner's client contract
+   * (open, younger than `shortAuthMaxAgeMs`, default 60 s) with a secret hash set by its owner
+   * (`owner_client_change_secret_hash`, which only the owner may send). The client proves the
+   * secret instead of sending a register transaction per connection. Otherwise (never seen,
+   * stale, no secret set) the long authorization; a stale read is refreshed for the next time.
+   */
+  clientSecretHash(clientOwner: string): Buffer | null {
+    const contract = this.clientContractAddress(clientOwner);
+    const view = this.clients.get(contract);
+    const age = view ? Date.now() - view.readAt : Infinity;
+    const fresh = age <= (this.o.shortAuthMaxAgeMs ?? 60_000);
+    // Refreshed for the next connection (a secret hash just set, or changed by its owner).
+    if (age > (this.o.clientStateTtlMs ?? 2_000)) void this.refreshClient(contract).catch(() => undefined);
+    if (!fresh || !view || !view.deployed || !view.secretHash || WEAK_SECRET_HASHES.some((w) => w.equals(view.secretHash!))) return null;
+    return view.secretHash;
+  }
+
+  /** Nonces of connections that proved their owner's secret (short authorization), with that owner. */
+  private readonly shortAuthorized = new Map<bigint, string>();
+
+  clientAuthorizedShort(clientOwner: string, nonce: bigint): void {
+    if (this.shortAuthorized.size > 100_000) this.shortAuthorized.clear();
+    this.shortAuthorized.set(nonce, rawOwner(clientOwner));
+    this.o.log.info({ clientOwner, contract: this.clientContractAddress(clientOwner) }, 'client authorized by the secret its contract holds the hash of');
   }
 
   /**
@@ -257,7 +315,8 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     }
     if (!result.ok) return { ok: false, status: 402, body: result.body };
     // Only a connection that proved the owner (register transaction with its nonce) is charged to the contract.
-    if (this.registrations.registration(r.authNonce)?.owner !== rawOwner(r.clientOwner)) {
+    const owner = rawOwner(r.clientOwner);
+    if (this.shortAuthorized.get(r.authNonce) !== owner && this.registrations.registration(r.authNonce)?.owner !== owner) {
       try {
         await this.registrations.verify(r.clientOwner, r.authNonce, this.o.lateRegistrationWaitMs ?? 20_000);
       } catch (err) {
@@ -287,28 +346,87 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
   }
 
   private assess(contract: string, r: AdmissionRequest, view: ClientView) {
-    const account = this.ledger.account('client', contract);
+    const account = this.ledger.paymentOf('client', contract);
     return admit({
       clientContract: contract, promptTokens: r.promptTokens, maxTokens: r.maxTokens, pricing: this.pricing, coefficient: Math.max(1, r.coefficient),
-      ledgerCounter: account?.counter ?? 0n, onChainCounter: view.tokensUsed, reservedNano: this.reserved.get(contract) ?? 0n,
+      // Answers ended but not committed yet are owed too.
+      ledgerCounter: (account?.counter ?? 0n) + (this.pendingCounter.get(contract) ?? 0n), onChainCounter: view.tokensUsed, reservedNano: this.reserved.get(contract) ?? 0n,
       balanceNano: view.balanceNano, stakeNano: view.stakeNano,
       ...(!view.deployed && { topUpHint: `open the client contract ${contract} first (Cocoon app: Wallet → Open; it needs the root's minimum stake)` }),
     });
   }
 
-  answerEnded(a: AnswerEnd): void {
+  answerEnded(a: AnswerEnd, committed?: () => void): void {
+    const total = a.tokens.prompt + a.tokens.cached + a.tokens.completion + a.tokens.reasoning;
+    if (total === 0) {
+      committed?.();
+      return;
+    }
     const clientContract = this.clientContractAddress(a.clientOwner);
     const workerContract = this.workerContractAddress(a.workerOwner);
-    if (a.tokens.prompt + a.tokens.cached + a.tokens.completion + a.tokens.reasoning === 0) return;
-    const now = Date.now();
-    // One WAL commit per answer: the answer and the signatures it makes due.
-    this.ledger.transaction(() => {
-      this.ledger.recordAnswer({ requestId: a.requestId, clientContract, workerContract, tokens: a.tokens, coefficient: a.coefficient, outcome: a.outcome });
-      this.signIfDue('client', clientContract, a.clientOwner, now);
-      this.signIfDue('worker', workerContract, a.workerOwner, now);
-    });
+    this.pending.push({ a, clientContract, workerContract, committed });
+    this.pendingCounter.set(clientContract, (this.pendingCounter.get(clientContract) ?? 0n) + BigInt(total));
+    if (this.pending.length >= this.group.maxAnswers) this.commitGroup();
+    else if (!this.groupTimer) {
+      this.groupTimer = setTimeout(() => {
+        this.groupTimer = undefined;
+        this.commitGroup();
+      }, this.group.windowMs);
+    }
     const view = this.clients.get(clientContract);
-    if (!view || now - view.readAt > 1_000) void this.refreshClient(clientContract).catch(() => undefined);
+    if (!view || Date.now() - view.readAt > 1_000) void this.refreshClient(clientContract).catch(() => undefined);
+  }
+
+  /**
+   * Commits the pending answers in one WAL transaction with the signatures they make due, then
+   * runs their `committed` callbacks (the payment messages). If the group fails as a whole, each
+   * answer is retried in its own transaction so one bad answer cannot take the others with it.
+   */
+  private commitGroup(): void {
+    clearTimeout(this.groupTimer);
+    this.groupTimer = undefined;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingCounter.clear();
+    const now = Date.now();
+    const record = (p: (typeof batch)[number]) => this.ledger.recordAnswer({
+      requestId: p.a.requestId, clientContract: p.clientContract, workerContract: p.workerContract, tokens: p.a.tokens, coefficient: p.a.coefficient, outcome: p.a.outcome,
+    });
+    const signDue = (items: typeof batch) => {
+      // Once per account per group; the newest answer's owner names the party's connection.
+      const accounts = new Map<string, { party: Party; contract: string; owner: string }>();
+      for (const p of items) {
+        accounts.set(`client:${p.clientContract}`, { party: 'client', contract: p.clientContract, owner: p.a.clientOwner });
+        accounts.set(`worker:${p.workerContract}`, { party: 'worker', contract: p.workerContract, owner: p.a.workerOwner });
+      }
+      for (const x of accounts.values()) this.signIfDue(x.party, x.contract, x.owner, now);
+    };
+    try {
+      this.ledger.transaction(() => {
+        for (const p of batch) record(p);
+        signDue(batch);
+      });
+    } catch (groupErr) {
+      this.o.log.warn({ answers: batch.length, err: errorMessage(groupErr) }, 'a grouped ledger commit failed; committing its answers one by one');
+      for (const p of batch) {
+        try {
+          this.ledger.transaction(() => {
+            record(p);
+            signDue([p]);
+          });
+        } catch (err) {
+          this.o.log.error({ request: p.a.requestId.slice(0, 16), err: errorMessage(err) }, 'could not record an answer in the ledger');
+        }
+      }
+    }
+    for (const p of batch) {
+      try {
+        p.committed?.();
+      } catch (err) {
+        this.o.log.warn({ err: errorMessage(err) }, 'could not send the payment messages of a committed answer');
+      }
+    }
   }
 
   onSigned(listener: (party: Party, owner: string) => void): void {
@@ -346,7 +464,9 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
   signPending(): number {
     clearTimeout(this.signTimer);
     this.signTimer = undefined;
-    return this.flushUnsigned();
+    const committed = this.pending.length;
+    this.commitGroup();
+    return committed + this.flushUnsigned();
   }
 
   /** Signs every account with unsigned answers and tells the runner, which sends each party its payment. */
@@ -383,9 +503,9 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
   }
 
   private payment(party: Party, contract: string): PaymentState {
-    const a = this.ledger.account(party, contract);
+    const a = this.ledger.paymentOf(party, contract);
     if (!a) return NO_PAYMENT;
-    return { signedPayment: a.signedMessage ? Buffer.from(a.signedMessage) : null, tokensCommittedToDb: a.signedCounter, maxTokens: a.counter };
+    return { signedPayment: a.signedMessage, tokensCommittedToDb: a.signedCounter, maxTokens: a.counter };
   }
 
   private contractOf(party: Party, owner: string): string {
@@ -407,7 +527,7 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
         const d = await readClientData(this.o.chain, Address.parse(contract));
         const held = d ? (d.balance < d.stake ? d.balance : d.stake) : 0n;
         const view: ClientView = d
-          ? { balanceNano: d.balance - held, stakeNano: held, tokensUsed: d.tokensUsed, deployed: d.state === 0, readAt: Date.now() }
+          ? { balanceNano: d.balance - held, stakeNano: held, tokensUsed: d.tokensUsed, deployed: d.state === 0, readAt: Date.now(), secretHash: d.secretHash }
           : { balanceNano: 0n, stakeNano: 0n, tokensUsed: 0n, deployed: false, readAt: Date.now() };
         this.clients.set(contract, view);
         if (d && this.ledger.account('client', contract)) {

@@ -8,6 +8,7 @@
  * the proxy contract it works with. On the embedded local chain only, the development wallets
  * (`--local-wallet NAME`) and the local proxy contract (kept beside the chain state) are defaults.
  */
+import type { AnswerRetention } from './client-payment-store.ts';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Address, beginCell } from '@ton/core';
@@ -176,15 +177,18 @@ async function partyBase(role: 'client' | 'worker', config: ChainConfig, values:
   return { ...c, proxyContract, proxy, pricing };
 }
 
-export async function clientRoleSettlement(config: ChainConfig, values: SettlementFlagValues, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<{ settlement: StoreClientSettlement; pricing: PricingParams }> {
+export async function clientRoleSettlement(config: ChainConfig, values: SettlementFlagValues, log: Logger, env: NodeJS.ProcessEnv = process.env, answerRetention?: Partial<AnswerRetention>): Promise<{ settlement: StoreClientSettlement; pricing: PricingParams }> {
   const b = await partyBase('client', config, values, env);
   const own = await clientContractFor(b.chain, b.proxyContract, b.wallet.address);
   const settlement = StoreClientSettlement.open({
     ownerAddress: b.wallet.address.toString(), isTest: b.proxy.params.isTest, path: join(b.dataDir, PAYMENT_FILES.client), pricing: b.pricing,
     proxies: [{ proxyContract: b.proxyContract.toString(), ownContract: own.address.toString(), proxyPublicKey: b.proxy.publicKey }],
     chain: b.chain, wallet: b.wallet, policy: DEFAULT_SETTLEMENT_POLICY, log: log.child({ role: 'client-settlement' }),
+    ...(answerRetention && { answerRetention }),
   });
   log.info({ owner: b.wallet.address.toString(), contract: own.address.toString(), proxy: b.proxyContract.toString() }, 'client settles with its client contract');
+  // Short authorization when the contract already holds this client's secret hash.
+  if (await settlement.enableShortAuth()) log.info({ contract: own.address.toString() }, 'the client contract holds this client\'s secret hash: short authorization');
   return { settlement, pricing: b.pricing };
 }
 

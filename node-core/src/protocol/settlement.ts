@@ -42,6 +42,8 @@ export interface ProxySettlement {
    * proxy then offers the short authorization (the client proves the secret).
    */
   clientSecretHash(clientOwner: string): Buffer | null;
+  /** The client proved the secret behind `clientSecretHash` on the connection given `nonce` (short authorization). */
+  clientAuthorizedShort?(clientOwner: string, nonce: bigint): void;
   /**
    * Long authorization: resolves once the client contract has registered with this proxy using
    * `nonce` (a transaction the client sends). Rejects with a reason to refuse the client.
@@ -71,6 +73,16 @@ export interface ClientSettlement {
   chargeCounters?(proxyContract: string): { signed: bigint; onChain: bigint } | null;
   /** An answer's final usage, as received (before its payment arrives): the client's own count. */
   onAnswer?(proxyContract: string, requestId: string, tokens: import('../payments/pricing.ts').TokenCounts, maxCoefficient: number): void;
+  /** Where the client's answer log survives restarts (the client payment store), if anywhere. */
+  readonly answerHistory?: AnswerHistory;
+}
+
+/** Saved answer log entries (opaque JSON texts written by client/answer-log.ts). */
+export interface AnswerHistory {
+  /** The newest saved entries, oldest first, at most `limit`. */
+  loadAnswers(limit: number): { id: string; entry: string }[];
+  /** Saves new or changed entries; the store applies its retention. */
+  saveAnswers(rows: { id: string; startedAt: number; entry: string }[]): void;
 }
 
 /** The worker's side. */

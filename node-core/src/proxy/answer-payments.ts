@@ -4,7 +4,7 @@ import type { TlObject } from '../protocol/tl-codec.ts';
 import type { ProxyPayments } from '../payments/proxy-settlement.ts';
 import type { AnswerOutcome } from '../payments/proxy-ledger.ts';
 import type { TokenCounts } from '../payments/pricing.ts';
-import { adjustedCounts, adjustedTotal } from '../payments/adjusted-tokens.ts';
+import { adjustedCounts, adjustedTotal, capAdjusted } from '../payments/adjusted-tokens.ts';
 import { worstCaseUnits } from '../payments/admission.ts';
 import { UNITS_PER_TOKEN } from '../payments/units.ts';
 import type { PeerLink, WorkerEntry } from './worker-pool.ts';
@@ -73,29 +73,40 @@ export class AnswerPayments {
     }
   }
 
-  /**
-   * Why a worker's final token report cannot be charged, or null: its total must be the sum of
-   * its kinds, and (settling proxies) it may not exceed the worst case the admission reserved for
-   * — the prompt's bytes and max_tokens at this worker's coefficient (the reference fails such a
-   * request too).
-   */
-  implausibleUsage(req: ChargedRequest, worker: WorkerEntry, t: TokenCounts, total: bigint): string | null {
-    if (total !== BigInt(adjustedTotal(t))) return `total_tokens_used ${total} is not the sum of its kinds (${adjustedTotal(t)})`;
-    if (!this.payments || req.maxTokens <= 0) return null;
-    let worst: bigint;
-    try {
-      worst = worstCaseUnits(req.queryBytes, req.maxTokens, this.payments.pricing, Math.max(1, worker.coefficient)) / UNITS_PER_TOKEN;
-    } catch {
-      return null;
-    }
-    return BigInt(adjustedTotal(t)) > worst ? `${adjustedTotal(t)} adjusted tokens exceed the worst case ${worst} of this request` : null;
+  /** Why a worker's final token report cannot be charged at all, or null: its total must be the sum of its kinds. */
+  malformedUsage(t: TokenCounts, total: bigint): string | null {
+    return total !== BigInt(adjustedTotal(t)) ? `total_tokens_used ${total} is not the sum of its kinds (${adjustedTotal(t)})` : null;
   }
 
-  /** Commits an answer's usage to the ledger (settling proxies); a ledger failure is logged, never thrown at the peer. */
-  record(req: ChargedRequest, worker: WorkerEntry, tokens: TokenCounts, outcome: AnswerOutcome): void {
-    if (!this.payments) return;
+  /**
+   * What a settling proxy charges for a worker's report: at most the worst case admission
+   * reserved for the request (the prompt's bytes and max_tokens at this worker's coefficient).
+   * A report above it is charged (and paid) that worst case, the excess taken off reasoning, then
+   * completion, cached, prompt (payments/adjusted-tokens.ts capAdjusted), and logged.
+   */
+  chargeable(req: ChargedRequest, worker: WorkerEntry, t: TokenCounts): TokenCounts {
+    if (!this.payments || req.maxTokens <= 0) return t;
+    let worst: number;
     try {
-      this.payments.answerEnded({ requestId: req.workerRequestId.toString('hex'), clientOwner: req.clientOwner, workerOwner: worker.owner, tokens, coefficient: worker.coefficient, outcome });
+      worst = Number(worstCaseUnits(req.queryBytes, req.maxTokens, this.payments.pricing, Math.max(1, worker.coefficient)) / UNITS_PER_TOKEN);
+    } catch {
+      return t;
+    }
+    if (adjustedTotal(t) <= worst) return t;
+    this.log.warn({ request: req.workerRequestId.toString('hex').slice(0, 16), worker: worker.owner, reported: adjustedTotal(t), worst }, 'worker reported more adjusted tokens than the worst case of this request; charging the worst case');
+    return capAdjusted(t, worst);
+  }
+
+  /**
+   * Commits an answer's usage to the ledger (settling proxies; grouped, see the ledger's group
+   * commits); `committed` runs once it is durable (at once without settlement), so no signed
+   * counter ever covers an answer a kill -9 could lose. A ledger failure is logged, never thrown
+   * at the peer.
+   */
+  record(req: ChargedRequest, worker: WorkerEntry, tokens: TokenCounts, outcome: AnswerOutcome, committed?: () => void): void {
+    if (!this.payments) return void committed?.();
+    try {
+      this.payments.answerEnded({ requestId: req.workerRequestId.toString('hex'), clientOwner: req.clientOwner, workerOwner: worker.owner, tokens, coefficient: worker.coefficient, outcome }, committed);
     } catch (err) {
       this.log.error({ request: req.workerRequestId.toString('hex').slice(0, 16), err: (err as Error).message }, 'could not record an answer in the ledger');
     }
@@ -117,10 +128,25 @@ export class AnswerPayments {
     });
   }
 
+  /**
+   * A client connection's payment messages carry the signed charge only when it differs from the
+   * last one sent on it (the proxy signs at most every 200 ms; the counters still come every
+   * time): the client already holds it. A reference client skips an empty one. Not done for
+   * workers: a reference worker closes the connection on a payment message without a signature.
+   */
+  private readonly signedSent = new WeakMap<PeerLink, Buffer>();
+  private newSigned(conn: PeerLink, signed: Buffer | null): Buffer | null {
+    if (!signed) return null;
+    const last = this.signedSent.get(conn);
+    if (last && (last === signed || last.equals(signed))) return null;
+    this.signedSent.set(conn, signed);
+    return signed;
+  }
+
   private sendClientPayment(conn: PeerLink, clientOwner: string, requestId: Buffer, requestTokens: bigint): void {
     const c = this.settlement.clientPayment(clientOwner);
     conn.send({
-      _: 'proxy.clientRequestPayment', request_id: requestId, signed_payment: signedPaymentTl(c.signedPayment),
+      _: 'proxy.clientRequestPayment', request_id: requestId, signed_payment: signedPaymentTl(this.newSigned(conn, c.signedPayment)),
       db_tokens: c.tokensCommittedToDb, max_tokens: c.maxTokens, request_tokens: requestTokens,
     });
   }

@@ -88,6 +88,7 @@ export class ClientHandshake {
       this.state = 'failed';
       throw new WireError(TonErrorCode.error, 'sha256 mismatch');
     }
+    this.settlement.clientAuthorizedShort?.(this.owner, this.nonce);
     return this.success();
   }
 

@@ -31,8 +31,10 @@ function recorder() {
 }
 type Recorder = ReturnType<typeof recorder>;
 
-function chainlessPayments(contract: { balanceNano: bigint; stakeNano: bigint }) {
+function chainlessPayments(contract: { balanceNano: bigint; stakeNano: bigint }, opts: { holdCommits?: boolean } = {}) {
   const ended: AnswerEnd[] = [];
+  /** With holdCommits, the ledger's group commit is the test's to run (as a 5 ms group would later). */
+  const commits: Array<() => void> = [];
   const released: string[] = [];
   const admitted: number[] = [];
   const p: ProxyPayments = {
@@ -43,11 +45,14 @@ function chainlessPayments(contract: { balanceNano: bigint; stakeNano: bigint })
         ledgerCounter: 0n, onChainCounter: 0n, reservedNano: 0n, ...contract });
       return a.ok ? { ok: true, release: () => void released.push(r.clientOwner) } : { ok: false, status: 402, body: a.body };
     },
-    answerEnded: (a) => void ended.push(a),
+    answerEnded: (a, committed) => {
+      ended.push(a);
+      if (committed) opts.holdCommits ? commits.push(committed) : committed();
+    },
     onSigned: () => undefined,
     signPending: () => 0,
   };
-  return { p, ended, released, admitted };
+  return { p, ended, released, admitted, commits };
 }
 
 function proxy(opts: { payments?: ProxyPayments; maxAttempts?: number } = {}) {
@@ -297,4 +302,33 @@ describe('admission', () => {
     expect(w.link.sent).toEqual([]);
     expect(pay.released).toEqual(['EQclientOwner']);
   });
+
+  it('charges a worker report above the reserved worst case as the worst case, and sends signed counters only after the ledger commit', async () => {
+    const pay = chainlessPayments({ balanceNano: 10n ** 12n, stakeNano: 10n ** 12n }, { holdCommits: true });
+    const { ctx, addWorker, client, query } = proxy({ payments: pay.p });
+    const w = addWorker();
+    query({ maxTokens: 4 });
+    await flush();
+    const id = lastQueryTo(w)!.request_id as Buffer;
+    const reported = { prompt: 10, cached: 0, completion: 100_000, reasoning: 50 };
+    ctx.inFlight.deliver(w.entry, head(id));
+    ctx.inFlight.deliver(w.entry, final(id, reported));
+    const charged = pay.ended[0]!.tokens;
+    const total = charged.prompt + charged.cached + charged.completion + charged.reasoning;
+    // The worst case of 4 completion tokens and a 25-byte prompt is far below what was reported.
+    expect(total).toBeGreaterThan(0);
+    expect(total).toBeLessThan(1000);
+    // The excess comes off reasoning first, then completion; the prompt stays.
+    expect(charged).toMatchObject({ prompt: 10, reasoning: 0 });
+    // The client's final info says what is charged, not what the worker claimed.
+    const finalInfo = client.sent.find((m) => m.flags === 1)!.final_info as TlObject;
+    expect((finalInfo.tokens_used as TlObject).total_tokens_used).toBe(BigInt(total));
+    // Nobody holds a signed counter for an answer the ledger has not committed yet.
+    expect(client.sent.some((m) => m._ === 'proxy.clientRequestPayment')).toBe(false);
+    expect(w.link.sent.some((m) => m._ === 'proxy.workerRequestPayment')).toBe(false);
+    pay.commits.splice(0).forEach((c) => c());
+    expect(client.sent.at(-1)).toMatchObject({ _: 'proxy.clientRequestPayment', request_tokens: BigInt(total) });
+    expect(w.link.sent.at(-1)).toMatchObject({ _: 'proxy.workerRequestPayment', request_tokens: BigInt(total) });
+  });
 });
+

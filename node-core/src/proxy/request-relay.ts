@@ -142,19 +142,21 @@ export class RequestRelay implements ChargedRequest {
     ctx.router.pool.recordSuccess(worker, Date.now() - this.startedAt);
     const s = ctx.statsFor(this.model);
     s.completed++;
-    const t = tokenCountsOf(tokens!);
+    const reported = tokenCountsOf(tokens!);
+    const refused = ctx.answers.malformedUsage(reported, tokens!.total_tokens_used as bigint);
+    // Up to the request's reserved worst case; the client's final info says what is charged.
+    const t = refused ? reported : ctx.answers.chargeable(this, worker, reported);
     s.tokens += adjustedTotal(t);
-    this.client.send({ _: kind, request_id: this.clientRequestId, answer: p.answer, flags: 1, final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: tokens } });
-    // The worker reports adjusted tokens (as the reference worker): recorded as reported, once
-    // they pass the checks; the ledger commits after the client has its final part (so a
-    // charge never covers an answer the client has not seen), then both sides get signed counters.
-    const refused = ctx.answers.implausibleUsage(this, worker, t, tokens!.total_tokens_used as bigint);
+    this.client.send({ _: kind, request_id: this.clientRequestId, answer: p.answer, flags: 1, final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: t === reported ? tokens : tokensUsed(t) } });
+    // The worker reports adjusted tokens (as the reference worker): recorded as reported (up to
+    // the worst case), unless malformed; the ledger commits after the client has its final part
+    // (so a charge never covers an answer the client has not seen), and once it is durable both
+    // sides get signed counters.
     if (refused) {
       ctx.log.error({ request: this.workerRequestId.toString('hex').slice(0, 16), worker: worker.owner, tokens: t }, `worker's token report refused, nothing charged or paid: ${refused}`);
       return;
     }
-    ctx.answers.record(this, worker, t, 'completed');
-    ctx.answers.sendBoth(this, worker, BigInt(adjustedTotal(t)));
+    ctx.answers.record(this, worker, t, 'completed', () => ctx.answers.sendBoth(this, worker, BigInt(adjustedTotal(t))));
   }
 
   /** The worker's error for this query (proxy.queryAnswerErrorEx). */
@@ -194,8 +196,9 @@ export class RequestRelay implements ChargedRequest {
    */
   clientGone(): void {
     this.cancelOnWorker();
-    this.endEarly('cancelled');
-    if (this.worker && this.usagePart) this.ctx.answers.sendWorkerPayment(this.worker, this.workerRequestId, this.clientOwner, 0n);
+    this.endEarly('cancelled', (worker) => {
+      if (!worker.connection.closed) this.ctx.answers.sendWorkerPayment(worker, this.workerRequestId, this.clientOwner, 0n);
+    });
   }
 
   /**
@@ -219,26 +222,26 @@ export class RequestRelay implements ChargedRequest {
    * failed or vanished, the timeout): what reached the client is committed to the ledger, once
    * (the request id makes it idempotent), and becomes the answer's final usage.
    */
-  private endEarly(outcome: Exclude<AnswerOutcome, 'completed'>): TokenCounts {
+  private endEarly(outcome: Exclude<AnswerOutcome, 'completed'>, committed?: (worker: WorkerEntry, produced: TokenCounts) => void): TokenCounts {
     this.finish();
     const worker = this.worker;
     const raw = this.firstPartSent && this.usagePart ? lastUsageIn(this.usagePart) : null;
     if (!worker || !raw) return ZERO_TOKENS;
     const produced = this.ctx.answers.adjustEarly(this, worker, raw);
     if (!produced || adjustedTotal(produced) === 0) return ZERO_TOKENS;
-    this.ctx.answers.record(this, worker, produced, outcome);
+    this.ctx.answers.record(this, worker, produced, outcome, committed && (() => committed(worker, produced)));
     return produced;
   }
 
   /** Ends the query with an error; what it produced is charged, and the client gets that usage and its signed charge. */
   private failToClient(code: number, message: string, outcome: Exclude<AnswerOutcome, 'completed'> = 'failed'): void {
-    const produced = this.endEarly(outcome);
+    // Its signed charge and the worker's payout go once the ledger has committed the answer.
+    const produced = this.endEarly(outcome, (worker, t) => this.ctx.answers.sendBoth(this, worker, BigInt(adjustedTotal(t))));
     if (outcome === 'failed') this.ctx.statsFor(this.model).failed++;
     this.client.send({
       _: 'client.queryAnswerErrorEx', request_id: this.clientRequestId, error_code: code, error: message, flags: 1,
       final_info: { _: 'client.queryFinalInfo', flags: 0, tokens_used: tokensUsed(produced) },
     });
-    if (produced !== ZERO_TOKENS && this.worker) this.ctx.answers.sendBoth(this, this.worker, BigInt(produced.prompt + produced.cached + produced.completion + produced.reasoning));
   }
 }
 

@@ -13,8 +13,10 @@ const usage = `cocoon worker --proxy HOST:PORT [--backend URL] [--model M] [--co
 
 export const command: CliCommand = {
   summary: 'run a worker: serves an inference engine to a proxy (built-in test engine unless --backend)',
-  usage,
+  usage: `${usage}\n       cocoon worker unblock-proxy --proxy ADDRESS [--data-dir DIR] [--json]`,
   async run(args) {
+    // Clears the flag this worker set on a proxy it stopped trusting (rollback); see unblock-proxy.ts.
+    if (args[0] === 'unblock-proxy') return (await import('./unblock-proxy.ts')).unblockProxy('worker', args.slice(1));
     const { values } = parseFlags(args, {
       ...attestationFlags, ...settlementFlags, proxy: { type: 'string', multiple: true }, backend: { type: 'string' }, model: { type: 'string' },
       coefficient: { type: 'string' }, 'max-active': { type: 'string' }, 'token-delay-ms': { type: 'string' }, 'connect-timeout-ms': { type: 'string' }, 'root-config': { type: 'string' }, json: { type: 'boolean' },
