@@ -160,6 +160,8 @@ describe('a payment store written under another spelling of an address', () => {
       const db = new Database(path);
       db.prepare('INSERT INTO holdings (proxy, contract, signed_counter) VALUES (?, ?, 42)').run(nb(proxy), nb(contract));
       db.prepare('INSERT INTO rollbacks (proxy, reason, at) VALUES (?, ?, 1)').run(nb(proxy), 'old flag');
+      // Back to schema 1: the tables later migrations add go too, so the migrations run again.
+      db.exec('DROP TABLE answer_log; DROP TABLE auth_secret;');
       db.pragma('user_version = 1');
       db.close();
       const store = ClientPaymentStore.open(path);
