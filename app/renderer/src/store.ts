@@ -1,4 +1,5 @@
 import { create } from 'zustand';
+import { useEffect } from 'react';
 import type { AppSettings, ChargesInfo, ClientStatus, Conversation, CostBreakdown, ModelInfo, StoredMessage, WalletInfo, ChatUsage } from '../../shared/api-contract.ts';
 import { api, appLink, type LinkState } from './api.ts';
 
@@ -301,3 +302,17 @@ export const useApp = create<AppState>((set, get) => {
     },
   };
 });
+
+/**
+ * The client's charge counters, re-read every `everyMs` while the calling component is shown
+ * (the cost viewer and the wallet panel); the chain moves them without telling the page.
+ */
+export function useCharges(everyMs: number): ChargesInfo | null {
+  const refreshCharges = useApp((s) => s.refreshCharges);
+  useEffect(() => {
+    void refreshCharges();
+    const t = setInterval(() => void refreshCharges(), everyMs);
+    return () => clearInterval(t);
+  }, [refreshCharges, everyMs]);
+  return useApp((s) => s.charges);
+}

@@ -1,7 +1,7 @@
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { useEffect, useMemo } from 'react';
+import { useMemo } from 'react';
 import { chargeState, type ChargeState } from '../../../shared/charge-state.ts';
-import { costHistory, useApp, type CostRecord } from '../store.ts';
+import { costHistory, useApp, useCharges, type CostRecord } from '../store.ts';
 
 const KINDS = ['prompt', 'cached', 'completion', 'reasoning'] as const;
 
@@ -43,13 +43,7 @@ const HISTORY_ROWS = 50;
  */
 export function CostViewer() {
   const conversations = useApp((s) => s.conversations);
-  const charges = useApp((s) => s.charges);
-  const refreshCharges = useApp((s) => s.refreshCharges);
-  useEffect(() => {
-    void refreshCharges();
-    const t = setInterval(() => void refreshCharges(), 1_500);
-    return () => clearInterval(t);
-  }, [refreshCharges]);
+  const charges = useCharges(1_500);
   const costs = useMemo(() => costHistory(conversations), [conversations]);
   const priced = costs.filter((r): r is CostRecord & Required<Pick<CostRecord, 'cost' | 'usage'>> => Boolean(r.cost && r.usage));
   const last = priced.at(-1);

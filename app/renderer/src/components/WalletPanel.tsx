@@ -1,7 +1,7 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { AccountQuote, ChargesInfo, ClientAccountInfo, WalletInfo } from '../../../shared/api-contract.ts';
 import { api } from '../api.ts';
-import { useApp } from '../store.ts';
+import { useApp, useCharges } from '../store.ts';
 import { WalletConnect } from './WalletConnect.tsx';
 
 /** The network money is on, shown beside every amount (local TON is not real TON). */
@@ -72,13 +72,7 @@ function ClientAccountView({ account, network }: { account: ClientAccountInfo; n
   const [mainnetOk, setMainnetOk] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const charges = useApp((s) => s.charges);
-  const refreshCharges = useApp((s) => s.refreshCharges);
-  useEffect(() => {
-    void refreshCharges();
-    const t = setInterval(() => void refreshCharges(), 3_000);
-    return () => clearInterval(t);
-  }, [refreshCharges]);
+  const charges = useCharges(3_000);
   const [history, setHistory] = useState<Done[]>([]);
   const ask = async (action: AccountAction) => {
     setError(null);
