@@ -1,18 +1,11 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ChatCompletionAssembler, TextCompletionAssembler } from './stream-assembly.ts';
-import { startTestEngine, type TestEngine } from './test-engine.ts';
+import { useTestEngine } from '../testing/engine-fixture.ts';
 
 /** A streamed answer assembled must equal the engine's own non-streaming answer, field for field. */
-let engine: TestEngine;
-let openai: OpenAI;
 const model = 'Qwen/Qwen3-0.6B';
-
-beforeAll(async () => {
-  engine = await startTestEngine({ model });
-  openai = new OpenAI({ baseURL: `${engine.url}/v1`, apiKey: 'unused' });
-});
-afterAll(() => engine.stop());
+const t = useTestEngine(model);
 
 const tool = { type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' } }, required: ['city', 'days'] } } };
 const other = { type: 'function' as const, function: { name: 'get_time', parameters: { type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] } } };
@@ -27,9 +20,9 @@ const cases: Record<string, Omit<OpenAI.ChatCompletionCreateParamsNonStreaming, 
 describe('assembling a streamed answer', () => {
   for (const [name, body] of Object.entries(cases)) {
     it(`gives the non-streaming chat.completion: ${name}`, async () => {
-      const full = await openai.chat.completions.create({ model, ...body });
+      const full = await t.openai.chat.completions.create({ model, ...body });
       const assembler = new ChatCompletionAssembler();
-      for await (const chunk of await openai.chat.completions.create({ model, ...body, stream: true, stream_options: { include_usage: true } })) {
+      for await (const chunk of await t.openai.chat.completions.create({ model, ...body, stream: true, stream_options: { include_usage: true } })) {
         assembler.add(chunk as unknown as Record<string, unknown>);
       }
       const { id: _a, created: _b, ...assembled } = assembler.result();
@@ -42,9 +35,9 @@ describe('assembling a streamed answer', () => {
 
   it('gives the non-streaming text_completion, logprobs included', async () => {
     const body = { model, prompt: ['one', 'two'], n: 2, max_tokens: 8, logprobs: 2, echo: true };
-    const full = await openai.completions.create(body);
+    const full = await t.openai.completions.create(body);
     const assembler = new TextCompletionAssembler();
-    for await (const chunk of await openai.completions.create({ ...body, stream: true, stream_options: { include_usage: true } })) {
+    for await (const chunk of await t.openai.completions.create({ ...body, stream: true, stream_options: { include_usage: true } })) {
       assembler.add(chunk as unknown as Record<string, unknown>);
     }
     const { id: _a, created: _b, ...assembled } = assembler.result();

@@ -1,22 +1,15 @@
-import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createOpenAiCompatibleBackend } from './backend.ts';
-import { startTestEngine, type TestEngine } from './test-engine.ts';
+import { useTestEngine } from '../testing/engine-fixture.ts';
+import { startTestEngine } from './test-engine.ts';
 import { loadQwen3Tokenizer, renderChatMl } from './tokenizer.ts';
 
-let engine: TestEngine;
-let openai: OpenAI;
 const model = 'Qwen/Qwen3-0.6B';
-
-beforeAll(async () => {
-  engine = await startTestEngine({ model });
-  openai = new OpenAI({ baseURL: `${engine.url}/v1`, apiKey: 'unused' });
-});
-afterAll(() => engine.stop());
+const t = useTestEngine(model);
 
 describe('test engine through the official openai client', () => {
   it('answers the same request with the same text, and different prompts differently', async () => {
-    const ask = (q: string) => openai.chat.completions.create({ model, messages: [{ role: 'user', content: q }] });
+    const ask = (q: string) => t.openai.chat.completions.create({ model, messages: [{ role: 'user', content: q }] });
     const [a, b, c] = await Promise.all([ask('hello'), ask('hello'), ask('something else')]);
     expect(a.choices[0]!.message.content).toBe(b.choices[0]!.message.content);
     expect(a.choices[0]!.message.content).not.toBe(c.choices[0]!.message.content);
@@ -26,14 +19,14 @@ describe('test engine through the official openai client', () => {
   it('counts prompt and completion tokens with the real Qwen3 tokenizer', async () => {
     const tok = await loadQwen3Tokenizer();
     const messages = [{ role: 'system' as const, content: 'be brief' }, { role: 'user' as const, content: 'count me, please' }];
-    const res = await openai.chat.completions.create({ model, messages });
+    const res = await t.openai.chat.completions.create({ model, messages });
     expect(res.usage!.prompt_tokens).toBe(tok.encode(renderChatMl(messages, false)).length);
     expect(res.usage!.completion_tokens).toBe(tok.encode(res.choices[0]!.message.content!).length);
     expect(res.usage!.total_tokens).toBe(res.usage!.prompt_tokens + res.usage!.completion_tokens);
   });
 
   it('streams one token per chunk and reports usage in the last chunk', async () => {
-    const stream = await openai.chat.completions.create({
+    const stream = await t.openai.chat.completions.create({
       model, messages: [{ role: 'user', content: 'stream please' }], stream: true, stream_options: { include_usage: true },
     });
     let text = '';
@@ -48,42 +41,42 @@ describe('test engine through the official openai client', () => {
     }
     expect(finish).toBe('stop');
     expect(usage!.completion_tokens).toBe(contentChunks);
-    const full = await openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'stream please' }] });
+    const full = await t.openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'stream please' }] });
     expect(text).toBe(full.choices[0]!.message.content);
   });
 
   it('counts a repeated prompt prefix as cached tokens', async () => {
     const long = 'You are a helpful assistant. '.repeat(20);
-    const first = await openai.chat.completions.create({ model, messages: [{ role: 'system', content: long }, { role: 'user', content: 'one' }] });
-    const second = await openai.chat.completions.create({ model, messages: [{ role: 'system', content: long }, { role: 'user', content: 'two' }] });
+    const first = await t.openai.chat.completions.create({ model, messages: [{ role: 'system', content: long }, { role: 'user', content: 'one' }] });
+    const second = await t.openai.chat.completions.create({ model, messages: [{ role: 'system', content: long }, { role: 'user', content: 'two' }] });
     expect(first.usage!.prompt_tokens_details!.cached_tokens).toBe(0);
     expect(second.usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThanOrEqual(96);
     expect(second.usage!.prompt_tokens_details!.cached_tokens).toBeLessThan(second.usage!.prompt_tokens);
   });
 
   it('emits reasoning tokens when thinking is enabled', async () => {
-    const res = await openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'think' }], reasoning_effort: 'high' });
+    const res = await t.openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'think' }], reasoning_effort: 'high' });
     const reasoning = res.usage!.completion_tokens_details!.reasoning_tokens!;
     expect(reasoning).toBeGreaterThan(0);
     expect((res.choices[0]!.message as unknown as { reasoning_content: string }).reasoning_content.length).toBeGreaterThan(0);
   });
 
   it('honours max_tokens with finish_reason length, and stop sequences', async () => {
-    const short = await openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'long' }], max_tokens: 3 });
+    const short = await t.openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'long' }], max_tokens: 3 });
     expect(short.choices[0]!.finish_reason).toBe('length');
     expect(short.usage!.completion_tokens).toBe(3);
-    const full = await openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'stop test' }] });
+    const full = await t.openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'stop test' }] });
     const words = full.choices[0]!.message.content!.split(' ');
     const stopWord = ` ${words[3]}`;
-    const stopped = await openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'stop test' }], stop: [stopWord] });
+    const stopped = await t.openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'stop test' }], stop: [stopWord] });
     expect(stopped.choices[0]!.message.content).toBe(full.choices[0]!.message.content!.slice(0, full.choices[0]!.message.content!.indexOf(stopWord)));
   });
 
   it('rejects bad bodies naming the field, and unknown models with 404', async () => {
-    await expect(openai.chat.completions.create({ model, messages: [], })).rejects.toMatchObject({ status: 400, param: 'messages' });
-    await expect(openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }], temperature: 7 })).rejects.toMatchObject({ status: 400, param: 'temperature' });
-    await expect(openai.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 404 });
-    const res = await fetch(`${engine.url}/v1/chat/completions`, { method: 'POST', body: '{not json' });
+    await expect(t.openai.chat.completions.create({ model, messages: [], })).rejects.toMatchObject({ status: 400, param: 'messages' });
+    await expect(t.openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }], temperature: 7 })).rejects.toMatchObject({ status: 400, param: 'temperature' });
+    await expect(t.openai.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 404 });
+    const res = await fetch(`${t.engine.url}/v1/chat/completions`, { method: 'POST', body: '{not json' });
     expect(res.status).toBe(400);
   });
 });
@@ -107,7 +100,7 @@ describe('cancellation and the worker-side backend', () => {
   });
 
   it('streams chunks with usage through the backend and lists models', async () => {
-    const backend = createOpenAiCompatibleBackend({ baseUrl: engine.url });
+    const backend = createOpenAiCompatibleBackend({ baseUrl: t.engine.url });
     expect(await backend.listModels()).toEqual([model]);
     const chunks = [];
     for await (const c of backend.streamChat({ model, messages: [{ role: 'user', content: 'hi' }] })) chunks.push(c);

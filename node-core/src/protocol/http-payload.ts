@@ -33,15 +33,18 @@ export function chatCompletionQuery(body: Buffer): Buffer {
   return encodeHttpRequest({ method: 'POST', url: '/v1/chat/completions', headers: [['Content-Type', 'application/json']], body });
 }
 
-export function decodeHttpRequest(bytes: Buffer): HttpExchangeRequest {
+/** The TL object in `bytes`, which must be a `name` (what: the error's word for it). */
+function decodeAs(bytes: Buffer, name: 'http.request' | 'http.response', what: string): TlObject {
   const obj = codec.decode(bytes);
-  if (obj._ !== 'http.request') throw new Error(`query is ${obj._}, expected http.request`);
-  return {
-    method: obj.method as string,
-    url: obj.url as string,
-    headers: (obj.headers as TlObject[]).map((h) => [h.name as string, h.value as string]),
-    body: obj.payload as Buffer,
-  };
+  if (obj._ !== name) throw new Error(`${what} is ${obj._}, expected ${name}`);
+  return obj;
+}
+
+const headerPairs = (obj: TlObject): [string, string][] => (obj.headers as TlObject[]).map((h) => [h.name as string, h.value as string]);
+
+export function decodeHttpRequest(bytes: Buffer): HttpExchangeRequest {
+  const obj = decodeAs(bytes, 'http.request', 'query');
+  return { method: obj.method as string, url: obj.url as string, headers: headerPairs(obj), body: obj.payload as Buffer };
 }
 
 /**
@@ -55,14 +58,8 @@ export function encodeHttpResponse(r: Omit<HttpExchangeResponse, 'body'> & { bod
 }
 
 export function decodeHttpResponse(bytes: Buffer): HttpExchangeResponse {
-  const obj = codec.decode(bytes);
-  if (obj._ !== 'http.response') throw new Error(`answer is ${obj._}, expected http.response`);
-  return {
-    status: obj.status_code as number,
-    reason: obj.reason as string,
-    headers: (obj.headers as TlObject[]).map((h) => [h.name as string, h.value as string]),
-    body: obj.payload as Buffer,
-  };
+  const obj = decodeAs(bytes, 'http.response', 'answer');
+  return { status: obj.status_code as number, reason: obj.reason as string, headers: headerPairs(obj), body: obj.payload as Buffer };
 }
 
 export function headerValue(headers: Array<[string, string]>, name: string): string | undefined {
