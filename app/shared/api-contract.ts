@@ -14,7 +14,8 @@ import type { Finding, WhyReport } from '../../node-core/src/why/findings.ts';
  */
 export type { ClientStatus, CostBreakdown, CheckResult, DoctorReport, GpuPlan, PciGpu, Finding, WhyReport };
 
-export const chatMessageSchema = z.object({
+/** A chat turn as the app sends it: plain text only (the OpenAI wire form, with tools and parts, is node-core/src/inference/openai-types.ts). */
+export const appChatMessageSchema = z.object({
   role: z.enum(['system', 'user', 'assistant']),
   content: z.string().max(200_000),
 });
@@ -30,7 +31,7 @@ const usageSchema = z.object({
  * `stopped` (the user pressed Stop) / `interrupted` (the connection or the worker failed) with the
  * partial text it had — never a marker written into the text.
  */
-export const storedMessageSchema = chatMessageSchema.extend({
+export const storedMessageSchema = appChatMessageSchema.extend({
   usage: usageSchema.optional(),
   cost: z.record(z.string(), z.unknown()).optional(),
   at: z.string().optional(),
@@ -61,7 +62,7 @@ export const conversationSchema = z.object({
   updatedAt: z.string(),
 });
 
-export type ChatMessage = z.infer<typeof chatMessageSchema>;
+export type ChatMessage = z.infer<typeof appChatMessageSchema>;
 export type StoredMessage = z.infer<typeof storedMessageSchema>;
 export type Conversation = z.infer<typeof conversationSchema>;
 
@@ -102,7 +103,7 @@ export const requestSchemas = {
     /** Messages to append to the stored conversation before the answer (the new prompt; none for a retry). */
     append: z.array(storedMessageSchema).max(4).default([]),
     model: z.string().min(1).max(256),
-    messages: z.array(chatMessageSchema).min(1).max(10_000),
+    messages: z.array(appChatMessageSchema).min(1).max(10_000),
     temperature: z.number().min(0).max(2),
     maxTokens: z.number().int().min(1).max(32_768),
   })]),
