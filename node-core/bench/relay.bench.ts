@@ -22,6 +22,7 @@ import { spawnNode, spawnRole, stopRole } from './spawn-role.ts';
  *   --loadgen hey|ts     default hey when installed   --no-keepalive   (hey -disable-keepalive)
  *   --seconds N          per system per round per level (default 3)   --rounds N (default 3)
  *   --levels 1,10,30     --out FILE (default bench-results/relay.json)   --warmup SECONDS (default 4)
+ *   --settle-policy production|dev (with settlement on; default production: submit when worth the fee)
  */
 const FAKE_BACKEND = fileURLToPath(new URL('./fake-openai-backend.ts', import.meta.url));
 // tsx's loader by absolute URL, so the fake backend starts whatever the working directory.
@@ -52,11 +53,16 @@ export async function run(argv: string[]): Promise<void> {
     options: {
       backend: { type: 'string' }, reference: { type: 'string' }, 'reference-checkout': { type: 'string' }, 'reference-verbosity': { type: 'string' },
       loadgen: { type: 'string' }, 'no-keepalive': { type: 'boolean' }, seconds: { type: 'string' }, rounds: { type: 'string' },
-      levels: { type: 'string' }, out: { type: 'string' }, warmup: { type: 'string' }, settlement: { type: 'string' },
+      levels: { type: 'string' }, out: { type: 'string' }, warmup: { type: 'string' }, settlement: { type: 'string' }, 'settle-policy': { type: 'string' },
     },
   });
   const settlement = values.settlement ?? 'off';
   if (!['on', 'off', 'both'].includes(settlement)) throw new Error(`--settlement must be on, off or both, got "${settlement}"`);
+  // The roles' settle policy with settlement on: production (submit when the fee is worth it,
+  // as on testnet/mainnet: what a user pays in speed) unless `--settle-policy dev` (cocoon up's
+  // every-few-seconds submissions on the embedded chain).
+  const settlePolicy = values['settle-policy'] ?? 'production';
+  if (settlePolicy !== 'production' && settlePolicy !== 'dev') throw new Error(`--settle-policy must be production or dev, got "${settlePolicy}"`);
   const seconds = Number(values.seconds ?? 3);
   const rounds = Number(values.rounds ?? 3);
   const levels = (values.levels ?? '1,10,30').split(',').map(Number);
@@ -120,7 +126,7 @@ export async function run(argv: string[]): Promise<void> {
       ...(settlement === 'on' ? [] : [{ name: 'ours' as const, url: client.info.openai, processes: () => [{ pid: client.child.pid!, name: 'client' }, { pid: proxy.child.pid!, name: 'proxy' }, { pid: worker.child.pid!, name: 'worker' }, ...engineProc] }]),
     ];
     if (settlement !== 'off') {
-      const settled = await startSettledChain({ dev, engineUrl, model, children });
+      const settled = await startSettledChain({ dev, engineUrl, model, children, settlePolicy });
       stops.push(settled.stop);
       systems.push({ name: 'settled', url: settled.openai, processes: () => [...settled.pids, ...engineProc] });
     }
@@ -181,11 +187,11 @@ export async function run(argv: string[]): Promise<void> {
         };
       }
       rows.push(row);
-      printRow(row, systems.map((s) => s.name), c === levels[0]);
+      printRow(row, systems.map((s) => s.name), c === levels[0], settlePolicy);
     }
     mkdirSync('bench-results', { recursive: true });
     const out = values.out ?? 'bench-results/relay.json';
-    writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), settlement, loadgen, keepalive: !noKeepalive, backend: backendKind, model, seconds, rounds, chunksPerAnswer: chunks, referenceSkipped, rows }, null, 2));
+    writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), settlement, settlePolicy, loadgen, keepalive: !noKeepalive, backend: backendKind, model, seconds, rounds, chunksPerAnswer: chunks, referenceSkipped, rows }, null, 2));
     console.log(`wrote ${out}`);
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
@@ -195,7 +201,7 @@ export async function run(argv: string[]): Promise<void> {
 
 type Cell = { reqPerSec: number; p50Ms: number; p99Ms: number; spread: number; errors: number; cpuUsPerChunk: Record<string, number>; syscallsPerChunk: Record<string, { reads: number; writes: number }> };
 
-function printRow(row: Record<string, unknown>, names: string[], header: boolean): void {
+function printRow(row: Record<string, unknown>, names: string[], header: boolean, settlePolicy: string): void {
   const cell = (n: string) => row[n] as Cell | undefined;
   const fmt = (x: Cell | undefined) => (x ? `${x.reqPerSec.toFixed(0)} req/s, p50 ${x.p50Ms.toFixed(1)}, p99 ${x.p99Ms.toFixed(1)} (±${(x.spread * 50).toFixed(0)}%${x.errors ? `, ${x.errors} errors` : ''})` : '—');
   const ratio = (a?: Cell, b?: Cell) => (a && b ? (a.reqPerSec / b.reqPerSec).toFixed(2) : '—');
@@ -209,7 +215,7 @@ function printRow(row: Record<string, unknown>, names: string[], header: boolean
   const added = ours && direct ? (ours.p50Ms - direct.p50Ms).toFixed(2) : '—';
   const p99 = ours && direct ? (ours.p99Ms / direct.p99Ms).toFixed(2) : '—';
   console.log(`| ${row.concurrency} | ${names.includes('reference') ? fmt(ref) : 'not run'} | ${fmt(ours)} | ${fmt(direct)} | ${ratio(ours, ref)} | ${ratio(ours, direct)} | ${added} | ${p99} |`);
-  if (settled && cell('ours')) console.log(`|   | settlement on: ${fmt(settled)}; on ÷ off ${ratio(settled, cell('ours'))} |`);
+  if (settled && cell('ours')) console.log(`|   | settlement on (settle policy ${settlePolicy}): ${fmt(settled)}; on ÷ off ${ratio(settled, cell('ours'))} |`);
   const cpu = (n: string) => { const x = cell(n); return x ? Object.entries(x.cpuUsPerChunk).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ') : ''; };
   console.log(`|   | CPU µs per chunk: ${names.map((n) => `${n}: ${cpu(n)}`).join('; ')} |`);
   const sys = (n: string) => { const x = cell(n); return x ? Object.entries(x.syscallsPerChunk).map(([k, v]) => `${k} ${v.reads.toFixed(2)}r/${v.writes.toFixed(2)}w`).join(', ') : ''; };
@@ -222,7 +228,7 @@ function printRow(row: Record<string, unknown>, names: string[], header: boolean
  * contract opened with a stake large enough that the bench never waits for credit, and every
  * answer recorded in the proxy ledger, signed to both parties and settled on its timer.
  */
-async function startSettledChain(o: { dev: string[]; engineUrl: string; model: string; children: ChildProcess[] }): Promise<{ openai: string; pids: Array<{ pid: number; name: string }>; stop: () => Promise<void> }> {
+async function startSettledChain(o: { dev: string[]; engineUrl: string; model: string; children: ChildProcess[]; settlePolicy: string }): Promise<{ openai: string; pids: Array<{ pid: number; name: string }>; stop: () => Promise<void> }> {
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
@@ -237,7 +243,7 @@ async function startSettledChain(o: { dev: string[]; engineUrl: string; model: s
   const owner = chain.wallets.find((w) => w.name === 'owner')!;
   await allowImagesOnRoot({ network: 'local', endpoint: chain.endpoint, rootAddress: chain.rootAddress }, owner.mnemonic, [{ kind: 'proxyImage', hash: DEV_IMAGE_HASH }, { kind: 'workerImage', hash: DEV_IMAGE_HASH }]);
   const env = { COCOON_HOME: home, COCOON_NETWORK: '', COCOON_TON_ENDPOINT: '', COCOON_ROOT_ADDRESS: '' };
-  const settle = (wallet: string) => ['--settle', '--local-wallet', wallet];
+  const settle = (wallet: string) => ['--settle', '--local-wallet', wallet, '--settle-policy', o.settlePolicy];
   const proxy = await spawnRole<{ clientPort: number; workerPort: number }>(['proxy', ...o.dev, '--pow-difficulty', '4', ...settle('proxy')], env);
   o.children.push(proxy.child);
   const account = await ClientAccount.openLocal({ endpoint: chain.endpoint, rootAddress: chain.rootAddress, chainDataDir: join(home, 'chain') });

@@ -39,6 +39,7 @@ export const settlementFlags = {
   'local-wallet': { type: 'string' },
   'proxy-contract': { type: 'string' },
   'proxy-key-file': { type: 'string' },
+  'settle-policy': { type: 'string' },
 } as const;
 
 export interface SettlementFlagValues {
@@ -49,9 +50,10 @@ export interface SettlementFlagValues {
   'local-wallet'?: string | undefined;
   'proxy-contract'?: string | undefined;
   'proxy-key-file'?: string | undefined;
+  'settle-policy'?: string | undefined;
 }
 
-export const SETTLEMENT_USAGE = '[--settle | --no-settlement] [--data-dir DIR] [--wallet-mnemonic-file FILE | --local-wallet NAME] [--proxy-contract ADDR]';
+export const SETTLEMENT_USAGE = '[--settle | --no-settlement] [--data-dir DIR] [--wallet-mnemonic-file FILE | --local-wallet NAME] [--proxy-contract ADDR] [--settle-policy dev|production (local chain: dev by default)]';
 
 type Role = 'proxy' | 'worker' | 'client';
 
@@ -147,8 +149,22 @@ async function common(role: Role, config: ChainConfig, values: SettlementFlagVal
   const wallet = await chain.wallet(walletWords(values, config, env));
   const dataDir = values['data-dir'] !== undefined ? cocoonHome({ flag: values['data-dir'] }) : join(cocoonHome({ env }), role);
   mkdirSync(dataDir, { recursive: true });
-  // As `cocoon up`: on the embedded chain a few requests settle within seconds.
-  return { chain, wallet, dataDir, policy: config.network === 'local' ? LOCAL_DEV_SETTLEMENT_POLICY : DEFAULT_SETTLEMENT_POLICY };
+  return { chain, wallet, dataDir, policy: settlementPolicyOf(values, config) };
+}
+
+/**
+ * When a role submits what it holds: on the embedded chain by default as `cocoon up` does (a
+ * few requests settle within seconds: every 0.5–2 s, whatever the fee), elsewhere when the fee
+ * is worth it (DEFAULT_SETTLEMENT_POLICY). `--settle-policy production` gives the embedded chain
+ * the real thresholds (the relay bench measures with them); `dev` is refused off the local chain.
+ */
+export function settlementPolicyOf(values: Pick<SettlementFlagValues, 'settle-policy'>, config: Pick<ChainConfig, 'network'>): SettlementPolicy {
+  const asked = values['settle-policy'];
+  if (asked !== undefined && asked !== 'dev' && asked !== 'production') throw new CocoonError('bad_flag', `--settle-policy must be dev or production, got "${asked}"`);
+  if (asked === 'dev' && config.network !== 'local') {
+    throw new CocoonError('policy_refused', `--settle-policy dev (settle every few seconds, whatever the fee) is refused on ${config.network}`, { hint: 'leave it out: off the local chain a role settles when the fee is worth it' });
+  }
+  return (asked ?? (config.network === 'local' ? 'dev' : 'production')) === 'dev' ? LOCAL_DEV_SETTLEMENT_POLICY : DEFAULT_SETTLEMENT_POLICY;
 }
 
 export async function proxyRoleSettlement(config: ChainConfig, values: SettlementFlagValues, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<LedgerProxySettlement> {
