@@ -88,6 +88,41 @@ describe('ProxyLedger', () => {
     expect(ledger.proxyTotals().earnedNano).toBeGreaterThan(0n);
   });
 
+  it('records a group of answers exactly as one by one: same results, accounts, answers and totals', () => {
+    ledger.close();
+    rmSync(path, { force: true });
+    ledger = ProxyLedger.open(path, { pricing: TEST_PRICING });
+    const single = ProxyLedger.open(join(dir, 'single.sqlite'), { pricing: TEST_PRICING });
+    try {
+      // Groups of 1..17 answers over 3 clients and 4 workers, with retries inside a group and across groups.
+      const groups: number[][] = [];
+      for (let n = 0, g = 1; n < 400; g = (g % 17) + 1) {
+        const ids = Array.from({ length: g }, (_, i) => n + i);
+        if (g > 3) ids.push(ids[1]!, n - 5);
+        groups.push(ids.filter((id) => id >= 0));
+        n += g;
+      }
+      for (const ids of groups) {
+        const grouped = ledger.recordAnswers(ids.map(usageFor));
+        const oneByOne = ids.map((id) => single.recordAnswer(usageFor(id)));
+        expect(grouped).toEqual(oneByOne);
+      }
+      for (const party of ['client', 'worker'] as const) expect(ledger.accounts(party)).toEqual(single.accounts(party));
+      expect(ledger.proxyTotals()).toEqual(single.proxyTotals());
+      const answers = (l: ProxyLedger) => l.answersFor('client', usageFor(7).clientContract).map(({ at: _at, ...a }) => a);
+      expect(answers(ledger)).toEqual(answers(single));
+      expect(ledger.audit()).toEqual(single.audit());
+      expect(ledger.audit().problems).toEqual([]);
+      // All or nothing: a group with a reused request id for another client moves nothing.
+      const before = ledger.proxyTotals();
+      expect(() => ledger.recordAnswers([usageFor(100_000), { ...usageFor(3), clientContract: 'someone-else' }])).toThrow(/already recorded/);
+      expect(ledger.hasAnswer('req-100000')).toBe(false);
+      expect(ledger.proxyTotals()).toEqual(before);
+    } finally {
+      single.close();
+    }
+  });
+
   it('survives reopening, and refuses to reopen at another price', () => {
     ledger.recordAnswer(usageFor(7));
     ledger.close();

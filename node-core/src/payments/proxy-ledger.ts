@@ -14,7 +14,7 @@
  * floor(units / 10000) of its account.
  */
 import { CocoonError } from '../errors.ts';
-import { type PricingParams, type TokenCounts } from './pricing.ts';
+import { TOKEN_KINDS, type PricingParams, type TokenCounts } from './pricing.ts';
 import { openStore, statement, storable, type SqliteDb } from './sqlite.ts';
 import { adjustedUnits, clientNano, counterOfUnits, pricingKey, workerNano, COEFFICIENT_ONE } from './units.ts';
 import {
@@ -39,6 +39,11 @@ export interface AnswerUsage {
   /** The serving worker's price coefficient in thousandths (1000 = base price), kept with the answer. */
   coefficient?: number;
   outcome: AnswerOutcome;
+}
+
+function checkUsage(usage: AnswerUsage): void {
+  if (!usage.requestId) throw new CocoonError('bad_request_id', 'an answer needs a request id to be recorded');
+  if (usage.clientContract === '' || usage.workerContract === '') throw new CocoonError('bad_contract', 'an answer needs its client and worker contracts');
 }
 
 export interface RecordedAnswer {
@@ -159,6 +164,12 @@ export class ProxyLedger implements SettlementSource {
         VALUES (@requestId, @client, @worker, @outcome, @prompt, @cached, @completion, @reasoning, @coefficient, @units,
           @clientNano, @workerNano, @proxyNano, @at)`),
       earn: db.prepare('UPDATE proxy_totals SET earned_nano = earned_nano + ?, answers = answers + 1 WHERE id = 1'),
+      upsertMany: db.prepare(`INSERT INTO accounts (party, contract, prompt, cached, completion, reasoning, answers, units, counter, nano)
+        VALUES (@party, @contract, @prompt, @cached, @completion, @reasoning, @answers, @units, @counter, @nano)
+        ON CONFLICT (party, contract) DO UPDATE SET prompt = prompt + @prompt, cached = cached + @cached,
+          completion = completion + @completion, reasoning = reasoning + @reasoning, answers = answers + @answers,
+          units = @units, counter = @counter, nano = @nano`),
+      earnMany: db.prepare('UPDATE proxy_totals SET earned_nano = earned_nano + ?, answers = answers + ? WHERE id = 1'),
     };
     this.recordTx = db.transaction((u: AnswerUsage) => this.recordInTx(u));
     this.runTx = db.transaction((fn: () => unknown) => fn());
@@ -220,9 +231,79 @@ export class ProxyLedger implements SettlementSource {
 
   /** Commits one answer's usage for its client and worker atomically; idempotent by request id. */
   recordAnswer(usage: AnswerUsage): RecordedAnswer {
-    if (!usage.requestId) throw new CocoonError('bad_request_id', 'an answer needs a request id to be recorded');
-    if (usage.clientContract === '' || usage.workerContract === '') throw new CocoonError('bad_contract', 'an answer needs its client and worker contracts');
+    checkUsage(usage);
     return this.recordTx.immediate(usage);
+  }
+
+  /**
+   * Commits several answers in one transaction (the proxy's group commit): the same rows and
+   * results as `recordAnswer` one after the other, with each account read and written once per
+   * group instead of once per answer (an answer costs one duplicate check and one insert). All
+   * or nothing: a failing answer rolls the whole group back.
+   */
+  recordAnswers(usages: AnswerUsage[]): RecordedAnswer[] {
+    for (const u of usages) checkUsage(u);
+    return this.runTx.immediate(() => this.recordManyInTx(usages)) as RecordedAnswer[];
+  }
+
+  private recordManyInTx(usages: AnswerUsage[]): RecordedAnswer[] {
+    type Acc = { party: Party; contract: string; units: bigint; counter: bigint; tokens: TokenCounts; answers: number };
+    const accounts = new Map<string, Acc>();
+    const account = (party: Party, contract: string): Acc => {
+      const key = `${party}:${contract}`;
+      let a = accounts.get(key);
+      if (!a) {
+        const r = this.stmt.account.get(party, contract) as AccountRow | undefined;
+        a = { party, contract, units: r?.units ?? 0n, counter: r?.counter ?? 0n, tokens: { prompt: 0, cached: 0, completion: 0, reasoning: 0 }, answers: 0 };
+        accounts.set(key, a);
+      }
+      return a;
+    };
+    let earned = 0n;
+    let answers = 0;
+    const out: RecordedAnswer[] = [];
+    const at = this.now();
+    for (const u of usages) {
+      const c = account('client', u.clientContract);
+      const w = account('worker', u.workerContract);
+      const seen = this.stmt.answer.get(u.requestId) as AnswerRow | undefined;
+      if (seen) {
+        if (seen.client !== u.clientContract || seen.worker !== u.workerContract) {
+          throw new CocoonError('request_id_reused', `request id ${u.requestId} was already recorded for another client/worker`);
+        }
+        out.push({ duplicate: true, units: seen.units, clientNano: seen.client_nano, workerNano: seen.worker_nano, proxyNano: seen.proxy_nano, clientCounter: c.counter, workerCounter: w.counter });
+        continue;
+      }
+      const units = adjustedUnits(u.tokens);
+      const cu1 = storable('client units', c.units + units);
+      const wu1 = storable('worker units', w.units + units);
+      const c1 = counterOfUnits(cu1);
+      const w1 = counterOfUnits(wu1);
+      const clientDelta = clientNano(c1, this.pricing) - clientNano(c.counter, this.pricing);
+      const workerDelta = workerNano(w1, this.pricing) - workerNano(w.counter, this.pricing);
+      const proxyDelta = clientDelta - workerDelta;
+      for (const a of [c, w]) {
+        for (const k of TOKEN_KINDS) a.tokens[k] += u.tokens[k];
+        a.answers++;
+      }
+      c.units = cu1; c.counter = c1;
+      w.units = wu1; w.counter = w1;
+      this.stmt.insertAnswer.run({
+        requestId: u.requestId, client: u.clientContract, worker: u.workerContract, outcome: u.outcome, ...u.tokens, coefficient: u.coefficient ?? COEFFICIENT_ONE,
+        units, clientNano: clientDelta, workerNano: workerDelta, proxyNano: proxyDelta, at,
+      });
+      earned += proxyDelta;
+      answers++;
+      out.push({ duplicate: false, units, clientNano: clientDelta, workerNano: workerDelta, proxyNano: proxyDelta, clientCounter: c1, workerCounter: w1 });
+    }
+    for (const a of accounts.values()) {
+      if (a.answers === 0) continue;
+      this.forget(a.party, a.contract);
+      const nano = a.party === 'client' ? clientNano(a.counter, this.pricing) : workerNano(a.counter, this.pricing);
+      this.stmt.upsertMany.run({ party: a.party, contract: a.contract, ...a.tokens, answers: a.answers, units: a.units, counter: a.counter, nano });
+    }
+    if (answers > 0) this.stmt.earnMany.run(earned, answers);
+    return out;
   }
 
   private recordInTx(u: AnswerUsage): RecordedAnswer {

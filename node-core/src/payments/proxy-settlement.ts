@@ -390,9 +390,10 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     this.pending = [];
     this.pendingCounter.clear();
     const now = Date.now();
-    const record = (p: (typeof batch)[number]) => this.ledger.recordAnswer({
+    const usage = (p: (typeof batch)[number]) => ({
       requestId: p.a.requestId, clientContract: p.clientContract, workerContract: p.workerContract, tokens: p.a.tokens, coefficient: p.a.coefficient, outcome: p.a.outcome,
     });
+    const record = (p: (typeof batch)[number]) => this.ledger.recordAnswer(usage(p));
     const signDue = (items: typeof batch) => {
       // Once per account per group; the newest answer's owner names the party's connection.
       const accounts = new Map<string, { party: Party; contract: string; owner: string }>();
@@ -404,7 +405,8 @@ export class LedgerProxySettlement implements ProxySettlement, ProxyPayments {
     };
     try {
       this.ledger.transaction(() => {
-        for (const p of batch) record(p);
+        // Each account read and written once for the whole group (ProxyLedger.recordAnswers).
+        this.ledger.recordAnswers(batch.map(usage));
         signDue(batch);
       });
     } catch (groupErr) {
