@@ -22,7 +22,12 @@ const metaSchema = conversationSchema.omit({ messages: true });
 
 export class ConversationStore {
   private readonly dir: string;
-  private cache: Map<string, Conversation> | null = null;
+  /**
+   * Every conversation, read once. The promise is shared: two calls at start (the page's list and
+   * a status read) must not both read the folder while the first is still importing the legacy
+   * file, or the second would see half of it and replace the list with that half.
+   */
+  private loaded: Promise<Map<string, Conversation>> | null = null;
   /** Writes to one conversation are serialised so an append never interleaves with a rewrite. */
   private readonly queues = new Map<string, Promise<unknown>>();
 
@@ -106,8 +111,15 @@ export class ConversationStore {
     await rename(tmp, this.file(c.id));
   }
 
-  private async load(): Promise<Map<string, Conversation>> {
-    if (this.cache) return this.cache;
+  private load(): Promise<Map<string, Conversation>> {
+    this.loaded ??= this.readAll().catch((err: unknown) => {
+      this.loaded = null; // a failed read is tried again by the next call
+      throw err;
+    });
+    return this.loaded;
+  }
+
+  private async readAll(): Promise<Map<string, Conversation>> {
     const all = new Map<string, Conversation>();
     let names: string[] = [];
     try {
@@ -120,7 +132,6 @@ export class ConversationStore {
       if (c) all.set(c.id, c);
     }
     for (const c of await this.importLegacy()) if (!all.has(c.id)) all.set(c.id, c);
-    this.cache = all;
     return all;
   }
 
