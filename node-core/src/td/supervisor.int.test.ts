@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +55,7 @@ describe.skipIf(!hasQemu)('TD supervisor with a real QEMU', () => {
     const configFile = join(dir, 'worker.json');
     writeFileSync(configFile, JSON.stringify({
       mode: 'emulation', stateDir: join(dir, 'state'), cpus: 1, memoryMiB: 512,
-      image: { kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline }, ports: { http: 40000 + Math.floor(Math.random() * 20000) },
+      image: { kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline }, ports: { http: await freePort() },
       model: 'm', ownerAddress: OWNER, network: { name: 'local', rootContract: ROOT, endpoint: 'http://127.0.0.1:1/', proxies: ['10.0.2.2:1'] },
     }));
     const td = (...args: string[]) => spawnSync(process.execPath, [CLI, 'td', ...args, '--config', configFile], { encoding: 'utf8', env: { ...process.env, COCOON_LOG_LEVEL: 'silent' } });
@@ -68,6 +69,7 @@ describe.skipIf(!hasQemu)('TD supervisor with a real QEMU', () => {
       }
       expect(isAlive(qemuPid)).toBe(true);
       // QEMU killed under a live supervisor: a crash, restarted after the first backoff step.
+      const restartsBefore = readStatus(instancePaths(0, join(dir, 'state')))!.restarts;
       process.kill(qemuPid!, 'SIGKILL');
       const first = qemuPid;
       for (let i = 0; i < 100 && (qemuPid === first || !qemuPid); i++) {
@@ -76,7 +78,7 @@ describe.skipIf(!hasQemu)('TD supervisor with a real QEMU', () => {
       }
       expect(qemuPid).not.toBe(first);
       expect(isAlive(qemuPid)).toBe(true);
-      expect(readStatus(instancePaths(0, join(dir, 'state')))).toMatchObject({ restarts: 1, qemuPid });
+      expect(readStatus(instancePaths(0, join(dir, 'state')))).toMatchObject({ restarts: restartsBefore + 1, qemuPid });
     } finally {
       launcher.kill('SIGKILL');
       await exited;
@@ -97,3 +99,18 @@ describe.skipIf(!hasQemu)('TD supervisor with a real QEMU', () => {
     rmSync(dir, { recursive: true, force: true });
   }, 300_000);
 });
+
+/**
+ * A port free now, for QEMU's host forwarding (the kernel's pick, so not one of the ephemeral
+ * ports other tests hold: a random port in 40000–60000 collided, and QEMU's first attempt died).
+ */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
