@@ -145,7 +145,6 @@ export class ProxyLedger implements SettlementSource {
   readonly pricing: PricingParams;
   private readonly now: () => number;
   private readonly stmt;
-  private readonly recordTx: import('better-sqlite3').Transaction<(u: AnswerUsage) => RecordedAnswer>;
   private readonly runTx: import('better-sqlite3').Transaction<(fn: () => unknown) => unknown>;
 
   private constructor(private readonly db: SqliteDb, readonly path: string, pricing: PricingParams, now: () => number) {
@@ -154,24 +153,17 @@ export class ProxyLedger implements SettlementSource {
     this.stmt = {
       answer: db.prepare('SELECT client, worker, units, client_nano, worker_nano, proxy_nano FROM answers WHERE request_id = ?'),
       account: db.prepare('SELECT * FROM accounts WHERE party = ? AND contract = ?'),
-      upsert: db.prepare(`INSERT INTO accounts (party, contract, prompt, cached, completion, reasoning, answers, units, counter, nano)
-        VALUES (@party, @contract, @prompt, @cached, @completion, @reasoning, 1, @units, @counter, @nano)
-        ON CONFLICT (party, contract) DO UPDATE SET prompt = prompt + @prompt, cached = cached + @cached,
-          completion = completion + @completion, reasoning = reasoning + @reasoning, answers = answers + 1,
-          units = @units, counter = @counter, nano = @nano`),
       insertAnswer: db.prepare(`INSERT INTO answers (request_id, client, worker, outcome, prompt, cached, completion, reasoning,
         coefficient, units, client_nano, worker_nano, proxy_nano, recorded_at)
         VALUES (@requestId, @client, @worker, @outcome, @prompt, @cached, @completion, @reasoning, @coefficient, @units,
           @clientNano, @workerNano, @proxyNano, @at)`),
-      earn: db.prepare('UPDATE proxy_totals SET earned_nano = earned_nano + ?, answers = answers + 1 WHERE id = 1'),
-      upsertMany: db.prepare(`INSERT INTO accounts (party, contract, prompt, cached, completion, reasoning, answers, units, counter, nano)
+      upsert: db.prepare(`INSERT INTO accounts (party, contract, prompt, cached, completion, reasoning, answers, units, counter, nano)
         VALUES (@party, @contract, @prompt, @cached, @completion, @reasoning, @answers, @units, @counter, @nano)
         ON CONFLICT (party, contract) DO UPDATE SET prompt = prompt + @prompt, cached = cached + @cached,
           completion = completion + @completion, reasoning = reasoning + @reasoning, answers = answers + @answers,
           units = @units, counter = @counter, nano = @nano`),
-      earnMany: db.prepare('UPDATE proxy_totals SET earned_nano = earned_nano + ?, answers = answers + ? WHERE id = 1'),
+      earn: db.prepare('UPDATE proxy_totals SET earned_nano = earned_nano + ?, answers = answers + ? WHERE id = 1'),
     };
-    this.recordTx = db.transaction((u: AnswerUsage) => this.recordInTx(u));
     this.runTx = db.transaction((fn: () => unknown) => fn());
   }
 
@@ -231,8 +223,7 @@ export class ProxyLedger implements SettlementSource {
 
   /** Commits one answer's usage for its client and worker atomically; idempotent by request id. */
   recordAnswer(usage: AnswerUsage): RecordedAnswer {
-    checkUsage(usage);
-    return this.recordTx.immediate(usage);
+    return this.recordAnswers([usage])[0]!;
   }
 
   /**
@@ -300,49 +291,10 @@ export class ProxyLedger implements SettlementSource {
       if (a.answers === 0) continue;
       this.forget(a.party, a.contract);
       const nano = a.party === 'client' ? clientNano(a.counter, this.pricing) : workerNano(a.counter, this.pricing);
-      this.stmt.upsertMany.run({ party: a.party, contract: a.contract, ...a.tokens, answers: a.answers, units: a.units, counter: a.counter, nano });
+      this.stmt.upsert.run({ party: a.party, contract: a.contract, ...a.tokens, answers: a.answers, units: a.units, counter: a.counter, nano });
     }
-    if (answers > 0) this.stmt.earnMany.run(earned, answers);
+    if (answers > 0) this.stmt.earn.run(earned, answers);
     return out;
-  }
-
-  private recordInTx(u: AnswerUsage): RecordedAnswer {
-    const coefficient = u.coefficient ?? COEFFICIENT_ONE;
-    const seen = this.stmt.answer.get(u.requestId) as AnswerRow | undefined;
-    if (seen) {
-      if (seen.client !== u.clientContract || seen.worker !== u.workerContract) {
-        throw new CocoonError('request_id_reused', `request id ${u.requestId} was already recorded for another client/worker`);
-      }
-      return {
-        duplicate: true, units: seen.units, clientNano: seen.client_nano, workerNano: seen.worker_nano, proxyNano: seen.proxy_nano,
-        clientCounter: this.row('client', u.clientContract)!.counter, workerCounter: this.row('worker', u.workerContract)!.counter,
-      };
-    }
-    const units = adjustedUnits(u.tokens);
-    const cr = this.row('client', u.clientContract);
-    const wr = this.row('worker', u.workerContract);
-    const cu1 = storable('client units', (cr?.units ?? 0n) + units);
-    const wu1 = storable('worker units', (wr?.units ?? 0n) + units);
-    const c0 = cr?.counter ?? 0n;
-    const w0 = wr?.counter ?? 0n;
-    const c1 = counterOfUnits(cu1);
-    const w1 = counterOfUnits(wu1);
-    const cNano = clientNano(c1, this.pricing);
-    const wNano = workerNano(w1, this.pricing);
-    const clientDelta = cNano - clientNano(c0, this.pricing);
-    const workerDelta = wNano - workerNano(w0, this.pricing);
-    const proxyDelta = clientDelta - workerDelta;
-    const t = u.tokens;
-    this.forget('client', u.clientContract);
-    this.forget('worker', u.workerContract);
-    this.stmt.upsert.run({ party: 'client', contract: u.clientContract, ...t, units: cu1, counter: c1, nano: cNano });
-    this.stmt.upsert.run({ party: 'worker', contract: u.workerContract, ...t, units: wu1, counter: w1, nano: wNano });
-    this.stmt.insertAnswer.run({
-      requestId: u.requestId, client: u.clientContract, worker: u.workerContract, outcome: u.outcome, ...t, coefficient,
-      units, clientNano: clientDelta, workerNano: workerDelta, proxyNano: proxyDelta, at: this.now(),
-    });
-    this.stmt.earn.run(proxyDelta);
-    return { duplicate: false, units, clientNano: clientDelta, workerNano: workerDelta, proxyNano: proxyDelta, clientCounter: c1, workerCounter: w1 };
   }
 
   /** Whether this request id is already in the ledger (a retry must not be charged again). */
