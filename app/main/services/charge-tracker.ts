@@ -2,6 +2,7 @@ import { Address } from '@ton/core';
 import type { Chain } from '../../../node-core/src/chain/chain.ts';
 import { readClientData } from '../../../node-core/src/chain/contract-state.ts';
 import type { Holding } from '../../../node-core/src/payments/party-payment-store.ts';
+import { ledgerCounterOf } from '../../../node-core/src/payments/status-report.ts';
 import type { ChargesInfo } from '../../shared/api-contract.ts';
 
 /**
@@ -76,9 +77,8 @@ export class ChargeTracker {
     const h = this.holding();
     const per = BigInt(h?.perToken ?? 0);
     const onChain = this.chainRead?.counter ?? 0n;
-    // As `cocoon status` reckons the client's ledger: what the proxy reported counting (its own
-    // count is at the maximum price coefficient, an upper bound, used only before any report).
-    const ledger = h ? (h.maxCounter > 0n ? h.maxCounter : h.ownCounter) : 0n;
+    // As `cocoon status` reckons the client's ledger.
+    const ledger = h ? ledgerCounterOf('client', h) : 0n;
     const signed = h?.signedCounter ?? 0n;
     return {
       network: this.o.network, contract: this.o.contract,

@@ -68,13 +68,20 @@ function fromLedger(a: LedgerAccount) {
   };
 }
 
+/**
+ * A party's view of "the ledger" counter. A worker counts exactly what the proxy should (same
+ * coefficient), so its own count wins when higher. A client counts at its maximum price
+ * coefficient — an upper bound, up to 4× the charge — so its ledger is what the proxy reported
+ * counting (its own count only before any report), and its bound is shown beside it
+ * (`ownBound`), not as the ledger. The app's cost viewer reads the client's the same way.
+ */
+export function ledgerCounterOf(role: 'client' | 'worker', h: Holding): bigint {
+  if (role === 'client') return h.maxCounter > 0n ? h.maxCounter : h.ownCounter;
+  return h.maxCounter > h.ownCounter ? h.maxCounter : h.ownCounter;
+}
+
 function fromHolding(role: 'client' | 'worker', h: Holding) {
-  // The party's view of "the ledger". A worker counts exactly what the proxy should (same
-  // coefficient), so its own count wins when higher. A client counts at its maximum price
-  // coefficient — an upper bound, up to 4× the charge — so its ledger is what the proxy reported
-  // counting, and its own bound is shown beside it (`ownBound`), not as the ledger.
-  const reported = h.maxCounter > 0n ? h.maxCounter : h.ownCounter;
-  const ledgerCounter = role === 'client' ? reported : (h.maxCounter > h.ownCounter ? h.maxCounter : h.ownCounter);
+  const ledgerCounter = ledgerCounterOf(role, h);
   const ledgerNano = ledgerCounter * BigInt(h.perToken);
   return {
     contract: h.contract, proxy: h.proxy, tokens: { ...h.ownTokens }, unsettled: h.unsettledNano.toString(),
