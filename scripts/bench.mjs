@@ -12,6 +12,7 @@ const benches = {
   fairness: '../node-core/bench/fairness.bench.ts',
   soak: '../node-core/bench/soak.bench.ts',
   scale: '../node-core/bench/scale.bench.ts',
+  ledger: '../node-core/bench/ledger.bench.ts',
 };
 const [name, ...args] = process.argv.slice(2);
 // The soak runs for minutes: only when asked for by name.

@@ -39,8 +39,8 @@ export class ClientPaymentStore extends PartyPaymentStore {
    * @param slackUnits how many units a charge may exceed the client's own count (0: none). A
    *   client that cannot count prompt tokens itself may allow a small margin.
    */
-  private constructor(db: import('./sqlite.ts').SqliteDb, path: string, private readonly slackUnits: bigint, readonly answerRetention: AnswerRetention, now?: () => number) {
-    super(db, path, now);
+  private constructor(db: import('./sqlite.ts').SqliteDb, path: string, private readonly slackUnits: bigint, readonly answerRetention: AnswerRetention, now?: () => number, recentOwn?: number) {
+    super(db, path, now, recentOwn);
   }
 
   static open(path: string, opts: PartyStoreOptions & { slackUnits?: bigint; answerRetention?: Partial<AnswerRetention> } = {}): ClientPaymentStore {
@@ -48,7 +48,7 @@ export class ClientPaymentStore extends PartyPaymentStore {
     if (!Number.isInteger(retention.maxAnswers) || retention.maxAnswers < 1 || !(retention.maxAgeDays > 0)) {
       throw new CocoonError('bad_retention', `the answer log keeps at least 1 answer for more than 0 days, got ${retention.maxAnswers} answers, ${retention.maxAgeDays} days`);
     }
-    return new ClientPaymentStore(PartyPaymentStore.openDb(path, 'client payment store', opts), path, opts.slackUnits ?? 0n, retention, opts.now);
+    return new ClientPaymentStore(PartyPaymentStore.openDb(path, 'client payment store', opts), path, opts.slackUnits ?? 0n, retention, opts.now, opts.recentOwn);
   }
 
   /**

@@ -16,6 +16,7 @@ import { canonicalAddress } from '../protocol/settlement.ts';
 import type { PricingParams, TokenCounts } from './pricing.ts';
 import { openStore, statement, storable, type SqliteDb } from './sqlite.ts';
 import { counterOfUnits, counterUnits, nanoForCounter, COEFFICIENT_ONE } from './units.ts';
+import { RecentIds } from './recent-ids.ts';
 import {
   readSettlementState, writeSettlementState, SETTLEMENT_STATE_SQL,
   type SettlementAccount, type SettlementKind, type SettlementSource, type SettlementState,
@@ -109,7 +110,16 @@ const MIGRATIONS = [
     CREATE INDEX answer_log_started ON answer_log (started_at);`),
   // The client's secret for the short authorization (client-payment-store.ts `authSecret`).
   (db: SqliteDb) => db.exec('CREATE TABLE auth_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL)'),
+  // Own counts keyed by a sequence instead of the random request id (see recent-ids.ts), same rows in the same order.
+  (db: SqliteDb) => db.exec(`
+    CREATE TABLE own_usage_by_seq (seq INTEGER PRIMARY KEY, request_id TEXT NOT NULL, proxy TEXT NOT NULL, contract TEXT NOT NULL, units INTEGER NOT NULL, at INTEGER NOT NULL);
+    INSERT INTO own_usage_by_seq (request_id, proxy, contract, units, at) SELECT request_id, proxy, contract, units, at FROM own_usage ORDER BY at, rowid;
+    DROP TABLE own_usage;
+    ALTER TABLE own_usage_by_seq RENAME TO own_usage;`),
 ];
+
+/** How many of the newest own counts are checked for a repeated request id (~100 bytes of memory each). */
+export const DEFAULT_RECENT_OWN = 100_000;
 
 type Row = {
   proxy: string; contract: string; per_token: bigint; signed_counter: bigint; signed_message: Buffer | null; committed_counter: bigint;
@@ -120,6 +130,8 @@ type Row = {
 export interface PartyStoreOptions {
   readonly?: boolean;
   now?: () => number;
+  /** How many of the newest own counts are checked for a repeated request id (default `DEFAULT_RECENT_OWN`). */
+  recentOwn?: number;
 }
 
 export abstract class PartyPaymentStore implements SettlementSource {
@@ -142,13 +154,21 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
   private readonly keys = new Map<string, string>();
 
-  protected constructor(protected readonly db: SqliteDb, readonly path: string, now?: () => number) {
+  protected constructor(protected readonly db: SqliteDb, readonly path: string, now?: () => number, recentOwn = DEFAULT_RECENT_OWN) {
     this.now = now ?? Date.now;
     this.ownTx = db.transaction((queued: { u: OwnUsage; units: bigint }[]) => {
       this.recordOwnInTx(queued);
       this.writeReports();
     });
+    this.recentOwn = new RecentIds(recentOwn);
+    if (!db.readonly) {
+      const rows = db.prepare('SELECT request_id, units FROM own_usage ORDER BY seq DESC LIMIT ?').all(recentOwn) as { request_id: string; units: bigint }[];
+      for (let i = rows.length - 1; i >= 0; i--) this.recentOwn.add(rows[i]!.request_id, rows[i]!.units);
+    }
   }
+
+  /** The newest own counts' request ids → their units (the "already counted?" check, recent-ids.ts). */
+  private readonly recentOwn: RecentIds<bigint>;
 
   protected static openDb(path: string, what: string, opts: PartyStoreOptions): SqliteDb {
     return openStore(path, { what, migrations: MIGRATIONS, readonly: opts.readonly });
@@ -181,8 +201,8 @@ export abstract class PartyPaymentStore implements SettlementSource {
     const units = counterUnits(u.tokens, u.pricing.multipliers, u.coefficient ?? COEFFICIENT_ONE);
     const queued = this.pendingOwn.get(u.requestId);
     if (queued) return queued.units;
-    const seen = statement(this.db, 'SELECT units FROM own_usage WHERE request_id = ?').get(u.requestId) as { units: bigint } | undefined;
-    if (seen) return seen.units;
+    const seen = this.recentOwn.get(u.requestId);
+    if (seen !== undefined) return seen;
     if (!u.proxy || !u.contract) throw new CocoonError('bad_contract', 'a payment needs its proxy and contract addresses');
     storable('own counter', (this.row(u.proxy, u.contract)?.own_counter ?? 0n) + this.pendingUnits(u.proxy, u.contract) + units);
     this.pendingOwn.set(u.requestId, { u, units });
@@ -216,7 +236,9 @@ export abstract class PartyPaymentStore implements SettlementSource {
     this.ownTimer = undefined;
     if (this.pendingOwn.size === 0) return;
     const queued = [...this.pendingOwn.values()];
+    if (this.db.inTransaction) throw new CocoonError('store_busy', 'own counts are committed in their own transaction, not inside another');
     this.ownTx.immediate(queued);
+    for (const { u, units } of queued) this.recentOwn.add(u.requestId, units);
     this.pendingOwn.clear();
     this.pendingSums.clear();
   }
@@ -225,15 +247,15 @@ export abstract class PartyPaymentStore implements SettlementSource {
   private readonly ownTx: import('better-sqlite3').Transaction<(queued: { u: OwnUsage; units: bigint }[]) => void>;
 
   /**
-   * Commits a group of own counts: one row per answer (a request id already counted is skipped:
-   * idempotent), then one update per holding with the group's sums.
+   * Commits a group of own counts: one row per answer (`recordOwn` already skipped a request id
+   * counted before), then one update per holding with the group's sums.
    */
   private recordOwnInTx(queued: { u: OwnUsage; units: bigint }[]): void {
     const at = this.now();
     const sums = new Map<string, { u: OwnUsage; units: bigint; t: TokenCounts }>();
-    const insert = statement(this.db, 'INSERT OR IGNORE INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)');
+    const insert = statement(this.db, 'INSERT INTO own_usage (request_id, proxy, contract, units, at) VALUES (?, ?, ?, ?, ?)');
     for (const { u, units } of queued) {
-      if (insert.run(u.requestId, u.proxy, u.contract, units, at).changes === 0) continue;
+      insert.run(u.requestId, u.proxy, u.contract, units, at);
       const key = reportKey(u.proxy, u.contract);
       const sum = sums.get(key);
       if (!sum) {

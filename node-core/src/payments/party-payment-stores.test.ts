@@ -81,6 +81,12 @@ describe('ClientPaymentStore', () => {
     store.recordReceived({ proxy: P, contract: C, requestId: 'a', tokens, pricing: DEFAULT_PRICING });
     store.recordReceived({ proxy: P, contract: C, requestId: 'a', tokens, pricing: DEFAULT_PRICING });
     expect(store.holding(P, C)!.ownUnits).toBe(1_500_000n);
+    // Also after a restart: the newest request ids are read back from the file.
+    store.close();
+    store = ClientPaymentStore.open(join(dir, 'client-payments.sqlite'));
+    expect(store.recordReceived({ proxy: P, contract: C, requestId: 'a', tokens, pricing: DEFAULT_PRICING })).toBe(1_500_000n);
+    store.recordReceived({ proxy: P, contract: C, requestId: 'b', tokens, pricing: DEFAULT_PRICING });
+    expect(store.holding(P, C)!.ownUnits).toBe(3_000_000n);
   });
 
   it('flags a rollback when a signed counter goes backwards, and keeps the flag across restarts', () => {

@@ -118,6 +118,9 @@ describe('ProxyLedger', () => {
       expect(() => ledger.recordAnswers([usageFor(100_000), { ...usageFor(3), clientContract: 'someone-else' }])).toThrow(/already recorded/);
       expect(ledger.hasAnswer('req-100000')).toBe(false);
       expect(ledger.proxyTotals()).toEqual(before);
+      // The rolled-back answer is not taken for a repeat when it comes again on its own.
+      expect(ledger.recordAnswer(usageFor(100_000)).duplicate).toBe(false);
+      expect(ledger.recordAnswer(usageFor(100_000)).duplicate).toBe(true);
     } finally {
       single.close();
     }
@@ -128,6 +131,9 @@ describe('ProxyLedger', () => {
     ledger.close();
     ledger = ProxyLedger.open(path, { pricing: DEFAULT_PRICING });
     expect(ledger.hasAnswer('req-7')).toBe(true);
+    const before = ledger.proxyTotals();
+    expect(ledger.recordAnswer(usageFor(7)).duplicate).toBe(true);
+    expect(ledger.proxyTotals()).toEqual(before);
     expect(() => ProxyLedger.open(path, { pricing: { ...DEFAULT_PRICING, pricePerToken: 21 } })).toThrow(/was kept at pricing/);
   });
 
@@ -159,6 +165,44 @@ describe('ProxyLedger', () => {
   it('says so when the chain holds more than the ledger counted (an old ledger file)', () => {
     const r = ledger.recordAnswer(usageFor(4));
     expect(() => ledger.recordOnChain('payout', usageFor(4).workerContract, r.workerCounter + 10n)).toThrow(/this ledger only counted/);
+  });
+
+  it('checks the newest `recentAnswers` request ids for a repeat, across reopening', () => {
+    ledger.close();
+    ledger = ProxyLedger.open(join(dir, 'window.sqlite'), { pricing: TEST_PRICING, recentAnswers: 3 });
+    for (let n = 1; n <= 5; n++) ledger.recordAnswer(usageFor(n));
+    ledger.close();
+    ledger = ProxyLedger.open(join(dir, 'window.sqlite'), { pricing: TEST_PRICING, recentAnswers: 3 });
+    expect([3, 4, 5].map((n) => ledger.recordAnswer(usageFor(n)).duplicate)).toEqual([true, true, true]);
+    // Older than the window: recorded as a new answer (the proxy makes a fresh id per attempt, so
+    // only a bug could repeat one that old), and the ledger still adds up.
+    expect(ledger.recordAnswer(usageFor(1)).duplicate).toBe(false);
+    expect(ledger.audit().problems).toEqual([]);
+  });
+
+  it('migrates a schema-1 file (answers keyed by request id): same answers in the same order, repeats still caught', () => {
+    for (let n = 1; n <= 40; n++) ledger.recordAnswer(usageFor(n));
+    const answers = ledger.answersFor('client', usageFor(1).clientContract);
+    const totals = ledger.proxyTotals();
+    ledger.close();
+    // Rebuild the answers table as schema 1 had it, rows in recording order.
+    const raw = new Database(path);
+    raw.exec(`CREATE TABLE old_answers (request_id TEXT PRIMARY KEY, client TEXT NOT NULL, worker TEXT NOT NULL,
+      outcome TEXT NOT NULL CHECK (outcome IN ('completed', 'cancelled', 'failed')),
+      prompt INTEGER NOT NULL, cached INTEGER NOT NULL, completion INTEGER NOT NULL, reasoning INTEGER NOT NULL,
+      coefficient INTEGER NOT NULL, units INTEGER NOT NULL, client_nano INTEGER NOT NULL, worker_nano INTEGER NOT NULL,
+      proxy_nano INTEGER NOT NULL, recorded_at INTEGER NOT NULL);
+      INSERT INTO old_answers SELECT request_id, client, worker, outcome, prompt, cached, completion, reasoning, coefficient, units,
+        client_nano, worker_nano, proxy_nano, recorded_at FROM answers ORDER BY seq;
+      DROP TABLE answers; ALTER TABLE old_answers RENAME TO answers;`);
+    raw.pragma('user_version = 1');
+    raw.close();
+    ledger = ProxyLedger.open(path, { pricing: DEFAULT_PRICING });
+    expect(ledger.answersFor('client', usageFor(1).clientContract)).toEqual(answers);
+    expect(ledger.proxyTotals()).toEqual(totals);
+    expect(ledger.audit().problems).toEqual([]);
+    expect(ledger.recordAnswer(usageFor(17)).duplicate).toBe(true);
+    expect(ledger.recordAnswer(usageFor(41)).duplicate).toBe(false);
   });
 
   it('refuses a newer schema than it knows', () => {

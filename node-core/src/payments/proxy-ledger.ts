@@ -6,8 +6,10 @@
  *
  * An answer is committed once, when it ends (completed, cancelled by the client, or failed after
  * tokens were produced): `recordAnswer` moves the client's and the worker's counters and the
- * proxy's earnings in ONE transaction, keyed by the request id, so a retry after a crash counts
- * nothing twice. Streaming chunks never touch the file.
+ * proxy's earnings in ONE transaction. A request id recorded again is a no-op; answers are kept
+ * in arrival order (a sequence key: appending is cheap, an index on random ids is not) and the
+ * newest ids are checked in memory (`RecentIds`, reloaded on open). Streaming chunks never touch
+ * the file.
  *
  * Invariant, exact to the nanoTON (`audit()`): Σ clients' nanoTON = Σ workers' nanoTON + the
  * proxy's earnings, Σ client units = Σ worker units = Σ answers' units, and every counter is
@@ -17,6 +19,7 @@ import { CocoonError } from '../errors.ts';
 import { TOKEN_KINDS, type PricingParams, type TokenCounts } from './pricing.ts';
 import { openStore, statement, storable, type SqliteDb } from './sqlite.ts';
 import { adjustedUnits, clientNano, counterOfUnits, pricingKey, workerNano, COEFFICIENT_ONE } from './units.ts';
+import { RecentIds } from './recent-ids.ts';
 import {
   readSettlementState, writeSettlementState, SETTLEMENT_STATE_SQL,
   type SettlementAccount, type SettlementKind, type SettlementSource, type SettlementState,
@@ -27,7 +30,10 @@ export type Party = 'client' | 'worker';
 export type AnswerOutcome = 'completed' | 'cancelled' | 'failed';
 
 export interface AnswerUsage {
-  /** Unique per answer (the proxy's request id); a second record with the same id is a no-op. */
+  /**
+   * Unique per answer (the proxy's request id for that attempt); a second record with an id among
+   * the newest `ProxyLedgerOptions.recentAnswers` is a no-op.
+   */
   requestId: string;
   clientContract: string;
   workerContract: string;
@@ -125,7 +131,28 @@ const MIGRATIONS = [
     );
     INSERT INTO proxy_totals (id) VALUES (1);
     ${SETTLEMENT_STATE_SQL}`),
+  // Answers keyed by a sequence instead of the random request id (see recent-ids.ts), same rows in the same order.
+  (db: SqliteDb) => db.exec(`
+    CREATE TABLE answers_by_seq (
+      seq INTEGER PRIMARY KEY,
+      request_id TEXT NOT NULL,
+      client TEXT NOT NULL, worker TEXT NOT NULL,
+      outcome TEXT NOT NULL CHECK (outcome IN ('completed', 'cancelled', 'failed')),
+      prompt INTEGER NOT NULL, cached INTEGER NOT NULL, completion INTEGER NOT NULL, reasoning INTEGER NOT NULL,
+      coefficient INTEGER NOT NULL,
+      units INTEGER NOT NULL, client_nano INTEGER NOT NULL, worker_nano INTEGER NOT NULL, proxy_nano INTEGER NOT NULL,
+      recorded_at INTEGER NOT NULL
+    );
+    INSERT INTO answers_by_seq (request_id, client, worker, outcome, prompt, cached, completion, reasoning, coefficient, units,
+      client_nano, worker_nano, proxy_nano, recorded_at)
+      SELECT request_id, client, worker, outcome, prompt, cached, completion, reasoning, coefficient, units,
+        client_nano, worker_nano, proxy_nano, recorded_at FROM answers ORDER BY recorded_at, rowid;
+    DROP TABLE answers;
+    ALTER TABLE answers_by_seq RENAME TO answers;`),
 ];
+
+/** How many of the newest request ids the ledger checks for a repeat (~100 bytes of memory each). */
+export const DEFAULT_RECENT_ANSWERS = 100_000;
 
 type AccountRow = {
   party: Party; contract: string; prompt: bigint; cached: bigint; completion: bigint; reasoning: bigint; answers: bigint;
@@ -139,6 +166,8 @@ export interface ProxyLedgerOptions {
   readonly?: boolean;
   synchronous?: 'NORMAL' | 'FULL';
   now?: () => number;
+  /** How many of the newest request ids are checked for a repeat (default `DEFAULT_RECENT_ANSWERS`). */
+  recentAnswers?: number;
 }
 
 export class ProxyLedger implements SettlementSource {
@@ -146,12 +175,19 @@ export class ProxyLedger implements SettlementSource {
   private readonly now: () => number;
   private readonly stmt;
   private readonly runTx: import('better-sqlite3').Transaction<(fn: () => unknown) => unknown>;
+  /** The newest answers' request ids → their `seq`. */
+  private readonly recent: RecentIds<bigint>;
 
-  private constructor(private readonly db: SqliteDb, readonly path: string, pricing: PricingParams, now: () => number) {
+  private constructor(private readonly db: SqliteDb, readonly path: string, pricing: PricingParams, now: () => number, recentAnswers = DEFAULT_RECENT_ANSWERS) {
     this.pricing = pricing;
     this.now = now;
+    this.recent = new RecentIds(recentAnswers);
+    if (!db.readonly) {
+      const rows = db.prepare('SELECT seq, request_id FROM answers ORDER BY seq DESC LIMIT ?').all(recentAnswers) as { seq: bigint; request_id: string }[];
+      for (let i = rows.length - 1; i >= 0; i--) this.recent.add(rows[i]!.request_id, rows[i]!.seq);
+    }
     this.stmt = {
-      answer: db.prepare('SELECT client, worker, units, client_nano, worker_nano, proxy_nano FROM answers WHERE request_id = ?'),
+      answer: db.prepare('SELECT client, worker, units, client_nano, worker_nano, proxy_nano FROM answers WHERE seq = ?'),
       account: db.prepare('SELECT * FROM accounts WHERE party = ? AND contract = ?'),
       insertAnswer: db.prepare(`INSERT INTO answers (request_id, client, worker, outcome, prompt, cached, completion, reasoning,
         coefficient, units, client_nano, worker_nano, proxy_nano, recorded_at)
@@ -172,7 +208,24 @@ export class ProxyLedger implements SettlementSource {
    * signatures it triggers) commit together, with one WAL commit per answer end.
    */
   transaction<T>(fn: () => T): T {
-    return this.runTx.immediate(fn) as T;
+    return this.write(fn);
+  }
+
+  /**
+   * A write transaction (a savepoint when nested): request ids recorded in it join the window of
+   * recent ids once the outermost transaction committed, and are dropped if their part rolled back.
+   */
+  private write<T>(fn: () => T): T {
+    const outermost = !this.db.inTransaction;
+    const mark = this.recent.mark();
+    try {
+      const result = this.runTx.immediate(fn) as T;
+      if (outermost) this.recent.publish();
+      return result;
+    } catch (err) {
+      this.recent.rollbackTo(outermost ? 0 : mark);
+      throw err;
+    }
   }
 
   static open(path: string, opts: ProxyLedgerOptions): ProxyLedger {
@@ -193,7 +246,7 @@ export class ProxyLedger implements SettlementSource {
       db.close();
       throw err;
     }
-    return new ProxyLedger(db, path, opts.pricing, opts.now ?? Date.now);
+    return new ProxyLedger(db, path, opts.pricing, opts.now ?? Date.now, opts.recentAnswers);
   }
 
   /** Opens an existing ledger for reading (status), with the pricing it was kept at. */
@@ -234,7 +287,7 @@ export class ProxyLedger implements SettlementSource {
    */
   recordAnswers(usages: AnswerUsage[]): RecordedAnswer[] {
     for (const u of usages) checkUsage(u);
-    return this.runTx.immediate(() => this.recordManyInTx(usages)) as RecordedAnswer[];
+    return this.write(() => this.recordManyInTx(usages));
   }
 
   private recordManyInTx(usages: AnswerUsage[]): RecordedAnswer[] {
@@ -257,7 +310,8 @@ export class ProxyLedger implements SettlementSource {
     for (const u of usages) {
       const c = account('client', u.clientContract);
       const w = account('worker', u.workerContract);
-      const seen = this.stmt.answer.get(u.requestId) as AnswerRow | undefined;
+      const seq = this.recent.get(u.requestId);
+      const seen = seq === undefined ? undefined : this.stmt.answer.get(seq) as AnswerRow | undefined;
       if (seen) {
         if (seen.client !== u.clientContract || seen.worker !== u.workerContract) {
           throw new CocoonError('request_id_reused', `request id ${u.requestId} was already recorded for another client/worker`);
@@ -279,10 +333,11 @@ export class ProxyLedger implements SettlementSource {
       }
       c.units = cu1; c.counter = c1;
       w.units = wu1; w.counter = w1;
-      this.stmt.insertAnswer.run({
+      const { lastInsertRowid } = this.stmt.insertAnswer.run({
         requestId: u.requestId, client: u.clientContract, worker: u.workerContract, outcome: u.outcome, ...u.tokens, coefficient: u.coefficient ?? COEFFICIENT_ONE,
         units, clientNano: clientDelta, workerNano: workerDelta, proxyNano: proxyDelta, at,
       });
+      this.recent.stage(u.requestId, BigInt(lastInsertRowid));
       earned += proxyDelta;
       answers++;
       out.push({ duplicate: false, units, clientNano: clientDelta, workerNano: workerDelta, proxyNano: proxyDelta, clientCounter: c1, workerCounter: w1 });
@@ -297,9 +352,9 @@ export class ProxyLedger implements SettlementSource {
     return out;
   }
 
-  /** Whether this request id is already in the ledger (a retry must not be charged again). */
+  /** Whether this request id is anywhere in the ledger (a scan of every answer: for tests and tools, not the hot path). */
   hasAnswer(requestId: string): boolean {
-    return this.stmt.answer.get(requestId) !== undefined;
+    return statement(this.db, 'SELECT 1 FROM answers WHERE request_id = ? LIMIT 1').get(requestId) !== undefined;
   }
 
   /**
@@ -369,7 +424,7 @@ export class ProxyLedger implements SettlementSource {
    */
   answersFor(party: Party, contract: string, since = 0): Array<{ requestId: string; at: number; outcome: AnswerOutcome; tokens: TokenCounts; nano: bigint }> {
     const rows = this.db.prepare(`SELECT request_id, recorded_at, outcome, prompt, cached, completion, reasoning, client_nano, worker_nano FROM answers
-      WHERE ${party === 'client' ? 'client' : 'worker'} = ? AND recorded_at >= ? ORDER BY recorded_at, rowid`).all(contract, since) as
+      WHERE ${party === 'client' ? 'client' : 'worker'} = ? AND recorded_at >= ? ORDER BY seq`).all(contract, since) as
       Array<{ request_id: string; recorded_at: bigint; outcome: AnswerOutcome; prompt: bigint; cached: bigint; completion: bigint; reasoning: bigint; client_nano: bigint; worker_nano: bigint }>;
     return rows.map((r) => ({
       requestId: r.request_id, at: Number(r.recorded_at), outcome: r.outcome,

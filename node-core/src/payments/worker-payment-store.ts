@@ -16,7 +16,7 @@ export class WorkerPaymentStore extends PartyPaymentStore {
   protected readonly kind = 'payout' as const;
 
   static open(path: string, opts: PartyStoreOptions = {}): WorkerPaymentStore {
-    return new WorkerPaymentStore(PartyPaymentStore.openDb(path, 'worker payment store', opts), path, opts.now);
+    return new WorkerPaymentStore(PartyPaymentStore.openDb(path, 'worker payment store', opts), path, opts.now, opts.recentOwn);
   }
 
   /** Counts an answer this worker served, idempotent by request id; returns its units. */
