@@ -36,8 +36,17 @@ export interface RegistrationWatcherOptions {
 const KEEP_MS = 15 * 60_000;
 
 export function rawOwner(owner: string): string {
-  return Address.parse(owner).toRawString();
+  // Asked for every query a client sends (admission): parsed once per spelling.
+  let raw = rawOwners.get(owner);
+  if (raw === undefined) {
+    raw = Address.parse(owner).toRawString();
+    if (rawOwners.size >= 10_000) rawOwners.clear();
+    rawOwners.set(owner, raw);
+  }
+  return raw;
 }
+
+const rawOwners = new Map<string, string>();
 
 function succeeded(tx: Transaction): boolean {
   const d = tx.description;

@@ -167,6 +167,35 @@ describe('ProxyLedger', () => {
     expect(() => ledger.recordOnChain('payout', usageFor(4).workerContract, r.workerCounter + 10n)).toThrow(/this ledger only counted/);
   });
 
+  it('serves the account rows it wrote as the file holds them, also after a group rolled back', () => {
+    const fromFile = () => {
+      const reader = ProxyLedger.openForReading(path);
+      try {
+        return ['client', 'worker'].flatMap((party) => reader.accounts(party as 'client' | 'worker'));
+      } finally {
+        reader.close();
+      }
+    };
+    const cached = () => fromFile().map((a) => ledger.account(a.party, a.contract));
+    for (let n = 1; n <= 30; n++) {
+      ledger.transaction(() => {
+        ledger.recordAnswers([usageFor(n), usageFor(n + 1000)]);
+        const c = usageFor(n).clientContract;
+        const counter = ledger.account('client', c)!.counter;
+        if (n % 3 === 0) ledger.recordSigned('client', c, counter, new Uint8Array([n]));
+        if (n % 5 === 0) ledger.recordOnChain('charge', c, counter / 2n);
+      });
+      expect(cached()).toEqual(fromFile());
+    }
+    // A group that fails after its writes leaves the rows as they were.
+    const before = fromFile();
+    expect(() => ledger.transaction(() => {
+      ledger.recordAnswers([usageFor(2000)]);
+      throw new Error('the signing failed');
+    })).toThrow(/signing failed/);
+    expect(cached()).toEqual(before);
+  });
+
   it('checks the newest `recentAnswers` request ids for a repeat, across reopening', () => {
     ledger.close();
     ledger = ProxyLedger.open(join(dir, 'window.sqlite'), { pricing: TEST_PRICING, recentAnswers: 3 });

@@ -220,10 +220,16 @@ export class ProxyLedger implements SettlementSource {
     const mark = this.recent.mark();
     try {
       const result = this.runTx.immediate(fn) as T;
-      if (outermost) this.recent.publish();
+      if (outermost) {
+        this.recent.publish();
+        for (const [key, r] of this.txRows) this.cache(key, r);
+        this.txRows.clear();
+      }
       return result;
     } catch (err) {
       this.recent.rollbackTo(outermost ? 0 : mark);
+      // Rows written in the failed part are unknown now: read them from the file again.
+      this.txRows.clear();
       throw err;
     }
   }
@@ -291,14 +297,14 @@ export class ProxyLedger implements SettlementSource {
   }
 
   private recordManyInTx(usages: AnswerUsage[]): RecordedAnswer[] {
-    type Acc = { party: Party; contract: string; units: bigint; counter: bigint; tokens: TokenCounts; answers: number };
+    type Acc = { party: Party; contract: string; row: AccountRow | undefined; units: bigint; counter: bigint; tokens: TokenCounts; answers: number };
     const accounts = new Map<string, Acc>();
     const account = (party: Party, contract: string): Acc => {
       const key = `${party}:${contract}`;
       let a = accounts.get(key);
       if (!a) {
-        const r = this.stmt.account.get(party, contract) as AccountRow | undefined;
-        a = { party, contract, units: r?.units ?? 0n, counter: r?.counter ?? 0n, tokens: { prompt: 0, cached: 0, completion: 0, reasoning: 0 }, answers: 0 };
+        const r = this.row(party, contract);
+        a = { party, contract, row: r, units: r?.units ?? 0n, counter: r?.counter ?? 0n, tokens: { prompt: 0, cached: 0, completion: 0, reasoning: 0 }, answers: 0 };
         accounts.set(key, a);
       }
       return a;
@@ -344,9 +350,15 @@ export class ProxyLedger implements SettlementSource {
     }
     for (const a of accounts.values()) {
       if (a.answers === 0) continue;
-      this.forget(a.party, a.contract);
       const nano = a.party === 'client' ? clientNano(a.counter, this.pricing) : workerNano(a.counter, this.pricing);
       this.stmt.upsert.run({ party: a.party, contract: a.contract, ...a.tokens, answers: a.answers, units: a.units, counter: a.counter, nano });
+      // The row as the upsert left it (the old row was read in this transaction).
+      const r = a.row ?? { party: a.party, contract: a.contract, prompt: 0n, cached: 0n, completion: 0n, reasoning: 0n, answers: 0n, units: 0n, counter: 0n, nano: 0n,
+        signed_counter: 0n, signed_message: null, onchain_counter: 0n, unsettled_since: null };
+      this.written({
+        ...r, prompt: r.prompt + BigInt(a.tokens.prompt), cached: r.cached + BigInt(a.tokens.cached), completion: r.completion + BigInt(a.tokens.completion),
+        reasoning: r.reasoning + BigInt(a.tokens.reasoning), answers: r.answers + BigInt(a.answers), units: a.units, counter: a.counter, nano,
+      });
     }
     if (answers > 0) this.stmt.earn.run(earned, answers);
     return out;
@@ -362,22 +374,23 @@ export class ProxyLedger implements SettlementSource {
    * ledger (the proxy never signs what it did not count) nor go below a counter already signed.
    */
   recordSigned(party: Party, contract: string, counter: bigint, signedMessage: Uint8Array): void {
-    this.db.transaction(() => {
+    this.write(() => {
       const row = this.row(party, contract);
       if (!row) throw new CocoonError('unknown_account', `no ${party} contract ${contract} in the ledger`);
       if (counter > row.counter) throw new CocoonError('sign_above_ledger', `refusing to keep a signed counter ${counter} above the ledger's ${row.counter} for ${party} ${contract}`);
       if (counter < row.signed_counter) throw new CocoonError('sign_below_signed', `a signed counter ${counter} is below the one already signed (${row.signed_counter}) for ${party} ${contract}`);
       if (counter === row.signed_counter && row.signed_message) return;
       const since = row.unsettled_since ?? (counter > row.onchain_counter ? BigInt(this.now()) : null);
-      this.forget(party, contract);
+      const message = Buffer.from(signedMessage);
       statement(this.db, 'UPDATE accounts SET signed_counter = ?, signed_message = ?, unsettled_since = ? WHERE party = ? AND contract = ?')
-        .run(counter, Buffer.from(signedMessage), since, party, contract);
-    }).immediate();
+        .run(counter, message, since, party, contract);
+      this.written({ ...row, signed_counter: counter, signed_message: message, unsettled_since: since });
+    });
   }
 
   recordOnChain(kind: SettlementKind, contract: string, counter: bigint, _at?: number): void {
     const party: Party = kind === 'charge' ? 'client' : 'worker';
-    this.db.transaction(() => {
+    this.write(() => {
       const row = this.row(party, contract);
       if (!row || counter <= row.onchain_counter) return;
       if (counter > row.counter) {
@@ -386,11 +399,11 @@ export class ProxyLedger implements SettlementSource {
           hint: 'this ledger file is older than what the proxy signed; restore the newest copy before serving again',
         });
       }
-      const settled = counter >= row.signed_counter;
-      this.forget(party, contract);
+      const since = counter >= row.signed_counter ? null : row.unsettled_since;
       statement(this.db, 'UPDATE accounts SET onchain_counter = ?, unsettled_since = ? WHERE party = ? AND contract = ?')
-        .run(counter, settled ? null : row.unsettled_since, party, contract);
-    }).immediate();
+        .run(counter, since, party, contract);
+      this.written({ ...row, onchain_counter: counter, unsettled_since: since });
+    });
   }
 
   /** The proxy contract's earnings as last read from the chain. */
@@ -497,30 +510,38 @@ export class ProxyLedger implements SettlementSource {
   }
 
   /**
-   * An account row. Outside a transaction a row this process read since its last write to that
-   * account is reused (the runner reads an account several times per answer: admission, the
-   * payment messages); inside one it is always read from the file. Only this process moves the
-   * counters and signatures; another process (`cocoon settle`) only moves on-chain counters, which
-   * every write path re-reads inside its transaction.
+   * An account row, read from the file at most once per write of it. Outside a transaction the
+   * row as this process last read or committed it is reused (the runner reads an account several
+   * times per answer: admission, the payment messages); inside one, a row this transaction wrote is
+   * reused and any other is read from the file. Only this process moves the counters and
+   * signatures; another process (`cocoon settle`) only moves on-chain counters, which every write
+   * path re-reads inside its transaction.
    */
   private row(party: Party, contract: string): AccountRow | undefined {
     const key = `${party}:${contract}`;
-    if (!this.db.inTransaction) {
-      const hit = this.rows.get(key);
-      if (hit) return hit;
-    }
+    if (this.db.inTransaction) return this.txRows.get(key) ?? this.stmt.account.get(party, contract) as AccountRow | undefined;
+    const hit = this.rows.get(key);
+    if (hit) return hit;
     const r = this.stmt.account.get(party, contract) as AccountRow | undefined;
-    if (r && !this.db.inTransaction) {
-      if (this.rows.size > 10_000) this.rows.clear();
-      this.rows.set(key, r);
-    }
+    if (r) this.cache(key, r);
     return r;
   }
 
+  /** Rows committed (or read) by this process. */
   private readonly rows = new Map<string, AccountRow>();
+  /** Rows written by the running transaction: they join `rows` when it commits (`write`). */
+  private readonly txRows = new Map<string, AccountRow>();
 
-  private forget(party: Party, contract: string): void {
-    this.rows.delete(`${party}:${contract}`);
+  private cache(key: string, r: AccountRow): void {
+    if (this.rows.size >= 10_000) this.rows.clear();
+    this.rows.set(key, r);
+  }
+
+  /** A row as a write in the running transaction left it. */
+  private written(r: AccountRow): void {
+    const key = `${r.party}:${r.contract}`;
+    this.rows.delete(key);
+    this.txRows.set(key, r);
   }
 
   private toAccount(r: AccountRow): LedgerAccount {
