@@ -522,9 +522,13 @@ export abstract class PartyPaymentStore implements SettlementSource {
 
 export type { Row as HoldingRow };
 
-/** How long, and for how many answers, a party's own counts may wait for their commit. */
-const OWN_FLUSH_MS = 25;
-const OWN_FLUSH_MAX = 64;
+/**
+ * How long, and for how many answers, a party's own counts may wait for their commit. They are
+ * committed anyway before a better signed counter is kept (every 200 ms per contract from a busy
+ * proxy), so this only bounds what a kill -9 forgets between signatures.
+ */
+const OWN_FLUSH_MS = 100;
+const OWN_FLUSH_MAX = 256;
 
 /** How long the proxy's reported counters may stay in memory only. */
 const REPORT_FLUSH_MS = 1_000;
