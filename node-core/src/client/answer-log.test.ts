@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DEFAULT_PRICING, computeCost } from '../payments/pricing.ts';
 import { AnswerLog } from './answer-log.ts';
 
@@ -56,5 +56,34 @@ describe('the client answer log', () => {
     expect(log.get('b')!.charge.state).toBe('pending');
     log.paid('b', { accepted: true, signedCounter: 90n, covers: 90n });
     expect(log.get('b')!.charge).toMatchObject({ state: 'signed', signedCounter: '90' });
+  });
+
+  it('keeps answers whose save failed and saves them with the next one', () => {
+    vi.useFakeTimers();
+    try {
+      // Stands in for the client payment store: its first save fails as a full disk would.
+      const saved = new Map<string, string>();
+      let failures = 1;
+      const history = {
+        loadAnswers: () => [],
+        saveAnswers: (rows: { id: string; entry: string }[]) => {
+          if (failures-- > 0) throw new Error('SQLITE_FULL: database or disk is full');
+          for (const r of rows) saved.set(r.id, r.entry);
+        },
+      };
+      const errors: unknown[] = [];
+      const log = new AnswerLog(() => DEFAULT_PRICING, () => null, 10, history, (err) => errors.push(err));
+      log.started('a', { model: 'm', endpoint: '/v1/chat/completions' });
+      log.ended('a', { outcome: 'completed', tokens, payments: true });
+      vi.advanceTimersByTime(1_000);
+      expect(errors).toHaveLength(1);
+      expect(saved.size).toBe(0);
+      // The retry comes by itself, without another change to the log.
+      vi.advanceTimersByTime(1_000);
+      expect(JSON.parse(saved.get('a')!)).toMatchObject({ id: 'a', outcome: 'completed', chargeState: 'pending' });
+      log.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -91,8 +91,11 @@ export class AnswerLog extends EventEmitter<{ changed: [id: string] }> {
 
   /** Saves what changed since the last save (call before the history's store closes). */
   close(): void {
+    this.closed = true;
     this.save();
   }
+
+  private closed = false;
 
   private load(history: AnswerHistory): void {
     const now = new Date().toISOString();
@@ -133,7 +136,13 @@ export class AnswerLog extends EventEmitter<{ changed: [id: string] }> {
     try {
       this.history.saveAnswers(rows);
     } catch (err) {
+      // Nothing of the group was written (one transaction): keep it for the next save.
+      for (const r of rows) this.dirty.add(r.id);
       this.onSaveError(err);
+      if (!this.saveTimer && !this.closed) {
+        this.saveTimer = setTimeout(() => this.save(), SAVE_EVERY_MS);
+        this.saveTimer.unref();
+      }
     }
   }
 
