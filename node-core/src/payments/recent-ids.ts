@@ -2,9 +2,9 @@
  * The request ids of a store's newest records, in memory, for its "already recorded?" check.
  *
  * Why not a UNIQUE index on the id: request ids are random, so every insert into such an index
- * lands on a different B-tree page, and each commit writes one 4 KiB WAL page per answer. On this
- * machine that is ~100 µs of the proxy's time per answer, against ~10 µs for appending to a table
- * keyed by a sequence (measured with `npm run bench -- ledger`). The ids a store sees are made
+ * lands on a different B-tree page, and each commit writes one 4 KiB WAL page per answer: the
+ * proxy ledger took 147 µs per answer in groups of 8 on a file of 100,000 answers, 26–58 µs
+ * appending under a sequence key (`npm run bench -- ledger`). The ids a store sees are made
  * fresh per answer (the proxy's per-attempt worker request id, the client's own id), so a
  * repeat can only come from a bug or a replay close in time; the newest `capacity` ids catch
  * both, and they are reloaded from the file on open, so the check survives restarts too.
