@@ -8,13 +8,17 @@ import { WorkerPool } from '../src/proxy/worker-pool.ts';
  * proxy's own WorkerPool. Routing = pick the best worker + account the stream on it + release it.
  * A cost that grows with the workers shows up as ns/request rising along the rows.
  *
- * This is the routing part of the issue's scale goal only; the full test (a proxy process holding
- * 1,000 simulated workers and 10,000 concurrent streams over PoW + TLS on loopback, CPU per chunk
- * and memory per stream) is not built yet — see node-core/bench/README.md.
+ * The routing part of the issue's scale goal; `--network` runs the whole of it (a proxy process
+ * holding 1,000 simulated workers and 10,000 concurrent streams over PoW + RA-TLS on loopback:
+ * CPU per chunk, memory per stream, CPU per routed request) — scale-network.ts.
  */
 const COUNTS = [1, 10, 100, 1000, 10_000];
 
 export async function run(argv: string[]): Promise<void> {
+  if (argv.includes('--network')) {
+    const { runNetworkScale } = await import('./scale-network.ts');
+    return runNetworkScale(argv.filter((a) => a !== '--network'));
+  }
   const iterations = Number(argv.find((a) => a.startsWith('--iterations='))?.split('=')[1] ?? 200_000);
   const rows = [];
   // Workers are never written to here: pick() reads only their bookkeeping.
