@@ -162,8 +162,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
     });
     this.recentOwn = new RecentIds(recentOwn);
     if (!db.readonly) {
-      const rows = db.prepare('SELECT request_id, units FROM own_usage ORDER BY seq DESC LIMIT ?').all(recentOwn) as { request_id: string; units: bigint }[];
-      for (let i = rows.length - 1; i >= 0; i--) this.recentOwn.add(rows[i]!.request_id, rows[i]!.units);
+      this.recentOwn.addNewestFirst(db.prepare('SELECT request_id AS id, units AS value FROM own_usage ORDER BY seq DESC LIMIT ?').all(recentOwn) as { id: string; value: bigint }[]);
     }
   }
 

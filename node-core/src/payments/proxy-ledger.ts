@@ -183,8 +183,7 @@ export class ProxyLedger implements SettlementSource {
     this.now = now;
     this.recent = new RecentIds(recentAnswers);
     if (!db.readonly) {
-      const rows = db.prepare('SELECT seq, request_id FROM answers ORDER BY seq DESC LIMIT ?').all(recentAnswers) as { seq: bigint; request_id: string }[];
-      for (let i = rows.length - 1; i >= 0; i--) this.recent.add(rows[i]!.request_id, rows[i]!.seq);
+      this.recent.addNewestFirst(db.prepare('SELECT request_id AS id, seq AS value FROM answers ORDER BY seq DESC LIMIT ?').all(recentAnswers) as { id: string; value: bigint }[]);
     }
     this.stmt = {
       answer: db.prepare('SELECT client, worker, units, client_nano, worker_nano, proxy_nano FROM answers WHERE seq = ?'),

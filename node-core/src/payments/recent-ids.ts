@@ -9,9 +9,9 @@
  * repeat can only come from a bug or a replay close in time; the newest `capacity` ids catch
  * both, and they are reloaded from the file on open, so the check survives restarts too.
  *
- * Writes are staged while a transaction runs and become visible to `has`/`get` only once it
- * committed (`publish`), or are dropped when it rolled back (`rollbackTo`), so an answer retried
- * after a failed group is not taken for a duplicate of itself.
+ * Ids written while a transaction runs are staged: seen by `get`/`has` in that transaction (a
+ * repeat within one group), kept when it commits (`publish`), dropped when it rolls back
+ * (`rollbackTo`), so an answer retried after a failed group is not taken for a repeat of itself.
  */
 export class RecentIds<V> {
   private readonly committed = new Map<string, V>();
@@ -53,7 +53,12 @@ export class RecentIds<V> {
     this.staged.clear();
   }
 
-  /** Adds an id already on disk (loading the window on open), oldest first. */
+  /** Loads the window from rows already on disk, as a store reads them: newest first. */
+  addNewestFirst(rows: readonly { id: string; value: V }[]): void {
+    for (let i = rows.length - 1; i >= 0; i--) this.add(rows[i]!.id, rows[i]!.value);
+  }
+
+  /** Adds an id already on disk, oldest first. */
   add(id: string, value: V): void {
     this.committed.delete(id);
     this.committed.set(id, value);
