@@ -16,6 +16,7 @@ import type { Chain } from '../chain/chain.ts';
 import { CocoonError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { Op, parseClientProxyRequest } from '../../../contracts/wrappers/protocol.ts';
+import { memoize } from '../memo.ts';
 
 export interface ClientRegistration {
   /** Owner named in the notice (raw form), whose derived client contract sent it. */
@@ -35,18 +36,8 @@ export interface RegistrationWatcherOptions {
 
 const KEEP_MS = 15 * 60_000;
 
-export function rawOwner(owner: string): string {
-  // Asked for every query a client sends (admission): parsed once per spelling.
-  let raw = rawOwners.get(owner);
-  if (raw === undefined) {
-    raw = Address.parse(owner).toRawString();
-    if (rawOwners.size >= 10_000) rawOwners.clear();
-    rawOwners.set(owner, raw);
-  }
-  return raw;
-}
-
-const rawOwners = new Map<string, string>();
+/** An owner address in raw form; asked for every query a client sends (admission), so parsed once per spelling. */
+export const rawOwner = memoize((owner: string) => Address.parse(owner).toRawString(), 10_000);
 
 function succeeded(tx: Transaction): boolean {
   const d = tx.description;

@@ -17,6 +17,7 @@ import type { PricingParams, TokenCounts } from './pricing.ts';
 import { openStore, statement, storable, type SqliteDb } from './sqlite.ts';
 import { counterOfUnits, counterUnits, nanoForCounter, COEFFICIENT_ONE } from './units.ts';
 import { RecentIds } from './recent-ids.ts';
+import { memoize } from '../memo.ts';
 import {
   readSettlementState, writeSettlementState, SETTLEMENT_STATE_SQL,
   type SettlementAccount, type SettlementKind, type SettlementSource, type SettlementState,
@@ -142,17 +143,7 @@ export abstract class PartyPaymentStore implements SettlementSource {
    * The key of an address in this store (canonicalAddress): callers may pass any spelling (the
    * one the proxy announced, the one configured); remembered, as it is asked for with every answer.
    */
-  protected key(address: string): string {
-    let k = this.keys.get(address);
-    if (k === undefined) {
-      k = canonicalAddress(address);
-      if (this.keys.size > 1_000) this.keys.clear();
-      this.keys.set(address, k);
-    }
-    return k;
-  }
-
-  private readonly keys = new Map<string, string>();
+  protected readonly key = memoize(canonicalAddress, 1_000);
 
   protected constructor(protected readonly db: SqliteDb, readonly path: string, now?: () => number, recentOwn = DEFAULT_RECENT_OWN) {
     this.now = now ?? Date.now;

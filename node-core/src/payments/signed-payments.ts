@@ -16,6 +16,7 @@ import { randomQueryId } from '../../../contracts/wrappers/signing.ts';
 import { parseSignedTokenMessage, tokenPayload, wrapSigned, Op, type SignedTokenMessage } from '../../../contracts/wrappers/protocol.ts';
 import type { Party, ProxyLedger } from './proxy-ledger.ts';
 import type { SettlementKind } from './settlement-state.ts';
+import { memoize } from '../memo.ts';
 
 /** The contract operation a settlement kind signs. */
 export const SIGNED_OP = { charge: 'extClientChargeSigned', payout: 'extWorkerPayoutRequestSigned' } as const;
@@ -104,32 +105,19 @@ export function verifySignedPayment(bytes: Uint8Array, expected: { kind: Settlem
 }
 
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-const publicKeys = new Map<string, KeyObject>();
-const addresses = new Map<string, Address>();
 
-/** The proxy's public key as a native key object, built once per key (a party knows one or a few proxies). */
+/** A proxy's public key (hex) as a native key object, built once per key (a party knows one or a few proxies). */
+const keyObjectOfHex = memoize((hex: string) => createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, Buffer.from(hex, 'hex')]), format: 'der', type: 'spki' }), 64);
+
 function publicKeyObject(raw: Buffer): KeyObject {
   if (raw.length !== 32) throw new CocoonError('bad_signed_payment', `the proxy public key must be 32 bytes, got ${raw.length}`);
-  const id = raw.toString('hex');
-  let k = publicKeys.get(id);
-  if (!k) {
-    k = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' });
-    if (publicKeys.size > 64) publicKeys.clear();
-    publicKeys.set(id, k);
-  }
-  return k;
+  return keyObjectOfHex(raw.toString('hex'));
 }
 
-function parsedAddress(s: string): Address {
-  let a = addresses.get(s);
-  if (!a) {
-    try {
-      a = Address.parse(s);
-    } catch (err) {
-      throw new CocoonError('bad_contract', `not a contract address: ${s} (${errorMessage(err)})`, { cause: err });
-    }
-    if (addresses.size > 1024) addresses.clear();
-    addresses.set(s, a);
+const parsedAddress = memoize((s: string): Address => {
+  try {
+    return Address.parse(s);
+  } catch (err) {
+    throw new CocoonError('bad_contract', `not a contract address: ${s} (${errorMessage(err)})`, { cause: err });
   }
-  return a;
-}
+}, 1024);
