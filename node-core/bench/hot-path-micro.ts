@@ -14,6 +14,9 @@ import { Connection } from '../src/protocol/connection.ts';
 import { cocoonCodec, type TlObject } from '../src/protocol/tl-codec.ts';
 import { ZERO_TOKENS } from '../src/protocol/messages.ts';
 import { createLogger } from '../src/log.ts';
+import { ProxyPaymentSigner, verifySignedPayment } from '../src/payments/signed-payments.ts';
+import { keyPairFromSeed } from '@ton/crypto';
+import { Address } from '@ton/core';
 
 const N = Number(process.argv[2] ?? 20_000);
 const body = Buffer.from(benchBody(FAKE_MODEL));
@@ -86,4 +89,15 @@ measure('proxy: decode 2 answer frames + re-encode', () => {
     if (inner.final_info) out.final_info = { ...(inner.final_info as TlObject), _: 'client.queryFinalInfo' };
     sent += codec.encode({ _: 'tcp.packet', data: codec.encode(out) }).length;
   }
+});
+
+// Settlement: a client or worker checking a signed payment whose bytes it has not verified yet
+// (the proxy signs at most every 200 ms per contract; repeats of the same bytes are not re-verified).
+const proxyKey = keyPairFromSeed(Buffer.alloc(32, 7));
+const ownContract = new Address(0, Buffer.alloc(32, 9)).toString();
+const signer = new ProxyPaymentSigner(proxyKey);
+const signedPayments = Array.from({ length: 64 }, (_, i) => signer.sign('charge', ownContract, BigInt(1000 + i)));
+let verified = 0;
+measure('settlement: verify 1 new signed payment', () => {
+  verified += Number(verifySignedPayment(signedPayments[verified % 64]!, { kind: 'charge', contract: ownContract, proxyPublicKey: proxyKey.publicKey }) > 0n);
 });
