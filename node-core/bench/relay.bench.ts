@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { cpuMs, groupPids, syscalls } from './proc-cpu.ts';
 import { benchBody, heyInstalled, runLevel, type LevelResult, type LoadGeneratorName } from './load-generator.ts';
 import { missingReferenceBinaries, REFERENCE_ENGINE_PORT, REFERENCE_MODEL, startReferenceNetwork } from './reference-network.ts';
+import { startFloorRelay } from './floor-relay.ts';
 import { spawnNode, spawnRole, stopRole } from './spawn-role.ts';
 
 /**
@@ -23,13 +24,15 @@ import { spawnNode, spawnRole, stopRole } from './spawn-role.ts';
  *   --seconds N          per system per round per level (default 3)   --rounds N (default 3)
  *   --levels 1,10,30     --out FILE (default bench-results/relay.json)   --warmup SECONDS (default 4)
  *   --settle-policy production|dev (with settlement on; default production: submit when worth the fee)
+ *   --floor              also run the floor: a bare three-process Node TLS relay with no protocol
+ *                        work (floor-relay.ts), the most any Node chain of our shape reaches here
  */
 const FAKE_BACKEND = fileURLToPath(new URL('./fake-openai-backend.ts', import.meta.url));
 // tsx's loader by absolute URL, so the fake backend starts whatever the working directory.
 const TSX = import.meta.resolve('tsx');
 
 interface System {
-  name: 'direct' | 'ours' | 'settled' | 'reference';
+  name: 'direct' | 'ours' | 'settled' | 'reference' | 'floor';
   url: string;
   /** Processes whose CPU is charged to this system while it is measured. */
   processes: () => Array<{ pid: number; name: string }>;
@@ -54,6 +57,7 @@ export async function run(argv: string[]): Promise<void> {
       backend: { type: 'string' }, reference: { type: 'string' }, 'reference-checkout': { type: 'string' }, 'reference-verbosity': { type: 'string' },
       loadgen: { type: 'string' }, 'no-keepalive': { type: 'boolean' }, seconds: { type: 'string' }, rounds: { type: 'string' },
       levels: { type: 'string' }, out: { type: 'string' }, warmup: { type: 'string' }, settlement: { type: 'string' }, 'settle-policy': { type: 'string' },
+      floor: { type: 'boolean' },
     },
   });
   const settlement = values.settlement ?? 'off';
@@ -129,6 +133,11 @@ export async function run(argv: string[]): Promise<void> {
       const settled = await startSettledChain({ dev, engineUrl, model, children, settlePolicy });
       stops.push(settled.stop);
       systems.push({ name: 'settled', url: settled.openai, processes: () => [...settled.pids, ...engineProc] });
+    }
+    if (values.floor) {
+      const floor = await startFloorRelay(engineUrl);
+      children.push(...floor.children);
+      systems.push({ name: 'floor', url: floor.url, processes: () => [...floor.processes, ...engineProc] });
     }
     if (referenceDir) {
       const ref = await startReferenceNetwork({
@@ -215,6 +224,8 @@ function printRow(row: Record<string, unknown>, names: string[], header: boolean
   const added = ours && direct ? (ours.p50Ms - direct.p50Ms).toFixed(2) : '—';
   const p99 = ours && direct ? (ours.p99Ms / direct.p99Ms).toFixed(2) : '—';
   console.log(`| ${row.concurrency} | ${names.includes('reference') ? fmt(ref) : 'not run'} | ${fmt(ours)} | ${fmt(direct)} | ${ratio(ours, ref)} | ${ratio(ours, direct)} | ${added} | ${p99} |`);
+  const floor = cell('floor');
+  if (floor) console.log(`|   | floor (bare Node relay, no protocol work): ${fmt(floor)}; floor ÷ direct ${ratio(floor, direct)}, ours ÷ floor ${ratio(ours, floor)}, floor ÷ reference ${ratio(floor, ref)}, added p50 ${direct ? (floor.p50Ms - direct.p50Ms).toFixed(2) : '—'} ms |`);
   if (settled && cell('ours')) console.log(`|   | settlement on (settle policy ${settlePolicy}): ${fmt(settled)}; on ÷ off ${ratio(settled, cell('ours'))} |`);
   const cpu = (n: string) => { const x = cell(n); return x ? Object.entries(x.cpuUsPerChunk).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ') : ''; };
   console.log(`|   | CPU µs per chunk: ${names.map((n) => `${n}: ${cpu(n)}`).join('; ')} |`);
