@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool, type Dispatcher } from 'undici';
 import { createRaTlsIdentity } from '../src/attestation/ratls-cert.ts';
+import { tuneHeap } from '../src/heap-tuning.ts';
 import { spawnNode } from './spawn-role.ts';
 
 const HEADER = 9;
@@ -170,9 +171,10 @@ const TSX = import.meta.resolve('tsx');
 
 /** Starts the three floor processes in front of `engineUrl`. */
 export async function startFloorRelay(engineUrl: string): Promise<FloorRelay> {
-  const b = await spawnNode<{ port: number; pid: number }>('floor-back', ['--import', TSX, SELF, '--role', 'back', '--engine', engineUrl]);
-  const r = await spawnNode<{ port: number; pid: number }>('floor-relay', ['--import', TSX, SELF, '--role', 'relay', '--port', String(b.info.port)]);
-  const f = await spawnNode<{ port: number; pid: number }>('floor-front', ['--import', TSX, SELF, '--role', 'front', '--port', String(r.info.port)]);
+  const node = ['--import', TSX, SELF];
+  const b = await spawnNode<{ port: number; pid: number }>('floor-back', [...node, '--role', 'back', '--engine', engineUrl]);
+  const r = await spawnNode<{ port: number; pid: number }>('floor-relay', [...node, '--role', 'relay', '--port', String(b.info.port)]);
+  const f = await spawnNode<{ port: number; pid: number }>('floor-front', [...node, '--role', 'front', '--port', String(r.info.port)]);
   return {
     url: `http://127.0.0.1:${f.info.port}/v1`,
     processes: [{ pid: f.info.pid, name: 'front' }, { pid: r.info.pid, name: 'relay' }, { pid: b.info.pid, name: 'back' }],
@@ -181,6 +183,7 @@ export async function startFloorRelay(engineUrl: string): Promise<FloorRelay> {
 }
 
 if (process.argv[1] === SELF) {
+  tuneHeap(); // as our roles do (cli/main.ts), so the floor is measured with the same heap
   const { values } = parseArgs({ options: { role: { type: 'string' }, engine: { type: 'string' }, port: { type: 'string' } } });
   const port = Number(values.port);
   let listening: number;

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { startLocalNetwork } from '../../../node-core/src/network/local-network.ts';
 import { errorMessage } from '../../../node-core/src/errors.ts';
 import { cocoonHome } from '../../../node-core/src/cocoon-home.ts';
+import { tuneHeap } from '../../../node-core/src/heap-tuning.ts';
 import { contentSecurityPolicy } from '../security.ts';
 import { SettingsStore } from '../services/settings-store.ts';
 import { checkNetworkSettings, LOCAL_NETWORK_SETTINGS } from '../services/network-settings.ts';
@@ -30,6 +31,8 @@ const primaryInstance = app.requestSingleInstanceLock();
 // The renderer's own origin (app://cocoon), registered before 'ready' as Electron requires.
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 if (!primaryInstance) app.exit(0);
+// The local network's roles run in this process (heap-tuning.ts).
+tuneHeap();
 
 const appDataDir = join(cocoonHome(), 'app');
 mkdirSync(appDataDir, { recursive: true });

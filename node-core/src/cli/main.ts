@@ -1,4 +1,5 @@
 import { CocoonError, errorMessage } from '../errors.ts';
+import { tuneHeap } from '../heap-tuning.ts';
 import type { CliCommand } from './command.ts';
 
 /**
@@ -44,6 +45,8 @@ async function printHelp(): Promise<void> {
 }
 
 export async function main(argv: string[], extraCommands: CommandTable = {}): Promise<number> {
+  // Roles run for days under load: keep V8 out of back-to-back full collections (heap-tuning.ts).
+  tuneHeap();
   commands = { ...nodeCommands, ...extraCommands };
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
