@@ -203,18 +203,12 @@ export class ProxyLedger implements SettlementSource {
   }
 
   /**
-   * Runs `fn` in one write transaction: the ledger's own writes inside it (an answer, the
-   * signatures it triggers) commit together, with one WAL commit per answer end.
+   * Runs `fn` in one write transaction (a savepoint when nested): the ledger's own writes inside
+   * it (an answer, the signatures it triggers) commit together, with one WAL commit per answer
+   * end. Request ids recorded in it join the window of recent ids once the outermost transaction
+   * committed, and are dropped if their part rolled back.
    */
   transaction<T>(fn: () => T): T {
-    return this.write(fn);
-  }
-
-  /**
-   * A write transaction (a savepoint when nested): request ids recorded in it join the window of
-   * recent ids once the outermost transaction committed, and are dropped if their part rolled back.
-   */
-  private write<T>(fn: () => T): T {
     const outermost = !this.db.inTransaction;
     const mark = this.recent.mark();
     try {
@@ -292,7 +286,7 @@ export class ProxyLedger implements SettlementSource {
    */
   recordAnswers(usages: AnswerUsage[]): RecordedAnswer[] {
     for (const u of usages) checkUsage(u);
-    return this.write(() => this.recordManyInTx(usages));
+    return this.transaction(() => this.recordManyInTx(usages));
   }
 
   private recordManyInTx(usages: AnswerUsage[]): RecordedAnswer[] {
@@ -373,7 +367,7 @@ export class ProxyLedger implements SettlementSource {
    * ledger (the proxy never signs what it did not count) nor go below a counter already signed.
    */
   recordSigned(party: Party, contract: string, counter: bigint, signedMessage: Uint8Array): void {
-    this.write(() => {
+    this.transaction(() => {
       const row = this.row(party, contract);
       if (!row) throw new CocoonError('unknown_account', `no ${party} contract ${contract} in the ledger`);
       if (counter > row.counter) throw new CocoonError('sign_above_ledger', `refusing to keep a signed counter ${counter} above the ledger's ${row.counter} for ${party} ${contract}`);
@@ -389,7 +383,7 @@ export class ProxyLedger implements SettlementSource {
 
   recordOnChain(kind: SettlementKind, contract: string, counter: bigint, _at?: number): void {
     const party: Party = kind === 'charge' ? 'client' : 'worker';
-    this.write(() => {
+    this.transaction(() => {
       const row = this.row(party, contract);
       if (!row || counter <= row.onchain_counter) return;
       if (counter > row.counter) {
@@ -528,7 +522,7 @@ export class ProxyLedger implements SettlementSource {
 
   /** Rows committed (or read) by this process. */
   private readonly rows = new Map<string, AccountRow>();
-  /** Rows written by the running transaction: they join `rows` when it commits (`write`). */
+  /** Rows written by the running transaction: they join `rows` when it commits (`transaction`). */
   private readonly txRows = new Map<string, AccountRow>();
 
   private cache(key: string, r: AccountRow): void {
