@@ -10,7 +10,7 @@ describe('RecentIds', () => {
     // Adding an id again makes it the newest.
     ids.add('r3', 30);
     ids.add('r6', 6);
-    expect(['r3', 'r4', 'r5', 'r6'].map((id) => ids.has(id))).toEqual([true, false, true, true]);
+    expect(['r3', 'r4', 'r5', 'r6'].map((id) => ids.get(id))).toEqual([30, undefined, 5, 6]);
   });
 
   it('shows staged ids at once, keeps them on publish, and drops those after a rolled-back mark', () => {
@@ -21,12 +21,12 @@ describe('RecentIds', () => {
     ids.stage('c', 3);
     expect(ids.get('b')).toBe(2);
     ids.rollbackTo(mark);
-    expect([ids.has('a'), ids.has('b'), ids.has('c')]).toEqual([true, false, false]);
+    expect([ids.get('a'), ids.get('b'), ids.get('c')]).toEqual([1, undefined, undefined]);
     ids.publish();
     expect(ids.size).toBe(1);
     ids.stage('d', 4);
     ids.rollbackTo(0);
-    expect(ids.has('d')).toBe(false);
+    expect(ids.get('d')).toBeUndefined();
     expect(ids.get('a')).toBe(1);
   });
 

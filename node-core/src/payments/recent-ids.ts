@@ -9,7 +9,7 @@
  * repeat can only come from a bug or a replay close in time; the newest `capacity` ids catch
  * both, and they are reloaded from the file on open, so the check survives restarts too.
  *
- * Ids written while a transaction runs are staged: seen by `get`/`has` in that transaction (a
+ * Ids written while a transaction runs are staged: seen by `get` in that transaction (a
  * repeat within one group), kept when it commits (`publish`), dropped when it rolls back
  * (`rollbackTo`), so an answer retried after a failed group is not taken for a repeat of itself.
  */
@@ -24,10 +24,6 @@ export class RecentIds<V> {
   /** The value kept with `id`, committed or staged in the running transaction. */
   get(id: string): V | undefined {
     return this.staged.get(id) ?? this.committed.get(id);
-  }
-
-  has(id: string): boolean {
-    return this.staged.has(id) || this.committed.has(id);
   }
 
   /** Adds an id written in the running transaction. */
