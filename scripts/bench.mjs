@@ -13,10 +13,11 @@ const benches = {
   soak: '../node-core/bench/soak.bench.ts',
   scale: '../node-core/bench/scale.bench.ts',
   ledger: '../node-core/bench/ledger.bench.ts',
+  'idle-gc': '../node-core/bench/idle-gc.bench.ts',
 };
 const [name, ...args] = process.argv.slice(2);
-// The soak runs for minutes: only when asked for by name.
-const names = name ? [name] : Object.keys(benches).filter((n) => n !== 'soak');
+// The soak and idle-gc run for minutes: only when asked for by name.
+const names = name ? [name] : Object.keys(benches).filter((n) => n !== 'soak' && n !== 'idle-gc');
 for (const n of names) {
   const path = benches[n];
   if (!path) {

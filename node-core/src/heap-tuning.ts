@@ -16,10 +16,12 @@ import { setFlagsFromString } from 'node:v8';
  * live size (~70 MB for a proxy) before it is collected.
  *
  * V8 reads this flag at every full collection, so setting it at startup is enough (it could also
- * be given on node's command line; NODE_OPTIONS refuses it).
+ * be given on node's command line; NODE_OPTIONS refuses it). `COCOON_HEAP_TUNING=off` leaves V8's
+ * own choice, to measure the difference (`npm run bench -- idle-gc`).
  */
 export const HEAP_FLAGS: readonly string[] = ['--heap-growing-percent=100'];
 
 export function tuneHeap(): void {
+  if (process.env.COCOON_HEAP_TUNING === 'off') return;
   for (const flag of HEAP_FLAGS) setFlagsFromString(flag);
 }
