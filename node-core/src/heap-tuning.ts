@@ -10,8 +10,9 @@ import { setFlagsFromString } from 'node:v8';
  * (16 MB) it holds in reserve for promotion, so incremental marking starts again as soon as a
  * collection ends. The proxy then spends about half its CPU in back-to-back major collections,
  * mostly on V8's helper threads, which on a 2-core host take the cores the relay needs. Seen with
- * `--trace-gc-verbose`: a full collection every ~150 ms, "Start (task): 34MB / 44MB"; proxy CPU
- * per request at c=30 from 150–200 µs to 420–560 µs. It sets in after a few idle seconds and lasts
+ * `--trace-gc-verbose`: a full collection every ~150 ms, "Start (task): 34MB / 44MB"; the proxy's
+ * CPU per request rises from about half the client's to about as much (`npm run bench -- idle-gc`
+ * runs it with and without this tuning). It sets in after a few idle seconds and lasts
  * until restart (node-core/bench/README.md, "Fifth session"). Cost: a heap may reach twice its
  * live size (~70 MB for a proxy) before it is collected.
  *
